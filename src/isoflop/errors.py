@@ -1,0 +1,8 @@
+"""The one exception type for bad user input."""
+
+
+class InputError(ValueError):
+    """Bad input from a user: a message that names the offending value and how to fix it.
+
+    The CLI prints it as one red line and exits with code 2; library callers can catch ValueError.
+    """
