@@ -183,3 +183,20 @@ class LossVsComputeLaw:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "E": self.E, "C0": self.C0, "gamma": self.gamma}
+
+
+@dataclass(frozen=True)
+class LawEnsemble:
+    """A point-estimate law with an ensemble of alternatives (e.g. bootstrap resamples of a fit).
+
+    ``members`` is a law of the same class whose constants are arrays of shape (k, 1): evaluated on inputs
+    of shape (m,) it gives (k, m), so a planner computes every member at once and reports percentiles over
+    axis 0 as intervals.
+    """
+
+    point: ChinchillaLaw | KaplanLaw | LossVsComputeLaw
+    members: ChinchillaLaw | KaplanLaw | LossVsComputeLaw
+
+    @property
+    def name(self) -> str:
+        return self.point.name
