@@ -86,3 +86,76 @@ def test_parse_quantity_rejects():
     for bad in ("", "B", "1.2.3", "-1", "0", "inf"):
         with pytest.raises(InputError):
             parse_quantity(bad)
+
+
+# ------------------------------------------------- data-constrained, inference-aware and hardware plans
+
+def test_loss_command_matches_readme():
+    out = run_json("loss", "--law", "muennighoff2023", "--params", "6.34e9", "--tokens", "242e9",
+                   "--unique-tokens", "25e9")
+    assert out["loss"] == pytest.approx(2.2256440889984477, rel=1e-9)
+    assert out["epochs"] == pytest.approx(9.68) and out["law"] == "muennighoff2023"
+    base = run_json("loss", "--law", "besiroglu2024", "--params", "70B", "--tokens", "1.4T")
+    assert base["loss"] == pytest.approx(1.8172 + 482.01 / 70e9**0.3478 + 2085.43 / 1.4e12**0.3658)
+
+
+def test_plan_muennighoff_base_unchanged_and_constrained():
+    base = run_json("plan", "--law", "muennighoff2023", "--flops", "5.76e23")
+    assert base["n_params"] == pytest.approx(6.996e10, rel=5e-3) and "epochs" not in base
+    out = run_json("plan", "--law", "muennighoff2023", "--flops", "1e22", "--unique-tokens", "25e9")
+    assert out["n_params"] == pytest.approx(7.026e9, rel=5e-3) and out["n_tokens"] == pytest.approx(2.372e11, rel=5e-3)
+    assert out["epochs"] == pytest.approx(out["n_tokens"] / 25e9)
+
+
+def test_plan_data_optimal_and_data_for_target():
+    out = run_json("plan", "--law", "muennighoff2023", "--unique-tokens", "25e9")
+    assert out["best_loss"] < out["loss"] and out["epochs"] > 1 and out["rel_improvement"] == 0.005
+    need = run_json("plan", "--law", "muennighoff2023", "--params", "6.34e9", "--target-loss", "2.2256440889984477",
+                    "--unique-tokens", "25e9")
+    assert need["n_tokens"] == pytest.approx(242e9, rel=1e-9)
+
+
+def test_plan_inference_aware():
+    out = run_json("plan", "--flops", "1e23", "--inference-tokens", "1e13")
+    assert out["n_params"] < out["compute_optimal"]["n_params"]
+    assert out["loss"] == pytest.approx(out["compute_optimal"]["loss"], rel=1e-12)
+    priced = run_json("plan", "--flops", "1e23", "--inference-tokens", "1e13", "--gpu", "h100-sxm",
+                      "--usd-per-gpu-hour", "2", "--inference-mfu", "0.1")
+    assert priced["n_params"] < out["n_params"] and priced["total_usd"] < priced["compute_optimal_total_usd"]
+
+
+def test_plan_from_hardware():
+    out = run_json("plan", "--gpu", "h100-sxm", "--gpus", "1024", "--days", "30", "--mfu", "0.4",
+                   "--usd-per-gpu-hour", "2.5")
+    assert out["flops"] == pytest.approx(1024 * 989e12 * 0.4 * 30 * 86400, rel=1e-12)
+    assert out["days"] == pytest.approx(30) and out["gpu_hours"] == pytest.approx(1024 * 30 * 24)
+    assert out["usd"] == pytest.approx(2.5 * 1024 * 30 * 24)
+    assert out["memory"]["fits"] is True and out["memory"]["min_gpus"] >= 1
+    given = run_json("plan", "--flops", "5.76e23", "--gpu", "h100-sxm", "--gpus", "512")
+    assert given["gpu_hours"] == pytest.approx(5.76e23 / (989e12 * 0.4) / 3600)
+    assert given["days"] == pytest.approx(given["gpu_hours"] / 512 / 24) and given["usd"] is None
+
+
+@pytest.mark.parametrize("args,message", [
+    (["plan", "--flops", "1e22", "--unique-tokens", "0"], "unique"),
+    (["plan", "--flops", "1e22", "--unique-tokens", "-3B"], "unique"),
+    (["plan", "--gpu", "h100-sxm", "--gpus", "8", "--days", "1", "--mfu", "1.5"], "MFU"),
+    (["plan", "--gpu", "h100-sxm", "--gpus", "8", "--days", "1", "--mfu", "0"], "MFU"),
+    (["plan", "--gpu", "h300", "--gpus", "8", "--days", "1"], "known: a100, h100-sxm"),
+    (["plan", "--flops", "1e9"], "smallest sensible model"),
+    (["plan", "--gpu", "h100-sxm", "--gpus", "1", "--days", "1e-12"], "smallest sensible model"),
+    (["plan", "--gpu", "h100-sxm", "--days", "3"], "--gpus"),
+    (["plan", "--gpu", "tpu-v5e", "--gpus", "8", "--days", "1", "--precision", "fp8"], "int8"),
+    (["plan", "--flops", "1e22", "--days", "3", "--gpu", "a100", "--gpus", "8"], "not both"),
+    (["plan", "--gpus", "8", "--flops", "1e22"], "--gpu"),
+    (["plan", "--flops", "1e22", "--inference-tokens", "-1"], "inference tokens"),
+    (["plan", "--flops", "1e22", "--unique-tokens", "1e9", "--inference-tokens", "1e9"], "combined"),
+    (["plan", "--params", "7e9", "--target-loss", "1.9", "--law", "besiroglu2024"], "out of reach"),
+    (["plan", "--unique-tokens", "1e9", "--rel-improvement", "2"], "rel_improvement"),
+    (["loss", "--params", "1e9", "--tokens", "1e10", "--unique-tokens", "0"], "unique"),
+])
+def test_new_bad_inputs_are_one_line_exit_2(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr

@@ -113,3 +113,77 @@ def test_bad_inputs():
             diagnose(BESIROGLU, bad, 1e9)
     with pytest.raises(InputError):
         diagnose(BESIROGLU, 1e9, 1e10, tolerance=0.9)
+
+
+# ------------------------------------------------------------------------------- ensembles and intervals
+
+from isoflop.laws import DataConstrainedLaw, LawEnsemble  # noqa: E402
+from isoflop.plan import (constrained_optimal, data_optimal, inference_optimal,  # noqa: E402
+                          tokens_for_loss)
+
+K = 200
+
+
+def _ensemble(point, spread, seed=0):
+    """Members = copies of ``point`` with each constant scaled by (1 + spread·z), z ~ N(0, 1), shape (K, 1)."""
+    rng = np.random.default_rng(seed)
+    names = ("E", "A", "B", "alpha", "beta")
+    constants = {n: getattr(point, n) * (1 + spread * rng.standard_normal((K, 1))) for n in names}
+    return LawEnsemble(point=point, members=ChinchillaLaw(**constants, name=point.name))
+
+
+def _all_plans(law):
+    """Every planner, each with the fields that must carry intervals."""
+    budgets = np.array([1e21, 1e23, 1e25])
+    return [
+        (compute_optimal(law, budgets), ("n_params", "n_tokens", "loss")),
+        (optimal_for_params(law, 7e10), ("flops", "n_tokens", "loss")),
+        (min_flops_for_loss(law, 2.1), ("flops", "n_params", "n_tokens")),
+        (constrained_optimal(law, budgets, 1e11), ("n_params", "n_tokens", "epochs", "loss")),
+        (data_optimal(law, 1e11), ("best_loss", "flops", "n_params", "n_tokens", "epochs", "loss")),
+        (tokens_for_loss(law, 7e10, 2.1, unique_tokens=5e11), ("flops", "n_tokens", "epochs")),
+        (inference_optimal(law, 1e13, flops=budgets), ("n_params", "n_tokens", "loss", "total_flops")),
+        (diagnose(law, 280e9, 300e9), ("loss", "compute_equivalent_flops", "wasted_fraction")),
+    ]
+
+
+def test_ensemble_intervals_bracket_the_point():
+    for plan, fields in _all_plans(_ensemble(BESIROGLU, 0.02)):
+        for name in fields:
+            low, high = plan.intervals[name]
+            point = np.asarray(getattr(plan, name))
+            assert np.shape(low) == point.shape, (type(plan).__name__, name)
+            assert np.all(low < point) and np.all(point < high), (type(plan).__name__, name)
+        out = plan.to_dict()["intervals"]
+        assert all(len(pair) == 2 for pair in out.values())
+
+
+def test_degenerate_ensemble_gives_zero_width_intervals():
+    constants = {n: np.full((K, 1), getattr(BESIROGLU, n)) for n in ("E", "A", "B", "alpha", "beta")}
+    degenerate = LawEnsemble(point=BESIROGLU, members=ChinchillaLaw(**constants, name=BESIROGLU.name))
+    for plan, fields in _all_plans(degenerate):
+        for name in fields:
+            low, high = plan.intervals[name]
+            np.testing.assert_array_equal(low, high)
+            np.testing.assert_allclose(low, getattr(plan, name), rtol=1e-10)
+
+
+def test_ensemble_point_is_the_single_law_result_and_percentiles_configurable():
+    ensemble = _ensemble(BESIROGLU, 0.02)
+    single = compute_optimal(BESIROGLU, 1e23)
+    wide = compute_optimal(ensemble, 1e23)
+    narrow = compute_optimal(ensemble, 1e23, percentiles=(25, 75))
+    assert wide.n_params == single.n_params and single.intervals is None
+    assert wide.intervals["n_params"][0] < narrow.intervals["n_params"][0] < narrow.intervals["n_params"][1] \
+        < wide.intervals["n_params"][1]
+    with pytest.raises(InputError, match="percentiles"):
+        compute_optimal(ensemble, 1e23, percentiles=(90, 10))
+
+
+def test_data_constrained_ensemble():
+    base = _ensemble(BESIROGLU, 0.02)
+    ensemble = LawEnsemble(point=DataConstrainedLaw(base.point, name="b"),
+                           members=DataConstrainedLaw(base.members, rd_star=np.full((K, 1), 15.0), name="b"))
+    plan = constrained_optimal(ensemble, 1e24, 1e11)
+    low, high = plan.intervals["epochs"]
+    assert low < plan.epochs < high

@@ -1,4 +1,4 @@
-"""The `isoflop` command line: plan, diagnose, flops, laws.
+"""The `isoflop` command line: plan, loss, frontier, diagnose, flops, laws, fit.
 
 Every command prints a rich table, or one JSON object with ``--json``. Bad input is one red line on stderr
 and exit code 2, never a traceback.
@@ -6,8 +6,11 @@ and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import csv
 import json
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -17,6 +20,8 @@ from rich.table import Table
 from . import plan as planning
 from .errors import InputError
 from .flops import CONVENTIONS, Architecture
+from .hardware import CATALOG, DEFAULT_MFU, Cluster, get_accelerator
+from .laws import with_repetition
 from .presets import PRESETS, get_law
 from .units import format_quantity, parse_quantity
 
@@ -72,32 +77,186 @@ def _emit(result: dict, as_json: bool, title: str) -> None:
     out.print(table)
 
 
+def plan_report(the_law, *, flops=None, params=None, tokens=None, target_loss=None, unique_tokens=None,
+                inference_tokens=None, cluster=None, days=None, inference_mfu=None, inference_usd_per_gpu_hour=None,
+                rel_improvement=0.005) -> dict:
+    """The `plan` command's result for any law object (a preset, a fitted law or a LawEnsemble).
+
+    Quantities are floats (already parsed). Which planner runs follows from what is given: a budget
+    (``flops``, or ``cluster`` with ``days``), a size, a token count or a target loss, optionally with unique
+    tokens (data-constrained) or inference tokens (inference-aware); ``params`` with ``target_loss`` gives the
+    data that size needs; ``unique_tokens`` alone gives the data-optimal plan. With a cluster the result also
+    carries gpu_hours, days, usd and the memory check.
+    """
+    point = getattr(the_law, "point", the_law)
+    if not hasattr(point, "compute_optimal"):
+        raise InputError(f"law {point.name!r} ({point.kind}) gives loss against compute only, not N and D; "
+                         f"plan with a chinchilla or kaplan law")
+    if flops is not None and days is not None:
+        raise InputError("give --flops or --days (with --gpu and --gpus), not both")
+    if days is not None:
+        if cluster is None:
+            raise InputError("--days needs --gpu and --gpus to turn wall-clock time into FLOPs")
+        flops = float(cluster.flops_for_days(days))
+    given = [name for name, v in (("a budget", flops), ("--params", params), ("--tokens", tokens),
+                                  ("--target-loss", target_loss)) if v is not None]
+    if given == ["--params", "--target-loss"]:
+        if inference_tokens is not None:
+            raise InputError("--inference-tokens does not apply to a fixed --params with --target-loss")
+        result = planning.tokens_for_loss(the_law, params, target_loss, unique_tokens)
+    elif not given and unique_tokens is not None and inference_tokens is None:
+        result = planning.data_optimal(the_law, unique_tokens, rel_improvement)
+    elif len(given) != 1:
+        raise InputError("give exactly one of --flops, --params, --tokens, --target-loss (or --gpu, --gpus and "
+                         "--days for a budget; --params with --target-loss; --unique-tokens alone)"
+                         + (f" (got {', '.join(given)})" if given else ""))
+    elif unique_tokens is not None and inference_tokens is not None:
+        raise InputError("--unique-tokens and --inference-tokens cannot be combined yet; plan them separately")
+    elif inference_tokens is not None:
+        if flops is None and target_loss is None:
+            raise InputError("--inference-tokens needs a budget (--flops or --days) or --target-loss")
+        prices = {}
+        if inference_mfu is not None or inference_usd_per_gpu_hour is not None:
+            if cluster is None or cluster.usd_per_gpu_hour is None:
+                raise InputError("a cost-weighted inference plan needs --gpu and --usd-per-gpu-hour")
+            serving = replace(cluster, mfu=cluster.mfu if inference_mfu is None else inference_mfu,
+                              usd_per_gpu_hour=inference_usd_per_gpu_hour or cluster.usd_per_gpu_hour)
+            prices = {"usd_per_training_flop": cluster.usd_per_flop, "usd_per_inference_flop": serving.usd_per_flop}
+        result = planning.inference_optimal(the_law, inference_tokens, flops=flops, target_loss=target_loss, **prices)
+    elif unique_tokens is not None:
+        if flops is None:
+            raise InputError("--unique-tokens plans a budget (--flops or --days), or alone the data-optimal plan")
+        result = planning.constrained_optimal(the_law, flops, unique_tokens)
+    elif flops is not None:
+        result = planning.compute_optimal(the_law, flops)
+    elif params is not None:
+        result = planning.optimal_for_params(the_law, params)
+    elif tokens is not None:
+        result = planning.optimal_for_tokens(the_law, tokens)
+    else:
+        result = planning.min_flops_for_loss(the_law, target_loss)
+    report = result.to_dict()
+    if cluster is not None:
+        report.update(cluster.cost(report["flops"]).to_dict())
+        report["memory"] = cluster.memory(report["n_params"]).to_dict()
+        report["hardware"] = cluster.to_dict()
+    return report
+
+
+def _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision):
+    if gpu is None:
+        if gpus is not None or usd_per_gpu_hour is not None:
+            raise InputError("--gpus and --usd-per-gpu-hour need --gpu (e.g. --gpu h100-sxm)")
+        return None
+    return Cluster(get_accelerator(gpu), n_gpus=gpus, mfu=mfu, usd_per_gpu_hour=usd_per_gpu_hour, precision=precision)
+
+
 @app.command("plan")
 def plan_cmd(
     flops: Optional[str] = typer.Option(None, help="Training budget in FLOPs (C = 6·N·D), e.g. 5.76e23."),
     params: Optional[str] = typer.Option(None, help="Fixed model size: the budget for which it is optimal."),
     tokens: Optional[str] = typer.Option(None, help="Fixed token count: the budget for which it is optimal."),
     target_loss: Optional[float] = typer.Option(None, help="Cheapest run that reaches this loss (nats/token)."),
+    unique_tokens: Optional[str] = typer.Option(None, help="Unique tokens available (repeat data beyond them); "
+                                                "alone: the data-optimal plan."),
+    inference_tokens: Optional[str] = typer.Option(None, help="Lifetime inference tokens to serve."),
+    gpu: Optional[str] = typer.Option(None, help=f"Accelerator ({', '.join(CATALOG)})."),
+    gpus: Optional[int] = typer.Option(None, help="Number of accelerators."),
+    days: Optional[float] = typer.Option(None, help="Wall-clock days on --gpus (a budget instead of --flops)."),
+    mfu: float = typer.Option(DEFAULT_MFU, help="Model FLOPs utilisation, in (0, 1]."),
+    usd_per_gpu_hour: Optional[float] = typer.Option(None, help="Price per accelerator-hour."),
+    precision: str = typer.Option("bf16", help="Peak to use: bf16 or fp8."),
+    inference_mfu: Optional[float] = typer.Option(None, help="MFU when serving (cost-weighted inference plan)."),
+    inference_usd_per_gpu_hour: Optional[float] = typer.Option(None, help="Serving price per accelerator-hour."),
+    rel_improvement: float = typer.Option(0.005, help="Data-optimal plan: stop where doubling compute gains less."),
+    law: str = typer.Option(DEFAULT_LAW, help=LAW_HELP),
+    fit: Optional[Path] = typer.Option(None, help="Plan with a fit saved by `isoflop fit --save` (and its ensemble)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Model size, tokens and loss for a budget, a size, a dataset or a target loss; data-constrained,
+    data-optimal and inference-aware plans; GPU-hours, days and dollars."""
+    with user_errors():
+        from .fit.io import load_fit
+
+        report = plan_report(
+            load_fit(fit) if fit is not None else get_law(law), flops=_number(flops, "--flops"), params=_number(params, "--params"),
+            tokens=_number(tokens, "--tokens"), target_loss=target_loss,
+            unique_tokens=_number(unique_tokens, "--unique-tokens"),
+            inference_tokens=None if inference_tokens is None else parse_quantity(inference_tokens,
+                                                                                  "--inference-tokens", positive=False),
+            cluster=_cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision), days=days, inference_mfu=inference_mfu,
+            inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement)
+        _emit(report, as_json, f"Plan ({report['law']})")
+
+
+@app.command("loss")
+def loss_cmd(
+    params: str = typer.Option(..., help="Model parameters, e.g. 6.34e9."),
+    tokens: str = typer.Option(..., help="Training tokens seen (repeats included), e.g. 242e9."),
+    unique_tokens: Optional[str] = typer.Option(None, help="Unique tokens (data repeats beyond them)."),
     law: str = typer.Option(DEFAULT_LAW, help=LAW_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Compute-optimal model size, tokens and loss for a budget, a size, a dataset or a target loss."""
+    """The loss a law predicts for N parameters trained on D tokens (of which U unique)."""
     with user_errors():
-        chosen = [name for name, v in (("--flops", flops), ("--params", params), ("--tokens", tokens),
-                                        ("--target-loss", target_loss)) if v is not None]
-        if len(chosen) != 1:
-            raise InputError("give exactly one of --flops, --params, --tokens, --target-loss"
-                             + (f" (got {', '.join(chosen)})" if chosen else ""))
+        n_params, n_tokens = _number(params, "--params"), _number(tokens, "--tokens")
         the_law = get_law(law)
-        if flops is not None:
-            result = planning.compute_optimal(the_law, _number(flops, "--flops"))
-        elif params is not None:
-            result = planning.optimal_for_params(the_law, _number(params, "--params"))
-        elif tokens is not None:
-            result = planning.optimal_for_tokens(the_law, _number(tokens, "--tokens"))
+        result = {"n_params": n_params, "n_tokens": n_tokens, "flops": 6.0 * n_params * n_tokens}
+        if unique_tokens is None:
+            result["loss"] = float(the_law.loss(n_params, n_tokens))
         else:
-            result = planning.min_flops_for_loss(the_law, target_loss)
-        _emit(result.to_dict(), as_json, f"Compute-optimal plan ({law})")
+            the_law = with_repetition(the_law)
+            unique = _number(unique_tokens, "--unique-tokens")
+            result.update(unique_tokens=unique, epochs=n_tokens / unique,
+                          loss=float(the_law.loss(n_params, n_tokens, unique)))
+        result["law"] = the_law.name
+        _emit(result, as_json, f"Loss ({the_law.name})")
+
+
+@app.command("frontier")
+def frontier_cmd(
+    flops_from: str = typer.Option(..., "--from", help="Smallest budget in FLOPs, e.g. 1e18."),
+    flops_to: str = typer.Option(..., "--to", help="Largest budget in FLOPs, e.g. 1e26."),
+    per_decade: int = typer.Option(2, help="Budgets per factor of 10."),
+    unique_tokens: Optional[str] = typer.Option(None, help="Add data-constrained columns for this many unique tokens."),
+    inference_tokens: Optional[str] = typer.Option(None, help="Add inference-aware columns for this many tokens."),
+    law: str = typer.Option(DEFAULT_LAW, help=LAW_HELP),
+    csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write the table to this CSV file."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Compute-optimal (and data-constrained, inference-aware) allocations over a range of budgets."""
+    with user_errors():
+        unique = _number(unique_tokens, "--unique-tokens")
+        served = None if inference_tokens is None else parse_quantity(inference_tokens, "--inference-tokens",
+                                                                      positive=False)
+        budgets = planning.budgets(_number(flops_from, "--from"), _number(flops_to, "--to"), per_decade)
+        result = planning.frontier(get_law(law), budgets, unique_tokens=unique, inference_tokens=served)
+        rows = result.rows()
+        if csv_path is not None:
+            try:
+                with open(csv_path, "w", newline="") as handle:
+                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                    writer.writeheader()
+                    writer.writerows(rows)
+            except OSError as exc:
+                raise InputError(f"cannot write {csv_path}: {exc.strerror}") from None
+        if as_json:
+            print(json.dumps(result.to_dict()))
+            return
+        titles = {"optimal": f"Compute-optimal ({result.law})"}
+        if unique is not None:
+            titles["constrained"] = f"Data-constrained, {_fmt(unique)} unique tokens"
+        if served is not None:
+            titles["inference"] = f"Inference-aware, {_fmt(served)} inference tokens (same loss as compute-optimal)"
+        for prefix, title in titles.items():  # one narrow table per kind of allocation
+            columns = [c for c in rows[0] if c.startswith(prefix + "_") and not c.endswith(("_low", "_high"))]
+            table = Table(title=title)
+            table.add_column("budget flops", justify="right")
+            for column in columns:
+                table.add_column(column.removeprefix(prefix + "_").replace("_", " "), justify="right")
+            for row in rows:
+                table.add_row(*(_fmt(row[c]) for c in ["flops", *columns]))
+            out.print(table)
 
 
 @app.command("diagnose")
@@ -156,6 +315,111 @@ def laws_cmd(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
         text = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in constants.items())
         table.add_row(name, text, f"{preset.law.n_params_exponent:.3f}", preset.citation)
     out.print(table)
+
+
+def _load_runs(path: Path, columns: Optional[str], param_convention: str):
+    from .runs import RunTable, parse_column_map
+
+    if path.is_dir():
+        from .sweep.store import export_table
+
+        return RunTable.from_frame(export_table(path), parse_column_map(columns), param_convention, str(path))
+    return RunTable.load(path, parse_column_map(columns), param_convention)
+
+
+@app.command("fit")
+def fit_cmd(
+    runs: Path = typer.Argument(..., help="Runs: CSV, JSONL, JSON or Parquet file, or a sweep directory."),
+    law: str = typer.Option("chinchilla", help="Form: chinchilla, chinchilla-tied, kaplan, loss-vs-compute."),
+    columns: Optional[str] = typer.Option(None, help='Map fields to columns: n_params="Model Size",flops="Training FLOP".'),
+    param_convention: str = typer.Option("total", help="How n_params was counted: total, non_embedding, attention."),
+    drop_highest: int = typer.Option(0, help="Drop the K highest-loss rows first (Epoch dropped 5 of Chinchilla's)."),
+    delta: float = typer.Option(1e-3, help="Huber threshold on log residuals (inf: least squares)."),
+    fix: Optional[str] = typer.Option(None, help="Fix parameters, e.g. E=1.69 (Chinchilla forms)."),
+    bootstrap: int = typer.Option(0, help="Bootstrap resamples of runs for intervals (e.g. 1000)."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    plan: Optional[str] = typer.Option(None, help="Also plan the compute-optimal allocation at these FLOPs."),
+    backtest_above: Optional[str] = typer.Option(None, help="Fit below these FLOPs, score the runs above."),
+    isoflop_profiles: bool = typer.Option(False, "--isoflop", help="Also fit approach 2 (IsoFLOP profiles)."),
+    save: Optional[Path] = typer.Option(None, help="Save the fit (and its bootstrap ensemble) as JSON for plan --fit."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Fit a scaling law to training runs (approach 3, Huber on log residuals), with optional bootstrap."""
+    from . import fit as fitting
+    from .fit.bootstrap import bootstrap as run_bootstrap
+
+    with user_errors():
+        table = _load_runs(runs, columns, param_convention).finals().drop_highest_loss(drop_highest)
+        fixed = {}
+        for part in (fix or "").split(","):
+            if part.strip():
+                key, _, value = part.partition("=")
+                fixed[key.strip()] = parse_quantity(value, f"--fix {key.strip()}")
+        result = fitting.fit(table, law, delta=delta, fixed=fixed or None)
+        report = result.to_dict()
+        report["warnings"] = list(table.warnings) + report["warnings"]
+        planned_law, boot = result.law, None
+        if bootstrap > 0:
+            boot = _bootstrap_with_progress(run_bootstrap, result, table, bootstrap, seed, show=not as_json)
+            report["intervals"] = boot.to_dict()["intervals"]
+            report["bootstrap"] = {k: v for k, v in boot.to_dict().items() if k != "intervals"}
+            planned_law = boot.ensemble
+        if plan is not None:
+            report["plan"] = plan_report(planned_law, flops=_number(plan, "--plan"))
+        if backtest_above is not None:
+            from .fit.select import backtest
+
+            report["backtest"] = [b.to_dict() for b in backtest(table, _number(backtest_above, "--backtest-above"),
+                                                                 (law,), delta=delta)]
+        if isoflop_profiles:
+            from .fit.isoflop import fit_isoflop
+
+            report["isoflop"] = fit_isoflop(table).to_dict()
+        if save is not None:
+            saved = dict(report, name=save.stem)
+            if boot is not None:
+                saved["ensemble"] = {k: v.tolist() for k, v in boot.samples.items() if k in report["params"]}
+            tmp = save.with_name(save.name + ".tmp")
+            tmp.write_text(json.dumps(saved))
+            tmp.replace(save)  # atomic: a reader never sees half a file
+        if as_json:
+            print(json.dumps(report))
+        else:
+            _print_fit(report)
+
+
+def _bootstrap_with_progress(run_bootstrap, result, table, n_resamples, seed, show):
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True, disable=not show or n_resamples < 250) as progress:
+        task = progress.add_task("bootstrap (resamples converged)", total=n_resamples)
+        return run_bootstrap(result, table.loss, table.run_ids, n_resamples=n_resamples, seed=seed,
+                             progress=lambda done: progress.update(task, completed=done))
+
+
+def _print_fit(report: dict) -> None:
+    table = Table(title=f"Fit: {report['law']} ({report['n_points']} runs, status {report['status']})")
+    for col in ("parameter", "value", "95% interval"):
+        table.add_column(col, justify="right")
+    intervals = report.get("intervals", {})
+    for key, value in list(report["params"].items()) + ([("a", None)] if "a" in intervals else []):
+        interval = intervals.get(key)
+        table.add_row(key, "" if value is None else f"{value:.6g}",
+                      "" if interval is None else f"[{interval[0]:.4g}, {interval[1]:.4g}]")
+    out.print(table)
+    out.print(f"objective {report['objective']:.10g} (Huber δ={report['delta']}), {report['message']}")
+    for w in report["warnings"]:
+        out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    if "plan" in report:
+        _emit(report["plan"], False, "Plan with the fitted law")
+    for b in report.get("backtest", []):
+        out.print(f"backtest {b['form']}: fit on {b['n_train']} runs below {b['threshold_flops']:.3g} FLOPs, "
+                  f"{b['n_test']} runs above: mean |rel. error| {b['mean_abs_rel_error']:.3%}, "
+                  f"max {b['max_abs_rel_error']:.3%}")
+    if "isoflop" in report:
+        a = report["isoflop"]["a"]
+        out.print(f"approach 2: N* ∝ C^{a['exponent']:.3f} [{a['interval'][0]:.3f}, {a['interval'][1]:.3f}] "
+                  f"from {len(report['isoflop']['optima'])} budgets")
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ References
   L = E + A/N^α + B/D^β) and eq. 4 (its compute-optimal frontier).
 - Kaplan et al. 2020, "Scaling Laws for Neural Language Models": eq. 1.5 (the joint form L(N, D)) and
   eq. 1.3 (loss against compute).
+- Muennighoff et al. 2023, "Scaling Data-Constrained Language Models", section 3: effective data D′ and
+  effective parameters N′ under repetition; reference code in the datablations repository's README.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .errors import InputError
 
 FLOPS_PER_PARAM_TOKEN = 6.0  # C = 6·N·D: forward 2 FLOPs and backward 4 FLOPs per parameter per token
 
@@ -91,6 +95,15 @@ class ChinchillaLaw:
         c6 = np.asarray(flops, float) / FLOPS_PER_PARAM_TOKEN
         return self.G * c6**self.n_params_exponent, c6**self.n_tokens_exponent / self.G
 
+    def n_tokens_for_loss(self, n_params, loss):
+        """Training tokens at which a model of ``n_params`` reaches ``loss``: eq. 2 solved for D,
+
+        D = (B / (L − E − A/N^α))^(1/β);  ``inf`` where L ≤ E + A/N^α (unreachable with any data at this N).
+        """
+        excess = np.asarray(loss, float) - self.E - self.A / np.asarray(n_params, float) ** self.alpha
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(excess > 0, (self.B / excess) ** (1.0 / self.beta), np.inf)
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha,
                 "beta": self.beta, "param_convention": self.param_convention}
@@ -156,9 +169,171 @@ class KaplanLaw:
         n = (p * self.n_c**p * C / (FLOPS_PER_PARAM_TOKEN * self.d_c)) ** (1.0 / (1.0 + p))
         return n, C / (FLOPS_PER_PARAM_TOKEN * n)
 
+    def n_tokens_for_loss(self, n_params, loss):
+        """Eq. 1.5 solved for D: D = D_c / (L^(1/α_D) − (N_c/N)^(α_N/α_D)); ``inf`` where unreachable."""
+        excess = np.asarray(loss, float) ** (1.0 / self.alpha_d) - (self.n_c / np.asarray(n_params, float)) ** self._p
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(excess > 0, self.d_c / excess, np.inf)
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "n_c": self.n_c, "alpha_n": self.alpha_n, "d_c": self.d_c,
                 "alpha_d": self.alpha_d, "param_convention": self.param_convention}
+
+
+# Muennighoff et al. 2023, C4 fit: repetition half-lives in "epochs" of data and "multiples" of N_opt(U_D).
+RD_STAR_C4 = 15.387756
+RN_STAR_C4 = 5.309743
+
+
+def _decayed(count, unique, r_star):
+    """Muennighoff et al. 2023's effective count of ``count`` items of which ``unique`` are distinct.
+
+    R = max(count/unique − 1, 0) repetitions; each repetition is worth exp(−R/R*) of a fresh item, so
+    count′ = U + U·R*·(1 − exp(−R/R*)) with U = min(count, unique) (→ U·(1 + R*) as R → ∞). Returns (count′, R).
+    """
+    seen = np.minimum(count, unique)
+    repeats = np.maximum(count / unique - 1.0, 0.0)
+    return seen + seen * r_star * -np.expm1(-repeats / r_star), repeats
+
+
+@dataclass(frozen=True)
+class DataConstrainedLaw:
+    """A base law evaluated at effective parameters N′ and effective data D′ (Muennighoff et al. 2023, §3).
+
+    With U_D unique tokens (``unique_tokens``) repeated over D training tokens:
+
+        R_D = max(D/U_D − 1, 0),       D′ = U_D + U_D·R_D*·(1 − exp(−R_D/R_D*))
+        U_N = min(N, N_opt(U_D)),      R_N = max(N/U_N − 1, 0),   N′ = U_N + U_N·R_N*·(1 − exp(−R_N/R_N*))
+        L(N, D, U_D) = base.loss(N′, D′)        (= E + A/N′^α + B/D′^β for Muennighoff's Chinchilla-form base)
+
+    N_opt(U_D) is the base law's compute-optimal N for one epoch on U_D tokens (the N whose compute-optimal D
+    is U_D). Repeated tokens and parameters beyond N_opt(U_D) lose value exponentially, with "half-lives"
+    R_D* (repetitions) and R_N* (multiples of N_opt(U_D)); D′ saturates at U_D·(1 + R_D*).
+
+    Two conventions where the paper is silent (its reference code asserts U_D ≤ D): a run shorter than one
+    epoch sees min(D, U_D) unique tokens, so D′ = D; U_N is taken against the unique pool U_D, so that
+    ``unique_tokens=None`` (unlimited data, U_D → ∞) is exactly the base law. The base law's own surface
+    (``compute_optimal``, exponents, constants such as ``E``, ``A``, ``alpha``) reads through unchanged.
+    """
+
+    base: ChinchillaLaw | KaplanLaw
+    rd_star: float = RD_STAR_C4
+    rn_star: float = RN_STAR_C4
+    name: str = "custom"
+    kind: str = field(default="data-constrained", init=False)
+
+    def __post_init__(self):
+        for name in ("rd_star", "rn_star"):
+            object.__setattr__(self, name, _as_float(getattr(self, name)))
+
+    def __getattr__(self, name):
+        # The base law's constants and properties (E, A, alpha, G, n_params_exponent, param_convention, ...).
+        if name.startswith("_") or name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    @property
+    def irreducible_loss(self):
+        return self.base.irreducible_loss
+
+    def compute_optimal(self, flops):
+        """The base law's compute-optimal (n_params, n_tokens): the allocation with unlimited unique data."""
+        return self.base.compute_optimal(flops)
+
+    def n_params_for_unique_tokens(self, unique_tokens):
+        """N_opt(U_D): the compute-optimal N of the base law at the budget whose optimal D is U_D.
+
+        For the Chinchilla form this is G·(U_D·G)^(β/α) (``D_to_N`` in Muennighoff et al.'s code); in general
+        the frontier D*(C) = D*(1)·C^b is inverted: C = (U_D/D*(1))^(1/b), N = N*(1)·C^a. Infinite U_D → ∞.
+        """
+        n_unit, d_unit = self.base.compute_optimal(1.0)
+        flops = (np.asarray(unique_tokens, float) / d_unit) ** (1.0 / self.base.n_tokens_exponent)
+        return n_unit * flops**self.base.n_params_exponent
+
+    def effective_n_params(self, n_params, unique_tokens=None):
+        """N′ (equal to N when ``unique_tokens`` is None or N ≤ N_opt(U_D))."""
+        unique = np.inf if unique_tokens is None else unique_tokens
+        return _decayed(np.asarray(n_params, float), self.n_params_for_unique_tokens(unique), self.rn_star)[0]
+
+    def effective_n_tokens(self, n_tokens, unique_tokens=None):
+        """D′ (equal to D when ``unique_tokens`` is None or D ≤ U_D)."""
+        unique = np.inf if unique_tokens is None else np.asarray(unique_tokens, float)
+        return _decayed(np.asarray(n_tokens, float), unique, self.rd_star)[0]
+
+    def loss(self, n_params, n_tokens, unique_tokens=None):
+        """L(N, D, U_D) = base.loss(N′, D′); ``unique_tokens=None`` means unlimited data (the base law)."""
+        if unique_tokens is None:
+            return self.base.loss(n_params, n_tokens)
+        return self.base.loss(self.effective_n_params(n_params, unique_tokens),
+                              self.effective_n_tokens(n_tokens, unique_tokens))
+
+    def saturated_loss(self, unique_tokens, n_params=None):
+        """The loss as D → ∞ (D′ → U_D·(1 + R_D*)) at ``n_params``, or also as N → ∞ when it is None
+        (N′ → N_opt(U_D)·(1 + R_N*)): the best loss any compute reaches with these unique tokens."""
+        unique = np.asarray(unique_tokens, float)
+        if n_params is None:
+            n_eff = self.n_params_for_unique_tokens(unique) * (1.0 + self.rn_star)
+        else:
+            n_eff = self.effective_n_params(n_params, unique)
+        return self.base.loss(n_eff, unique * (1.0 + self.rd_star))
+
+    def log_marginal_gains(self, n_params, n_tokens, unique_tokens=None):
+        """(log(−∂L/∂log N), log(−∂L/∂log D)) at fixed U_D, by the chain rule through N′ and D′:
+
+        ∂log N′/∂log N = (N/N′)·exp(−R_N/R_N*), and the same for D. Summed in log space, so the gains stay
+        comparable when repetition makes them tiny (exp(−R/R*) underflows past ~10⁴ epochs).
+        """
+        N, D = np.asarray(n_params, float), np.asarray(n_tokens, float)
+        unique = np.inf if unique_tokens is None else np.asarray(unique_tokens, float)
+        n_eff, r_n = _decayed(N, self.n_params_for_unique_tokens(unique), self.rn_star)
+        d_eff, r_d = _decayed(D, unique, self.rd_star)
+        log_gain_n = np.log(-self.base.dloss_dlog_n_params(n_eff, d_eff)) + np.log(N / n_eff) - r_n / self.rn_star
+        log_gain_d = np.log(-self.base.dloss_dlog_n_tokens(n_eff, d_eff)) + np.log(D / d_eff) - r_d / self.rd_star
+        return log_gain_n, log_gain_d
+
+    def dloss_dlog_n_params(self, n_params, n_tokens, unique_tokens=None):
+        """∂L/∂log N at fixed D and U_D."""
+        return -np.exp(self.log_marginal_gains(n_params, n_tokens, unique_tokens)[0])
+
+    def dloss_dlog_n_tokens(self, n_params, n_tokens, unique_tokens=None):
+        """∂L/∂log D at fixed N and U_D."""
+        return -np.exp(self.log_marginal_gains(n_params, n_tokens, unique_tokens)[1])
+
+    def n_tokens_for_loss(self, n_params, loss, unique_tokens=None):
+        """Training tokens (repeats included) at which ``n_params`` reaches ``loss`` with U_D unique tokens.
+
+        The base law gives the effective data needed, D′ = base.n_tokens_for_loss(N′, L); then D′ is mapped
+        back: D = D′ while D′ ≤ U_D, else R_D = −R_D*·ln(1 − (D′/U_D − 1)/R_D*) and D = U_D·(1 + R_D).
+        ``inf`` where even unlimited repetition (D′ → U_D·(1 + R_D*)) falls short.
+        """
+        if unique_tokens is None:
+            return self.base.n_tokens_for_loss(n_params, loss)
+        unique = np.asarray(unique_tokens, float)
+        d_eff = self.base.n_tokens_for_loss(self.effective_n_params(n_params, unique), loss)
+        fraction = (d_eff / unique - 1.0) / self.rd_star  # of the repetition value still to collect
+        with np.errstate(divide="ignore", invalid="ignore"):
+            repeated = unique * (1.0 - self.rd_star * np.log1p(-np.minimum(fraction, 1.0)))
+        return np.where(d_eff <= unique, d_eff, np.where(fraction < 1.0, repeated, np.inf))
+
+    def to_dict(self) -> dict:
+        return {**self.base.to_dict(), "kind": self.kind, "base_kind": self.base.kind, "name": self.name,
+                "rd_star": self.rd_star, "rn_star": self.rn_star}
+
+
+def with_repetition(law, rd_star: float = RD_STAR_C4, rn_star: float = RN_STAR_C4):
+    """``law`` if it already models repeated data, else a DataConstrainedLaw on it.
+
+    A law fitted on single-epoch runs says nothing about repetition, so this borrows Muennighoff et al.'s C4
+    constants R_D* = 15.39, R_N* = 5.31 by default — an assumption, recorded in the returned law's name.
+    """
+    if isinstance(law, DataConstrainedLaw):
+        return law
+    if isinstance(law, LawEnsemble):
+        return LawEnsemble(with_repetition(law.point, rd_star, rn_star),
+                           with_repetition(law.members, rd_star, rn_star))
+    if not isinstance(law, (ChinchillaLaw, KaplanLaw)):
+        raise InputError(f"law {law.name!r} ({law.kind}) has no (N, D) form to model repeated data with")
+    return DataConstrainedLaw(base=law, rd_star=rd_star, rn_star=rn_star, name=f"{law.name}+muennighoff2023-repetition")
 
 
 @dataclass(frozen=True)
@@ -194,8 +369,8 @@ class LawEnsemble:
     axis 0 as intervals.
     """
 
-    point: ChinchillaLaw | KaplanLaw | LossVsComputeLaw
-    members: ChinchillaLaw | KaplanLaw | LossVsComputeLaw
+    point: ChinchillaLaw | KaplanLaw | DataConstrainedLaw | LossVsComputeLaw
+    members: ChinchillaLaw | KaplanLaw | DataConstrainedLaw | LossVsComputeLaw
 
     @property
     def name(self) -> str:

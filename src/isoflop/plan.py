@@ -1,24 +1,49 @@
-"""Compute-optimal planning and diagnosis with a parametric (N, D) law.
+"""Planning with a parametric (N, D) law: compute-, data- and inference-optimal allocations, diagnosis, frontiers.
 
 Conventions: C = 6·N·D training FLOPs (Kaplan et al. 2020; Hoffmann et al. 2022); ``n_params`` counted as
-the law's ``param_convention`` says; losses in nats per token.
+the law's ``param_convention`` says; losses in nats per token; ``unique_tokens`` is the size of the unique
+data pool, ``epochs`` = n_tokens / unique_tokens.
 
 - ``compute_optimal``: argmin_{N,D: 6ND=C} L(N, D), in closed form from the law (Hoffmann et al. 2022, eq. 4).
 - ``optimal_for_params`` / ``optimal_for_tokens``: the budget for which a given N (or D) is compute-optimal,
   by inverting the power-law frontier N*(C) = N*(1)·C^a.
 - ``min_flops_for_loss``: the cheapest run reaching a target loss. By Lagrange duality it lies on the same
   frontier, so it is the root of L*(C) = target, L*(C) strictly decreasing; solved by bisection in log C.
+- ``constrained_optimal``: argmin over N at fixed C and unique data U_D under the data-constrained law
+  (Muennighoff et al. 2023), by bisection on the sign of the analytic dL/dlog N along 6ND = C.
+- ``data_optimal``: for fixed U_D and unlimited compute, the best reachable loss and the budget past which a
+  doubling of compute improves the loss by less than a stated fraction.
+- ``tokens_for_loss``: the data a given model size needs to reach a target loss (closed form).
+- ``inference_optimal``: argmin 6·N·D + 2·N·T_inf subject to L(N, D) = ℓ (Sardana et al. 2024), optionally
+  with different $/FLOP for training and inference.
 - ``diagnose``: where a given (N, D) sits against the frontier at its own compute.
+- ``frontier``: compute-optimal, data-constrained and inference-aware allocations over a range of budgets.
+
+Every planner takes a single law or a ``LawEnsemble``; with an ensemble the result is the point law's, plus
+``intervals`` {field: (low, high)}: percentiles (2.5/97.5 by default) over the members, which are solved all
+at once because their constants have shape (k, 1) (see ``_ensemble``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .errors import InputError
-from .laws import FLOPS_PER_PARAM_TOKEN
+from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
+
+DEFAULT_PERCENTILES = (2.5, 97.5)
+
+# The smallest budget a planner accepts: one optimiser step (a batch of 64 sequences of 1,024 tokens) of the
+# smallest sensible language model (1M parameters), 6·1e6·65,536 ≈ 3.9e11 FLOPs. Below that there is no run.
+MIN_N_PARAMS = 1e6
+MIN_STEP_TOKENS = 65_536
+MIN_FLOPS = FLOPS_PER_PARAM_TOKEN * MIN_N_PARAMS * MIN_STEP_TOKENS
+
+# Bisection steps for roots in log space: 64 halvings of a bracket at most ~140 wide (e-folds) leave it below
+# 1e-17, i.e. the answer is exact to double precision.
+_BISECTION_STEPS = 64
 
 
 def _plain(x):
@@ -27,23 +52,75 @@ def _plain(x):
     return arr.item() if arr.ndim == 0 else arr.tolist()
 
 
+def _plain_intervals(intervals) -> dict:
+    return {name: [_plain(low), _plain(high)] for name, (low, high) in intervals.items()}
+
+
+# ---------------------------------------------------------------------------------------------- ensembles
+
+def _check_percentiles(percentiles):
+    low, high = (float(p) for p in percentiles)
+    if not 0 <= low < high <= 100:
+        raise InputError(f"percentiles must be two numbers 0 ≤ low < high ≤ 100, got {percentiles!r}")
+    return low, high
+
+
+def _ensemble(solve, law, fields, percentiles, *args, **kwargs):
+    """``solve(law, *args, **kwargs)`` for a single law. For a LawEnsemble: the point law's result, with
+    ``intervals`` {field: (low, high)} holding the ``percentiles`` of each field over the members.
+
+    The members are one law whose constants have shape (k, 1), so ``solve`` runs once for all of them and
+    each field comes back with shape (k, *point_shape) — no loop over members.
+    """
+    if not isinstance(law, LawEnsemble):
+        return solve(law, *args, **kwargs)
+    percentiles = _check_percentiles(percentiles)
+    point = solve(law.point, *args, **kwargs)
+    members = solve(law.members, *args, **kwargs)
+    intervals = {}
+    for name in fields:
+        shape = np.shape(getattr(point, name))
+        values = np.asarray(getattr(members, name), float)
+        values = values.reshape((values.shape[0],) + shape)
+        low, high = np.percentile(values, percentiles, axis=0)
+        intervals[name] = (low.item() if low.ndim == 0 else low, high.item() if high.ndim == 0 else high)
+    return replace(point, intervals=intervals)
+
+
+# -------------------------------------------------------------------------------------- compute-optimal
+
 @dataclass(frozen=True)
 class Allocation:
-    """A training allocation: ``flops`` = 6·``n_params``·``n_tokens``, and the ``loss`` the law predicts."""
+    """A training allocation: ``flops`` = 6·``n_params``·``n_tokens``, and the ``loss`` the law predicts.
+
+    ``unique_tokens`` is set for data-constrained plans (then ``epochs`` = n_tokens / unique_tokens);
+    ``intervals`` for plans made with a law ensemble.
+    """
 
     flops: float
     n_params: float
     n_tokens: float
     loss: float
     law: str = "custom"
+    unique_tokens: float | None = None
+    intervals: dict | None = None
 
     @property
     def tokens_per_param(self):
         return np.asarray(self.n_tokens) / np.asarray(self.n_params)
 
+    @property
+    def epochs(self):
+        return None if self.unique_tokens is None else np.asarray(self.n_tokens) / np.asarray(self.unique_tokens)
+
     def to_dict(self) -> dict:
-        return {"flops": _plain(self.flops), "n_params": _plain(self.n_params), "n_tokens": _plain(self.n_tokens),
-                "tokens_per_param": _plain(self.tokens_per_param), "loss": _plain(self.loss), "law": self.law}
+        out = {"flops": _plain(self.flops), "n_params": _plain(self.n_params), "n_tokens": _plain(self.n_tokens),
+               "tokens_per_param": _plain(self.tokens_per_param), "loss": _plain(self.loss), "law": self.law}
+        if self.unique_tokens is not None:
+            out.update(unique_tokens=_plain(self.unique_tokens), epochs=_plain(self.epochs))
+        if self.intervals:
+            out["intervals"] = _plain_intervals(self.intervals)
+        return out
 
 
 def _check_positive(name, value):
@@ -53,40 +130,87 @@ def _check_positive(name, value):
     return arr
 
 
-def _allocation(law, n_params, n_tokens) -> Allocation:
+def check_flops(flops, name: str = "flops"):
+    """A training budget: positive, finite and at least MIN_FLOPS (one step of the smallest sensible model)."""
+    arr = _check_positive(name, flops)
+    if np.any(arr < MIN_FLOPS):
+        raise InputError(f"{name} {np.min(arr):.3g} is below {MIN_FLOPS:.3g} FLOPs, one optimiser step "
+                         f"({MIN_STEP_TOKENS:,} tokens) of the smallest sensible model ({MIN_N_PARAMS:.0e} "
+                         f"params); give a larger budget")
+    return arr
+
+
+def _allocation(law, n_params, n_tokens, unique_tokens=None) -> Allocation:
     flops = FLOPS_PER_PARAM_TOKEN * n_params * n_tokens
-    return Allocation(flops=flops, n_params=n_params, n_tokens=n_tokens, loss=law.loss(n_params, n_tokens),
-                      law=law.name)
+    if unique_tokens is None:
+        loss = law.loss(n_params, n_tokens)
+    else:
+        loss = with_repetition(law).loss(n_params, n_tokens, unique_tokens)
+    return Allocation(flops=flops, n_params=n_params, n_tokens=n_tokens, loss=loss, law=law.name,
+                      unique_tokens=unique_tokens)
 
 
-def compute_optimal(law, flops) -> Allocation:
+def _compute_optimal(law, flops) -> Allocation:
+    return _allocation(law, *law.compute_optimal(flops))
+
+
+def compute_optimal(law, flops, percentiles=DEFAULT_PERCENTILES) -> Allocation:
     """The loss-minimising (N, D) with 6·N·D = ``flops``. Vectorised over arrays of budgets."""
-    flops = _check_positive("flops", flops)
-    n_params, n_tokens = law.compute_optimal(flops)
-    return _allocation(law, n_params, n_tokens)
+    return _ensemble(_compute_optimal, law, ("n_params", "n_tokens", "loss"), percentiles, check_flops(flops))
 
 
-def optimal_for_params(law, n_params) -> Allocation:
+def _optimal_for_params(law, n_params) -> Allocation:
+    flops = (n_params / law.compute_optimal(1.0)[0]) ** (1.0 / law.n_params_exponent)
+    return _allocation(law, n_params, flops / (FLOPS_PER_PARAM_TOKEN * n_params))
+
+
+def optimal_for_params(law, n_params, percentiles=DEFAULT_PERCENTILES) -> Allocation:
     """The budget (and token count) for which ``n_params`` is the compute-optimal size.
 
     N*(C) = N*(1)·C^a for every law here, so C = (N / N*(1))^(1/a).
     """
     n_params = _check_positive("n_params", n_params)
-    flops = (n_params / law.compute_optimal(1.0)[0]) ** (1.0 / law.n_params_exponent)
-    return _allocation(law, n_params, flops / (FLOPS_PER_PARAM_TOKEN * n_params))
+    return _ensemble(_optimal_for_params, law, ("flops", "n_tokens", "loss"), percentiles, n_params)
 
 
-def optimal_for_tokens(law, n_tokens) -> Allocation:
-    """The budget (and model size) for which training on ``n_tokens`` is compute-optimal: C = (D/D*(1))^(1/b)."""
-    n_tokens = _check_positive("n_tokens", n_tokens)
+def _optimal_for_tokens(law, n_tokens) -> Allocation:
     flops = (n_tokens / law.compute_optimal(1.0)[1]) ** (1.0 / law.n_tokens_exponent)
     return _allocation(law, flops / (FLOPS_PER_PARAM_TOKEN * n_tokens), n_tokens)
+
+
+def optimal_for_tokens(law, n_tokens, percentiles=DEFAULT_PERCENTILES) -> Allocation:
+    """The budget (and model size) for which training on ``n_tokens`` is compute-optimal: C = (D/D*(1))^(1/b)."""
+    n_tokens = _check_positive("n_tokens", n_tokens)
+    return _ensemble(_optimal_for_tokens, law, ("flops", "n_params", "loss"), percentiles, n_tokens)
 
 
 _LOG10_FLOPS_RANGE = (0.0, 60.0)  # bisection bracket: 1 FLOP to 1e60 FLOPs
 
 
-def min_flops_for_loss(law, target_loss) -> Allocation:
+def _min_flops_for_loss(law, target) -> Allocation:
+    floor = np.max(law.irreducible_loss)
+    if np.any(target <= law.irreducible_loss):
+        raise InputError(f"target loss {_plain(target)} is at or below the law's irreducible loss E = {floor:.4f}: "
+                         f"no finite compute reaches it; choose a target above E")
+
+    def frontier_loss(log10_flops):
+        return law.loss(*law.compute_optimal(10.0**log10_flops))
+
+    lo_end, hi_end = _LOG10_FLOPS_RANGE
+    if np.any(frontier_loss(hi_end) > target):
+        raise InputError(f"target loss {_plain(target)} needs more than 1e{hi_end:.0f} FLOPs under {law.name}")
+    if np.any(frontier_loss(lo_end) < target):
+        raise InputError(f"target loss {_plain(target)} is above the loss of a 1-FLOP model: any run reaches it")
+    lo = np.full(np.broadcast(target, frontier_loss(lo_end)).shape, lo_end)
+    hi = np.full_like(lo, hi_end)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        above = frontier_loss(mid) > target  # still too little compute
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    return _compute_optimal(law, 10.0 ** (0.5 * (lo + hi)))
+
+
+def min_flops_for_loss(law, target_loss, percentiles=DEFAULT_PERCENTILES) -> Allocation:
     """The cheapest (N, D) whose predicted loss equals ``target_loss`` (nats/token).
 
     Minimising C subject to L(N, D) ≤ target has the same optimality condition as minimising L at fixed C,
@@ -96,27 +220,293 @@ def min_flops_for_loss(law, target_loss) -> Allocation:
     target = np.asarray(target_loss, dtype=float)
     if not np.all(np.isfinite(target)):
         raise InputError(f"target loss must be finite, got {target_loss!r}")
-    floor = law.irreducible_loss
-    if np.any(target <= floor):
-        raise InputError(f"target loss {target_loss} is at or below the law's irreducible loss E = {floor:.4f}: "
-                         f"no finite compute reaches it; choose a target above E")
+    return _ensemble(_min_flops_for_loss, law, ("flops", "n_params", "n_tokens"), percentiles, target)
 
-    def frontier_loss(log10_flops):
-        return law.loss(*law.compute_optimal(10.0**log10_flops))
 
-    lo_end, hi_end = _LOG10_FLOPS_RANGE
-    if np.any(frontier_loss(hi_end) > target):
-        raise InputError(f"target loss {target_loss} needs more than 1e{hi_end:.0f} FLOPs under {law.name}")
-    if np.any(frontier_loss(lo_end) < target):
-        raise InputError(f"target loss {target_loss} is above the loss of a 1-FLOP model: any run reaches it")
-    lo = np.full(np.broadcast(target, frontier_loss(lo_end)).shape, lo_end)
-    hi = np.full_like(lo, hi_end)
-    for _ in range(200):
+# -------------------------------------------------------------------------------------- data-constrained
+
+def _constrained_optimal(law, flops, unique_tokens) -> Allocation:
+    """Bisection on log N ∈ [0, log(C/6)] (N from 1 to C/6, so D from C/6 to 1) for the zero of
+    dL/dlog N along 6ND = C, which is (∂L/∂log N − ∂L/∂log D): raising log N by δ lowers log D by δ.
+    The sign is read from the law's log-space marginal gains, so it stays exact deep into repetition."""
+    law = with_repetition(law)
+    c6 = np.asarray(flops, float) / FLOPS_PER_PARAM_TOKEN
+    shape = np.broadcast_shapes(c6.shape, np.shape(unique_tokens), np.shape(law.loss(1.0, 1.0)))
+    lo = np.zeros(shape)
+    hi = np.broadcast_to(np.log(c6), shape).copy()
+    for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
-        above = frontier_loss(mid) > target  # still too little compute
-        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-    return compute_optimal(law, 10.0 ** (0.5 * (lo + hi)))
+        n = np.exp(mid)
+        gain_n, gain_d = law.log_marginal_gains(n, c6 / n, unique_tokens)
+        too_big = gain_d > gain_n  # tokens lower the loss faster than parameters: shrink N
+        lo, hi = np.where(too_big, lo, mid), np.where(too_big, mid, hi)
+    n = np.exp(0.5 * (lo + hi))
+    return _allocation(law, n, c6 / n, unique_tokens)
 
+
+def constrained_optimal(law, flops, unique_tokens, percentiles=DEFAULT_PERCENTILES) -> Allocation:
+    """The loss-minimising (N, D) with 6·N·D = ``flops`` when only ``unique_tokens`` distinct tokens exist
+    (Muennighoff et al. 2023): D beyond U_D repeats data, whose value decays (``DataConstrainedLaw``).
+
+    A law without a repetition model is wrapped with ``with_repetition`` (Muennighoff's C4 constants, said in
+    the result's ``law``). With plentiful unique data it is exactly ``compute_optimal``. Vectorised over
+    budgets (and unique-token counts); evaluated on an array of budgets it is the loss-vs-compute curve along
+    the best (N, epochs) path.
+    """
+    flops = check_flops(flops)
+    unique_tokens = _check_positive("unique_tokens", unique_tokens)
+    return _ensemble(_constrained_optimal, law, ("n_params", "n_tokens", "epochs", "loss"), percentiles,
+                     flops, unique_tokens)
+
+
+@dataclass(frozen=True)
+class DataOptimalPlan:
+    """What a fixed pool of unique data can buy with unlimited compute (Muennighoff et al. 2023's law).
+
+    ``best_loss``: the infimum over all budgets, base.loss(N_opt(U_D)·(1 + R_N*), U_D·(1 + R_D*)).
+    The allocation fields (``flops``, ``n_params``, ``n_tokens``, ``loss``) are the data-constrained optimum at
+    the smallest budget past which one more doubling of compute improves the loss by less than
+    ``rel_improvement`` (relative to the loss).
+    """
+
+    unique_tokens: float
+    rel_improvement: float
+    best_loss: float
+    flops: float
+    n_params: float
+    n_tokens: float
+    loss: float
+    law: str
+    intervals: dict | None = None
+
+    @property
+    def epochs(self):
+        return np.asarray(self.n_tokens) / np.asarray(self.unique_tokens)
+
+    @property
+    def tokens_per_param(self):
+        return np.asarray(self.n_tokens) / np.asarray(self.n_params)
+
+    def to_dict(self) -> dict:
+        out = {"flops": _plain(self.flops), "n_params": _plain(self.n_params), "n_tokens": _plain(self.n_tokens),
+               "tokens_per_param": _plain(self.tokens_per_param), "loss": _plain(self.loss), "law": self.law,
+               "unique_tokens": _plain(self.unique_tokens), "epochs": _plain(self.epochs),
+               "best_loss": _plain(self.best_loss), "rel_improvement": self.rel_improvement}
+        if self.intervals:
+            out["intervals"] = _plain_intervals(self.intervals)
+        return out
+
+
+def _doubling_gain(law, flops, unique_tokens):
+    """(L(C) − L(2C)) / L(C) along the data-constrained optimum."""
+    loss = _constrained_optimal(law, np.stack([flops, 2.0 * flops]), unique_tokens).loss
+    return (loss[0] - loss[1]) / loss[0]
+
+
+def _data_optimal(law, unique_tokens, rel_improvement) -> DataOptimalPlan:
+    law = with_repetition(law)
+    one_epoch = FLOPS_PER_PARAM_TOKEN * law.n_params_for_unique_tokens(unique_tokens) * unique_tokens
+    shape = np.broadcast_shapes(np.shape(one_epoch), np.shape(unique_tokens))
+    lo = np.full(shape, np.log(MIN_FLOPS))
+    hi = np.log(np.maximum(one_epoch, MIN_FLOPS)) + np.log(1e30)  # ~1e12× more epochs: the gain is ~0 there
+    if np.any(_doubling_gain(law, np.exp(lo), unique_tokens) <= rel_improvement):
+        raise InputError(f"rel_improvement {rel_improvement} is too large: doubling compute gains less than that "
+                         f"already at {MIN_FLOPS:.3g} FLOPs")
+    if np.any(_doubling_gain(law, np.exp(hi), unique_tokens) > rel_improvement):
+        raise InputError(f"rel_improvement {rel_improvement} is too small to reach within 1e30× the one-epoch budget")
+    for _ in range(_BISECTION_STEPS):  # the gain per doubling falls as compute grows
+        mid = 0.5 * (lo + hi)
+        above = _doubling_gain(law, np.exp(mid), unique_tokens) > rel_improvement
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    knee = _constrained_optimal(law, np.exp(hi), unique_tokens)
+    return DataOptimalPlan(unique_tokens=unique_tokens, rel_improvement=rel_improvement,
+                           best_loss=law.saturated_loss(unique_tokens), flops=knee.flops, n_params=knee.n_params,
+                           n_tokens=knee.n_tokens, loss=knee.loss, law=law.name)
+
+
+def data_optimal(law, unique_tokens, rel_improvement: float = 0.005,
+                 percentiles=DEFAULT_PERCENTILES) -> DataOptimalPlan:
+    """The best loss ``unique_tokens`` can reach (C → ∞) and the budget where a doubling of compute stops
+    paying ``rel_improvement`` (default 0.5 %) of the loss, with the optimal N, D and epochs there.
+
+    The budget is found by bisection in log C on the gain per doubling, each gain from two
+    ``constrained_optimal`` solves. For the loss-vs-compute curve itself, call ``constrained_optimal`` on an
+    array of budgets (``isoflop frontier --unique-tokens`` prints it).
+    """
+    unique_tokens = _check_positive("unique_tokens", unique_tokens)
+    if not 0 < rel_improvement < 1:
+        raise InputError(f"rel_improvement must be a fraction in (0, 1), got {rel_improvement!r}")
+    fields = ("best_loss", "flops", "n_params", "n_tokens", "epochs", "loss")
+    return _ensemble(_data_optimal, law, fields, percentiles, unique_tokens, rel_improvement)
+
+
+def _tokens_for_loss(law, n_params, target, unique_tokens) -> Allocation:
+    if unique_tokens is None:
+        n_tokens, best = law.n_tokens_for_loss(n_params, target), law.loss(n_params, np.inf)
+        how = "even unlimited data"
+    else:
+        law = with_repetition(law)
+        n_tokens = law.n_tokens_for_loss(n_params, target, unique_tokens)
+        best = law.saturated_loss(unique_tokens, n_params)
+        how = f"repeating {np.max(unique_tokens):.3g} unique tokens without end"
+    if not np.all(np.isfinite(n_tokens)):
+        raise InputError(f"target loss {_plain(target)} is out of reach for {np.max(n_params):.3g} params: {how} "
+                         f"gives {np.max(best):.4f} at best; choose a larger model or a higher target")
+    return _allocation(law, n_params, n_tokens, unique_tokens)
+
+
+def tokens_for_loss(law, n_params, target_loss, unique_tokens=None, percentiles=DEFAULT_PERCENTILES) -> Allocation:
+    """The training tokens a model of ``n_params`` needs to reach ``target_loss``.
+
+    Base law, closed form (Hoffmann et al. 2022, eq. 2 solved for D): D = (B / (L − E − A/N^α))^(1/β).
+    With ``unique_tokens`` the data-constrained law is inverted the same way through D′ (see
+    ``DataConstrainedLaw.n_tokens_for_loss``), so D may span several epochs. InputError when unreachable.
+    """
+    n_params = _check_positive("n_params", n_params)
+    target = np.asarray(target_loss, dtype=float)
+    if not np.all(np.isfinite(target)):
+        raise InputError(f"target loss must be finite, got {target_loss!r}")
+    if unique_tokens is not None:
+        unique_tokens = _check_positive("unique_tokens", unique_tokens)
+    fields = ("flops", "n_tokens") + (() if unique_tokens is None else ("epochs",))
+    return _ensemble(_tokens_for_loss, law, fields, percentiles, n_params, target, unique_tokens)
+
+
+# -------------------------------------------------------------------------------------- inference-aware
+
+@dataclass(frozen=True)
+class InferencePlan:
+    """The (N, D) of least lifetime cost for a loss, serving ``inference_tokens`` (Sardana et al. 2024).
+
+    ``flops`` = 6·N·D (training), ``inference_flops`` = 2·N·T_inf, ``total_flops`` their sum;
+    ``compute_optimal`` is the Chinchilla-optimal run with the same loss, ``compute_optimal_total_flops`` its
+    training plus the same inference. With prices (``usd_per_training_flop``, ``usd_per_inference_flop``) the
+    plan minimised dollars instead of FLOPs, and the ``*_usd`` properties report them.
+    """
+
+    inference_tokens: float
+    flops: float
+    n_params: float
+    n_tokens: float
+    loss: float
+    inference_flops: float
+    compute_optimal: Allocation
+    law: str
+    usd_per_training_flop: float | None = None
+    usd_per_inference_flop: float | None = None
+    intervals: dict | None = None
+
+    @property
+    def tokens_per_param(self):
+        return np.asarray(self.n_tokens) / np.asarray(self.n_params)
+
+    @property
+    def total_flops(self):
+        return self.flops + self.inference_flops
+
+    @property
+    def compute_optimal_total_flops(self):
+        return self.compute_optimal.flops + 2.0 * self.compute_optimal.n_params * self.inference_tokens
+
+    @property
+    def total_usd(self):
+        if self.usd_per_training_flop is None:
+            return None
+        return self.flops * self.usd_per_training_flop + self.inference_flops * self.usd_per_inference_flop
+
+    @property
+    def compute_optimal_total_usd(self):
+        if self.usd_per_training_flop is None:
+            return None
+        co = self.compute_optimal
+        return (co.flops * self.usd_per_training_flop
+                + 2.0 * co.n_params * self.inference_tokens * self.usd_per_inference_flop)
+
+    def to_dict(self) -> dict:
+        out = {"flops": _plain(self.flops), "n_params": _plain(self.n_params), "n_tokens": _plain(self.n_tokens),
+               "tokens_per_param": _plain(self.tokens_per_param), "loss": _plain(self.loss), "law": self.law,
+               "inference_tokens": _plain(self.inference_tokens), "inference_flops": _plain(self.inference_flops),
+               "total_flops": _plain(self.total_flops),
+               "compute_optimal_total_flops": _plain(self.compute_optimal_total_flops),
+               "saved_fraction": _plain(1.0 - self.total_flops / self.compute_optimal_total_flops)}
+        if self.usd_per_training_flop is not None:
+            out.update(training_usd=_plain(self.flops * self.usd_per_training_flop),
+                       inference_usd=_plain(self.inference_flops * self.usd_per_inference_flop),
+                       total_usd=_plain(self.total_usd),
+                       compute_optimal_total_usd=_plain(self.compute_optimal_total_usd),
+                       saved_fraction=_plain(1.0 - self.total_usd / self.compute_optimal_total_usd))
+        out["compute_optimal"] = self.compute_optimal.to_dict()
+        if self.intervals:
+            out["intervals"] = _plain_intervals(self.intervals)
+        return out
+
+
+def _inference_optimal(law, inference_tokens, flops, target_loss, usd_per_training_flop,
+                       usd_per_inference_flop) -> InferencePlan:
+    """Along the iso-loss curve D(N) (closed form, ``law.n_tokens_for_loss``) the cost
+    f(N) = 6·N·D(N) + 2·w·N·T (w = inference/training price per FLOP) has
+    df/dlog N = N·[6·D·(1 − g_N/g_D) + 2·w·T], with g = −∂L/∂log(·) and dlog D/dlog N = −g_N/g_D.
+    That bracket is negative for small N (D → ∞) and positive at and above the compute-optimal N (g_N ≤ g_D
+    there); in between it increases (for the Chinchilla form, with r = g_N/g_D ≥ 1, its log N derivative is
+    6·D·r·((1 + β)·r − (1 − α)) > 0), so its one zero is found by bisection in log N, from 1e-12 to 2 times
+    the compute-optimal N. Where a size cannot reach ℓ at all (D = ∞) the bracket moves up."""
+    reference = _compute_optimal(law, flops) if target_loss is None else _min_flops_for_loss(law, target_loss)
+    target = reference.loss
+    weight = 1.0 if usd_per_training_flop is None else usd_per_inference_flop / usd_per_training_flop
+    effective_tokens = weight * inference_tokens
+    lo = np.log(reference.n_params) - np.log(1e12)
+    hi = np.log(reference.n_params) + np.log(2.0)
+    lo, hi = np.broadcast_arrays(lo, hi, effective_tokens)[:2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(_BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            n = np.exp(mid)
+            d = law.n_tokens_for_loss(n, target)
+            ratio = law.dloss_dlog_n_params(n, d) / law.dloss_dlog_n_tokens(n, d)
+            grow = ~np.isfinite(d) | (6.0 * d * (1.0 - ratio) + 2.0 * effective_tokens < 0)
+            lo, hi = np.where(grow, mid, lo), np.where(grow, hi, mid)
+    n = np.exp(0.5 * (lo + hi))
+    d = law.n_tokens_for_loss(n, target)
+    return InferencePlan(inference_tokens=inference_tokens, flops=FLOPS_PER_PARAM_TOKEN * n * d, n_params=n,
+                         n_tokens=d, loss=law.loss(n, d), inference_flops=2.0 * n * inference_tokens,
+                         compute_optimal=reference, law=law.name, usd_per_training_flop=usd_per_training_flop,
+                         usd_per_inference_flop=usd_per_inference_flop)
+
+
+def inference_optimal(law, inference_tokens, *, flops=None, target_loss=None, usd_per_training_flop=None,
+                      usd_per_inference_flop=None, percentiles=DEFAULT_PERCENTILES) -> InferencePlan:
+    """Minimise lifetime compute 6·N·D + 2·N·T_inf subject to L(N, D) = ℓ (Sardana et al. 2024, "Beyond
+    Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws"), where ℓ is the loss of
+    the compute-optimal model at training budget ``flops``, or ``target_loss``. 2·N FLOPs per inference token
+    is the forward pass (Kaplan et al. 2020, Table 1).
+
+    Cost-weighted variant (Sardana et al.'s real-world cost): give both ``usd_per_training_flop`` and
+    ``usd_per_inference_flop`` (e.g. ``Cluster.usd_per_flop`` with the MFU of each phase) to minimise
+    dollars; only their ratio moves the optimum. With ``inference_tokens`` = 0 the plan is compute-optimal;
+    more inference tokens never give a larger model. Vectorised over budgets or targets and inference tokens.
+    """
+    if (flops is None) == (target_loss is None):
+        raise InputError("give exactly one of flops or target_loss for an inference-aware plan")
+    inference_tokens = np.asarray(inference_tokens, float)
+    if not np.all(np.isfinite(inference_tokens)) or np.any(inference_tokens < 0):
+        raise InputError(f"inference tokens must be finite and ≥ 0, got {_plain(inference_tokens)!r}")
+    if (usd_per_training_flop is None) != (usd_per_inference_flop is None):
+        raise InputError("give both usd_per_training_flop and usd_per_inference_flop, or neither")
+    if usd_per_training_flop is not None:
+        _check_positive("usd per training FLOP", usd_per_training_flop)
+        _check_positive("usd per inference FLOP", usd_per_inference_flop)
+    if flops is not None:
+        flops = check_flops(flops)
+    else:
+        target_loss = np.asarray(target_loss, float)
+        if not np.all(np.isfinite(target_loss)):
+            raise InputError(f"target loss must be finite, got {_plain(target_loss)!r}")
+    fields = ("n_params", "n_tokens", "loss", "flops", "total_flops")
+    return _ensemble(_inference_optimal, law, fields, percentiles, inference_tokens, flops, target_loss,
+                     usd_per_training_flop, usd_per_inference_flop)
+
+
+# ---------------------------------------------------------------------------------------------- diagnosis
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -142,35 +532,113 @@ class Diagnosis:
     limiting: str
     tolerance: float
     law: str
+    intervals: dict | None = None
 
     @property
     def tokens_per_param(self) -> float:
         return self.n_tokens / self.n_params
 
     def to_dict(self) -> dict:
-        return {"law": self.law, "n_params": self.n_params, "n_tokens": self.n_tokens, "flops": self.flops,
-                "regime": self.regime, "tokens_per_param": self.tokens_per_param,
-                "tokens_per_param_ratio": self.tokens_per_param_ratio, "loss": self.loss,
-                "optimal": self.optimal.to_dict(), "compute_equivalent_flops": self.compute_equivalent_flops,
-                "wasted_fraction": self.wasted_fraction, "limiting": self.limiting, "tolerance": self.tolerance}
+        out = {"law": self.law, "n_params": self.n_params, "n_tokens": self.n_tokens, "flops": self.flops,
+               "regime": self.regime, "tokens_per_param": self.tokens_per_param,
+               "tokens_per_param_ratio": _plain(self.tokens_per_param_ratio), "loss": _plain(self.loss),
+               "optimal": self.optimal.to_dict(), "compute_equivalent_flops": _plain(self.compute_equivalent_flops),
+               "wasted_fraction": _plain(self.wasted_fraction), "limiting": self.limiting,
+               "tolerance": self.tolerance}
+        if self.intervals:
+            out["intervals"] = _plain_intervals(self.intervals)
+        return out
 
 
-def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5) -> Diagnosis:
+def _diagnose(law, n_params, n_tokens, tolerance) -> Diagnosis:
+    flops = FLOPS_PER_PARAM_TOKEN * n_params * n_tokens
+    optimal = _compute_optimal(law, flops)
+    loss = law.loss(n_params, n_tokens)
+    ratio = (n_tokens / n_params) / optimal.tokens_per_param
+    regime = np.where(ratio < 1 / tolerance, "undertrained", np.where(ratio > tolerance, "overtrained",
+                                                                      "compute-optimal"))
+    equivalent = _min_flops_for_loss(law, loss).flops
+    gain_n = -law.dloss_dlog_n_params(n_params, n_tokens)
+    gain_d = -law.dloss_dlog_n_tokens(n_params, n_tokens)
+    limiting = np.where(gain_n > gain_d, "params", "tokens")
+    return Diagnosis(n_params=n_params, n_tokens=n_tokens, flops=flops, loss=_plain(loss), regime=_plain(regime),
+                     tokens_per_param_ratio=_plain(ratio), optimal=optimal,
+                     compute_equivalent_flops=_plain(equivalent),
+                     wasted_fraction=_plain(np.maximum(0.0, 1.0 - equivalent / flops)), limiting=_plain(limiting),
+                     tolerance=tolerance, law=law.name)
+
+
+def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5,
+             percentiles=DEFAULT_PERCENTILES) -> Diagnosis:
     """Diagnose one configuration. ``tolerance`` > 1: the factor by which tokens/param may differ from the
     compute-optimal tokens/param at the same compute and still count as compute-optimal."""
     n_params = float(_check_positive("n_params", n_params))
     n_tokens = float(_check_positive("n_tokens", n_tokens))
     if not tolerance > 1:
         raise InputError(f"tolerance must be a factor above 1, got {tolerance!r}")
-    flops = FLOPS_PER_PARAM_TOKEN * n_params * n_tokens
-    optimal = compute_optimal(law, flops)
-    loss = float(law.loss(n_params, n_tokens))
-    ratio = float((n_tokens / n_params) / optimal.tokens_per_param)
-    regime = "undertrained" if ratio < 1 / tolerance else "overtrained" if ratio > tolerance else "compute-optimal"
-    equivalent = float(min_flops_for_loss(law, loss).flops)
-    gain_n = -float(law.dloss_dlog_n_params(n_params, n_tokens))
-    gain_d = -float(law.dloss_dlog_n_tokens(n_params, n_tokens))
-    return Diagnosis(n_params=n_params, n_tokens=n_tokens, flops=flops, loss=loss, regime=regime,
-                     tokens_per_param_ratio=ratio, optimal=optimal, compute_equivalent_flops=equivalent,
-                     wasted_fraction=max(0.0, 1.0 - equivalent / flops), limiting="params" if gain_n > gain_d else "tokens",
-                     tolerance=tolerance, law=law.name)
+    fields = ("loss", "tokens_per_param_ratio", "compute_equivalent_flops", "wasted_fraction")
+    return _ensemble(_diagnose, law, fields, percentiles, n_params, n_tokens, tolerance)
+
+
+# ---------------------------------------------------------------------------------------------- frontier
+
+@dataclass(frozen=True)
+class Frontier:
+    """Allocations side by side over budgets: compute-optimal, and where asked data-constrained (with
+    ``unique_tokens``) and inference-aware (serving ``inference_tokens`` at the compute-optimal loss).
+    ``law`` names the law; the data-constrained plans carry their own name (``+muennighoff2023-repetition``
+    where the repetition constants were borrowed)."""
+
+    flops: np.ndarray
+    compute_optimal: Allocation
+    data_constrained: Allocation | None
+    inference_aware: InferencePlan | None
+    law: str
+
+    def rows(self) -> list[dict]:
+        """One flat dict per budget (CSV- and table-ready); intervals as ``<column>_low`` / ``<column>_high``."""
+        columns = {"optimal": (self.compute_optimal, ("n_params", "n_tokens", "tokens_per_param", "loss"))}
+        if self.data_constrained is not None:
+            columns["constrained"] = (self.data_constrained, ("n_params", "n_tokens", "epochs", "loss"))
+        if self.inference_aware is not None:
+            columns["inference"] = (self.inference_aware, ("n_params", "n_tokens", "loss", "flops", "total_flops"))
+        table = {"flops": np.asarray(self.flops)}
+        for prefix, (plan, names) in columns.items():
+            for name in names:
+                column = f"{prefix}_training_flops" if name == "flops" else f"{prefix}_{name}"
+                table[column] = np.broadcast_to(getattr(plan, name), self.flops.shape)
+                if plan.intervals and name in plan.intervals:
+                    table[f"{column}_low"], table[f"{column}_high"] = plan.intervals[name]
+        return [{key: float(values[i]) for key, values in table.items()} for i in range(len(self.flops))]
+
+    def to_dict(self) -> dict:
+        out = {"law": self.law, "rows": self.rows()}
+        if self.data_constrained is not None:
+            out.update(unique_tokens=_plain(self.data_constrained.unique_tokens),
+                       constrained_law=self.data_constrained.law)
+        if self.inference_aware is not None:
+            out["inference_tokens"] = _plain(self.inference_aware.inference_tokens)
+        return out
+
+
+def budgets(flops_from: float, flops_to: float, per_decade: int = 2) -> np.ndarray:
+    """Budgets from ``flops_from`` to ``flops_to`` (both included), ``per_decade`` per factor of 10."""
+    lo, hi = float(check_flops(flops_from, "flops_from")), float(check_flops(flops_to, "flops_to"))
+    if hi < lo:
+        raise InputError(f"flops_to ({hi:.3g}) must not be below flops_from ({lo:.3g})")
+    if int(per_decade) != per_decade or per_decade < 1:
+        raise InputError(f"per_decade must be a positive integer, got {per_decade!r}")
+    count = int(round(np.log10(hi / lo) * per_decade)) + 1
+    return np.logspace(np.log10(lo), np.log10(hi), count)
+
+
+def frontier(law, flops, unique_tokens=None, inference_tokens=None,
+             percentiles=DEFAULT_PERCENTILES) -> Frontier:
+    """Compute-optimal (and data-constrained / inference-aware) allocations for an array of budgets."""
+    flops = np.atleast_1d(check_flops(flops))
+    optimal = compute_optimal(law, flops, percentiles)
+    constrained = None if unique_tokens is None else constrained_optimal(law, flops, unique_tokens, percentiles)
+    inference = (None if inference_tokens is None
+                 else inference_optimal(law, inference_tokens, flops=flops, percentiles=percentiles))
+    return Frontier(flops=flops, compute_optimal=optimal, data_constrained=constrained, inference_aware=inference,
+                    law=optimal.law)

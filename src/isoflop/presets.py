@@ -9,12 +9,12 @@ import math
 from dataclasses import dataclass
 
 from .errors import InputError
-from .laws import ChinchillaLaw, KaplanLaw
+from .laws import RD_STAR_C4, RN_STAR_C4, ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 
 
 @dataclass(frozen=True)
 class Preset:
-    law: ChinchillaLaw | KaplanLaw
+    law: ChinchillaLaw | KaplanLaw | DataConstrainedLaw
     citation: str
     note: str
 
@@ -48,11 +48,15 @@ PRESETS: dict[str, Preset] = {
             "Refit of Chinchilla's own data; consistent with ~20 tokens/param and approaches 1-2.",
         ),
         Preset(
-            ChinchillaLaw(E=math.exp(0.6254804), A=math.exp(6.255414), B=math.exp(7.3049974),
-                          alpha=0.3526596, beta=0.3526596, name="muennighoff2023"),
-            "Muennighoff et al. 2023, 'Scaling Data-Constrained Language Models', base law fitted on C4 "
-            "(log-space a = 6.255414, b = 7.3049974, e = 0.6254804, alpha = beta = 0.3526596)",
-            "Base (single-epoch) law; repeated data is modelled with R_D* = 15.39, R_N* = 5.31.",
+            DataConstrainedLaw(
+                ChinchillaLaw(E=math.exp(0.6254804), A=math.exp(6.255414), B=math.exp(7.3049974),
+                              alpha=0.3526596, beta=0.3526596, name="muennighoff2023"),
+                rd_star=RD_STAR_C4, rn_star=RN_STAR_C4, name="muennighoff2023"),
+            "Muennighoff et al. 2023, 'Scaling Data-Constrained Language Models', data-constrained law fitted "
+            "on C4 (log-space a = 6.255414, b = 7.3049974, e = 0.6254804, alpha = beta = 0.3526596; "
+            "R_D* = 15.387756, R_N* = 5.309743)",
+            "Repeated data and excess parameters decay (R_D* = 15.39, R_N* = 5.31); without --unique-tokens "
+            "it is the base single-epoch law.",
         ),
         Preset(
             KaplanLaw(n_c=8.8e13, alpha_n=0.076, d_c=5.4e13, alpha_d=0.095, name="kaplan2020"),
@@ -64,7 +68,7 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_law(name: str) -> ChinchillaLaw | KaplanLaw:
+def get_law(name: str) -> ChinchillaLaw | KaplanLaw | DataConstrainedLaw:
     """The law of a preset by name; InputError listing the known names otherwise."""
     try:
         return PRESETS[name].law

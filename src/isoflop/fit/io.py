@@ -1,0 +1,44 @@
+"""Saving and loading fits as JSON, so `isoflop plan --fit FIT.json` can plan with a fitted law and its ensemble.
+
+Layout: {"law": form, "params": {...}, "param_convention": ..., "ensemble": {name: [K values]} (optional), ...}.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..laws import ChinchillaLaw, KaplanLaw, LawEnsemble, LossVsComputeLaw
+
+_CLASSES = {"chinchilla": ChinchillaLaw, "chinchilla-tied": ChinchillaLaw, "kaplan": KaplanLaw,
+            "loss-vs-compute": LossVsComputeLaw}
+
+
+def law_from_params(form: str, params: dict, name: str = "fit", param_convention: str = "total"):
+    cls = _CLASSES[form]
+    extra = {} if cls is LossVsComputeLaw else {"param_convention": param_convention}
+    return cls(**params, name=name, **extra)
+
+
+def load_fit(path: str | Path):
+    """A saved fit → its law, or a LawEnsemble when it carries bootstrap members."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        form, params = data["law"], data["params"]
+        if form not in _CLASSES:
+            raise KeyError(form)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such fit file") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a fit saved by `isoflop fit --save` ({exc})") from None
+    name = data.get("name", path.stem)
+    convention = data.get("param_convention") or "total"
+    point = law_from_params(form, params, name, convention)
+    if not data.get("ensemble"):
+        return point
+    members = {k: np.asarray(v, float)[:, None] for k, v in data["ensemble"].items() if k in params}
+    return LawEnsemble(point=point, members=law_from_params(form, members, name, convention))

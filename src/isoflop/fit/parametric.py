@@ -1,0 +1,282 @@
+"""Approach 3: fit a parametric law to (N, D, L) observations (Hoffmann et al. 2022, section 3.3).
+
+Objective (Hoffmann et al. 2022, eq. 3; Besiroglu et al. 2024): Σ_i Huber_δ(log L̂_i − log L_i), δ = 1e-3, with
+log L̂ in log-sum-exp form. Forms and their internal parameters θ:
+- ``chinchilla``: log L̂ = LSE(a − α log N, b − β log D, e); A = e^a, B = e^b, E = e^e.
+- ``chinchilla-tied``: the same with α = β.
+- ``kaplan`` (Kaplan et al. 2020, eq. 1.5): log L̂ = α_D · LSE(q − p log N, w − log D); p = α_N/α_D,
+  N_c = e^(q/p), D_c = e^w.
+- ``loss-vs-compute``: log L̂ = LSE(e, c − γ log C); L = E + (C0/C)^γ with C0 = e^(c/γ).
+
+How the global optimum is found fast, from generic starting points (nothing tuned to a data set):
+1. Variable projection for starts: once the exponents are fixed, each law is linear in its non-negative
+   coefficients (E, A, B for Chinchilla; N_c^p, D_c after raising L to 1/α_D for Kaplan; E, C0^γ for
+   loss-vs-compute). For a grid of exponents those coefficients are solved exactly by non-negative
+   weighted least squares (weights 1/L²: relative error ≈ log residual), all grid points at once, by
+   enumerating the active sets. The true Huber objective ranks the grid points; the best are the starts.
+2. All starts are refined together to convergence by the batched Levenberg–Marquardt/IRLS solver of
+   `optimize.py` with analytic Jacobians, and the lowest objective wins.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..laws import ChinchillaLaw, KaplanLaw, LossVsComputeLaw
+from .optimize import LSEModel, huber, minimize_batch
+
+FORMS = ("chinchilla", "chinchilla-tied", "kaplan", "loss-vs-compute")
+DEFAULT_DELTA = 1e-3
+_EXPONENT_GRID = np.linspace(0.05, 2.0, 14)  # generic: covers every published LM exponent with margin
+_LOG_FLOOR = np.log(1e-10)  # log of a coefficient the non-negative solve set to zero
+
+
+def _nnls_batch(Phi, target, w):
+    """Non-negative weighted least squares for many small problems at once.
+
+    Phi: (G, n, m), target: (G, n) or (n,), w: (n,). Enumerates all 2^m − 1 active sets (m ≤ 3), solves each
+    set's normal equations for every g, keeps the feasible solution with the lowest weighted SSE.
+    """
+    G, n, m = Phi.shape
+    target = np.broadcast_to(target, (G, n))
+    best = np.zeros((G, m))
+    best_sse = np.full(G, np.inf)
+    for size in range(1, m + 1):
+        for cols in itertools.combinations(range(m), size):
+            X = Phi[:, :, cols]
+            XtW = np.swapaxes(X, 1, 2) * w
+            A = XtW @ X + 1e-12 * np.eye(size)
+            with np.errstate(all="ignore"):
+                coef = np.linalg.solve(A, (XtW @ target[..., None]))[..., 0]
+                sse = (w * (target - (X @ coef[..., None])[..., 0]) ** 2).sum(axis=1)
+            ok = np.all(coef >= 0, axis=1) & np.isfinite(sse) & (sse < best_sse)
+            full = np.zeros((G, m))
+            full[:, cols] = coef
+            best = np.where(ok[:, None], full, best)
+            best_sse = np.where(ok, sse, best_sse)
+    return best
+
+
+def _log_coef(c):
+    return np.log(np.maximum(c, np.exp(_LOG_FLOOR)))
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One form on one data set: the LSE model, θ bounds, free mask and the grid of starting points."""
+
+    model: LSEModel
+    theta_names: tuple[str, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    free: np.ndarray
+    starts: np.ndarray  # (G, P)
+
+
+def _chinchilla_problem(logn, logd, loss, w, tied, fixed, bounds):
+    n = logn.size
+    names = ("a", "b", "e", "alpha") + (() if tied else ("beta",))
+    P = len(names)
+    one = np.ones(n)  # terms: 0 = a − α log N, 1 = b − β log D, 2 = e
+    model = LSEModel(((0, 0, one), (0, 3, -logn), (1, 1, one), (1, 3 if tied else 4, -logd), (2, 2, one)), 3, n)
+    # Natural-unit bounds → θ bounds (E, A, B through log).
+    lower = np.array([-50.0, -50.0, -50.0, 0.0] + ([] if tied else [0.0]))
+    upper = np.array([80.0, 80.0, 10.0, 5.0] + ([] if tied else [5.0]))
+    index = {"A": 0, "B": 1, "E": 2, "alpha": 3, "beta": 3 if tied else 4}
+    for key, (lo, hi) in (bounds or {}).items():
+        i = index[key]
+        to_theta = np.log if key in ("A", "B", "E") else float
+        lower[i] = max(lower[i], to_theta(lo) if lo > 0 or key not in ("A", "B", "E") else lower[i])
+        upper[i] = min(upper[i], to_theta(hi))
+    free = np.ones(P, bool)
+    fixed_theta = {}
+    for key, value in (fixed or {}).items():
+        i = index[key]
+        fixed_theta[i] = np.log(value) if key in ("A", "B", "E") else float(value)
+        free[i] = False
+        lower[i] = upper[i] = fixed_theta[i]
+    # Exponent grid (fixed exponents collapse their axis).
+    ga = [fixed_theta[3]] if 3 in fixed_theta else _EXPONENT_GRID
+    if tied:
+        grid = np.array([(a, a) for a in ga])
+    else:
+        gb = [fixed_theta[4]] if 4 in fixed_theta else _EXPONENT_GRID
+        grid = np.array(list(itertools.product(ga, gb)))
+    grid = np.clip(grid, lower[[3, 3 if tied else 4]], upper[[3, 3 if tied else 4]])
+    N, D = np.exp(logn), np.exp(logd)
+    Phi = np.stack([np.broadcast_to(1.0, (len(grid), n)), N[None, :] ** -grid[:, :1], D[None, :] ** -grid[:, 1:]],
+                   axis=2)
+    target = np.broadcast_to(loss, (len(grid), n)).copy()
+    coef_slots = {0: 1, 1: 2, 2: 0}  # θ index of a, b, e → column of Phi (A, B, E)
+    keep = [col for i, col in coef_slots.items() if i not in fixed_theta]
+    for i, col in coef_slots.items():
+        if i in fixed_theta:
+            target -= np.exp(fixed_theta[i]) * Phi[:, :, col]
+    coef = np.zeros((len(grid), 3))
+    coef[:, keep] = _nnls_batch(Phi[:, :, keep], target, w / loss**2)
+    starts = np.column_stack([_log_coef(coef[:, 1]), _log_coef(coef[:, 2]), _log_coef(coef[:, 0]), grid[:, 0]]
+                             + ([] if tied else [grid[:, 1]]))
+    for i, value in fixed_theta.items():
+        starts[:, i] = value
+    return _Problem(model, names, lower, upper, free, starts)
+
+
+def _kaplan_problem(logn, logd, loss, w):
+    n = logn.size  # θ = (q, p, w, α_D); terms: 0 = q − p log N, 1 = w − log D
+    one = np.ones(n)
+    model = LSEModel(((0, 0, one), (0, 1, -logn), (1, 2, one)), 2, n, offset=np.column_stack([np.zeros(n), -logd]),
+                     scale_index=3)
+    grid = np.array(list(itertools.product(_EXPONENT_GRID / 4, np.linspace(0.2, 3.0, 15))))  # (α_D, p)
+    target = loss[None, :] ** (1.0 / grid[:, :1])
+    Phi = np.stack([np.exp(logn)[None, :] ** -grid[:, 1:], np.broadcast_to(np.exp(-logd), (len(grid), n))], axis=2)
+    coef = _nnls_batch(Phi, target, w / target.mean(axis=1).mean() ** 2)
+    starts = np.column_stack([_log_coef(coef[:, 0]), grid[:, 1], _log_coef(coef[:, 1]), grid[:, 0]])
+    lower, upper = np.array([-200.0, 1e-3, -100.0, 1e-3]), np.array([500.0, 20.0, 200.0, 2.0])
+    return _Problem(model, ("q", "p", "w", "alpha_d"), lower, upper,
+                    np.ones(4, bool), starts)
+
+
+def _lvc_problem(logc, loss, w):
+    n = logc.size  # θ = (e, c, γ); terms: 0 = e, 1 = c − γ log C
+    one = np.ones(n)
+    model = LSEModel(((0, 0, one), (1, 1, one), (1, 2, -logc)), 2, n)
+    grid = _EXPONENT_GRID[:, None] / 2
+    Phi = np.stack([np.broadcast_to(1.0, (len(grid), n)), np.exp(logc)[None, :] ** -grid], axis=2)
+    coef = _nnls_batch(Phi, loss, w / loss**2)
+    starts = np.column_stack([_log_coef(coef[:, 0]), _log_coef(coef[:, 1]), grid[:, 0]])
+    lower, upper = np.array([-50.0, -200.0, 1e-4]), np.array([10.0, 200.0, 3.0])
+    return _Problem(model, ("e", "c", "gamma"), lower, upper, np.ones(3, bool), starts)
+
+
+def _to_law(form, theta, name, param_convention="total"):
+    """Internal θ (…, P) → law with natural constants (arrays broadcast for ensembles)."""
+    t = [theta[..., i] for i in range(theta.shape[-1])]
+    if form in ("chinchilla", "chinchilla-tied"):
+        a, b, e, alpha = t[:4]
+        beta = alpha if form == "chinchilla-tied" else t[4]
+        return ChinchillaLaw(E=np.exp(e), A=np.exp(a), B=np.exp(b), alpha=alpha, beta=beta, name=name,
+                             param_convention=param_convention)
+    if form == "kaplan":
+        q, p, w, alpha_d = t
+        return KaplanLaw(n_c=np.exp(q / p), alpha_n=p * alpha_d, d_c=np.exp(w), alpha_d=alpha_d, name=name,
+                         param_convention=param_convention)
+    e, c, gamma = t
+    return LossVsComputeLaw(E=np.exp(e), C0=np.exp(c / gamma), gamma=gamma, name=name)
+
+
+def law_params(law) -> dict:
+    """The natural constants of a fitted law, without metadata."""
+    return {k: v for k, v in law.to_dict().items() if k not in ("kind", "name", "param_convention")}
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted law with the optimiser's verdict (as scipy.optimize.OptimizeResult: status and message).
+
+    status: ``converged``, ``bound`` (the optimum sits on a parameter bound) or ``iteration limit``.
+    ``residuals`` are log L̂ − log L per point; ``objective`` is Σ weights·Huber_δ(residuals).
+    """
+
+    law: ChinchillaLaw | KaplanLaw | LossVsComputeLaw
+    form: str
+    objective: float
+    n_points: int
+    status: str
+    message: str
+    residuals: np.ndarray
+    warnings: tuple[str, ...]
+    delta: float
+    theta_: np.ndarray
+    problem_: _Problem = field(repr=False, compare=False)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "converged"
+
+    @property
+    def params(self) -> dict:
+        return law_params(self.law)
+
+    def to_dict(self) -> dict:
+        return {"law": self.form, "params": self.params, "objective": self.objective, "n_points": self.n_points,
+                "status": self.status, "message": self.message, "warnings": list(self.warnings),
+                "delta": self.delta, "param_convention": getattr(self.law, "param_convention", None),
+                "residual_rms": float(np.sqrt(np.mean(self.residuals**2)))}
+
+
+def build_problem(form, n_params, n_tokens, loss, flops, weights, fixed=None, bounds=None) -> _Problem:
+    if form not in FORMS:
+        raise InputError(f"unknown law form {form!r}; choose one of {', '.join(FORMS)}")
+    if (fixed or bounds) and form not in ("chinchilla", "chinchilla-tied"):
+        raise InputError(f"fixed parameters and bounds are supported for the Chinchilla forms, not {form!r}")
+    allowed = {"E", "A", "B", "alpha", "beta"}
+    for key in list(fixed or {}) + list(bounds or {}):
+        if key not in allowed:
+            raise InputError(f"unknown parameter {key!r} to fix or bound; choose from {', '.join(sorted(allowed))}")
+    if form == "loss-vs-compute":
+        return _lvc_problem(np.log(flops), loss, weights)
+    if form == "kaplan":
+        return _kaplan_problem(np.log(n_params), np.log(n_tokens), loss, weights)
+    return _chinchilla_problem(np.log(n_params), np.log(n_tokens), loss, weights, form == "chinchilla-tied",
+                               fixed, bounds)
+
+
+def _evaluate(problem, theta, log_loss, weights, delta):
+    r, _ = problem.model.residual_jacobian(theta, log_loss)
+    return (weights * huber(r, delta)).sum(axis=-1), r
+
+
+def fit_arrays(loss, n_params=None, n_tokens=None, flops=None, *, form="chinchilla", delta=DEFAULT_DELTA,
+               weights=None, fixed=None, bounds=None, n_starts=8, name="fit",
+               param_convention="total") -> FitResult:
+    """Fit a law form to arrays of observations; see the module docstring for the method.
+
+    ``delta``: Huber threshold on log residuals (``inf`` = plain least squares). ``weights``: per-point
+    multiplicities (the objective is a weighted sum). ``fixed``: e.g. {"E": 1.69}; ``bounds``: e.g.
+    {"alpha": (0.1, 1.0)} (Chinchilla forms). ``n_starts``: how many of the best grid points are refined.
+    """
+    loss = np.asarray(loss, float)
+    weights = np.ones_like(loss) if weights is None else np.asarray(weights, float)
+    problem = build_problem(form, None if n_params is None else np.asarray(n_params, float),
+                            None if n_tokens is None else np.asarray(n_tokens, float),
+                            loss, None if flops is None else np.asarray(flops, float), weights, fixed, bounds)
+    log_loss = np.log(loss)
+    grid_obj, _ = _evaluate(problem, problem.starts, log_loss, weights, delta)
+    order = np.argsort(np.where(np.isfinite(grid_obj), grid_obj, np.inf))
+    starts = problem.starts[order[:n_starts]]
+    batch = minimize_batch(problem.model, log_loss, weights, starts, delta=delta, lower=problem.lower,
+                           upper=problem.upper, free=problem.free)
+    best = int(np.argmin(batch.objective))
+    theta = batch.theta[best]
+    objective, residuals = _evaluate(problem, theta[None], log_loss, weights, delta)
+    return _result(problem, form, theta, float(objective[0]), residuals[0], bool(batch.converged[best]),
+                   batch.iterations, delta, name, param_convention)
+
+
+def _result(problem, form, theta, objective, residuals, converged, iterations, delta, name,
+            param_convention) -> FitResult:
+    warnings = []
+    span = problem.upper - problem.lower
+    on_bound = problem.free & ((theta - problem.lower <= 1e-6 * span) | (problem.upper - theta <= 1e-6 * span))
+    if on_bound.any():
+        names = [problem.theta_names[i] for i in np.flatnonzero(on_bound)]
+        warnings.append(f"optimum on a bound of {', '.join(names)}: the data do not pin these down")
+    _, J = problem.model.residual_jacobian(theta[None], residuals * 0)  # Jacobian does not depend on data
+    Jf = J[0][:, problem.free]
+    cond = np.linalg.cond(Jf.T @ Jf)
+    if not np.isfinite(cond) or cond > 1e12:
+        warnings.append(f"ill-conditioned (condition number of JᵀJ {cond:.2g}): parameters trade off")
+    if not converged:
+        status, message = "iteration limit", f"stopped after {iterations} iterations before converging"
+    elif on_bound.any():
+        status, message = "bound", "converged onto a parameter bound"
+    else:
+        status, message = "converged", "relative objective change below tolerance"
+    law = _to_law(form, theta, name, param_convention)
+    return FitResult(law=law, form=form, objective=objective, n_points=residuals.size, status=status,
+                     message=message, residuals=residuals, warnings=tuple(warnings), delta=delta, theta_=theta,
+                     problem_=problem)

@@ -1,0 +1,230 @@
+"""Data-constrained law and planners (Muennighoff et al. 2023) against ORACLES.md, the authors' reference code
+and brute-force searches."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize_scalar
+
+from isoflop.errors import InputError
+from isoflop.laws import RD_STAR_C4, RN_STAR_C4, ChinchillaLaw, DataConstrainedLaw, with_repetition
+from isoflop.plan import compute_optimal, constrained_optimal, data_optimal, tokens_for_loss
+from isoflop.presets import get_law
+
+MUENNIGHOFF = get_law("muennighoff2023")
+a, b, e, alpha, rd_star, rn_star = 6.255414, 7.3049974, 0.6254804, 0.3526596, 15.387756, 5.309743
+
+
+def reference_loss(N, D, U):
+    """The scaling_law function of the datablations README, transcribed (ORACLES.md formulas)."""
+    A, B, E = math.exp(a), math.exp(b), math.exp(e)
+    G = ((alpha * A) / (alpha * B)) ** (1 / (2 * alpha))
+    n_opt = (U * G) ** (alpha / alpha) * G  # D_to_N
+    RD = max(D / U - 1, 0)
+    UN = min(N, n_opt)
+    RN = max(N / UN - 1, 0)
+    return (E + A / (UN + UN * rn_star * (1 - math.exp(-RN / rn_star))) ** alpha
+            + B / (U + U * rd_star * (1 - math.exp(-RD / rd_star))) ** alpha)
+
+
+def test_readme_losses():
+    # Muennighoff et al.'s README, Figure 1 (right): the 6.34B model beats the 8.67B one.
+    assert MUENNIGHOFF.loss(6.34e9, 242e9, 25e9) == pytest.approx(2.2256440889984477, rel=1e-9)
+    assert MUENNIGHOFF.loss(8.67e9, 178e9, 25e9) == pytest.approx(2.2269634075087867, rel=1e-9)
+
+
+def test_constants_and_surface():
+    assert (MUENNIGHOFF.rd_star, MUENNIGHOFF.rn_star) == (rd_star, rn_star) == (RD_STAR_C4, RN_STAR_C4)
+    assert MUENNIGHOFF.A == pytest.approx(math.exp(a)) and MUENNIGHOFF.alpha == alpha
+    assert MUENNIGHOFF.n_params_exponent == pytest.approx(0.5)
+    assert MUENNIGHOFF.to_dict()["kind"] == "data-constrained"
+
+
+@settings(max_examples=60, deadline=None)
+@given(log_n=st.floats(7, 12), log_d=st.floats(8, 13), log_u=st.floats(7, 13))
+def test_matches_reference_code(log_n, log_d, log_u):
+    n, d, u = 10.0**log_n, 10.0**log_d, 10.0**log_u
+    if u > d:
+        return  # the reference code asserts U ≤ D
+    assert MUENNIGHOFF.loss(n, d, u) == pytest.approx(reference_loss(n, d, u), rel=1e-12)
+
+
+def test_n_opt_is_the_single_epoch_compute_optimal_size():
+    u = 25e9
+    n_opt = MUENNIGHOFF.n_params_for_unique_tokens(u)
+    base = MUENNIGHOFF.base
+    assert n_opt == pytest.approx(base.G * (u * base.G) ** (base.beta / base.alpha), rel=1e-12)
+    # ... i.e. the compute-optimal D at the budget 6·N_opt·U is U itself.
+    assert base.compute_optimal(6 * n_opt * u)[1] == pytest.approx(u, rel=1e-10)
+
+
+def test_unlimited_data_is_the_base_law():
+    n, d = np.array([1e8, 7e10, 1e12]), np.array([1e12, 2e9, 3e13])
+    np.testing.assert_array_equal(MUENNIGHOFF.loss(n, d), MUENNIGHOFF.base.loss(n, d))
+    # U_D → ∞ approaches the base law continuously; a run shorter than one epoch with N ≤ N_opt(U_D) is too.
+    np.testing.assert_allclose(MUENNIGHOFF.loss(n, d, 1e30), MUENNIGHOFF.base.loss(n, d), rtol=1e-14)
+    assert MUENNIGHOFF.loss(1e9, 1e10, 1e11) == pytest.approx(MUENNIGHOFF.base.loss(1e9, 1e10), rel=1e-15)
+
+
+@pytest.mark.parametrize("n,d,u", [(6.34e9, 242e9, 25e9), (2e10, 1e10, 25e9), (1e9, 1e12, 1e9), (1e8, 1e9, 1e10)])
+def test_log_derivatives_match_finite_differences(n, d, u):
+    h = 1e-6
+    num_n = (MUENNIGHOFF.loss(n * math.exp(h), d, u) - MUENNIGHOFF.loss(n * math.exp(-h), d, u)) / (2 * h)
+    num_d = (MUENNIGHOFF.loss(n, d * math.exp(h), u) - MUENNIGHOFF.loss(n, d * math.exp(-h), u)) / (2 * h)
+    assert MUENNIGHOFF.dloss_dlog_n_params(n, d, u) == pytest.approx(num_n, rel=1e-6)
+    assert MUENNIGHOFF.dloss_dlog_n_tokens(n, d, u) == pytest.approx(num_d, rel=1e-6)
+
+
+def test_oracle_allocation():
+    # ORACLES.md: C = 1e22, U_D = 25e9 → N ≈ 7.026e9, D ≈ 2.372e11, L ≈ 2.22213 (continuous optimiser).
+    alloc = constrained_optimal(MUENNIGHOFF, 1e22, 25e9)
+    assert alloc.n_params == pytest.approx(7.026e9, rel=5e-3)
+    assert alloc.n_tokens == pytest.approx(2.372e11, rel=5e-3)
+    assert alloc.loss == pytest.approx(2.22213, abs=5e-6)
+    assert alloc.epochs == pytest.approx(9.5, rel=0.01)
+    assert alloc.flops == pytest.approx(1e22, rel=1e-12)
+    assert alloc.to_dict()["epochs"] == pytest.approx(alloc.n_tokens / 25e9)
+
+
+def _brute_force(law, flops, unique):
+    """Bounded scalar minimisation of L(N, C/6N, U) over log N (scipy), a dense grid to bracket it first."""
+    grid = np.linspace(math.log(1e3), math.log(flops / 6 / 1e3), 4001)
+    n = np.exp(grid)
+    best = int(np.argmin(law.loss(n, flops / (6 * n), unique)))
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
+    res = minimize_scalar(lambda x: float(law.loss(math.exp(x), flops / (6 * math.exp(x)), unique)),
+                          bounds=(lo, hi), method="bounded", options={"xatol": 1e-9})
+    return math.exp(res.x), res.fun
+
+
+@settings(max_examples=40, deadline=None)
+@given(log10_flops=st.floats(18, 25), log10_unique=st.floats(8, 12.5))
+def test_matches_brute_force(log10_flops, log10_unique):
+    flops, unique = 10.0**log10_flops, 10.0**log10_unique
+    alloc = constrained_optimal(MUENNIGHOFF, flops, unique)
+    n_bf, loss_bf = _brute_force(MUENNIGHOFF, flops, unique)
+    assert alloc.loss <= loss_bf + 1e-12  # never worse than the brute force
+    assert alloc.loss == pytest.approx(loss_bf, rel=1e-9)
+    if alloc.epochs < 30:  # deeper in repetition the loss is flat to 1e-15 over a wide range of N
+        assert alloc.n_params == pytest.approx(n_bf, rel=2e-3)
+
+
+@pytest.mark.parametrize("name", ["muennighoff2023", "besiroglu2024", "hoffmann2022"])
+def test_plentiful_data_reduces_to_compute_optimal(name):
+    law = get_law(name)
+    budgets = np.logspace(18, 25, 8)
+    optimal = compute_optimal(law, budgets)
+    constrained = constrained_optimal(law, budgets, optimal.n_tokens * 1.01)  # just enough unique data
+    np.testing.assert_allclose(constrained.n_params, optimal.n_params, rtol=1e-9)
+    np.testing.assert_allclose(constrained.loss, optimal.loss, rtol=1e-12)
+    assert np.all(constrained.epochs < 1)
+
+
+def test_vectorised_over_budgets_and_scarcity_costs_loss():
+    budgets = np.logspace(19, 25, 13)
+    alloc = constrained_optimal(MUENNIGHOFF, budgets, 25e9)
+    for i in (0, 6, 12):
+        single = constrained_optimal(MUENNIGHOFF, float(budgets[i]), 25e9)
+        assert alloc.n_params[i] == pytest.approx(single.n_params, rel=1e-12)
+    assert np.all(np.diff(alloc.loss) < 0)  # more compute still helps ...
+    assert np.all(alloc.loss >= compute_optimal(MUENNIGHOFF, budgets).loss - 1e-12)  # ... but less than with data
+
+
+def test_borrowed_repetition_is_named():
+    law = with_repetition(get_law("besiroglu2024"))
+    assert isinstance(law, DataConstrainedLaw) and law.name == "besiroglu2024+muennighoff2023-repetition"
+    assert with_repetition(MUENNIGHOFF) is MUENNIGHOFF
+    assert constrained_optimal(get_law("besiroglu2024"), 1e23, 1e11).law == law.name
+
+
+def test_kaplan_base_works():
+    law = with_repetition(get_law("kaplan2020"))
+    n, d, u = 1e9, 1e11, 1e10
+    assert law.loss(n, d, u) == pytest.approx(
+        law.base.loss(law.effective_n_params(n, u), law.effective_n_tokens(d, u)), rel=1e-15)
+    n_bf, loss_bf = _brute_force(law, 1e21, 1e10)
+    assert constrained_optimal(law, 1e21, 1e10).loss == pytest.approx(loss_bf, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------- data-optimal planning
+
+def test_best_reachable_loss_is_the_saturated_limit():
+    u = 25e9
+    plan = data_optimal(MUENNIGHOFF, u)
+    # Closed form: N′ → N_opt(U)·(1 + R_N*), D′ → U·(1 + R_D*).
+    base, n_opt = MUENNIGHOFF.base, MUENNIGHOFF.n_params_for_unique_tokens(u)
+    expected = base.E + base.A / (n_opt * (1 + rn_star)) ** alpha + base.B / (u * (1 + rd_star)) ** alpha
+    assert plan.best_loss == pytest.approx(expected, rel=1e-14)
+    curve = constrained_optimal(MUENNIGHOFF, np.logspace(20, 34, 15), u).loss
+    assert np.all(curve >= plan.best_loss) and np.all(np.diff(curve) <= 1e-15)
+    assert curve[-1] == pytest.approx(plan.best_loss, rel=1e-6)
+
+
+def _gain_by_brute_force(flops, unique):
+    return 1 - _brute_force(MUENNIGHOFF, 2 * flops, unique)[1] / _brute_force(MUENNIGHOFF, flops, unique)[1]
+
+
+@pytest.mark.parametrize("rel", [0.005, 0.01])
+def test_diminishing_returns_point(rel):
+    u = 25e9
+    plan = data_optimal(MUENNIGHOFF, u, rel_improvement=rel)
+    # At the reported budget one more doubling gains `rel` of the loss; half as much compute gains more,
+    # twice as much gains less (gains checked by the brute-force optimiser, not the planner).
+    assert _gain_by_brute_force(plan.flops, u) == pytest.approx(rel, rel=1e-4)
+    assert _gain_by_brute_force(plan.flops / 2, u) > rel > _gain_by_brute_force(plan.flops * 2, u)
+    assert plan.loss == pytest.approx(_brute_force(MUENNIGHOFF, plan.flops, u)[1], rel=1e-9)
+    assert plan.epochs == pytest.approx(plan.n_tokens / u) and plan.epochs > 1
+    assert set(plan.to_dict()) >= {"flops", "n_params", "n_tokens", "epochs", "loss", "best_loss", "law"}
+
+
+def test_data_optimal_errors():
+    with pytest.raises(InputError, match="rel_improvement"):
+        data_optimal(MUENNIGHOFF, 25e9, rel_improvement=0)
+    with pytest.raises(InputError, match="too large"):
+        data_optimal(MUENNIGHOFF, 25e9, rel_improvement=0.5)
+    with pytest.raises(InputError):
+        data_optimal(MUENNIGHOFF, -1)
+
+
+# ----------------------------------------------------------------------------- data for a target loss
+
+def test_tokens_for_loss_closed_form():
+    law = get_law("besiroglu2024")
+    alloc = tokens_for_loss(law, 7e9, 2.2)
+    excess = 2.2 - law.E - law.A / 7e9**law.alpha
+    assert alloc.n_tokens == pytest.approx((law.B / excess) ** (1 / law.beta), rel=1e-14)
+    assert law.loss(7e9, alloc.n_tokens) == pytest.approx(2.2, rel=1e-13)
+    assert alloc.flops == pytest.approx(6 * 7e9 * alloc.n_tokens)
+    with pytest.raises(InputError, match="out of reach"):
+        tokens_for_loss(law, 7e9, law.E + law.A / 7e9**law.alpha - 1e-9)  # beyond infinite data
+
+
+def test_tokens_for_loss_with_repetition():
+    u = 25e9
+    alloc = tokens_for_loss(MUENNIGHOFF, 6.34e9, 2.2256440889984477, unique_tokens=u)
+    assert alloc.n_tokens == pytest.approx(242e9, rel=1e-9)  # inverts the README example
+    assert alloc.epochs == pytest.approx(9.68, rel=1e-9)
+    # Within one epoch it is the base law's closed form.
+    few = tokens_for_loss(MUENNIGHOFF, 1e9, 2.6, unique_tokens=1e12)
+    assert few.n_tokens == pytest.approx(tokens_for_loss(MUENNIGHOFF, 1e9, 2.6).n_tokens, rel=1e-14)
+    # Beyond what repetition can ever give: a clear error naming the best reachable loss.
+    best = MUENNIGHOFF.saturated_loss(u, 6.34e9)
+    with pytest.raises(InputError, match=f"{best:.4f}"):
+        tokens_for_loss(MUENNIGHOFF, 6.34e9, best - 1e-4, unique_tokens=u)
+    assert tokens_for_loss(MUENNIGHOFF, 6.34e9, best + 1e-3, unique_tokens=u).epochs > 30
+
+
+def test_bad_unique_tokens():
+    for bad in (0, -5, float("nan")):
+        with pytest.raises(InputError, match="unique_tokens"):
+            constrained_optimal(MUENNIGHOFF, 1e22, bad)
+
+
+def test_plain_chinchilla_preset_law_still_a_data_constrained_instance():
+    # The preset exposes the base law's constants, so code written for ChinchillaLaw keeps working.
+    base = MUENNIGHOFF.base
+    assert isinstance(base, ChinchillaLaw)
+    assert (MUENNIGHOFF.E, MUENNIGHOFF.B, MUENNIGHOFF.beta) == (base.E, base.B, base.beta)

@@ -1,0 +1,89 @@
+"""Frontier tables: budgets, side-by-side allocations, CSV and JSON output."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from isoflop.cli import app
+from isoflop.errors import InputError
+from isoflop.plan import MIN_FLOPS, budgets, compute_optimal, constrained_optimal, frontier, inference_optimal
+from isoflop.presets import get_law
+
+runner = CliRunner()
+LAW = get_law("besiroglu2024")
+
+
+def test_budgets_per_decade():
+    grid = budgets(1e18, 1e26, 2)
+    assert len(grid) == 17 and grid[0] == pytest.approx(1e18) and grid[-1] == pytest.approx(1e26)
+    np.testing.assert_allclose(np.diff(np.log10(grid)), 0.5)
+    assert len(budgets(1e20, 1e20, 3)) == 1
+    with pytest.raises(InputError):
+        budgets(1e22, 1e20)
+    with pytest.raises(InputError):
+        budgets(1e20, 1e22, 0)
+    with pytest.raises(InputError, match="smallest sensible model"):
+        budgets(1e10, 1e20)
+
+
+def test_side_by_side_columns_equal_the_planners():
+    grid = budgets(1e20, 1e25, 1)
+    table = frontier(LAW, grid, unique_tokens=3e11, inference_tokens=1e13)
+    rows = table.rows()
+    assert len(rows) == 6
+    co, dc = compute_optimal(LAW, grid), constrained_optimal(LAW, grid, 3e11)
+    inf = inference_optimal(LAW, 1e13, flops=grid)
+    np.testing.assert_allclose([r["optimal_n_params"] for r in rows], co.n_params, rtol=1e-15)
+    np.testing.assert_allclose([r["constrained_epochs"] for r in rows], dc.epochs, rtol=1e-15)
+    np.testing.assert_allclose([r["inference_n_params"] for r in rows], inf.n_params, rtol=1e-15)
+    np.testing.assert_allclose([r["inference_total_flops"] for r in rows], inf.total_flops, rtol=1e-15)
+    # Data binds only at large budgets; inference tokens always shrink the model.
+    assert rows[0]["constrained_n_params"] == pytest.approx(rows[0]["optimal_n_params"], rel=1e-9)
+    assert rows[-1]["constrained_loss"] > rows[-1]["optimal_loss"]
+    assert all(r["inference_n_params"] < r["optimal_n_params"] for r in rows)
+
+
+def test_only_compute_optimal_by_default():
+    rows = frontier(LAW, budgets(1e20, 1e21, 2)).rows()
+    assert set(rows[0]) == {"flops", "optimal_n_params", "optimal_n_tokens", "optimal_tokens_per_param",
+                            "optimal_loss"}
+
+
+def test_cli_json_and_csv(tmp_path):
+    path = tmp_path / "frontier.csv"
+    result = runner.invoke(app, ["frontier", "--from", "1e18", "--to", "1e26", "--per-decade", "2",
+                                 "--unique-tokens", "1T", "--inference-tokens", "2T", "--csv", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["law"] == "besiroglu2024" and out["unique_tokens"] == 1e12 and out["inference_tokens"] == 2e12
+    assert len(out["rows"]) == 17
+    with open(path, newline="") as handle:
+        saved = list(csv.DictReader(handle))
+    assert len(saved) == 17 and float(saved[3]["flops"]) == pytest.approx(out["rows"][3]["flops"])
+    assert set(saved[0]) == set(out["rows"][0]) and "constrained_epochs" in saved[0]
+
+
+def test_cli_table():
+    result = runner.invoke(app, ["frontier", "--from", "1e20", "--to", "1e22", "--unique-tokens", "10B"])
+    assert result.exit_code == 0, result.output
+    assert "Compute-optimal" in result.stdout and "Data-constrained" in result.stdout and "epochs" in result.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["frontier", "--from", "1e22", "--to", "1e20"],
+    ["frontier", "--from", "1e5", "--to", "1e20"],
+    ["frontier", "--from", "1e20", "--to", "1e22", "--per-decade", "0"],
+    ["frontier", "--from", "1e20", "--to", "1e22", "--unique-tokens", "0"],
+    ["frontier", "--from", "1e20", "--to", "1e22", "--csv", "/nonexistent/dir/f.csv"],
+])
+def test_cli_bad_input(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error:")
+
+
+def test_threshold_is_documented_value():
+    assert MIN_FLOPS == pytest.approx(6 * 1e6 * 65_536)

@@ -1,0 +1,92 @@
+"""RunTable loading and validation: every problem names its row and column."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from isoflop.errors import InputError
+from isoflop.runs import RunTable, parse_column_map
+
+
+def frame(**cols):
+    base = {"n_params": [1e8, 2e8, 4e8], "n_tokens": [2e9, 4e9, 8e9], "loss": [3.1, 2.9, 2.7]}
+    base.update(cols)
+    return pd.DataFrame(base)
+
+
+def test_derives_tokens_from_flops():
+    df = pd.DataFrame({"Model Size": [1e8, 1e9], "Training FLOP": [6e18, 6e20], "loss": [3.0, 2.5]})
+    t = RunTable.from_frame(df, parse_column_map('n_params="Model Size",flops="Training FLOP"'))
+    np.testing.assert_allclose(t.n_tokens, [1e10, 1e11])
+    np.testing.assert_allclose(t.flops, [6e18, 6e20])
+
+
+def test_flops_derived_from_tokens():
+    t = RunTable.from_frame(frame())
+    np.testing.assert_allclose(t.flops, 6 * t.n_params * t.n_tokens)
+
+
+@pytest.mark.parametrize("cols,match", [
+    ({"loss": [3.1, "abc", 2.7]}, r"row 2, column 'loss'.*not a number"),
+    ({"loss": [3.1, np.nan, 2.7]}, r"row 2, column 'loss'.*not finite"),
+    ({"n_params": [1e8, 2e8, np.inf]}, r"row 3, column 'n_params'"),
+    ({"n_tokens": [2e9, -4e9, 8e9]}, r"row 2, column 'n_tokens'.*positive"),
+    ({"n_params": [0, 2e8, 4e8]}, r"row 1, column 'n_params'.*positive"),
+])
+def test_validation_names_row_and_column(cols, match):
+    with pytest.raises(InputError, match=match):
+        RunTable.from_frame(frame(**cols))
+
+
+def test_missing_columns():
+    with pytest.raises(InputError, match="missing column.*loss"):
+        RunTable.from_frame(pd.DataFrame({"n_params": [1.0], "n_tokens": [1.0]}))
+    with pytest.raises(InputError, match="n_tokens \\(or flops\\)"):
+        RunTable.from_frame(pd.DataFrame({"n_params": [1.0], "loss": [1.0]}))
+    with pytest.raises(InputError, match="'Size' .*not found"):
+        RunTable.from_frame(frame(), {"n_params": "Size"})
+
+
+def test_duplicates_reported_not_dropped():
+    df = pd.concat([frame(), frame().iloc[[1]]])
+    t = RunTable.from_frame(df)
+    assert len(t) == 4
+    assert any("duplicate" in w and "rows 2, 4" in w for w in t.warnings)
+
+
+def test_formats_roundtrip(tmp_path):
+    df = frame(run_id=["a", "b", "c"])
+    df.to_csv(tmp_path / "r.csv", index=False)
+    df.to_json(tmp_path / "r.jsonl", orient="records", lines=True)
+    (tmp_path / "r.json").write_text(json.dumps(df.to_dict(orient="records")))
+    df.to_parquet(tmp_path / "r.parquet")
+    for name in ("r.csv", "r.jsonl", "r.json", "r.parquet"):
+        t = RunTable.load(tmp_path / name)
+        np.testing.assert_allclose(t.loss, [3.1, 2.9, 2.7])
+        assert list(t.run_ids) == ["a", "b", "c"]
+    with pytest.raises(InputError, match="no such file"):
+        RunTable.load(tmp_path / "missing.csv")
+    with pytest.raises(InputError, match="unknown file type"):
+        (tmp_path / "r.xlsx").write_text("")
+        RunTable.load(tmp_path / "r.xlsx")
+
+
+def test_finals_keeps_last_step_per_run():
+    df = pd.DataFrame({"run_id": ["a", "a", "b", "b"], "step": [1, 2, 1, 2], "n_params": [1e8] * 4,
+                       "n_tokens": [1e9, 2e9, 1e9, 2e9], "loss": [3.0, 2.8, 3.1, 2.9]})
+    finals = RunTable.from_frame(df).finals()
+    assert len(finals) == 2 and sorted(finals.loss) == [2.8, 2.9]
+
+
+def test_drop_highest_is_reported():
+    t = RunTable.from_frame(frame()).drop_highest_loss(1)
+    assert len(t) == 2 and max(t.loss) == 2.9 and any("dropped" in w for w in t.warnings)
+
+
+def test_column_map_errors():
+    with pytest.raises(InputError, match="unknown field"):
+        parse_column_map("params=Size")
+    with pytest.raises(InputError, match="name=column"):
+        parse_column_map("n_params")
