@@ -148,3 +148,17 @@ def test_fit_input_errors():
         fit(table, "chinchila")
     with pytest.raises(InputError, match="unknown parameter"):
         fit_arrays(table.loss, table.n_params, table.n_tokens, fixed={"gamma": 1.0})
+
+
+def test_outliers_reported_not_dropped():
+    truth = ChinchillaLaw(E=1.9, A=500.0, B=1500.0, alpha=0.35, beta=0.3)
+    rng = np.random.default_rng(8)
+    n = 10 ** rng.uniform(7, 10, 60)
+    d = n * 10 ** rng.uniform(0, 2, 60)
+    loss = truth.loss(n, d) * np.exp(rng.normal(0, 0.003, 60))
+    loss[17] *= 1.3
+    result = fit_arrays(loss, n, d)
+    assert result.n_points == 60
+    assert any("outlier" in w and "point 18" in w for w in result.warnings)
+    # The robust (Huber) fit is barely moved by the outlier.
+    assert result.params["alpha"] == pytest.approx(0.35, abs=0.05)

@@ -1,7 +1,8 @@
 """RunTable: the one schema for observations of training runs.
 
 Columns: ``n_params`` (counted as ``param_convention`` says), ``n_tokens`` (training tokens seen), ``loss``
-(nats/token), ``flops`` (C = 6·N·D when not given), and optionally ``unique_tokens``, ``run_id``, ``step``.
+(nats/token), ``flops`` (C = 6·N·D when not given), and optionally ``unique_tokens``, ``run_id`` (default ``row<k>``,
+the k-th data row of the source), ``step``.
 When only flops is given, n_tokens = flops / (6·n_params). Validation happens here, once, with messages that
 name the row and column; the fitters downstream trust the table. Duplicates and outliers are reported as
 warnings, never dropped silently.
@@ -109,7 +110,7 @@ class RunTable:
         if "flops" not in out:
             out["flops"] = FLOPS_PER_PARAM_TOKEN * out["n_params"] * out["n_tokens"]
         out["run_id"] = (df["run_id"].astype(str) if "run_id" in df.columns
-                         else pd.Series([f"run{i}" for i in range(len(df))], index=df.index))
+                         else pd.Series([f"row{i + 1}" for i in range(len(df))], index=df.index))
         out = out.reset_index(drop=True)
         if len(out) == 0:
             raise InputError(f"{source}: no rows")

@@ -24,7 +24,8 @@ def fit(table: RunTable, form: str = "chinchilla", *, delta: float = DEFAULT_DEL
         raise InputError(f"{len(table)} runs cannot pin down {n_free} free parameters of {form}: "
                          f"need at least {n_free + 1}")
     result = fit_arrays(table.loss, table.n_params, table.n_tokens, table.flops, form=form, delta=delta,
-                        fixed=fixed, bounds=bounds, n_starts=n_starts, param_convention=table.param_convention)
+                        fixed=fixed, bounds=bounds, n_starts=n_starts, param_convention=table.param_convention,
+                        labels=table.run_ids)
     return result
 
 

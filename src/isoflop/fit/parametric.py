@@ -232,12 +232,13 @@ def _evaluate(problem, theta, log_loss, weights, delta):
 
 def fit_arrays(loss, n_params=None, n_tokens=None, flops=None, *, form="chinchilla", delta=DEFAULT_DELTA,
                weights=None, fixed=None, bounds=None, n_starts=8, name="fit",
-               param_convention="total") -> FitResult:
+               param_convention="total", labels=None) -> FitResult:
     """Fit a law form to arrays of observations; see the module docstring for the method.
 
     ``delta``: Huber threshold on log residuals (``inf`` = plain least squares). ``weights``: per-point
     multiplicities (the objective is a weighted sum). ``fixed``: e.g. {"E": 1.69}; ``bounds``: e.g.
     {"alpha": (0.1, 1.0)} (Chinchilla forms). ``n_starts``: how many of the best grid points are refined.
+    ``labels``: a name per point (run ids) for the outlier report.
     """
     loss = np.asarray(loss, float)
     weights = np.ones_like(loss) if weights is None else np.asarray(weights, float)
@@ -254,11 +255,11 @@ def fit_arrays(loss, n_params=None, n_tokens=None, flops=None, *, form="chinchil
     theta = batch.theta[best]
     objective, residuals = _evaluate(problem, theta[None], log_loss, weights, delta)
     return _result(problem, form, theta, float(objective[0]), residuals[0], bool(batch.converged[best]),
-                   batch.iterations, delta, name, param_convention)
+                   batch.iterations, delta, name, param_convention, labels)
 
 
 def _result(problem, form, theta, objective, residuals, converged, iterations, delta, name,
-            param_convention) -> FitResult:
+            param_convention, labels) -> FitResult:
     warnings = []
     span = problem.upper - problem.lower
     on_bound = problem.free & ((theta - problem.lower <= 1e-6 * span) | (problem.upper - theta <= 1e-6 * span))
@@ -270,6 +271,13 @@ def _result(problem, form, theta, objective, residuals, converged, iterations, d
     cond = np.linalg.cond(Jf.T @ Jf)
     if not np.isfinite(cond) or cond > 1e12:
         warnings.append(f"ill-conditioned (condition number of JᵀJ {cond:.2g}): parameters trade off")
+    # Outliers are reported, never dropped: |residual| beyond 5 robust standard deviations (1.4826·MAD).
+    scale = 1.4826 * np.median(np.abs(residuals - np.median(residuals)))
+    outliers = np.flatnonzero(np.abs(residuals - np.median(residuals)) > 5 * scale) if scale > 0 else []
+    if len(outliers):
+        names = ", ".join(str(labels[i]) if labels is not None else f"point {i + 1}" for i in outliers[:10])
+        warnings.append(f"{len(outliers)} outlier(s) beyond 5 robust SDs of the residuals ({names}"
+                        f"{'…' if len(outliers) > 10 else ''}); kept")
     if not converged:
         status, message = "iteration limit", f"stopped after {iterations} iterations before converging"
     elif on_bound.any():
