@@ -38,17 +38,18 @@ _LOG_FLOOR = np.log(1e-10)  # log of a coefficient the non-negative solve set to
 def _nnls_batch(Phi, target, w):
     """Non-negative weighted least squares for many small problems at once.
 
-    Phi: (G, n, m), target: (G, n) or (n,), w: (n,). Enumerates all 2^m − 1 active sets (m ≤ 3), solves each
+    Phi: (G, n, m), target: (G, n) or (n,), w: (G, n) or (n,). Enumerates all 2^m − 1 active sets (m ≤ 3), solves each
     set's normal equations for every g, keeps the feasible solution with the lowest weighted SSE.
     """
     G, n, m = Phi.shape
     target = np.broadcast_to(target, (G, n))
+    w = np.broadcast_to(w, (G, n))
     best = np.zeros((G, m))
     best_sse = np.full(G, np.inf)
     for size in range(1, m + 1):
         for cols in itertools.combinations(range(m), size):
             X = Phi[:, :, cols]
-            XtW = np.swapaxes(X, 1, 2) * w
+            XtW = np.swapaxes(X, 1, 2) * w[:, None, :]
             A = XtW @ X + 1e-12 * np.eye(size)
             with np.errstate(all="ignore"):
                 coef = np.linalg.solve(A, (XtW @ target[..., None]))[..., 0]
@@ -133,7 +134,7 @@ def _kaplan_problem(logn, logd, loss, w):
     grid = np.array(list(itertools.product(_EXPONENT_GRID / 4, np.linspace(0.2, 3.0, 15))))  # (α_D, p)
     target = loss[None, :] ** (1.0 / grid[:, :1])
     Phi = np.stack([np.exp(logn)[None, :] ** -grid[:, 1:], np.broadcast_to(np.exp(-logd), (len(grid), n))], axis=2)
-    coef = _nnls_batch(Phi, target, w / target.mean(axis=1).mean() ** 2)
+    coef = _nnls_batch(Phi, target, w / target**2)  # relative error of L^(1/α_D) ∝ that of L
     starts = np.column_stack([_log_coef(coef[:, 0]), grid[:, 1], _log_coef(coef[:, 1]), grid[:, 0]])
     lower, upper = np.array([-200.0, 1e-3, -100.0, 1e-3]), np.array([500.0, 20.0, 200.0, 2.0])
     return _Problem(model, ("q", "p", "w", "alpha_d"), lower, upper,
