@@ -35,10 +35,11 @@ from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
 
-# The smallest budget a planner accepts: one optimiser step (a batch of 64 sequences of 1,024 tokens) of the
-# smallest sensible language model (1M parameters), 6·1e6·65,536 ≈ 3.9e11 FLOPs. Below that there is no run.
-MIN_N_PARAMS = 1e6
-MIN_STEP_TOKENS = 65_536
+# The smallest budget a planner accepts: one optimiser step (a batch of 16 sequences of 64 tokens) of the
+# smallest sensible language model (1,000 parameters — the byte-level models of a CPU sweep such as
+# `isoflop demo` start at a few thousand), 6·1e3·1,024 ≈ 6.1e6 FLOPs. Below that there is no run.
+MIN_N_PARAMS = 1e3
+MIN_STEP_TOKENS = 1_024
 MIN_FLOPS = FLOPS_PER_PARAM_TOKEN * MIN_N_PARAMS * MIN_STEP_TOKENS
 
 # Bisection steps for roots in log space: 64 halvings of a bracket at most ~140 wide (e-folds) leave it below

@@ -2,7 +2,8 @@
 
 Columns: ``n_params`` (counted as ``param_convention`` says), ``n_tokens`` (training tokens seen), ``loss``
 (nats/token), ``flops`` (C = 6·N·D when not given), and optionally ``unique_tokens``, ``run_id`` (default ``row<k>``,
-the k-th data row of the source), ``step``.
+the k-th data row of the source), ``step``, ``planned_tokens`` (schedule length; may be missing) and
+``loss_key``.
 When only flops is given, n_tokens = flops / (6·n_params). Validation happens here, once, with messages that
 name the row and column; the fitters downstream trust the table. Duplicates and outliers are reported as
 warnings, never dropped silently.
@@ -21,6 +22,10 @@ from .errors import InputError
 from .laws import FLOPS_PER_PARAM_TOKEN
 
 NUMERIC = ("n_params", "n_tokens", "flops", "loss", "unique_tokens", "step")
+# Optional columns carried along: the learning-rate schedule's planned length in tokens (NaN where unknown;
+# approach 1 flags runs that stopped short of it) and the logged key each loss came from.
+PLANNED = "planned_tokens"
+LABELS = ("loss_key",)
 CONVENTIONS = ("total", "non_embedding", "attention", "unknown")
 
 
@@ -105,6 +110,17 @@ class RunTable:
                 row = int(np.flatnonzero(nonpos)[0])
                 raise InputError(f"{source}: row {row + 1}, column {col!r}: {arr[row]:g} must be positive")
             out[col] = arr
+        if PLANNED in df.columns:
+            planned = pd.to_numeric(df[PLANNED], errors="coerce").to_numpy(dtype=float)
+            bad = (df[PLANNED].notna().to_numpy() & np.isnan(planned)) | (planned <= 0)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise InputError(f"{source}: row {row + 1}, column {PLANNED!r}: {df[PLANNED].iloc[row]!r} must be "
+                                 f"a positive number or empty")
+            out[PLANNED] = planned
+        for col in LABELS:
+            if col in df.columns:
+                out[col] = df[col].astype(str).to_numpy()
         if "n_tokens" not in out:
             out["n_tokens"] = out["flops"] / (FLOPS_PER_PARAM_TOKEN * out["n_params"])
         if "flops" not in out:

@@ -17,6 +17,19 @@ _CLASSES = {"chinchilla": ChinchillaLaw, "chinchilla-tied": ChinchillaLaw, "kapl
             "loss-vs-compute": LossVsComputeLaw}
 
 
+def save_fit(path: str | Path, report: dict, boot=None) -> Path:
+    """Write a fit report (``FitResult.to_dict()`` plus extras) and, with a BootstrapResult, its ensemble,
+    atomically (write, then rename), so a reader never sees half a file."""
+    path = Path(path)
+    saved = dict(report, name=path.stem)
+    if boot is not None:
+        saved["ensemble"] = {k: v.tolist() for k, v in boot.samples.items() if k in report["params"]}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(saved))
+    tmp.replace(path)
+    return path
+
+
 def law_from_params(form: str, params: dict, name: str = "fit", param_convention: str = "total"):
     cls = _CLASSES[form]
     extra = {} if cls is LossVsComputeLaw else {"param_convention": param_convention}

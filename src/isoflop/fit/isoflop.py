@@ -83,13 +83,19 @@ def power_law(flops, values, level: float = 0.95) -> PowerLawFit:
     return PowerLawFit(float(slope), float(np.exp(intercept)), (float(slope - half), float(slope + half)), level)
 
 
-def _parabola_vertex(x, loss, window):
+def parabola_fit(x, loss, window):
+    """Coefficients (c2, c1, c0) of L(x) = c0 + c1·x + c2·x², x = log N, fitted to the runs within a factor
+    ``window`` of the best run's N (at least 3; all runs when ``window`` is None), and the x it used."""
     if window is not None:
         near = np.abs(x - x[np.argmin(loss)]) <= np.log(window)
         if near.sum() < 3:
             near = np.argsort(np.abs(x - x[np.argmin(loss)]))[:3]
         x, loss = x[near], loss[near]
-    c2, c1, c0 = np.polyfit(x, loss, 2)
+    return np.polyfit(x, loss, 2), x
+
+
+def _parabola_vertex(x, loss, window):
+    (c2, c1, c0), _ = parabola_fit(x, loss, window)
     if c2 <= 0:
         return None
     xv = -c1 / (2 * c2)

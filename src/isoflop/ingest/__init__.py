@@ -1,0 +1,265 @@
+"""Bring your own runs: training logs → a `RunTable` of loss curves.
+
+Sources (``format="auto"`` tells them apart): TensorBoard event files (a log directory, one run per
+folder of event files), W&B chart exports (CSV) and run histories (CSV / JSON lines / JSON list with
+``_step``), Hugging Face ``trainer_state.json`` (a file, or a folder searched for them), and plain curve
+tables (CSV, JSONL, JSON, Parquet with a step column). A folder of tables is read file by file.
+
+Logs count optimizer steps; a scaling law needs parameters and tokens. The user states them:
+``n_params`` (a number for every run, or {run_id: number}), and ``tokens_per_step`` (or ``batch_size``
+sequences × ``seq_len`` tokens) so that n_tokens = step × tokens_per_step — or the log's own tokens-seen
+key is used when none is stated. ``meta`` (a table, or its path, with ``run_id`` and any of n_params,
+tokens_per_step, batch_size, seq_len, planned_steps, planned_tokens) states them per run; values stated
+directly override the log's, and a per-run table overrides a single number.
+
+Which key is the loss: the first of `curve.LOSS_KEYS` a run logged — held-out loss before training loss
+(see `isoflop.ingest.curve`) — or ``loss_key``. Points at step 0 (no tokens seen yet) and non-finite
+losses (a diverged run) are dropped, with a warning; of repeated steps (a restarted job logs them again)
+the last logged is kept. The result has columns run_id, step, n_params, n_tokens, flops = 6·N·D, loss,
+loss_key (the logged key each loss came from) and planned_tokens (the learning-rate schedule's length in tokens: planned_steps × tokens per step, NaN where
+unknown), which `isoflop.fit.envelope` uses to flag runs that did not run the length of their schedule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..runs import CONVENTIONS, RunTable, read_frame
+from ..units import parse_quantity
+from .curve import LOSS_KEYS, Curve
+from .huggingface import is_trainer_state, latest_states, read_trainer_state
+from .table import read_table
+from .tensorboard import event_dirs, read_tensorboard
+from .wandb import is_chart_export, read_chart_csv
+
+FORMATS = ("auto", "tensorboard", "huggingface", "wandb", "table")
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
+META_FIELDS = ("n_params", "tokens_per_step", "batch_size", "seq_len", "planned_steps", "planned_tokens")
+
+
+def parse_per_run(text: str | None, name: str):
+    """'1e8' → 1e8 (every run); 'small=1e8,large=3e8' → {'small': 1e8, 'large': 3e8}; None → None."""
+    if text is None:
+        return None
+    if "=" not in text:
+        return parse_quantity(text, name)
+    out = {}
+    for part in text.split(","):
+        run, sep, value = part.rpartition("=")
+        if not sep or not run.strip():
+            raise InputError(f"{name}: expected a number, or run=number pairs separated by commas; got {part!r}")
+        out[run.strip()] = parse_quantity(value, f"{name} {run.strip()}")
+    return out
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        return list(pd.read_csv(path, nrows=0).columns)
+    except (OSError, ValueError):
+        return []
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of a source: tensorboard, huggingface, wandb or table."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if path.is_dir():
+        if event_dirs(path):
+            return "tensorboard"
+        if next(path.rglob("trainer_state.json"), None) is not None:
+            return "huggingface"
+        return "table"
+    if "tfevents" in path.name:
+        return "tensorboard"
+    if is_trainer_state(path):
+        return "huggingface"
+    if path.suffix.lower() == ".csv" and is_chart_export(_csv_header(path)):
+        return "wandb"
+    return "table"
+
+
+def _read_file_table(path: Path, loss_key, tokens_key, step_key) -> list[Curve]:
+    if path.suffix.lower() == ".csv" and is_chart_export(_csv_header(path)):
+        return read_chart_csv(path, loss_key, tokens_key)
+    return read_table(path, loss_key, tokens_key, step_key)
+
+
+def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | None = None,
+                tokens_key: str | None = None, step_key: str | None = None) -> list[Curve]:
+    """The curves of a source, in the units the log has (steps), before parameters and tokens are attached."""
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    path = Path(source)
+    kind = detect_format(path) if format == "auto" else format
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if kind == "tensorboard":
+        return read_tensorboard(path, loss_key, tokens_key)
+    if kind == "huggingface":
+        states = latest_states(path) if path.is_dir() else [path]
+        if not states:
+            raise InputError(f"{path}: no trainer_state.json in it or below it")
+        return [read_trainer_state(p, loss_key, tokens_key) for p in states]
+    if kind == "wandb" and path.suffix.lower() == ".csv" and is_chart_export(_csv_header(path)):
+        return read_chart_csv(path, loss_key, tokens_key)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+        if not files:
+            raise InputError(f"{path}: no event files, trainer_state.json or tables ({', '.join(TABLE_SUFFIXES)})")
+        return [c for p in files for c in _read_file_table(p, loss_key, tokens_key, step_key)]
+    return _read_file_table(path, loss_key, tokens_key, step_key)
+
+
+def _meta_table(meta) -> dict[str, dict[str, float]]:
+    """run_id → {field: value} from a meta table or its path."""
+    if meta is None:
+        return {}
+    source = str(meta) if not isinstance(meta, pd.DataFrame) else "meta table"
+    frame = meta if isinstance(meta, pd.DataFrame) else read_frame(meta)
+    if "run_id" not in frame.columns:
+        raise InputError(f"{source}: needs a run_id column (and any of {', '.join(META_FIELDS)})")
+    fields = [c for c in META_FIELDS if c in frame.columns]
+    if not fields:
+        raise InputError(f"{source}: none of the columns {', '.join(META_FIELDS)}; found {', '.join(frame.columns)}")
+    out = {}
+    for i, row in frame.iterrows():
+        values = {}
+        for c in fields:
+            if pd.notna(row[c]):
+                values[c] = parse_quantity(row[c], f"{source}: row {i + 1}, column {c}")
+        out[str(row["run_id"])] = values
+    return out
+
+
+def _stated(value, run: str):
+    """A per-run value: a number for every run, or the run's entry of a dict."""
+    if isinstance(value, dict):
+        return value.get(run)
+    return value
+
+
+def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, batch_size=None, seq_len=None,
+                 planned_steps=None, meta=None, param_convention: str = "total", source: str = "logs") -> RunTable:
+    """Attach parameters and tokens to curves: the RunTable of their points (see the module docstring)."""
+    if param_convention not in CONVENTIONS:
+        raise InputError(f"param_convention must be one of {', '.join(CONVENTIONS)}, got {param_convention!r}")
+    if (batch_size is None) != (seq_len is None):
+        raise InputError("give --batch-size and --seq-len together (tokens per step = batch size × sequence length)")
+    if batch_size is not None and tokens_per_step is not None:
+        raise InputError("give --tokens-per-step or --batch-size with --seq-len, not both")
+    if batch_size is not None:
+        tokens_per_step = batch_size * seq_len
+    per_run = _meta_table(meta)
+    ids = [c.run_id for c in curves]
+    repeated = sorted({r for r in ids if ids.count(r) > 1})
+    if repeated:
+        where = [c.source for c in curves if c.run_id == repeated[0]]
+        raise InputError(f"run id {repeated[0]!r} occurs twice ({' and '.join(where[:2])}); give each run its own "
+                         f"folder or file name")
+    for mapping, option in ((n_params, "--params"), (tokens_per_step, "--tokens-per-step"),
+                            (planned_steps, "--planned-steps")):
+        unknown = sorted(set(mapping) - set(ids)) if isinstance(mapping, dict) else []
+        if unknown:
+            raise InputError(f"{option}: no run named {unknown[0]!r}; runs are {', '.join(ids)}")
+    frames, warnings = [], []
+    for curve in curves:
+        info = per_run.get(curve.run_id, {})
+        size = info.get("n_params") or _stated(n_params, curve.run_id) or curve.n_params
+        if size is None:
+            raise InputError(f"{curve.source}: run {curve.run_id!r} has no parameter count; give --params 1.2e8 "
+                             f"(every run) or --params {curve.run_id}=1.2e8,… (or a --meta table)")
+        step_tokens = info.get("tokens_per_step") or (info["batch_size"] * info["seq_len"]
+                                                      if "batch_size" in info and "seq_len" in info else None)
+        step_tokens = step_tokens or _stated(tokens_per_step, curve.run_id)
+        steps = np.asarray(curve.step, float)
+        if step_tokens is not None:
+            tokens = steps * step_tokens
+        elif curve.n_tokens is not None:
+            tokens = np.asarray(curve.n_tokens, float)
+        else:
+            raise InputError(f"{curve.source}: run {curve.run_id!r} has no token count; give --tokens-per-step "
+                             f"(or --batch-size and --seq-len), or --tokens-key naming its tokens-seen key")
+        plan_steps = info.get("planned_steps") or _stated(planned_steps, curve.run_id) or curve.planned_steps
+        planned = info.get("planned_tokens") or curve.planned_tokens
+        if planned is None and plan_steps is not None:
+            # The schedule's length in tokens at this run's own tokens per step.
+            ratio = step_tokens if step_tokens is not None else (tokens[-1] / steps[-1] if steps.size and steps[-1] > 0
+                                                                  else np.nan)
+            planned = plan_steps * ratio
+        frame = pd.DataFrame({"run_id": curve.run_id, "step": steps, "n_params": float(size), "n_tokens": tokens,
+                              "loss": np.asarray(curve.loss, float)})
+        frame = frame.drop_duplicates("step", keep="last").sort_values("step", kind="stable")
+        if len(frame) < len(curve.step):
+            warnings.append(f"{curve.source}: {len(curve.step) - len(frame)} repeated steps, kept the last logged")
+        started = frame["n_tokens"] > 0
+        if (~started).any():
+            warnings.append(f"{curve.source}: dropped {int((~started).sum())} point(s) at step 0 (no tokens seen)")
+        finite = np.isfinite(frame["loss"].to_numpy())
+        if (~finite).any():
+            warnings.append(f"{curve.source}: dropped {int((~finite).sum())} non-finite {curve.loss_key!r} "
+                            f"value(s) (diverged?)")
+        frame = frame[started.to_numpy() & finite]
+        if frame.empty:
+            raise InputError(f"{curve.source}: run {curve.run_id!r} has no point with tokens seen and a finite "
+                             f"{curve.loss_key!r}")
+        frame["planned_tokens"] = np.nan if planned is None else float(planned)
+        frame["loss_key"] = curve.loss_key
+        frames.append(frame)
+    keys = dict.fromkeys(c.loss_key for c in curves)
+    if len(keys) > 1:
+        warnings.append(f"runs use different loss keys ({', '.join(map(repr, keys))}); name one with --loss-key")
+    frame = pd.concat(frames, ignore_index=True)
+    table = RunTable.from_frame(frame, param_convention=param_convention, source=source)
+    return RunTable(table.frame, param_convention, table.warnings + tuple(warnings))
+
+
+def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = None, tokens_key: str | None = None,
+           step_key: str | None = None, n_params=None, tokens_per_step=None, batch_size=None, seq_len=None,
+           planned_steps=None, meta=None, run_id: str | None = None, param_convention: str = "total") -> RunTable:
+    """Training logs at ``source`` → a RunTable of curves (see the module docstring).
+
+    ``run_id`` renames the run of a source that holds exactly one.
+    """
+    curves = read_curves(source, format=format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key)
+    if run_id is not None:
+        if len(curves) != 1:
+            raise InputError(f"{source}: --run-id names one run, but the source has {len(curves)}: "
+                             f"{', '.join(c.run_id for c in curves[:5])}")
+        c = curves[0]
+        curves = [Curve(run_id, c.step, c.loss, c.loss_key, c.source, c.n_tokens, c.n_params, c.planned_steps,
+                        c.planned_tokens)]
+    return to_run_table(curves, n_params=n_params, tokens_per_step=tokens_per_step, batch_size=batch_size,
+                        seq_len=seq_len, planned_steps=planned_steps, meta=meta, param_convention=param_convention,
+                        source=str(source))
+
+
+def write_runs(table: RunTable, path: str | Path) -> Path:
+    """Write a RunTable's frame as Parquet, CSV or JSON lines, by the file's extension."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    frame = table.frame
+    try:
+        if suffix in (".parquet", ".pq"):
+            try:
+                frame.to_parquet(path, index=False)
+            except ImportError:
+                raise InputError(f"{path}: writing Parquet needs pyarrow (pip install 'isoflop[parquet]'); "
+                                 f"or write .csv / .jsonl") from None
+        elif suffix == ".csv":
+            frame.to_csv(path, index=False)
+        elif suffix in (".jsonl", ".ndjson"):
+            frame.to_json(path, orient="records", lines=True)
+        else:
+            raise InputError(f"{path}: unknown output type {suffix!r}; use .parquet, .csv or .jsonl")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    return path
+
+
+__all__ = ["ingest", "read_curves", "to_run_table", "write_runs", "detect_format", "parse_per_run", "Curve",
+           "LOSS_KEYS", "FORMATS"]

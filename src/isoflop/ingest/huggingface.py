@@ -1,0 +1,88 @@
+"""Hugging Face ``trainer_state.json`` → a curve.
+
+The Trainer saves ``trainer_state.json`` in its output directory and in every ``checkpoint-<step>``
+folder. ``log_history`` is a list of dicts: training entries carry ``step`` and ``loss`` (the mean over
+the last ``logging_steps``), evaluation entries ``step`` and ``eval_loss``, and with
+``include_num_input_tokens_seen`` also ``num_input_tokens_seen``. ``max_steps`` is the length the
+learning-rate schedule was built for, taken as the run's planned length. The run id is the output
+directory's name; of several checkpoints of one run the one with the largest ``global_step`` is read
+(its history contains the earlier ones').
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, numeric, tokens_at
+
+STATE = "trainer_state.json"
+_CHECKPOINT = re.compile(r"checkpoint-\d+$")
+
+
+def is_trainer_state(path: Path) -> bool:
+    if path.name == STATE:
+        return True
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        with open(path) as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith("{") and '"log_history"' in head
+
+
+def _run_id(path: Path) -> str:
+    folder = path.parent
+    if _CHECKPOINT.match(folder.name) and folder.parent.name:
+        folder = folder.parent
+    return folder.name or path.stem
+
+
+def _load(path: Path) -> dict:
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read as JSON ({exc})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
+        raise InputError(f"{path}: no 'log_history' list; not a Hugging Face trainer_state.json")
+    return state
+
+
+def latest_states(path: Path) -> list[Path]:
+    """The trainer_state.json files under ``path``: per run, the one with the largest global_step."""
+    best: dict[str, tuple[float, Path]] = {}
+    for p in sorted(path.rglob(STATE)):
+        step = float(_load(p).get("global_step") or 0)
+        run = str(p.parent.parent if _CHECKPOINT.match(p.parent.name) else p.parent)
+        if run not in best or step >= best[run][0]:
+            best[run] = (step, p)
+    return [p for _, p in best.values()]
+
+
+def read_trainer_state(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None) -> Curve:
+    """The curve of one trainer_state.json (``loss_key`` default: eval_loss, else loss)."""
+    path = Path(path)
+    state = _load(path)
+    log = [entry for entry in state["log_history"] if isinstance(entry, dict)]
+    keys = dict.fromkeys(k for entry in log for k in entry if k not in ("step", "epoch"))
+    key = choose_key(keys, loss_key, LOSS_KEYS, str(path))
+    rows = [entry for entry in log if entry.get(key) is not None]
+    missing = [i for i, entry in enumerate(rows) if "step" not in entry]
+    if missing:
+        raise InputError(f"{path}: log_history entry with {key!r} has no 'step' (entry {missing[0] + 1})")
+    steps = numeric([e["step"] for e in rows], str(path), "step")
+    loss = numeric([e[key] for e in rows], str(path), key)
+    tokens = None
+    tkey = choose_key(keys, tokens_key, TOKEN_KEYS, str(path), what="tokens key", option="--tokens-key", required=False)
+    if tkey is not None:
+        known = [(e["step"], e[tkey]) for e in log if e.get(tkey) is not None and "step" in e]
+        tokens = tokens_at(steps, *np.array(known, float).T)
+    planned = state.get("max_steps")
+    return Curve(_run_id(path), steps, loss, key, str(path), n_tokens=tokens,
+                 planned_steps=float(planned) if planned else None)

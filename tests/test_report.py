@@ -1,0 +1,230 @@
+"""The HTML report: what it says (against the law the data were drawn from), that it is self-contained, and
+that a real browser (headless Chromium) loads every figure and paints a non-blank page."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("matplotlib")
+
+from isoflop.cli import app  # noqa: E402
+from isoflop.report import build_report  # noqa: E402
+from tests.test_envelope import LAW  # noqa: E402
+from tests.test_plots import BUDGETS, isoflop_sweep  # noqa: E402
+
+runner = CliRunner()
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+FIGURES = {"isoflop_profiles", "frontier", "loss_landscape", "residuals", "training_curves"}
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return isoflop_sweep()
+
+
+@pytest.fixture(scope="module")
+def report(sweep):
+    return build_report(sweep, budgets=(1e21, 1e22, 1e23), config=(7e9, 140e9), unique_tokens=1e11, n_bootstrap=40,
+                        source="sweep.parquet")
+
+
+@pytest.fixture(scope="module")
+def page(report):
+    return report.html()
+
+
+def test_summary_recovers_the_law(report, sweep):
+    s = report.summary
+    assert s["data"]["n_runs"] == 5 * 7 and s["data"]["n_points"] == len(sweep) and s["data"]["curves"]
+    a = LAW.n_params_exponent  # 0.4516: the data were drawn from LAW with 0.2% noise
+    exps = s["exponents"]
+    assert exps["approach 3 (parametric fit)"]["a"] == pytest.approx(a, abs=0.03)
+    assert exps["approach 2 (IsoFLOP profiles)"]["a"] == pytest.approx(a, abs=0.05)
+    assert exps["approach 1 (training-curve envelope)"]["a"] == pytest.approx(a, abs=0.1)
+    lo, hi = exps["approach 3 (parametric fit)"]["interval"]
+    assert lo < exps["approach 3 (parametric fit)"]["a"] < hi
+    # Plans: the closed form of the fitted constants (Hoffmann et al. 2022, eq. 4), with intervals around it.
+    p = s["fit"]["params"]
+    g = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1 / (p["alpha"] + p["beta"]))
+    for row, c in zip(s["plans"], (1e21, 1e22, 1e23)):
+        assert row["n_params"] == pytest.approx(g * (c / 6) ** (p["beta"] / (p["alpha"] + p["beta"])), rel=1e-9)
+        assert row["n_params_interval"][0] <= row["n_params"] <= row["n_params_interval"][1]
+        assert row["n_params"] == pytest.approx(LAW.compute_optimal(c)[0], rel=0.35)
+    # Diagnosis of 7e9 × 140e9 (20 tokens/param) against the law's own optimum at that compute.
+    d = s["diagnosis"]
+    n_opt, d_opt = LAW.compute_optimal(6 * 7e9 * 140e9)
+    assert d["tokens_per_param_ratio"] == pytest.approx(20 / (d_opt / n_opt), rel=0.35)
+    assert d["regime"] == "undertrained"  # LAW (eq. 10 as printed) wants ~50 tokens/param here
+    assert s["backtest"][0]["n_test"] >= 3 and s["backtest"][0]["mean_abs_rel_error"] < 0.01
+    assert s["envelope"]["flagged"] == {}  # every run went the length of its schedule
+    assert set(report.figures) == FIGURES
+    json.dumps(report.to_dict())
+
+
+def test_html_is_self_contained(page):
+    assert page.startswith("<!doctype html>")
+    images = re.findall(r'<img [^>]*src="([^"]+)"', page)
+    assert len(images) == len(FIGURES) and all(src.startswith("data:image/png;base64,") for src in images)
+    assert "<script" not in page and "<link" not in page
+    assert not re.search(r'(src|href)="(https?:)?//', page) and "url(" not in page
+    for heading in ("Data", "Fitted law", "Extrapolation backtest", "Plans", "Diagnosis of the configuration",
+                    "Approach 1: training-curve envelope", "Figures"):
+        assert f"<h2>{heading}</h2>" in page
+
+
+def browser():
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no Chromium/Chrome binary (Debian: apt-get install chromium)")
+
+
+def headless(binary, profile, *args, timeout=90):
+    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+               f"--user-data-dir={profile}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def test_report_renders_in_chromium(page, tmp_path):
+    binary = browser()
+    html_file = tmp_path / "report.html"
+    html_file.write_text(page, encoding="utf-8")
+    # A copy with a probe that records, once the page has loaded, each image's decoded width.
+    probe = ("<script>window.addEventListener('load', function () { document.body.setAttribute('data-widths', "
+             "Array.from(document.images).map(function (i) { return i.naturalWidth; }).join(',')); });</script>")
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
+    dom = headless(binary, tmp_path / "profile", "--dump-dom", probed.as_uri()).stdout
+    widths = re.search(r'data-widths="([^"]*)"', dom)
+    assert widths, dom[-2000:]
+    widths = [int(w) for w in widths.group(1).split(",")]
+    assert len(widths) == len(FIGURES) and min(widths) > 300  # every figure decoded, none broken
+    # A screenshot of the report itself: not blank (pixel variance), with dark text and coloured figures.
+    shot = Path(os.environ.get("ISOFLOP_SCREENSHOT", tmp_path / "screenshot.png"))  # set it to keep a copy
+    headless(binary, tmp_path / "profile", "--window-size=1200,7000", f"--screenshot={shot}", html_file.as_uri())
+    assert shot.exists(), "chromium wrote no screenshot"
+    from matplotlib.image import imread
+
+    pixels = imread(shot)[..., :3]
+    assert pixels.shape[:2] == (7000, 1200)
+    assert pixels.std() > 0.05
+    gray = pixels.mean(axis=2)
+    assert (gray < 0.3).mean() > 0.002  # text
+    saturation = pixels.max(axis=2) - pixels.min(axis=2)
+    assert (saturation > 0.3).mean() > 0.01  # figures (viridis contours, coloured lines)
+
+
+# --------------------------------------------------------------------------------------------------- CLI
+
+def test_cli_report_from_runs_file(sweep, tmp_path):
+    runs = tmp_path / "runs.csv"
+    sweep.frame.to_csv(runs, index=False)
+    out, figures = tmp_path / "report.html", tmp_path / "figs"
+    result = runner.invoke(app, ["report", str(runs), "--out", str(out), "--budgets", "1e21,1e22", "--config",
+                                 "7Bx140B", "--bootstrap", "20", "--figures", str(figures), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["out"] == str(out) and set(summary["figures"]) == FIGURES
+    assert [r["flops"] for r in summary["plans"]] == [1e21, 1e22]
+    assert summary["diagnosis"]["n_params"] == 7e9 and summary["diagnosis"]["n_tokens"] == 140e9
+    assert summary["envelope"]["flagged"] == {} and "planned_tokens" not in " ".join(summary["notes"])
+    assert sorted(p.name for p in figures.iterdir()) == sorted(f"{n}.{x}" for n in FIGURES for x in ("png", "svg"))
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") == len(FIGURES)
+
+
+def test_cli_report_from_saved_fit(sweep, tmp_path):
+    runs = tmp_path / "runs.csv"
+    sweep.finals().frame.to_csv(runs, index=False)
+    saved = tmp_path / "fit.json"
+    result = runner.invoke(app, ["fit", str(runs), "--bootstrap", "20", "--save", str(saved), "--json"])
+    assert result.exit_code == 0, result.output
+    fitted = json.loads(result.stdout)
+    out = tmp_path / "fit.html"
+    result = runner.invoke(app, ["report", str(saved), "--out", str(out), "--budgets", "1e22", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["fit"]["params"] == fitted["params"]
+    p = fitted["params"]
+    g = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1 / (p["alpha"] + p["beta"]))
+    assert summary["plans"][0]["n_params"] == pytest.approx(g * (1e22 / 6) ** (p["beta"] / (p["alpha"] + p["beta"])))
+    assert "n_params_interval" in summary["plans"][0]  # the saved ensemble gives intervals
+    assert set(summary["figures"]) == {"frontier", "loss_landscape"}
+    assert any("saved fit carries no runs" in n for n in summary["notes"])
+    assert out.read_text().count("<img") == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--config", "7e9"], "PARAMSxTOKENS"),
+    (["--budgets", "1e21,lots"], "--budgets"),
+    (["--law", "bogus"], "unknown law form"),
+])
+def test_cli_report_errors(sweep, tmp_path, args, message):
+    runs = tmp_path / "runs.csv"
+    sweep.finals().frame.to_csv(runs, index=False)
+    result = runner.invoke(app, ["report", str(runs), "--out", str(tmp_path / "r.html"), "--bootstrap", "0", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_cli_report_missing_file(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_budgets_in_plan_table_match_arguments(sweep):
+    rep = build_report(sweep.finals(), budgets=BUDGETS, n_bootstrap=0, figures=False)
+    assert [r["flops"] for r in rep.summary["plans"]] == list(BUDGETS)
+    assert "n_params_interval" not in rep.summary["plans"][0] and rep.figures == {}
+    assert any("approach 1" in n for n in rep.summary["notes"])  # final losses only: no curves
+    np.testing.assert_allclose([r["n_params"] for r in rep.summary["plans"]],
+                               LAW.compute_optimal(np.array(BUDGETS))[0], rtol=0.35)
+
+
+def fake_sweep(root, sweep):
+    """A sweep folder in the run store's layout (SWEEP/runs/RUN_ID/spec.json, metrics.jsonl, result.json):
+    the finished runs of ``sweep`` plus one run stopped at half its planned tokens (no result.json)."""
+    frame = sweep.frame
+    for i, (run, rows) in enumerate(frame.groupby("run_id", sort=False)):
+        folder = root / "runs" / run
+        folder.mkdir(parents=True)
+        planned = float(rows["planned_tokens"].iloc[0])
+        finished = i != 3
+        if not finished:
+            rows = rows[rows["n_tokens"] <= planned / 2]
+        spec = {"run_id": run, "n_params": float(rows["n_params"].iloc[0]), "n_tokens": planned,
+                "flops": 6 * float(rows["n_params"].iloc[0]) * planned, "flops_budget": 0.0}
+        (folder / "spec.json").write_text(json.dumps(spec))
+        metrics = [{"step": 0, "n_tokens": 0, "flops": 0.0, "loss": 11.0, "train_loss": 11.0, "lr": 0.0}]
+        metrics += [{"step": int(r.step), "n_tokens": float(r.n_tokens), "flops": float(r.flops), "loss": float(r.loss),
+                     "train_loss": float(r.loss), "lr": 1e-3} for r in rows.itertuples()]
+        (folder / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+        if finished:
+            last = metrics[-1]
+            (folder / "result.json").write_text(json.dumps({
+                "run_id": run, "n_params": spec["n_params"], "n_tokens": last["n_tokens"], "flops": last["flops"],
+                "loss": last["loss"], "param_convention": "total", "flops_budget": spec["flops_budget"]}))
+    return root
+
+
+def test_cli_report_from_sweep_folder(sweep, tmp_path):
+    pytest.importorskip("isoflop.sweep.store")
+    folder = fake_sweep(tmp_path / "sweep", sweep)
+    out = tmp_path / "sweep.html"
+    result = runner.invoke(app, ["report", str(folder), "--out", str(out), "--bootstrap", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    unfinished = list(dict.fromkeys(sweep.frame["run_id"]))[3]
+    assert summary["data"]["n_runs"] == 34 and summary["data"]["curves"]  # finals from result.json
+    assert list(summary["envelope"]["flagged"]) == [unfinished]  # curves from metrics.jsonl, checked against spec
+    assert re.match(r"stopped at (4\d|50)% of its schedule", summary["envelope"]["flagged"][unfinished])
+    assert "training_curves" in summary["figures"]
