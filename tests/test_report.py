@@ -95,6 +95,11 @@ def headless(binary, profile, *args, timeout=90):
 
 
 def test_report_renders_in_chromium(page, tmp_path):
+    check_in_chromium(page, tmp_path, len(FIGURES))
+
+
+def check_in_chromium(page: str, tmp_path: Path, n_figures: int) -> Path:
+    """Every figure of ``page`` decodes in headless Chromium, and a screenshot of it is not blank."""
     binary = browser()
     html_file = tmp_path / "report.html"
     html_file.write_text(page, encoding="utf-8")
@@ -107,7 +112,7 @@ def test_report_renders_in_chromium(page, tmp_path):
     widths = re.search(r'data-widths="([^"]*)"', dom)
     assert widths, dom[-2000:]
     widths = [int(w) for w in widths.group(1).split(",")]
-    assert len(widths) == len(FIGURES) and min(widths) > 300  # every figure decoded, none broken
+    assert len(widths) == n_figures and min(widths) > 300  # every figure decoded, none broken
     # A screenshot of the report itself: not blank (pixel variance), with dark text and coloured figures.
     shot = Path(os.environ.get("ISOFLOP_SCREENSHOT", tmp_path / "screenshot.png"))  # set it to keep a copy
     headless(binary, tmp_path / "profile", "--window-size=1200,7000", f"--screenshot={shot}", html_file.as_uri())
@@ -121,6 +126,7 @@ def test_report_renders_in_chromium(page, tmp_path):
     assert (gray < 0.3).mean() > 0.002  # text
     saturation = pixels.max(axis=2) - pixels.min(axis=2)
     assert (saturation > 0.3).mean() > 0.01  # figures (viridis contours, coloured lines)
+    return shot
 
 
 # --------------------------------------------------------------------------------------------------- CLI
@@ -194,6 +200,8 @@ def fake_sweep(root, sweep):
     """A sweep folder in the run store's layout (SWEEP/runs/RUN_ID/spec.json, metrics.jsonl, result.json):
     the finished runs of ``sweep`` plus one run stopped at half its planned tokens (no result.json)."""
     frame = sweep.frame
+    root.mkdir(parents=True)
+    (root / "sweep.json").write_text("{}")  # the store's marker of a sweep folder
     for i, (run, rows) in enumerate(frame.groupby("run_id", sort=False)):
         folder = root / "runs" / run
         folder.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""The `isoflop` command line: plan, loss, frontier, diagnose, flops, laws, fit.
+"""The `isoflop` command line: plan, loss, frontier, diagnose, flops, laws, fit, ingest, report, sweep, demo.
 
 Every command prints a rich table, or one JSON object with ``--json``. Bad input is one red line on stderr
 and exit code 2, never a traceback.
@@ -323,6 +323,10 @@ def _load_runs(path: Path, columns: Optional[str], param_convention: str):
     if path.is_dir():
         from .sweep.store import export_table
 
+        if not (path / "sweep.json").exists():
+            raise InputError(f"{path}: not a sweep directory (no sweep.json); for training logs run "
+                             f"`isoflop ingest {path} --out runs.parquet` first")
+
         return RunTable.from_frame(export_table(path), parse_column_map(columns), param_convention, str(path))
     return RunTable.load(path, parse_column_map(columns), param_convention)
 
@@ -376,12 +380,9 @@ def fit_cmd(
 
             report["isoflop"] = fit_isoflop(table).to_dict()
         if save is not None:
-            saved = dict(report, name=save.stem)
-            if boot is not None:
-                saved["ensemble"] = {k: v.tolist() for k, v in boot.samples.items() if k in report["params"]}
-            tmp = save.with_name(save.name + ".tmp")
-            tmp.write_text(json.dumps(saved))
-            tmp.replace(save)  # atomic: a reader never sees half a file
+            from .fit.io import save_fit
+
+            save_fit(save, report, boot)
         if as_json:
             print(json.dumps(report))
         else:
@@ -420,6 +421,116 @@ def _print_fit(report: dict) -> None:
         a = report["isoflop"]["a"]
         out.print(f"approach 2: N* ∝ C^{a['exponent']:.3f} [{a['interval'][0]:.3f}, {a['interval'][1]:.3f}] "
                   f"from {len(report['isoflop']['optima'])} budgets")
+
+
+@app.command("ingest")
+def ingest_cmd(
+    source: Path = typer.Argument(..., help="TensorBoard log folder or event file, W&B chart CSV or run history "
+                                  "(CSV/JSONL/JSON), HF trainer_state.json (or a folder of them), or a curves table."),
+    out_path: Path = typer.Option(..., "--out", help="Write the runs here: .parquet, .csv or .jsonl."),
+    params: Optional[str] = typer.Option(None, help="Parameters of every run (1.2e8), or per run: a=1e8,b=3e8."),
+    tokens_per_step: Optional[str] = typer.Option(None, help="Tokens per optimizer step (global batch × sequence "
+                                                  "length), for every run or per run."),
+    batch_size: Optional[int] = typer.Option(None, help="Global batch size in sequences (with --seq-len)."),
+    seq_len: Optional[int] = typer.Option(None, help="Sequence length in tokens (with --batch-size)."),
+    loss_key: Optional[str] = typer.Option(None, help="Scalar tag / key / column of the loss (default: the first "
+                                           "logged of eval/loss, eval_loss, val_loss, …, then train/loss, loss, …)."),
+    tokens_key: Optional[str] = typer.Option(None, help="Key of tokens seen, used when tokens per step are not given."),
+    step_key: Optional[str] = typer.Option(None, help="Column of the optimizer step in tables (default: step, "
+                                           "global_step, train/global_step, _step, …)."),
+    planned_steps: Optional[str] = typer.Option(None, help="Steps the learning-rate schedule was built for (every run "
+                                                "or per run); runs that stopped short are flagged by approach 1."),
+    meta: Optional[Path] = typer.Option(None, help="Table of run_id with n_params, tokens_per_step, batch_size, "
+                                        "seq_len, planned_steps per run."),
+    run_id: Optional[str] = typer.Option(None, help="Name of the run of a one-run source (default: its file or "
+                                         "folder name)."),
+    fmt: str = typer.Option("auto", "--format", help="auto, tensorboard, huggingface, wandb or table."),
+    param_convention: str = typer.Option("total", help="How n_params was counted: total, non_embedding, attention."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Training logs → a runs table of loss curves (run_id, step, n_params, n_tokens, flops, loss)."""
+    with user_errors():
+        from .ingest import ingest, parse_per_run, write_runs
+
+        table = ingest(source, format=fmt, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
+                       n_params=parse_per_run(params, "--params"),
+                       tokens_per_step=parse_per_run(tokens_per_step, "--tokens-per-step"),
+                       batch_size=batch_size, seq_len=seq_len,
+                       planned_steps=parse_per_run(planned_steps, "--planned-steps"), meta=meta, run_id=run_id,
+                       param_convention=param_convention)
+        write_runs(table, out_path)
+        last = table.frame.groupby("run_id", sort=False).agg(
+            points=("step", "size"), loss_key=("loss_key", "first"), n_params=("n_params", "first"),
+            n_tokens=("n_tokens", "max"), loss=("loss", "last"), planned_tokens=("planned_tokens", "max"))
+        runs = [{"run_id": run, **{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}}
+                for run, row in last.to_dict("index").items()]
+        if as_json:
+            print(json.dumps({"out": str(out_path), "rows": len(table), "runs": runs,
+                              "warnings": list(table.warnings)}, default=float))
+            return
+        view = Table(title=f"Ingested {len(runs)} runs, {len(table)} points → {out_path}")
+        for col in ("run", "points", "loss key", "params", "tokens", "final loss", "planned tokens"):
+            view.add_column(col, justify="left" if col in ("run", "loss key") else "right")
+        for r in runs:
+            view.add_row(str(r["run_id"]), str(r["points"]), r["loss_key"], _fmt(r["n_params"]), _fmt(r["n_tokens"]),
+                         _fmt(r["loss"]), "" if r["planned_tokens"] is None else _fmt(r["planned_tokens"]))
+        out.print(view)
+        for w in table.warnings:
+            out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+
+
+@app.command("report")
+def report_cmd(
+    source: Path = typer.Argument(..., help="Runs (CSV, JSONL, JSON or Parquet; curves from `isoflop ingest` too), a "
+                                  "sweep directory, or a fit saved by `isoflop fit --save`."),
+    out_path: Path = typer.Option(Path("report.html"), "--out", help="The HTML file to write (self-contained)."),
+    budgets: str = typer.Option("1e21,1e22,1e23", help="Budgets in FLOPs to plan for, comma-separated."),
+    config: Optional[str] = typer.Option(None, help="Diagnose a configuration PARAMSxTOKENS, e.g. 7e9x140e9."),
+    unique_tokens: Optional[str] = typer.Option(None, help="Draw the data-constrained path for this many unique tokens."),
+    law: str = typer.Option("chinchilla", help="Form to fit: chinchilla, chinchilla-tied, kaplan, loss-vs-compute."),
+    columns: Optional[str] = typer.Option(None, help='Map fields to columns: n_params="Model Size",flops="Training FLOP".'),
+    param_convention: str = typer.Option("total", help="How n_params was counted: total, non_embedding, attention."),
+    bootstrap: int = typer.Option(200, help="Bootstrap resamples of runs for intervals (0: none)."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    backtest_above: Optional[str] = typer.Option(None, help="Backtest: fit below these FLOPs, score the runs above "
+                                                 "(default: hold out the largest budgets)."),
+    smooth: float = typer.Option(0.0, help="Approach 1: smooth each curve over ± this in log compute (e.g. 0.1)."),
+    figures: Optional[Path] = typer.Option(None, help="Also save every figure as PNG and SVG in this folder."),
+    title: Optional[str] = typer.Option(None, help="Title of the page."),
+    as_json: bool = typer.Option(False, "--json", help="Print what the report says as one JSON object."),
+):
+    """One self-contained HTML page: data, fitted law with intervals, backtest, plans, diagnosis and figures."""
+    with user_errors():
+        from .report import html as report_html
+
+        options = dict(budgets=report_html.parse_budgets(budgets),
+                       config=None if config is None else report_html.parse_config(config),
+                       unique_tokens=_number(unique_tokens, "--unique-tokens"), form=law, n_bootstrap=bootstrap,
+                       seed=seed, backtest_above=_number(backtest_above, "--backtest-above"), smooth=smooth,
+                       source=str(source), title=title)
+        saved = report_html.read_saved_fit(source)
+        if saved is not None:
+            report = report_html.build_report(law=saved[0], saved=saved[1], **options)
+        else:
+            table = _load_runs(source, columns, param_convention)
+            curves = (report_html.sweep_curves(source, param_convention) if source.is_dir()
+                      else None)
+            report = report_html.build_report(table, curves=curves, **options)
+        report.write(out_path)
+        written = report.save_figures(figures) if figures is not None else []
+        if as_json:
+            print(json.dumps(dict(report.to_dict(), out=str(out_path), figure_files=[str(p) for p in written]), default=float))
+            return
+        out.print(f"wrote {out_path} ({len(report.figures)} figures)" + (f"; figures as PNG and SVG in {figures}"
+                                                                          if written else ""))
+        for note in report.summary["notes"]:
+            out.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+
+
+from .sweep.cli import demo_cmd, sweep_app  # noqa: E402  (imports no torch; `app` must exist first)
+
+app.add_typer(sweep_app, name="sweep")
+app.command("demo")(demo_cmd)
 
 
 def main() -> None:

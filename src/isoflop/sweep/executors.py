@@ -1,0 +1,307 @@
+"""Run a sweep's pending runs: locally (sequential on CPU, one process per GPU) or on a Ray cluster.
+
+Every executor does the same per run (``execute_run``): skip it when result.json is valid, take its lock,
+train (resuming from its checkpoint), write result.json atomically — or error.txt on failure, which does not
+stop the sweep. So a sweep killed at any moment and started again skips finished runs and resumes the rest.
+
+- ``local``: on CPU (or one GPU) the runs go one after another in this process, with rich progress bars
+  (overall and per run). With several visible CUDA devices, one worker process per GPU pulls runs from a
+  shared queue, largest first.
+- ``ray``: one Ray task per run, requesting one GPU (``device`` cuda) or ``cpus_per_run`` CPUs. Connects to
+  the cluster named by ``RAY_ADDRESS`` when it is set, else starts a local Ray; an already initialised Ray
+  is used as is. Workers write into the same store, so on a multi-node cluster the sweep folder must be on a
+  shared filesystem; results also travel back through Ray and are written by the driver where missing.
+
+torch and ray are imported only inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import InputError
+from ..train import rundir
+from . import store
+from .design import RunSpec
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """``status``: 'done' (trained now), 'skipped' (already done), 'busy' (another live process holds it),
+    'failed' (error.txt written)."""
+
+    run_id: str
+    status: str
+    loss: float | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    outcomes: tuple[RunOutcome, ...]
+    seconds: float
+    executor: str
+
+    def ids(self, status: str) -> list[str]:
+        return [o.run_id for o in self.outcomes if o.status == status]
+
+    def to_dict(self) -> dict:
+        counts = {s: len(self.ids(s)) for s in ("done", "skipped", "busy", "failed")}
+        return {"executor": self.executor, "seconds": self.seconds, "counts": counts,
+                "runs": [o.to_dict() for o in self.outcomes]}
+
+
+def result_record(spec: RunSpec, result) -> dict:
+    """result.json: the run's exact numbers plus its shape and the settings that produced them."""
+    arch = spec.train.arch
+    return {"run_id": spec.run_id, "n_params": spec.n_params, "n_tokens": spec.n_tokens, "flops": spec.flops,
+            "loss": result.loss, "param_convention": "total", "flop_convention": spec.train.flop_convention,
+            "flops_budget": spec.flops_budget, "train_loss": result.train_loss, "n_steps": spec.train.n_steps,
+            "batch_size": spec.train.batch_size, "seq_len": arch.seq_len, "peak_lr": spec.train.peak_lr,
+            "n_layer": arch.n_layer, "d_model": arch.d_model, "n_head": arch.n_head,
+            "seconds": result.seconds, "tokens_per_second": result.tokens_per_second, "device": result.device,
+            "resumed_from_step": result.resumed_from_step, "host": socket.gethostname(),
+            "finished_at": time.time()}
+
+
+def _trainer():
+    """isoflop.train.trainer, imported on first use: it needs torch (the 'train' extra)."""
+    try:
+        from ..train import trainer
+    except ImportError as exc:
+        raise InputError(f"training needs PyTorch ({exc}); pip install 'isoflop[train]'") from None
+    return trainer
+
+
+def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", compile: bool | None = None,
+                source=None, retry_failed: bool = True,
+                on_step: Callable[[int, int, dict | None], None] | None = None) -> RunOutcome:
+    """Train one run of the store unless it is done, failed (and not ``retry_failed``) or held elsewhere."""
+    folder = store.run_dir(sweep_dir, spec.run_id)
+    done = store.read_result(folder)
+    if done is not None:
+        return RunOutcome(spec.run_id, "skipped", loss=float(done["loss"]))
+    if not retry_failed and (folder / rundir.ERROR).exists():
+        return RunOutcome(spec.run_id, "failed", error="failed earlier (not retried)")
+    folder.mkdir(parents=True, exist_ok=True)
+    train = _trainer().train
+
+    t0 = time.perf_counter()
+    try:
+        with store.RunLock(folder) as lock:
+            store.clear_error(folder)
+            rundir.remove_temps(folder)
+
+            def step_hook(done_steps, n_steps, row):
+                lock.beat()
+                if on_step is not None:
+                    on_step(done_steps, n_steps, row)
+
+            try:
+                result = train(spec.train, folder, device=device, compile=compile, source=source, on_step=step_hook)
+                record = result_record(spec, result)
+                store.write_result(folder, record)
+            except Exception as exc:  # a failed run is recorded and the sweep goes on
+                store.write_error(folder, traceback.format_exc())
+                return RunOutcome(spec.run_id, "failed", seconds=time.perf_counter() - t0,
+                                  error=f"{type(exc).__name__}: {exc}")
+    except store.RunLocked as exc:
+        return RunOutcome(spec.run_id, "busy", error=str(exc))
+    return RunOutcome(spec.run_id, "done", loss=record["loss"], seconds=time.perf_counter() - t0)
+
+
+def _triage(sweep_dir, design, retry_failed: bool) -> tuple[list[RunOutcome], list[RunSpec]]:
+    """(outcomes of runs left alone: done, or failed and not to be retried; the specs still to train)."""
+    settled, todo = [], []
+    for spec in design.runs:
+        status = store.run_status(sweep_dir, spec)
+        if status.state == "done":
+            settled.append(RunOutcome(spec.run_id, "skipped", loss=status.loss))
+        elif status.state == "failed" and not retry_failed:
+            settled.append(RunOutcome(spec.run_id, "failed", error=f"failed earlier (not retried): {status.error}"))
+        else:
+            todo.append(spec)
+    return settled, todo
+
+
+def run_sweep(sweep_dir: str | Path, *, executor: str = "local", device: str = "auto",
+              compile: bool | None = None, retry_failed: bool = True, progress: bool = True,
+              cpus_per_run: int = 1, console=None) -> SweepReport:
+    """Train every run of the sweep in ``sweep_dir`` that is not done yet; returns what happened to each.
+
+    device: 'cpu', 'cuda' or 'auto'. compile: torch.compile (default: on CUDA). progress: rich progress
+    bars on ``console`` (default: stderr). cpus_per_run: the CPU request of each Ray task on CPU.
+    """
+    if executor not in EXECUTORS:
+        raise InputError(f"executor: unknown {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise InputError(f"device: must be cpu, cuda or auto, got {device!r}")
+    sweep_dir = Path(sweep_dir)
+    design = store.load_design(sweep_dir)
+    t0 = time.perf_counter()
+    settled, todo = _triage(sweep_dir, design, retry_failed)
+    if executor == "ray":
+        outcomes = _run_ray(sweep_dir, todo, device, compile, retry_failed, progress, cpus_per_run, console)
+    else:
+        trainer = _trainer()
+        device = trainer.resolve_device(device)
+        n_gpus = trainer.torch.cuda.device_count() if device == "cuda" else 0
+        if n_gpus > 1:
+            outcomes = _run_multi_gpu(sweep_dir, todo, n_gpus, compile, retry_failed, progress, console)
+        else:
+            outcomes = _run_sequential(sweep_dir, todo, device, compile, retry_failed, progress, console)
+    return SweepReport(outcomes=tuple(settled) + tuple(outcomes), seconds=time.perf_counter() - t0,
+                       executor=executor)
+
+
+# ------------------------------------------------------------------------------------------------ progress
+
+def _progress(console, enabled: bool):
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=console or Console(stderr=True), disable=not enabled, transient=False)
+
+
+def _describe(outcome: RunOutcome) -> str:
+    if outcome.status == "done":
+        return f"[green]✓[/green] {outcome.run_id}  loss {outcome.loss:.4f}  ({outcome.seconds:.1f} s)"
+    if outcome.status == "failed":
+        return f"[red]✗[/red] {outcome.run_id}  {outcome.error}"
+    return f"[yellow]·[/yellow] {outcome.run_id}  {outcome.status}: {outcome.error or ''}"
+
+
+def _run_sequential(sweep_dir, todo, device, compile, retry_failed, progress, console) -> list[RunOutcome]:
+    from ..train.data import load_source
+
+    sources = {}  # one loaded corpus per data spec, shared by the runs that use it
+    outcomes = []
+    with _progress(console, progress) as bars:
+        overall = bars.add_task("sweep", total=len(todo), info="")
+        for spec in todo:
+            run_bar = bars.add_task(f"  {spec.run_id}", total=spec.train.n_steps, info="")
+
+            def on_step(done, n_steps, row, _bar=run_bar):
+                info = {"info": f"loss {row['loss']:.3f}"} if row else {}
+                bars.update(_bar, completed=done, **info)
+
+            try:
+                if spec.train.data not in sources:
+                    sources[spec.train.data] = load_source(spec.train.data)
+                source = sources[spec.train.data]
+            except InputError as exc:  # bad data fails this run like any other error
+                store.write_error(store.run_dir(sweep_dir, spec.run_id), f"InputError: {exc}\n")
+                outcome = RunOutcome(spec.run_id, "failed", error=f"InputError: {exc}")
+            else:
+                outcome = execute_run(sweep_dir, spec, device=device, compile=compile, source=source,
+                                      retry_failed=retry_failed, on_step=on_step)
+            outcomes.append(outcome)
+            bars.remove_task(run_bar)
+            bars.console.print(_describe(outcome), highlight=False)
+            bars.update(overall, advance=1)
+    return outcomes
+
+
+# ------------------------------------------------------------------------------------------- one per GPU
+
+def _gpu_worker_init(queue):
+    # Runs in a fresh (spawned) process before torch is imported there: pin it to one GPU.
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(queue.get())
+
+
+def _gpu_task(sweep_dir: str, spec_dict: dict, compile, retry_failed) -> dict:
+    spec = RunSpec.from_dict(spec_dict)
+    return execute_run(sweep_dir, spec, device="cuda", compile=compile, retry_failed=retry_failed).to_dict()
+
+
+def _run_multi_gpu(sweep_dir, todo, n_gpus, compile, retry_failed, progress, console) -> list[RunOutcome]:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = mp.get_context("spawn")  # CUDA cannot be re-initialised in a forked child
+    queue = ctx.Queue()
+    for i in range(n_gpus):
+        queue.put(i)
+    ordered = sorted(todo, key=lambda s: -s.flops)  # longest first: better packing across GPUs
+    outcomes = []
+    with _progress(console, progress) as bars, ProcessPoolExecutor(
+            max_workers=n_gpus, mp_context=ctx, initializer=_gpu_worker_init, initargs=(queue,)) as pool:
+        overall = bars.add_task(f"sweep ({n_gpus} GPUs)", total=len(ordered), info="")
+        futures = [pool.submit(_gpu_task, str(sweep_dir), s.to_dict(), compile, retry_failed) for s in ordered]
+        for future in as_completed(futures):
+            outcome = RunOutcome(**future.result())
+            outcomes.append(outcome)
+            bars.console.print(_describe(outcome), highlight=False)
+            bars.update(overall, advance=1)
+    return outcomes
+
+
+# ----------------------------------------------------------------------------------------------------- ray
+
+def _ray_task(sweep_dir: str, spec_dict: dict, device: str, compile, retry_failed, n_threads: int):
+    import torch
+
+    torch.set_num_threads(max(1, n_threads))
+    spec = RunSpec.from_dict(spec_dict)
+    outcome = execute_run(sweep_dir, spec, device=device, compile=compile, retry_failed=retry_failed)
+    folder = store.run_dir(sweep_dir, spec.run_id)
+    return outcome.to_dict(), store.read_result(folder)
+
+
+def _run_ray(sweep_dir, todo, device, compile, retry_failed, progress, cpus_per_run, console) -> list[RunOutcome]:
+    try:
+        import ray
+    except ImportError:
+        raise InputError("executor: ray is not installed; pip install 'isoflop[ray]' or use --executor local") from None
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        if address:  # an existing cluster (or a ray:// client address): it brings its own resources
+            ray.init(address=address)
+        else:
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    if device == "auto":
+        device = "cuda" if ray.cluster_resources().get("GPU", 0) >= 1 else "cpu"
+    if device == "cuda":
+        options = {"num_gpus": 1, "num_cpus": 1}
+    else:
+        options = {"num_gpus": 0, "num_cpus": cpus_per_run}
+    remote = ray.remote(_ray_task)
+    ordered = sorted(todo, key=lambda s: -s.flops)
+    refs = {remote.options(**options).remote(str(sweep_dir), s.to_dict(), device, compile, retry_failed,
+                                             int(options["num_cpus"])): s for s in ordered}
+    outcomes = []
+    with _progress(console, progress) as bars:
+        overall = bars.add_task("sweep (ray)", total=len(refs), info="")
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            spec = refs[ready[0]]
+            try:
+                outcome_dict, result = ray.get(ready[0])
+                outcome = RunOutcome(**outcome_dict)
+                folder = store.run_dir(sweep_dir, spec.run_id)
+                if result is not None and store.read_result(folder) is None:  # no shared filesystem
+                    folder.mkdir(parents=True, exist_ok=True)
+                    store.write_result(folder, result)
+            except Exception as exc:  # the task itself died (worker lost, out of memory, ...)
+                store.write_error(store.run_dir(sweep_dir, spec.run_id), f"ray task failed: {exc}\n")
+                outcome = RunOutcome(spec.run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            outcomes.append(outcome)
+            bars.console.print(_describe(outcome), highlight=False)
+            bars.update(overall, advance=1)
+    return outcomes

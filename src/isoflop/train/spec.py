@@ -1,0 +1,195 @@
+"""What one training run is: an architecture, a token budget, optimiser settings and a learning-rate schedule.
+
+Pure Python/NumPy (no torch), so sweep design, the run store and the CLI can read and write specs without
+the training extra.
+
+Learning-rate schedule (``learning_rate``): linear warm-up to the peak, then a cosine decay to 10% of the
+peak whose cycle ends exactly at the last step. Hoffmann et al. 2022 (Chinchilla, §3.1 and appendix B) show
+that the cosine cycle must match the run's length — an overlong cycle leaves shorter runs under-decayed and
+biases their loss upward — and decay by 10×.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..flops import CONVENTIONS, Architecture
+
+DATA_SOURCES = ("stdlib", "markov", "text", "tokens")
+
+
+def learning_rate(step, *, peak_lr: float, warmup_steps: int, n_steps: int, final_lr_ratio: float = 0.1):
+    """Learning rate used by optimiser step ``step`` (0-based; scalars or NumPy arrays).
+
+    With t = step + 1 the number of updates done once this step is taken, w = ``warmup_steps``, T = ``n_steps``,
+    η = ``peak_lr`` and r = ``final_lr_ratio``:
+
+        t ≤ w:  lr = η·t / w                                   (linear warm-up, reaches η at t = w)
+        t > w:  lr = r·η + (1 − r)·η·½·(1 + cos(π·(t − w)/(T − w)))   (cosine, reaches r·η at t = T)
+
+    The schedule is continuous at t = w and its last step (t = T) uses exactly r·η.
+    """
+    t = np.asarray(step, dtype=float) + 1.0
+    w, T = float(warmup_steps), float(n_steps)
+    warm = peak_lr * t / max(w, 1.0)
+    progress = np.clip((t - w) / max(T - w, 1.0), 0.0, 1.0)
+    decay = peak_lr * (final_lr_ratio + (1.0 - final_lr_ratio) * 0.5 * (1.0 + np.cos(math.pi * progress)))
+    lr = np.where(t <= w, warm, decay)
+    return float(lr) if lr.ndim == 0 else lr
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where tokens come from.
+
+    source:
+      ``stdlib``  the Python standard library's own ``*.py`` sources (code, docstrings and the documentation
+                  text of ``pydoc_data/topics.py``) as bytes, vocab 256; nothing to download.
+      ``markov``  a random first-order Markov chain over ``n_states`` symbols, whose entropy rate (the best
+                  achievable loss) is known exactly; rows of its transition matrix are Dirichlet(``concentration``).
+      ``text``    the bytes of the text files in ``paths`` (vocab 256).
+      ``tokens``  nanoGPT-style token files of ``dtype`` (uint16/uint32): ``paths`` is a folder holding
+                  ``train.bin`` and ``val.bin``, or [train.bin, val.bin], or one .bin file split at the end.
+    seed: the data's own seed (the Markov chain; not the run's seed). val_fraction: share held out for
+    validation for ``text`` and single-file ``tokens`` (the tail) and ``stdlib`` (every k-th file).
+    """
+
+    source: str = "stdlib"
+    paths: tuple[str, ...] = ()
+    n_states: int = 8
+    concentration: float = 0.5
+    seed: int = 0
+    dtype: str = "uint16"
+    vocab_size: int | None = None
+    val_fraction: float = 0.1
+
+    def __post_init__(self):
+        object.__setattr__(self, "paths", tuple(str(p) for p in self.paths))
+        if self.source not in DATA_SOURCES:
+            raise InputError(f"data.source: unknown source {self.source!r}; choose one of {', '.join(DATA_SOURCES)}")
+        if self.source in ("text", "tokens") and not self.paths:
+            raise InputError(f"data.paths: source {self.source!r} needs at least one file in data.paths")
+        if self.source == "markov" and not (isinstance(self.n_states, int) and 2 <= self.n_states <= 65536):
+            raise InputError(f"data.n_states: must be an integer from 2 to 65536, got {self.n_states!r}")
+        if not self.concentration > 0:
+            raise InputError(f"data.concentration: must be positive, got {self.concentration!r}")
+        if self.dtype not in ("uint16", "uint32"):
+            raise InputError(f"data.dtype: must be 'uint16' or 'uint32', got {self.dtype!r}")
+        if not 0 < self.val_fraction < 1:
+            raise InputError(f"data.val_fraction: must be between 0 and 1, got {self.val_fraction!r}")
+        if self.source == "tokens" and self.vocab_size is None:
+            raise InputError("data.vocab_size: token files need their vocabulary size (e.g. 50257 for GPT-2)")
+
+    def check_files(self) -> None:
+        """Fail fast (at design time) on data files that are missing; emptiness is checked at load."""
+        for p in self.paths:
+            path = Path(p)
+            if not (path.is_file() or (self.source == "tokens" and path.is_dir())):
+                raise InputError(f"data.paths: {path} does not exist")
+
+    @property
+    def n_vocab(self) -> int:
+        """Vocabulary size the data implies: 256 for bytes, n_states for Markov, the given size for tokens."""
+        if self.source == "markov":
+            return self.n_states
+        if self.source == "tokens":
+            return int(self.vocab_size)
+        return 256
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["paths"] = list(self.paths)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataSpec":
+        return cls(**{**d, "paths": tuple(d.get("paths", ()))})
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything the trainer needs to train one model, deterministically given ``seed``.
+
+    Units: ``batch_size`` in sequences of ``arch.seq_len`` tokens per optimiser step; ``n_tokens`` =
+    n_steps·batch_size·seq_len training tokens; ``flops`` = n_tokens·arch.flops_per_token(flop_convention);
+    ``eval_every`` and ``checkpoint_every`` in steps; ``eval_sequences`` validation sequences per evaluation.
+    AdamW with β = (0.9, 0.95), weight decay 0.1 and gradient clipping at 1.0 are the GPT-3/nanoGPT settings
+    (Brown et al. 2020, appendix B).
+    """
+
+    arch: Architecture
+    n_steps: int
+    batch_size: int
+    peak_lr: float
+    warmup_steps: int
+    seed: int = 0
+    data: DataSpec = field(default_factory=DataSpec)
+    final_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    flop_convention: str = "6N"
+    eval_every: int = 100
+    eval_sequences: int = 64
+    checkpoint_every: int = 200
+
+    def __post_init__(self):
+        for name in ("n_steps", "batch_size", "warmup_steps", "eval_every", "eval_sequences", "checkpoint_every"):
+            value = getattr(self, name)
+            if int(value) != value or value < (0 if name == "warmup_steps" else 1):
+                raise InputError(f"{name}: must be a positive integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if not self.peak_lr > 0:
+            raise InputError(f"peak_lr: must be positive, got {self.peak_lr!r}")
+        if self.flop_convention not in CONVENTIONS:
+            raise InputError(f"flop_convention: unknown {self.flop_convention!r}; "
+                             f"choose one of {', '.join(CONVENTIONS)}")
+        if self.arch.vocab_size != self.data.n_vocab:
+            raise InputError(f"vocab_size: the model has {self.arch.vocab_size} tokens but data source "
+                             f"{self.data.source!r} has {self.data.n_vocab}")
+
+    @property
+    def seq_len(self) -> int:
+        return self.arch.seq_len
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.batch_size * self.arch.seq_len
+
+    @property
+    def n_params(self) -> int:
+        return self.arch.n_params
+
+    @property
+    def n_tokens(self) -> int:
+        return self.n_steps * self.tokens_per_step
+
+    @property
+    def flops_per_token(self) -> float:
+        return self.arch.flops_per_token(self.flop_convention)
+
+    @property
+    def flops(self) -> float:
+        return self.n_tokens * self.flops_per_token
+
+    def lr(self, step):
+        """Learning rate of optimiser step ``step`` (0-based); see ``learning_rate``."""
+        return learning_rate(step, peak_lr=self.peak_lr, warmup_steps=self.warmup_steps, n_steps=self.n_steps,
+                             final_lr_ratio=self.final_lr_ratio)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        arch = self.arch
+        out["arch"] = {f.name: getattr(arch, f.name) for f in fields(arch)}
+        out["data"] = self.data.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainSpec":
+        return cls(**{**d, "arch": Architecture(**d["arch"]), "data": DataSpec.from_dict(d["data"])})

@@ -1,0 +1,123 @@
+"""Sweep design: grid placement, exact token budgets, hyper-parameter rules, and bad configs."""
+
+import math
+
+import numpy as np
+import pytest
+
+from isoflop.errors import InputError
+from isoflop.flops import Architecture
+from isoflop.presets import get_law
+from isoflop.sweep.design import SweepConfig, design_sweep, format_budget
+from isoflop.sweep.rules import deepseek2024, kaplan2020
+
+BASE = dict(budgets=[1e11, 3e11], sizes_per_budget=4, spread=2.5, center=0.7, head_dim=8)
+
+
+def test_grid_is_log_uniform_around_the_prior_optimum():
+    cfg = SweepConfig.from_dict(BASE)
+    design = design_sweep(cfg)
+    law = get_law("besiroglu2024")
+    for budget in cfg.budgets:
+        runs = [r for r in design.runs if r.flops_budget == budget]
+        targets = np.array([r.target_n_params for r in runs])
+        # independent closed form: N* = G·(C/6)^(β/(α+β)), G = (αA/(βB))^(1/(α+β))  (Hoffmann et al. eq. 4)
+        G = (law.alpha * law.A / (law.beta * law.B)) ** (1 / (law.alpha + law.beta))
+        n_star = G * (budget / 6) ** (law.beta / (law.alpha + law.beta))
+        np.testing.assert_allclose(targets, 0.7 * n_star * 2.5 ** np.linspace(-1, 1, 4), rtol=1e-9)
+        for r in runs:  # snapped within tolerance, exact count recorded
+            assert abs(r.n_params / r.target_n_params - 1) <= cfg.snap_tolerance
+            assert r.n_params == Architecture(**r.train.to_dict()["arch"]).n_params
+
+
+def test_tokens_spend_the_budget_with_the_exact_parameter_count():
+    design = design_sweep(SweepConfig.from_dict(BASE))
+    for r in design.runs:
+        t = r.train
+        assert r.n_tokens == t.n_steps * t.batch_size * t.arch.seq_len
+        # rounding D = C / (6N) to whole steps misses the budget by at most half a step
+        half_step = 0.5 * t.batch_size * t.arch.seq_len * 6 * r.n_params
+        assert abs(r.flops - r.flops_budget) <= half_step
+        assert r.flops == pytest.approx(6 * r.n_params * r.n_tokens)
+        assert r.run_id == f"c{format_budget(r.flops_budget)}-n{r.n_params}"
+        assert t.eval_every * SweepConfig.from_dict(BASE).evals_per_run >= t.n_steps
+
+
+def test_other_flop_conventions_spend_the_budget_under_that_convention():
+    design = design_sweep(SweepConfig.from_dict({**BASE, "flop_convention": "palm"}))
+    for r in design.runs:
+        assert r.flops == pytest.approx(r.n_tokens * r.train.arch.flops_per_token("palm"))
+        assert abs(r.flops / r.flops_budget - 1) < 0.01
+
+
+def test_batch_and_lr_follow_the_named_rules():
+    design = design_sweep(SweepConfig.from_dict(BASE))
+    for r in design.runs:
+        C, t = r.flops_budget, r.train
+        assert t.peak_lr == pytest.approx(0.3118 * C ** -0.125)            # DeepSeek LLM eq. 1
+        assert t.batch_size == round(0.2920 * C ** 0.3271 / t.arch.seq_len)
+        tokens_per_step = t.batch_size * t.arch.seq_len
+        assert t.warmup_steps == min(max(1, round(r.n_params / tokens_per_step)), max(1, t.n_steps // 4))
+    assert deepseek2024(1e6, 1e20).peak_lr == pytest.approx(0.3118 * 10 ** -2.5)  # C^(-1/8) = 10^(-2.5)
+    assert kaplan2020(1e6, 1e20).peak_lr == pytest.approx(0.003239 - 0.0001395 * math.log(1e6))
+    assert kaplan2020(1e12, 1e20).peak_lr == 1e-4  # floored where the fit turns negative
+    fixed = design_sweep(SweepConfig.from_dict({**BASE, "peak_lr": 0.005, "batch_tokens": 640}))
+    assert {r.train.peak_lr for r in fixed.runs} == {0.005} and {r.train.batch_size for r in fixed.runs} == {10}
+
+
+def test_any_law_object_can_be_the_prior():
+    law = get_law("hoffmann2022")
+    design = design_sweep(SweepConfig.from_dict(BASE), law=law)
+    assert design.law == "hoffmann2022"
+    n_star = float(law.compute_optimal(1e11)[0])
+    assert design.runs[0].target_n_params == pytest.approx(0.7 * n_star / 2.5)
+
+
+def test_toml_round_trip(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text('budgets = [1e11, "3e11"]\nsizes_per_budget = 3\nhead_dim = 8\ncenter = 0.7\n'
+                    '[data]\nsource = "markov"\nn_states = 16\n')
+    cfg = SweepConfig.from_toml(path)
+    assert cfg.budgets == (1e11, 3e11) and cfg.data.n_states == 16 and cfg.n_vocab == 16
+    assert SweepConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("change,field", [
+    ({"budget": [1e11]}, "budget"),                              # unknown key (typo)
+    ({"data": {"source": "markov", "states": 4}}, "states"),     # unknown [data] key
+    ({"budgets": []}, "budgets"),
+    ({"budgets": ["lots"]}, "budgets"),
+    ({"budgets": [1e5]}, "budgets"),                              # far too small
+    ({"sizes_per_budget": 0}, "sizes_per_budget"),
+    ({"spread": 0.5}, "spread"),
+    ({"hyper_rule": "magic"}, "hyper_rule"),
+    ({"law": "nope"}, "nope"),
+    ({"flop_convention": "8N"}, "flop_convention"),
+    ({"vocab_size": 50257}, "vocab_size"),
+    ({"data": {"source": "wiki"}}, "data.source"),
+    ({"data": {"source": "text"}}, "data.paths"),
+])
+def test_bad_configs_fail_fast_naming_the_field(change, field):
+    d = {**BASE, **change}
+    if "budget" in change:
+        del d["budgets"]
+    with pytest.raises(InputError, match=field):
+        design_sweep(SweepConfig.from_dict(d))
+
+
+def test_budget_too_small_for_one_step_and_unsnappable_sizes():
+    # one step of the smallest shape (3,448 parameters) with 1,024-token batches costs 6·3448·1024 ≈ 2.1e7 FLOPs
+    center = 3448 / float(get_law("besiroglu2024").compute_optimal(1e7)[0])
+    with pytest.raises(InputError, match="budgets: .* cannot pay for one optimiser step"):
+        design_sweep(SweepConfig.from_dict({**BASE, "budgets": [1e7], "center": center, "sizes_per_budget": 1,
+                                            "batch_tokens": 1024}))
+    with pytest.raises(InputError, match="sizes: .*cannot be snapped"):
+        design_sweep(SweepConfig.from_dict({**BASE, "head_dim": 64}))
+
+
+def test_missing_data_file_is_reported_at_load(tmp_path):
+    from isoflop.train.data import load_source
+
+    cfg = SweepConfig.from_dict({**BASE, "data": {"source": "text", "paths": [str(tmp_path / "gone.txt")]}})
+    with pytest.raises(InputError, match="gone.txt"):
+        load_source(cfg.data)

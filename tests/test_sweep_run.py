@@ -1,0 +1,206 @@
+"""Sweeps end to end: training through the store, SIGKILL + restart, Ray, and the CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+torch = pytest.importorskip("torch")
+
+from isoflop.cli import app  # noqa: E402
+from isoflop.flops import Architecture  # noqa: E402
+from isoflop.sweep import store  # noqa: E402
+from isoflop.sweep.design import RunSpec, SweepConfig, SweepDesign, design_sweep  # noqa: E402
+from isoflop.sweep.executors import run_sweep  # noqa: E402
+from isoflop.train import rundir  # noqa: E402
+from isoflop.train.data import load_source  # noqa: E402
+from isoflop.train.spec import DataSpec, TrainSpec  # noqa: E402
+
+runner = CliRunner()
+
+# Tiny IsoFLOP sweep on a 16-state Markov chain: 2 budgets × 3 sizes, each run ~0.5-2 s on 2 CPU cores.
+TOML = """\
+budgets = [2e9, 6e9]
+sizes_per_budget = 3
+spread = 2.0
+head_dim = 8
+seq_len = 32
+evals_per_run = 5
+checkpoints_per_run = 10
+eval_sequences = 64
+
+[data]
+source = "markov"
+n_states = 16
+concentration = 0.3
+"""
+
+
+def test_loss_falls_with_params_and_with_tokens(tmp_path):
+    """A 2×2 grid (d_model 8 / 32 × 50 / 200 steps) on a 64-state chain run through the store and executor.
+    A bigram table needs rank up to 64, so d_model 8 is capacity-limited: loss must fall with N at fixed D,
+    with D at fixed N, and stay above the chain's entropy rate."""
+    data = DataSpec(source="markov", n_states=64, concentration=0.2, seed=1)
+    runs = []
+    for d in (8, 32):
+        for steps in (50, 200):
+            arch = Architecture(n_layer=1, d_model=d, n_head=1, vocab_size=64, seq_len=32)
+            spec = TrainSpec(arch=arch, n_steps=steps, batch_size=16, peak_lr=0.01, warmup_steps=5, data=data,
+                             eval_every=steps, eval_sequences=256, checkpoint_every=steps)
+            runs.append(RunSpec(f"d{d}-s{steps}", flops_budget=spec.flops, target_n_params=arch.n_params, train=spec))
+    design = SweepDesign(SweepConfig(budgets=(1e9,), data=data), law="none", runs=tuple(runs))
+    store.init_sweep(tmp_path, design)
+    report = run_sweep(tmp_path, device="cpu", progress=False)
+    assert sorted(report.ids("done")) == sorted(r.run_id for r in runs)
+    table = store.export_table(tmp_path).set_index("run_id")
+    loss = table.loss
+    for steps in (50, 200):
+        assert loss[f"d32-s{steps}"] < loss[f"d8-s{steps}"] - 0.05  # more parameters, same tokens
+    for d in (8, 32):
+        assert loss[f"d{d}-s200"] < loss[f"d{d}-s50"] - 0.03       # more tokens, same parameters
+    source = load_source(data)
+    assert (loss > source.chain.log_loss(source.val_batch(256, 32)) - 2e-3).all()
+    assert (table.flops == 6.0 * table.n_params * table.n_tokens).all()
+    # a second run skips everything
+    again = run_sweep(tmp_path, device="cpu", progress=False)
+    assert len(again.ids("skipped")) == 4 and not again.ids("done")
+
+
+def _snapshot(sweep_dir):
+    out = {}
+    for folder in sorted((sweep_dir / "runs").iterdir()):
+        if store.read_result(folder) is not None:
+            path = folder / "result.json"
+            out[folder.name] = (path.stat().st_mtime_ns, path.read_bytes())
+    return out
+
+
+def test_sigkill_then_restart_skips_done_runs_and_resumes_the_rest(tmp_path):
+    config = tmp_path / "kill.toml"
+    config.write_text(TOML)
+    sweep_dir = tmp_path / "kill"
+    cmd = [sys.executable, "-m", "isoflop", "sweep", "run", str(config), "--out", str(sweep_dir),
+           "--device", "cpu", "--no-progress", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    try:
+        while True:  # wait until two runs are done and a third has a checkpoint
+            assert proc.poll() is None, f"sweep ended before it could be killed: {proc.stderr.read().decode()}"
+            assert time.time() < deadline, "sweep too slow"
+            runs = sorted((sweep_dir / "runs").glob("*")) if (sweep_dir / "runs").exists() else []
+            done = [f for f in runs if store.read_result(f) is not None]
+            started = [f for f in runs if f not in done and (f / "checkpoint.pt").exists()]
+            if len(done) >= 2 and started:
+                break
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    finished = _snapshot(sweep_dir)
+    design = store.load_design(sweep_dir)
+    assert 2 <= len(finished) < len(design.runs)
+    states = {s.run_id: s.state for s in store.sweep_status(sweep_dir)}
+    assert "running" not in states.values()  # the killed process's lock is recognised as stale
+    checkpoint_step = {}
+    for spec in design.runs:
+        ckpt = store.run_dir(sweep_dir, spec.run_id) / "checkpoint.pt"
+        if spec.run_id not in finished and ckpt.exists():
+            checkpoint_step[spec.run_id] = torch.load(ckpt, weights_only=False)["step"]
+    assert checkpoint_step and max(checkpoint_step.values()) > 0
+
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    status = {r["run_id"]: r["status"] for r in report["runs"]}
+    assert {k for k, v in status.items() if v == "skipped"} == set(finished)  # not retrained
+    assert {k for k, v in status.items() if v == "done"} == {s.run_id for s in design.runs} - set(finished)
+    assert {k: v for k, v in _snapshot(sweep_dir).items() if k in finished} == finished  # untouched
+
+    for spec in design.runs:
+        folder = store.run_dir(sweep_dir, spec.run_id)
+        result = store.read_result(folder)
+        assert result is not None and result["n_tokens"] == spec.n_tokens
+        if spec.run_id in checkpoint_step:
+            assert result["resumed_from_step"] == checkpoint_step[spec.run_id]
+        steps = [r["step"] for r in rundir.read_jsonl(folder / "metrics.jsonl")]
+        assert steps == sorted(set(steps)) and steps[-1] == spec.train.n_steps  # one row per evaluation
+        leftovers = [p.name for p in folder.iterdir() if ".tmp-" in p.name or p.name == "lock.json"]
+        assert not leftovers
+    assert {s.state for s in store.sweep_status(sweep_dir)} == {"done"}
+
+
+def test_ray_executor_gives_one_result_per_run(tmp_path):
+    ray = pytest.importorskip("ray")
+    path = tmp_path / "ray.toml"
+    path.write_text(TOML.replace("budgets = [2e9, 6e9]", "budgets = [2e9]"))
+    config = SweepConfig.from_toml(path)
+    design = design_sweep(config)
+    store.init_sweep(tmp_path / "sweep", design)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        report = run_sweep(tmp_path / "sweep", executor="ray", device="cpu", progress=False)
+    finally:
+        ray.shutdown()
+    assert sorted(report.ids("done")) == sorted(r.run_id for r in design.runs)
+    table = store.export_table(tmp_path / "sweep")
+    assert sorted(table.run_id) == sorted(r.run_id for r in design.runs)
+    for spec in design.runs:
+        result = store.read_result(store.run_dir(tmp_path / "sweep", spec.run_id))
+        assert result["n_tokens"] == spec.n_tokens and result["n_params"] == spec.n_params
+
+
+def test_cli_design_json_totals_and_estimate():
+    result = runner.invoke(app, ["sweep", "design", "--budgets", "2e9,6e9", "--sizes-per-budget", "3",
+                                 "--spread", "2", "--head-dim", "8", "--seq-len", "32", "--data", "markov",
+                                 "--device-flops", "1e9", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["n_runs"] == 6 and len(out["runs"]) == 6
+    assert out["total_flops"] == pytest.approx(sum(r["flops"] for r in out["runs"]))
+    assert out["total_flops"] == pytest.approx(8e9 * 3, rel=0.02)  # every run spends its budget
+    assert out["estimated_seconds"] == pytest.approx(out["total_flops"] / 1e9)
+    table = runner.invoke(app, ["sweep", "design", "--budgets", "1e10", "--head-dim", "8", "--data", "markov"])
+    assert table.exit_code == 0 and "estimated" in table.stdout
+
+
+BAD_CONFIGS = {  # config text, and what the one-line error must name
+    "unknown-key": (TOML + "\nwarmup = 3\n", "warmup"),
+    "unknown-data-key": (TOML.replace("n_states = 16", "n_states = 16\nstate = 3"), "state"),
+    "tiny-budget": (TOML.replace("budgets = [2e9, 6e9]", "budgets = [1e4]"), "budgets"),
+    "missing-file": (TOML.replace('source = "markov"', 'source = "text"\npaths = ["missing.txt"]'), "missing.txt"),
+}
+
+
+@pytest.mark.parametrize("text,field", list(BAD_CONFIGS.values()), ids=list(BAD_CONFIGS))
+def test_cli_bad_config_is_one_red_line_and_exit_2(tmp_path, text, field):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    for command in (["sweep", "design", str(path)], ["sweep", "run", str(path), "--device", "cpu"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert field in result.output and "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_cli_status_and_failed_runs_do_not_stop_the_sweep(tmp_path):
+    data = tmp_path / "corpus.txt"
+    data.write_bytes(b"abc")  # too short for even one window: every run fails, the sweep goes on
+    config = tmp_path / "fail.toml"
+    config.write_text(TOML.replace('source = "markov"\nn_states = 16\nconcentration = 0.3',
+                                   f'source = "text"\npaths = ["{data}"]').replace("[2e9, 6e9]", "[1e10]"))
+    result = runner.invoke(app, ["sweep", "run", str(config), "--device", "cpu", "--no-progress", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["counts"]["failed"] == 3
+    status = runner.invoke(app, ["sweep", "status", str(tmp_path / "fail"), "--json"])
+    out = json.loads(status.stdout)
+    assert out["counts"] == {"done": 0, "running": 0, "failed": 3, "pending": 0}
+    assert all("seq_len" in r["error"] for r in out["runs"])
+    assert runner.invoke(app, ["sweep", "status", str(tmp_path)]).exit_code == 2
