@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from . import plan as planning
@@ -23,58 +21,14 @@ from .flops import CONVENTIONS, Architecture
 from .hardware import CATALOG, DEFAULT_MFU, Cluster, get_accelerator
 from .laws import with_repetition
 from .presets import PRESETS, get_law
-from .units import format_quantity, parse_quantity
+from .sweep.cli import demo_cmd, sweep_app  # imports no torch
+from .console import JSON_HELP, emit, err, fmt, number, out, user_errors
+from .units import parse_quantity
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan compute-optimal training runs from scaling laws.")
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-
 DEFAULT_LAW = "besiroglu2024"
 LAW_HELP = f"Published law ({', '.join(PRESETS)})."
-JSON_HELP = "Print one JSON object instead of a table."
-
-
-@contextmanager
-def user_errors():
-    """Turn bad input (ValueError, InputError included) into one red line and exit code 2."""
-    try:
-        yield
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-
-
-def _number(text: Optional[str], name: str) -> Optional[float]:
-    return None if text is None else parse_quantity(text, name)
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        if abs(value) >= 1e3:
-            return format_quantity(value)
-        return f"{value:.4f}" if abs(value) >= 1e-3 else f"{value:.4g}"
-    return str(value)
-
-
-def _emit(result: dict, as_json: bool, title: str) -> None:
-    """One JSON object, or a two-column table with nested objects flattened as 'key.sub'."""
-    if as_json:
-        print(json.dumps(result))
-        return
-    table = Table(title=title, show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-
-    def add(prefix, obj):
-        for key, value in obj.items():
-            if isinstance(value, dict):
-                add(f"{prefix}{key}.", value)
-            else:
-                table.add_row(f"{prefix}{key}", _fmt(value))
-
-    add("", result)
-    out.print(table)
 
 
 def plan_report(the_law, *, flops=None, params=None, tokens=None, target_loss=None, unique_tokens=None,
@@ -179,14 +133,14 @@ def plan_cmd(
         from .fit.io import load_fit
 
         report = plan_report(
-            load_fit(fit) if fit is not None else get_law(law), flops=_number(flops, "--flops"), params=_number(params, "--params"),
-            tokens=_number(tokens, "--tokens"), target_loss=target_loss,
-            unique_tokens=_number(unique_tokens, "--unique-tokens"),
+            load_fit(fit) if fit is not None else get_law(law), flops=number(flops, "--flops"), params=number(params, "--params"),
+            tokens=number(tokens, "--tokens"), target_loss=target_loss,
+            unique_tokens=number(unique_tokens, "--unique-tokens"),
             inference_tokens=None if inference_tokens is None else parse_quantity(inference_tokens,
                                                                                   "--inference-tokens", positive=False),
             cluster=_cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision), days=days, inference_mfu=inference_mfu,
             inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement)
-        _emit(report, as_json, f"Plan ({report['law']})")
+        emit(report, as_json, f"Plan ({report['law']})")
 
 
 @app.command("loss")
@@ -199,18 +153,18 @@ def loss_cmd(
 ):
     """The loss a law predicts for N parameters trained on D tokens (of which U unique)."""
     with user_errors():
-        n_params, n_tokens = _number(params, "--params"), _number(tokens, "--tokens")
+        n_params, n_tokens = number(params, "--params"), number(tokens, "--tokens")
         the_law = get_law(law)
         result = {"n_params": n_params, "n_tokens": n_tokens, "flops": 6.0 * n_params * n_tokens}
         if unique_tokens is None:
             result["loss"] = float(the_law.loss(n_params, n_tokens))
         else:
             the_law = with_repetition(the_law)
-            unique = _number(unique_tokens, "--unique-tokens")
+            unique = number(unique_tokens, "--unique-tokens")
             result.update(unique_tokens=unique, epochs=n_tokens / unique,
                           loss=float(the_law.loss(n_params, n_tokens, unique)))
         result["law"] = the_law.name
-        _emit(result, as_json, f"Loss ({the_law.name})")
+        emit(result, as_json, f"Loss ({the_law.name})")
 
 
 @app.command("frontier")
@@ -226,10 +180,10 @@ def frontier_cmd(
 ):
     """Compute-optimal (and data-constrained, inference-aware) allocations over a range of budgets."""
     with user_errors():
-        unique = _number(unique_tokens, "--unique-tokens")
+        unique = number(unique_tokens, "--unique-tokens")
         served = None if inference_tokens is None else parse_quantity(inference_tokens, "--inference-tokens",
                                                                       positive=False)
-        budgets = planning.budgets(_number(flops_from, "--from"), _number(flops_to, "--to"), per_decade)
+        budgets = planning.budgets(number(flops_from, "--from"), number(flops_to, "--to"), per_decade)
         result = planning.frontier(get_law(law), budgets, unique_tokens=unique, inference_tokens=served)
         rows = result.rows()
         if csv_path is not None:
@@ -245,9 +199,9 @@ def frontier_cmd(
             return
         titles = {"optimal": f"Compute-optimal ({result.law})"}
         if unique is not None:
-            titles["constrained"] = f"Data-constrained, {_fmt(unique)} unique tokens"
+            titles["constrained"] = f"Data-constrained, {fmt(unique)} unique tokens"
         if served is not None:
-            titles["inference"] = f"Inference-aware, {_fmt(served)} inference tokens (same loss as compute-optimal)"
+            titles["inference"] = f"Inference-aware, {fmt(served)} inference tokens (same loss as compute-optimal)"
         for prefix, title in titles.items():  # one narrow table per kind of allocation
             columns = [c for c in rows[0] if c.startswith(prefix + "_") and not c.endswith(("_low", "_high"))]
             table = Table(title=title)
@@ -255,7 +209,7 @@ def frontier_cmd(
             for column in columns:
                 table.add_column(column.removeprefix(prefix + "_").replace("_", " "), justify="right")
             for row in rows:
-                table.add_row(*(_fmt(row[c]) for c in ["flops", *columns]))
+                table.add_row(*(fmt(row[c]) for c in ["flops", *columns]))
             out.print(table)
 
 
@@ -269,9 +223,9 @@ def diagnose_cmd(
 ):
     """Is a planned run undertrained, overtrained or compute-optimal, and how much compute does it waste?"""
     with user_errors():
-        result = planning.diagnose(get_law(law), _number(params, "--params"), _number(tokens, "--tokens"),
+        result = planning.diagnose(get_law(law), number(params, "--params"), number(tokens, "--tokens"),
                                    tolerance=tolerance)
-        _emit(result.to_dict(), as_json, f"Diagnosis ({law})")
+        emit(result.to_dict(), as_json, f"Diagnosis ({law})")
 
 
 @app.command("flops")
@@ -295,10 +249,10 @@ def flops_cmd(
                             learned_pos=not no_pos_embedding)
         result = arch.to_dict()
         if tokens is not None:
-            n_tokens = _number(tokens, "--tokens")
+            n_tokens = number(tokens, "--tokens")
             result["n_tokens"] = n_tokens
             result["training_flops"] = {c: arch.flops_per_token(c) * n_tokens for c in CONVENTIONS}
-        _emit(result, as_json, "Architecture")
+        emit(result, as_json, "Architecture")
 
 
 @app.command("laws")
@@ -369,11 +323,11 @@ def fit_cmd(
             report["bootstrap"] = {k: v for k, v in boot.to_dict().items() if k != "intervals"}
             planned_law = boot.ensemble
         if plan is not None:
-            report["plan"] = plan_report(planned_law, flops=_number(plan, "--plan"))
+            report["plan"] = plan_report(planned_law, flops=number(plan, "--plan"))
         if backtest_above is not None:
             from .fit.select import backtest
 
-            report["backtest"] = [b.to_dict() for b in backtest(table, _number(backtest_above, "--backtest-above"),
+            report["backtest"] = [b.to_dict() for b in backtest(table, number(backtest_above, "--backtest-above"),
                                                                  (law,), delta=delta)]
         if isoflop_profiles:
             from .fit.isoflop import fit_isoflop
@@ -412,7 +366,7 @@ def _print_fit(report: dict) -> None:
     for w in report["warnings"]:
         out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     if "plan" in report:
-        _emit(report["plan"], False, "Plan with the fitted law")
+        emit(report["plan"], False, "Plan with the fitted law")
     for b in report.get("backtest", []):
         out.print(f"backtest {b['form']}: fit on {b['n_train']} runs below {b['threshold_flops']:.3g} FLOPs, "
                   f"{b['n_test']} runs above: mean |rel. error| {b['mean_abs_rel_error']:.3%}, "
@@ -444,7 +398,7 @@ def ingest_cmd(
                                         "seq_len, planned_steps per run."),
     run_id: Optional[str] = typer.Option(None, help="Name of the run of a one-run source (default: its file or "
                                          "folder name)."),
-    fmt: str = typer.Option("auto", "--format", help="auto, tensorboard, huggingface, wandb or table."),
+    log_format: str = typer.Option("auto", "--format", help="auto, tensorboard, huggingface, wandb or table."),
     param_convention: str = typer.Option("total", help="How n_params was counted: total, non_embedding, attention."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
@@ -452,7 +406,7 @@ def ingest_cmd(
     with user_errors():
         from .ingest import ingest, parse_per_run, write_runs
 
-        table = ingest(source, format=fmt, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
+        table = ingest(source, format=log_format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
                        n_params=parse_per_run(params, "--params"),
                        tokens_per_step=parse_per_run(tokens_per_step, "--tokens-per-step"),
                        batch_size=batch_size, seq_len=seq_len,
@@ -472,8 +426,8 @@ def ingest_cmd(
         for col in ("run", "points", "loss key", "params", "tokens", "final loss", "planned tokens"):
             view.add_column(col, justify="left" if col in ("run", "loss key") else "right")
         for r in runs:
-            view.add_row(str(r["run_id"]), str(r["points"]), r["loss_key"], _fmt(r["n_params"]), _fmt(r["n_tokens"]),
-                         _fmt(r["loss"]), "" if r["planned_tokens"] is None else _fmt(r["planned_tokens"]))
+            view.add_row(str(r["run_id"]), str(r["points"]), r["loss_key"], fmt(r["n_params"]), fmt(r["n_tokens"]),
+                         fmt(r["loss"]), "" if r["planned_tokens"] is None else fmt(r["planned_tokens"]))
         out.print(view)
         for w in table.warnings:
             out.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
@@ -505,8 +459,8 @@ def report_cmd(
 
         options = dict(budgets=report_html.parse_budgets(budgets),
                        config=None if config is None else report_html.parse_config(config),
-                       unique_tokens=_number(unique_tokens, "--unique-tokens"), form=law, n_bootstrap=bootstrap,
-                       seed=seed, backtest_above=_number(backtest_above, "--backtest-above"), smooth=smooth,
+                       unique_tokens=number(unique_tokens, "--unique-tokens"), form=law, n_bootstrap=bootstrap,
+                       seed=seed, backtest_above=number(backtest_above, "--backtest-above"), smooth=smooth,
                        source=str(source), title=title)
         saved = report_html.read_saved_fit(source)
         if saved is not None:
@@ -526,8 +480,6 @@ def report_cmd(
         for note in report.summary["notes"]:
             out.print(f"[yellow]note:[/yellow] {note}", highlight=False)
 
-
-from .sweep.cli import demo_cmd, sweep_app  # noqa: E402  (imports no torch; `app` must exist first)
 
 app.add_typer(sweep_app, name="sweep")
 app.command("demo")(demo_cmd)

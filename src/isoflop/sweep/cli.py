@@ -13,25 +13,15 @@ from typing import List, Optional
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from ..console import JSON_HELP, err, out, user_errors
 from ..errors import InputError
 from ..units import format_quantity, parse_quantity
 from .design import DEVICE_FLOPS, SweepConfig, SweepDesign, design_sweep
 
 sweep_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                         help="Design and run IsoFLOP sweeps of small GPTs (needs the 'train' extra to run).")
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
-JSON_HELP = "Print one JSON object instead of tables."
-
-
-def _user_errors():
-    # Imported when called: isoflop.cli imports this module to register the sub-app.
-    from ..cli import user_errors
-
-    return user_errors()
 
 
 def _config(path: Optional[Path], overrides: dict) -> SweepConfig:
@@ -107,7 +97,7 @@ def design_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Print the IsoFLOP grid a config (or flags) gives: shapes, tokens, batch, LR, total compute, time."""
-    with _user_errors():
+    with user_errors():
         cfg = _config(config, dict(budgets=_budgets(budgets), sizes_per_budget=sizes_per_budget, spread=spread,
                                    center=center, law=law, seq_len=seq_len, head_dim=head_dim, source=data,
                                    paths=list(data_path) if data_path else None, seed=seed))
@@ -122,10 +112,10 @@ def design_cmd(
             print(json.dumps({**design.to_dict(), "device": device, "device_flops": flops_per_second,
                               "estimated_seconds": seconds, "sweep_dir": str(out_dir) if out_dir else None}))
             return
-        console.print(design_table(design, f"IsoFLOP sweep (prior: {design.law})"))
+        out.print(design_table(design, f"IsoFLOP sweep (prior: {design.law})"))
         for note in design.warnings:
-            err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
-        console.print(f"{len(design.runs)} runs, total compute {design.total_flops:.3g} FLOPs; "
+            err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        out.print(f"{len(design.runs)} runs, total compute {design.total_flops:.3g} FLOPs; "
                   f"estimated {_duration(seconds)} on {device} at {flops_per_second:.3g} FLOP/s"
                   + (f"; sweep folder {out_dir}" if out_dir else ""), highlight=False)
 
@@ -170,7 +160,7 @@ def run_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Train every unfinished run (finished runs are skipped, interrupted ones resume). Exit 1 if any failed."""
-    with _user_errors():
+    with user_errors():
         from . import store
         from .executors import run_sweep
 
@@ -182,9 +172,9 @@ def run_cmd(
         print(json.dumps({"sweep_dir": str(sweep_dir), **report.to_dict(),
                           "table": json.loads(frame.to_json(orient="records"))}))
     else:
-        console.print(_results_table(frame, f"Finished runs in {sweep_dir}"))
+        out.print(_results_table(frame, f"Finished runs in {sweep_dir}"))
         counts = report.to_dict()["counts"]
-        console.print(", ".join(f"{v} {k}" for k, v in counts.items()) + f" in {_duration(report.seconds)}")
+        out.print(", ".join(f"{v} {k}" for k, v in counts.items()) + f" in {_duration(report.seconds)}")
     if report.ids("failed"):
         raise typer.Exit(1)
 
@@ -195,7 +185,7 @@ def status_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """done / running / failed / pending for every run of a sweep."""
-    with _user_errors():
+    with user_errors():
         from . import store
 
         statuses = store.sweep_status(sweep_dir)
@@ -211,8 +201,8 @@ def status_cmd(
         note = s.error or (f"pid {s.pid}" if s.pid else "")
         table.add_row(s.run_id, f"[{colour[s.state]}]{s.state}[/]", f"{s.step:,}/{s.n_steps:,}",
                       "" if s.loss is None else f"{s.loss:.4f}", note)
-    console.print(table)
-    console.print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    out.print(table)
+    out.print(", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
 # ---------------------------------------------------------------------------------------------------- demo
@@ -234,14 +224,14 @@ def demo_cmd(
 ):
     """Design and train a small IsoFLOP sweep on the Python standard library, then fit and plan from it."""
     t0 = time.perf_counter()
-    with _user_errors():
+    with user_errors():
         from . import store
         from .executors import run_sweep
 
         design = design_sweep(SweepConfig.from_dict(DEMO_CONFIG, source="demo"))
         if not as_json:
-            console.print(design_table(design, "isoflop demo: IsoFLOP sweep on the Python standard library"))
-            console.print(f"{len(design.runs)} runs, {design.total_flops:.3g} FLOPs in total", highlight=False)
+            out.print(design_table(design, "isoflop demo: IsoFLOP sweep on the Python standard library"))
+            out.print(f"{len(design.runs)} runs, {design.total_flops:.3g} FLOPs in total", highlight=False)
         sweep_dir = Path(out) / "sweep"
         store.init_sweep(sweep_dir, design)
         # torch.compile would spend longer compiling each tiny shape than training it
@@ -263,5 +253,5 @@ def demo_cmd(
     if as_json:
         print(json.dumps(summary))
         return
-    console.print(_results_table(table, "Final validation loss (◀ best size per budget)"))
-    console.print(f"demo finished in {_duration(summary['wall_seconds'])}; summary in {Path(out) / 'summary.json'}")
+    out.print(_results_table(table, "Final validation loss (◀ best size per budget)"))
+    out.print(f"demo finished in {_duration(summary['wall_seconds'])}; summary in {Path(out) / 'summary.json'}")
