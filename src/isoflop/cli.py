@@ -316,7 +316,7 @@ def fit_cmd(
         result = fitting.fit(table, law, delta=delta, fixed=fixed or None)
         report = result.to_dict()
         report["warnings"] = list(table.warnings) + report["warnings"]
-        planned_law, boot = result.law, None
+        planned_law = result.law
         if bootstrap > 0:
             boot = _bootstrap_with_progress(run_bootstrap, result, table, bootstrap, seed, show=not as_json)
             report["intervals"] = boot.to_dict()["intervals"]
@@ -336,7 +336,7 @@ def fit_cmd(
         if save is not None:
             from .fit.io import save_fit
 
-            save_fit(save, report, boot)
+            save_fit(save, report, planned_law)
         if as_json:
             print(json.dumps(report))
         else:

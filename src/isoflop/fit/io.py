@@ -12,18 +12,20 @@ import numpy as np
 
 from ..errors import InputError
 from ..laws import ChinchillaLaw, KaplanLaw, LawEnsemble, LossVsComputeLaw
+from .parametric import law_params
 
 _CLASSES = {"chinchilla": ChinchillaLaw, "chinchilla-tied": ChinchillaLaw, "kaplan": KaplanLaw,
             "loss-vs-compute": LossVsComputeLaw}
 
 
-def save_fit(path: str | Path, report: dict, boot=None) -> Path:
-    """Write a fit report (``FitResult.to_dict()`` plus extras) and, with a BootstrapResult, its ensemble,
+def save_fit(path: str | Path, report: dict, law=None) -> Path:
+    """Write a fit report (``FitResult.to_dict()`` plus extras) and, when ``law`` is a LawEnsemble, its members,
     atomically (write, then rename), so a reader never sees half a file."""
     path = Path(path)
     saved = dict(report, name=path.stem)
-    if boot is not None:
-        saved["ensemble"] = {k: v.tolist() for k, v in boot.samples.items() if k in report["params"]}
+    if isinstance(law, LawEnsemble):
+        members = law_params(law.members)
+        saved["ensemble"] = {k: np.ravel(members[k]).tolist() for k in report["params"]}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(saved))
     tmp.replace(path)

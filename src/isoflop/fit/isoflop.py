@@ -102,7 +102,7 @@ def _parabola_vertex(x, loss, window):
     return xv, c0 + c1 * xv + c2 * xv * xv
 
 
-def _law_slice_vertex(x, loss, flops, law):
+def _law_slice_vertex(x, loss, law):
     N = np.exp(x)
     basis = np.column_stack([np.ones_like(N), N ** -law.alpha, N ** law.beta])
     coef, *_ = np.linalg.lstsq(basis, loss, rcond=None)
@@ -131,7 +131,7 @@ def fit_isoflop(table: RunTable, *, method: str = "parabola", law=None, window: 
         if sel.sum() < min_runs:
             warnings.append(f"budget {flops:.3g}: only {int(sel.sum())} runs, skipped (need {min_runs})")
             continue
-        vertex = _parabola_vertex(x, loss, window) if method == "parabola" else _law_slice_vertex(x, loss, flops, law)
+        vertex = _parabola_vertex(x, loss, window) if method == "parabola" else _law_slice_vertex(x, loss, law)
         if vertex is None:
             warnings.append(f"budget {flops:.3g}: loss has no interior minimum in N, skipped")
             continue

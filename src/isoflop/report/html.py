@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..fit.parametric import law_params
 from ..runs import RunTable
 from ..units import format_quantity
 
@@ -100,6 +101,7 @@ class Report:
     title: str
     summary: dict
     figures: dict = field(default_factory=dict)
+    law: object = None  # the fitted law (a LawEnsemble with a bootstrap) or the saved one
 
     def to_dict(self) -> dict:
         return dict(self.summary, title=self.title, figures=list(self.figures))
@@ -210,7 +212,7 @@ def build_report(table: RunTable | None = None, *, law=None, saved: dict | None 
             notes.append(f"approach 2: {exc}")
     else:
         summary["fit"] = {k: v for k, v in (saved or {}).items() if k != "ensemble"}
-        summary["fit"].setdefault("params", _law_params(getattr(law, "point", law)))
+        summary["fit"].setdefault("params", law_params(getattr(law, "point", law)))
         notes.append("a saved fit carries no runs: no data summary, backtest, residuals or approach 2")
     if curves is not None:
         from ..fit.envelope import envelope
@@ -239,11 +241,7 @@ def build_report(table: RunTable | None = None, *, law=None, saved: dict | None 
         shown = _figures(law, plannable, finals, fit_result, iso, env, curves, budgets, config, unique_tokens,
                          table)
     name = Path(source).name if source else "runs"
-    return Report(title or f"isoflop report: {name}", summary, shown)
-
-
-def _law_params(law) -> dict:
-    return {k: v for k, v in law.to_dict().items() if k not in ("kind", "name", "param_convention")}
+    return Report(title or f"isoflop report: {name}", summary, shown, law)
 
 
 def _exponents(point, boot, iso, env, plannable) -> dict:
