@@ -128,12 +128,14 @@ def test_plan_from_hardware():
     out = run_json("plan", "--gpu", "h100-sxm", "--gpus", "1024", "--days", "30", "--mfu", "0.4",
                    "--usd-per-gpu-hour", "2.5")
     assert out["flops"] == pytest.approx(1024 * 989e12 * 0.4 * 30 * 86400, rel=1e-12)
-    assert out["days"] == pytest.approx(30) and out["gpu_hours"] == pytest.approx(1024 * 30 * 24)
-    assert out["usd"] == pytest.approx(2.5 * 1024 * 30 * 24)
+    cost = out["cost"]  # the plan's cost sits under "cost" (front-door issue: one Plan shape)
+    assert cost["days"] == pytest.approx(30) and cost["gpu_hours"] == pytest.approx(1024 * 30 * 24)
+    assert cost["usd"] == pytest.approx(2.5 * 1024 * 30 * 24)
     assert out["memory"]["fits"] is True and out["memory"]["min_gpus"] >= 1
     given = run_json("plan", "--flops", "5.76e23", "--gpu", "h100-sxm", "--gpus", "512")
-    assert given["gpu_hours"] == pytest.approx(5.76e23 / (989e12 * 0.4) / 3600)
-    assert given["days"] == pytest.approx(given["gpu_hours"] / 512 / 24) and given["usd"] is None
+    assert given["cost"]["gpu_hours"] == pytest.approx(5.76e23 / (989e12 * 0.4) / 3600)
+    assert given["cost"]["days"] == pytest.approx(given["cost"]["gpu_hours"] / 512 / 24)
+    assert given["cost"]["usd"] is None
 
 
 @pytest.mark.parametrize("args,message", [

@@ -47,7 +47,7 @@ def test_fit_table_output():
 
 @pytest.mark.parametrize("args,message", [
     (["fit", "missing.csv"], "no such file"),
-    (["fit", "{epoch}", "--law", "bogus", *EPOCH], "unknown law form"),
+    (["fit", "{epoch}", "--form", "bogus", *EPOCH], "unknown law form"),
     (["fit", "{epoch}"], "missing column"),
     (["fit", "{epoch}", *EPOCH, "--fix", "gamma=1"], "unknown parameter"),
 ])

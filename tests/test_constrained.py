@@ -38,7 +38,7 @@ def test_readme_losses():
 
 def test_constants_and_surface():
     assert (MUENNIGHOFF.rd_star, MUENNIGHOFF.rn_star) == (rd_star, rn_star) == (RD_STAR_C4, RN_STAR_C4)
-    assert MUENNIGHOFF.A == pytest.approx(math.exp(a)) and MUENNIGHOFF.alpha == alpha
+    assert MUENNIGHOFF.base.A == pytest.approx(math.exp(a)) and MUENNIGHOFF.base.alpha == alpha
     assert MUENNIGHOFF.n_params_exponent == pytest.approx(0.5)
     assert MUENNIGHOFF.to_dict()["kind"] == "data-constrained"
 
@@ -223,8 +223,15 @@ def test_bad_unique_tokens():
             constrained_optimal(MUENNIGHOFF, 1e22, bad)
 
 
-def test_plain_chinchilla_preset_law_still_a_data_constrained_instance():
-    # The preset exposes the base law's constants, so code written for ChinchillaLaw keeps working.
+def test_data_constrained_law_plans_through_its_base_explicitly():
+    # The law protocol (NDLaw) is explicit: the frontier and convention are the base law's, the constants are
+    # read from .base (no attribute forwarding).
+    from isoflop.laws import NDLaw
+
     base = MUENNIGHOFF.base
-    assert isinstance(base, ChinchillaLaw)
-    assert (MUENNIGHOFF.E, MUENNIGHOFF.B, MUENNIGHOFF.beta) == (base.E, base.B, base.beta)
+    assert isinstance(base, ChinchillaLaw) and isinstance(MUENNIGHOFF, NDLaw)
+    assert MUENNIGHOFF.n_params_exponent == base.n_params_exponent == 0.5  # α = β
+    assert MUENNIGHOFF.param_convention == base.param_convention
+    assert MUENNIGHOFF.compute_optimal(1e22) == base.compute_optimal(1e22)
+    with pytest.raises(AttributeError):
+        MUENNIGHOFF.E  # noqa: B018

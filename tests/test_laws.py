@@ -42,8 +42,8 @@ def test_preset_constants_as_published():
     h = get_law("hoffmann2022-rounded")
     assert (h.E, h.A, h.B, h.alpha, h.beta) == (1.69, 406.4, 410.7, 0.34, 0.28)
     m = get_law("muennighoff2023")
-    assert m.A == pytest.approx(math.exp(6.255414)) and m.B == pytest.approx(math.exp(7.3049974))
-    assert m.E == pytest.approx(math.exp(0.6254804)) and m.alpha == m.beta == 0.3526596
+    assert m.base.A == pytest.approx(math.exp(6.255414)) and m.base.B == pytest.approx(math.exp(7.3049974))
+    assert m.base.E == pytest.approx(math.exp(0.6254804)) and m.base.alpha == m.base.beta == 0.3526596
     k = get_law("kaplan2020")
     assert (k.n_c, k.alpha_n, k.d_c, k.alpha_d) == (8.8e13, 0.076, 5.4e13, 0.095)
     assert all(p.citation for p in PRESETS.values())

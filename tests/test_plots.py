@@ -130,10 +130,10 @@ def test_loss_landscape_paths_and_config():
 
 
 def test_residuals_are_the_fits():
-    from isoflop import fit as fitting
+    from isoflop.fit import fit
 
     table = isoflop_sweep().finals()
-    result = fitting.fit(table)
+    result = fit(table)
     fig = plots.residuals(result, table)
     points = by_gid(fig.axes[0].collections, "residuals").get_offsets()
     np.testing.assert_array_equal(points[:, 0], table.flops)

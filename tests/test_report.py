@@ -15,11 +15,19 @@ from typer.testing import CliRunner
 pytest.importorskip("matplotlib")
 
 from isoflop.cli import app  # noqa: E402
-from isoflop.report import build_report  # noqa: E402
+from isoflop.analysis import FitOptions, analyse  # noqa: E402
+from isoflop.report import build_report as render_report  # noqa: E402
 from tests.test_envelope import LAW  # noqa: E402
 from tests.test_plots import BUDGETS, isoflop_sweep  # noqa: E402
 
 runner = CliRunner()
+
+
+def build_report(table, *, budgets, config=None, unique_tokens=None, n_bootstrap=200, source="", figures=True):
+    """What `isoflop report` does: one analysis (the orchestrator shared with fit and demo), then render."""
+    analysis = analyse(table, FitOptions(n_bootstrap=n_bootstrap), budgets=budgets, config=config,
+                       auto_backtest=True, isoflop=True)
+    return render_report(analysis, unique_tokens=unique_tokens, source=source, figures=figures)
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 FIGURES = {"isoflop_profiles", "frontier", "loss_landscape", "residuals", "training_curves"}
 
@@ -172,7 +180,7 @@ def test_cli_report_from_saved_fit(sweep, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--config", "7e9"], "PARAMSxTOKENS"),
     (["--budgets", "1e21,lots"], "--budgets"),
-    (["--law", "bogus"], "unknown law form"),
+    (["--form", "bogus"], "unknown law form"),
 ])
 def test_cli_report_errors(sweep, tmp_path, args, message):
     runs = tmp_path / "runs.csv"

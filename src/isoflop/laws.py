@@ -4,9 +4,11 @@ Each law is a frozen dataclass of its constants. The constants may be floats or 
 shape (k, 1) holds a k-member ensemble (e.g. bootstrap resamples), and every formula below broadcasts it
 against inputs of shape (m,) into results of shape (k, m).
 
-All parametric (N, D) laws share one small surface, which the planners in `plan.py` rely on:
-``loss(n_params, n_tokens)``, ``dloss_dlog_n_params``, ``dloss_dlog_n_tokens`` and
-``compute_optimal(flops) -> (n_params, n_tokens)`` under the convention C = 6·N·D.
+All parametric (N, D) laws implement one typed surface, the ``NDLaw`` protocol, which the planners in
+`plan.py` rely on: ``loss(n_params, n_tokens)``, ``dloss_dlog_n_params``, ``dloss_dlog_n_tokens``,
+``compute_optimal(flops) -> (n_params, n_tokens)`` under the convention C = 6·N·D, the frontier exponents,
+``n_tokens_for_loss`` and ``param_convention``. ``LawEnsemble`` implements it too (through its point law),
+so an ensemble goes wherever a law goes. ``LossVsComputeLaw`` does not: ``require_nd_law`` says so.
 
 References
 - Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models" (Chinchilla): eq. 2 (the form
@@ -20,6 +22,7 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,6 +35,41 @@ def _as_float(x):
     """Scalars stay Python floats (readable reprs, JSON), arrays become float arrays."""
     arr = np.asarray(x, dtype=float)
     return float(arr) if arr.ndim == 0 else arr
+
+
+@runtime_checkable
+class NDLaw(Protocol):
+    """What every law of loss against parameters and tokens offers the planners (C = 6·N·D).
+
+    Constants may be (k, 1) arrays (an ensemble's members); every method broadcasts them against its inputs.
+    """
+
+    name: str
+    kind: str
+
+    @property
+    def param_convention(self) -> str: ...          # how n_params is counted: "total", "non_embedding", ...
+
+    @property
+    def irreducible_loss(self): ...                   # the loss with infinite N and D
+
+    @property
+    def n_params_exponent(self): ...                  # a in N*(C) ∝ C^a
+
+    @property
+    def n_tokens_exponent(self): ...                  # b in D*(C) ∝ C^b
+
+    def loss(self, n_params, n_tokens): ...
+
+    def dloss_dlog_n_params(self, n_params, n_tokens): ...
+
+    def dloss_dlog_n_tokens(self, n_params, n_tokens): ...
+
+    def compute_optimal(self, flops): ...             # (n_params, n_tokens) minimising loss at 6·N·D = flops
+
+    def n_tokens_for_loss(self, n_params, loss): ...  # tokens at which n_params reaches loss (inf: never)
+
+    def to_dict(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -139,7 +177,9 @@ class KaplanLaw:
         N, D = np.asarray(n_params, float), np.asarray(n_tokens, float)
         return (self.n_c / N) ** self._p + self.d_c / D
 
-    irreducible_loss = 0.0
+    @property
+    def irreducible_loss(self):
+        return 0.0  # eq. 1.5 has no irreducible term
 
     def loss(self, n_params, n_tokens):
         return self._inner(n_params, n_tokens) ** self.alpha_d
@@ -212,8 +252,8 @@ class DataConstrainedLaw:
 
     Two conventions where the paper is silent (its reference code asserts U_D ≤ D): a run shorter than one
     epoch sees min(D, U_D) unique tokens, so D′ = D; U_N is taken against the unique pool U_D, so that
-    ``unique_tokens=None`` (unlimited data, U_D → ∞) is exactly the base law. The base law's own surface
-    (``compute_optimal``, exponents, constants such as ``E``, ``A``, ``alpha``) reads through unchanged.
+    ``unique_tokens=None`` (unlimited data, U_D → ∞) is exactly the base law. The base law's frontier
+    (``compute_optimal``, exponents, ``param_convention``) is this law's; its constants are ``base.E`` etc.
     """
 
     base: ChinchillaLaw | KaplanLaw
@@ -226,15 +266,22 @@ class DataConstrainedLaw:
         for name in ("rd_star", "rn_star"):
             object.__setattr__(self, name, _as_float(getattr(self, name)))
 
-    def __getattr__(self, name):
-        # The base law's constants and properties (E, A, alpha, G, n_params_exponent, param_convention, ...).
-        if name.startswith("_") or name == "base":
-            raise AttributeError(name)
-        return getattr(self.base, name)
+    @property
+    def param_convention(self) -> str:
+        return self.base.param_convention
 
     @property
     def irreducible_loss(self):
         return self.base.irreducible_loss
+
+    @property
+    def n_params_exponent(self):
+        """The base law's a in N*(C) ∝ C^a (the frontier with unlimited unique data)."""
+        return self.base.n_params_exponent
+
+    @property
+    def n_tokens_exponent(self):
+        return self.base.n_tokens_exponent
 
     def compute_optimal(self, flops):
         """The base law's compute-optimal (n_params, n_tokens): the allocation with unlimited unique data."""
@@ -366,12 +413,77 @@ class LawEnsemble:
 
     ``members`` is a law of the same class whose constants are arrays of shape (k, 1): evaluated on inputs
     of shape (m,) it gives (k, m), so a planner computes every member at once and reports percentiles over
-    axis 0 as intervals.
+    axis 0 as intervals. As a law (``NDLaw``) an ensemble is its point law: everything that reads a law —
+    a sweep's prior, the planners, a loss prediction — gets the same answer from the ensemble as from the
+    point, and the planners add intervals from the members.
     """
 
     point: ChinchillaLaw | KaplanLaw | DataConstrainedLaw | LossVsComputeLaw
     members: ChinchillaLaw | KaplanLaw | DataConstrainedLaw | LossVsComputeLaw
 
+    def __post_init__(self):
+        if type(self.point) is not type(self.members):
+            raise InputError(f"an ensemble's members must be of the point law's class ({type(self.point).__name__}), "
+                             f"got {type(self.members).__name__}")
+
     @property
     def name(self) -> str:
         return self.point.name
+
+    @property
+    def kind(self) -> str:
+        return self.point.kind
+
+    @property
+    def n_members(self) -> int:
+        return int(np.size(self.members.to_dict()[_FIRST_CONSTANT[self.point.kind]]))
+
+    @property
+    def param_convention(self) -> str:
+        return require_nd_law(self.point).param_convention
+
+    @property
+    def irreducible_loss(self):
+        return require_nd_law(self.point).irreducible_loss
+
+    @property
+    def n_params_exponent(self):
+        return require_nd_law(self.point).n_params_exponent
+
+    @property
+    def n_tokens_exponent(self):
+        return require_nd_law(self.point).n_tokens_exponent
+
+    def loss(self, *args, **kwargs):
+        return self.point.loss(*args, **kwargs)
+
+    def dloss_dlog_n_params(self, *args, **kwargs):
+        return require_nd_law(self.point).dloss_dlog_n_params(*args, **kwargs)
+
+    def dloss_dlog_n_tokens(self, *args, **kwargs):
+        return require_nd_law(self.point).dloss_dlog_n_tokens(*args, **kwargs)
+
+    def compute_optimal(self, flops):
+        return require_nd_law(self.point).compute_optimal(flops)
+
+    def n_tokens_for_loss(self, *args, **kwargs):
+        return require_nd_law(self.point).n_tokens_for_loss(*args, **kwargs)
+
+    def to_dict(self) -> dict:
+        return dict(self.point.to_dict(), n_members=self.n_members)
+
+
+# A constant every law of a kind has, to count an ensemble's members by.
+_FIRST_CONSTANT = {"chinchilla": "E", "kaplan": "n_c", "data-constrained": "rd_star", "loss-vs-compute": "E"}
+
+
+def require_nd_law(law):
+    """``law`` itself when it predicts loss from parameters and tokens (``NDLaw``); an InputError that says why
+    not otherwise (a loss-vs-compute law knows the frontier's loss, not its N and D)."""
+    point = law.point if isinstance(law, LawEnsemble) else law
+    if isinstance(point, (ChinchillaLaw, KaplanLaw, DataConstrainedLaw)):
+        return law
+    if isinstance(point, LossVsComputeLaw):
+        raise InputError(f"law {point.name!r} (loss-vs-compute) gives loss against compute only, not N and D: "
+                         f"plan with a chinchilla, kaplan or data-constrained law (e.g. fit --form chinchilla)")
+    raise TypeError(f"not a scaling law: {type(point).__name__}")

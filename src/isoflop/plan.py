@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .errors import InputError
-from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
+from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, require_nd_law, with_repetition
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
 
@@ -48,8 +48,10 @@ _BISECTION_STEPS = 64
 
 
 def _plain(x):
-    """NumPy values → Python floats/lists for JSON."""
+    """NumPy values → Python floats/lists for strict JSON: a non-finite number becomes None (null)."""
     arr = np.asarray(x)
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        arr = np.where(np.isfinite(arr), arr, None)
     return arr.item() if arr.ndim == 0 else arr.tolist()
 
 
@@ -73,6 +75,7 @@ def _ensemble(solve, law, fields, percentiles, *args, **kwargs):
     The members are one law whose constants have shape (k, 1), so ``solve`` runs once for all of them and
     each field comes back with shape (k, *point_shape) — no loop over members.
     """
+    require_nd_law(law)
     if not isinstance(law, LawEnsemble):
         return solve(law, *args, **kwargs)
     percentiles = _check_percentiles(percentiles)
@@ -152,7 +155,8 @@ def _allocation(law, n_params, n_tokens, unique_tokens=None) -> Allocation:
 
 
 def _compute_optimal(law, flops) -> Allocation:
-    return _allocation(law, *law.compute_optimal(flops))
+    # the budget as given, not 6·N·D recomputed (which would print 2.21e19 as 2.2100000000000053e19)
+    return replace(_allocation(law, *law.compute_optimal(flops)), flops=flops)
 
 
 def compute_optimal(law, flops, percentiles=DEFAULT_PERCENTILES) -> Allocation:
@@ -622,6 +626,9 @@ class Frontier:
         return out
 
 
+MAX_BUDGETS = 100_000  # a frontier longer than this is no longer a table (and per_decade=1e12 would exhaust memory)
+
+
 def budgets(flops_from: float, flops_to: float, per_decade: int = 2) -> np.ndarray:
     """Budgets from ``flops_from`` to ``flops_to`` (both included), ``per_decade`` per factor of 10."""
     lo, hi = float(check_flops(flops_from, "flops_from")), float(check_flops(flops_to, "flops_to"))
@@ -630,6 +637,9 @@ def budgets(flops_from: float, flops_to: float, per_decade: int = 2) -> np.ndarr
     if int(per_decade) != per_decade or per_decade < 1:
         raise InputError(f"per_decade must be a positive integer, got {per_decade!r}")
     count = int(round(np.log10(hi / lo) * per_decade)) + 1
+    if count > MAX_BUDGETS:
+        raise InputError(f"{per_decade} budgets per decade from {lo:.3g} to {hi:.3g} FLOPs make {count:,} budgets, more "
+                         f"than {MAX_BUDGETS:,}; give fewer per decade or a narrower range")
     return np.logspace(np.log10(lo), np.log10(hi), count)
 
 
@@ -643,3 +653,136 @@ def frontier(law, flops, unique_tokens=None, inference_tokens=None,
                  else inference_optimal(law, inference_tokens, flops=flops, percentiles=percentiles))
     return Frontier(flops=flops, compute_optimal=optimal, data_constrained=constrained, inference_aware=inference,
                     law=optimal.law)
+
+
+# ---------------------------------------------------------------------------------------------- dispatcher
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``plan()`` answers: which question it solved (``kind``), the planner's result (``result``: an
+    ``Allocation``, ``DataOptimalPlan`` or ``InferencePlan``; each has flops, n_params, n_tokens, loss, law and
+    ``intervals`` {field: (low, high)} with an ensemble), and with a cluster its cost, memory check and
+    hardware. ``to_dict()`` is one flat, strict-JSON object: the result's fields, then ``cost``, ``memory``,
+    ``hardware`` and ``warnings``."""
+
+    kind: str
+    result: Allocation | DataOptimalPlan | InferencePlan
+    cost: object | None = None  # hardware.ComputeCost
+    memory: object | None = None  # hardware.MemoryCheck
+    cluster: object | None = None  # hardware.Cluster
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_params(self):
+        return self.result.n_params
+
+    @property
+    def n_tokens(self):
+        return self.result.n_tokens
+
+    @property
+    def flops(self):
+        return self.result.flops
+
+    @property
+    def loss(self):
+        return self.result.loss
+
+    @property
+    def intervals(self) -> dict | None:
+        return self.result.intervals
+
+    def to_dict(self) -> dict:
+        out = {"kind": self.kind, **self.result.to_dict()}
+        if self.cluster is not None:
+            out["cost"] = self.cost.to_dict()
+            out["memory"] = self.memory.to_dict()
+            out["hardware"] = self.cluster.to_dict()
+        out["warnings"] = list(self.warnings) + list(out.pop("warnings", []))
+        return out
+
+
+def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, unique_tokens=None,
+         inference_tokens=None, cluster=None, days=None, inference_mfu=None, inference_usd_per_gpu_hour=None,
+         rel_improvement: float = 0.005, percentiles=DEFAULT_PERCENTILES) -> Plan:
+    """Plan from whatever is given; the question follows from the arguments:
+
+    ==========================================  ======================================================
+    given                                       answer (planner)
+    ==========================================  ======================================================
+    ``flops`` (or ``cluster`` + ``days``)       compute-optimal N, D (``compute_optimal``)
+    ``n_params``                                the budget for which N is optimal (``optimal_for_params``)
+    ``n_tokens``                                the budget for which D is optimal (``optimal_for_tokens``)
+    ``target_loss``                             the cheapest run reaching it (``min_flops_for_loss``)
+    ``n_params`` + ``target_loss``              tokens that size needs (``tokens_for_loss``)
+    a budget + ``unique_tokens``                data-constrained N, D, epochs (``constrained_optimal``)
+    ``unique_tokens`` alone                     best reachable loss, useful budget (``data_optimal``)
+    a budget or ``target_loss`` +               the model of least lifetime cost at the same loss
+    ``inference_tokens``                        (``inference_optimal``)
+    ==========================================  ======================================================
+
+    ``law``: any ``NDLaw`` (a preset, a fitted law, or a ``LawEnsemble`` for intervals). With a ``cluster``
+    (``hardware.Cluster``) the plan carries GPU-hours, days, dollars and a memory check; ``inference_mfu`` /
+    ``inference_usd_per_gpu_hour`` price serving differently from training (a cost-weighted inference plan).
+    Every option that would do nothing is an InputError, so nothing given is silently ignored.
+    """
+    require_nd_law(law)
+    if flops is not None and days is not None:
+        raise InputError("give a budget in FLOPs or in days (with a cluster), not both")
+    if days is not None:
+        if cluster is None:
+            raise InputError("days need a cluster (--gpu and --gpus) to turn wall-clock time into FLOPs")
+        flops = float(cluster.flops_for_days(days))
+    if cluster is None and (inference_mfu is not None or inference_usd_per_gpu_hour is not None):
+        raise InputError("--inference-mfu and --inference-usd-per-gpu-hour price serving on a cluster: give --gpu "
+                         "and --usd-per-gpu-hour too")
+    if inference_tokens is None and (inference_mfu is not None or inference_usd_per_gpu_hour is not None):
+        raise InputError("--inference-mfu and --inference-usd-per-gpu-hour apply to inference-aware plans: give "
+                         "--inference-tokens too")
+    given = [name for name, v in (("a budget", flops), ("--params", n_params), ("--tokens", n_tokens),
+                                  ("--target-loss", target_loss)) if v is not None]
+    if given == ["--params", "--target-loss"]:
+        if inference_tokens is not None:
+            raise InputError("--inference-tokens does not apply to a fixed --params with --target-loss")
+        kind, result = "tokens-for-loss", tokens_for_loss(law, n_params, target_loss, unique_tokens, percentiles)
+    elif not given and unique_tokens is not None and inference_tokens is None:
+        kind, result = "data-optimal", data_optimal(law, unique_tokens, rel_improvement, percentiles)
+    elif len(given) != 1:
+        raise InputError("give exactly one of --flops, --params, --tokens, --target-loss (or --gpu, --gpus and "
+                         "--days for a budget; --params with --target-loss; --unique-tokens alone)"
+                         + (f" (got {', '.join(given)})" if given else ""))
+    elif unique_tokens is not None and inference_tokens is not None:
+        raise InputError("--unique-tokens and --inference-tokens cannot be combined yet; plan them separately")
+    elif inference_tokens is not None:
+        if flops is None and target_loss is None:
+            raise InputError("--inference-tokens needs a budget (--flops or --days) or --target-loss")
+        prices = {}
+        if inference_mfu is not None or inference_usd_per_gpu_hour is not None:
+            if cluster.usd_per_gpu_hour is None:
+                raise InputError("a cost-weighted inference plan needs --usd-per-gpu-hour (the training price)")
+            serving = replace(cluster, mfu=cluster.mfu if inference_mfu is None else inference_mfu,
+                              usd_per_gpu_hour=(cluster.usd_per_gpu_hour if inference_usd_per_gpu_hour is None
+                                                else inference_usd_per_gpu_hour))
+            if serving.usd_per_gpu_hour == 0:
+                raise InputError("--inference-usd-per-gpu-hour 0 makes serving free: any model size serves at no "
+                                 "cost, so there is no optimum; give a positive price")
+            prices = {"usd_per_training_flop": cluster.usd_per_flop, "usd_per_inference_flop": serving.usd_per_flop}
+        kind = "inference-aware"
+        result = inference_optimal(law, inference_tokens, flops=flops, target_loss=target_loss,
+                                   percentiles=percentiles, **prices)
+    elif unique_tokens is not None:
+        if flops is None:
+            raise InputError("--unique-tokens plans a budget (--flops or --days), or alone the data-optimal plan")
+        kind, result = "data-constrained", constrained_optimal(law, flops, unique_tokens, percentiles)
+    elif flops is not None:
+        kind, result = "compute-optimal", compute_optimal(law, flops, percentiles)
+    elif n_params is not None:
+        kind, result = "for-params", optimal_for_params(law, n_params, percentiles)
+    elif n_tokens is not None:
+        kind, result = "for-tokens", optimal_for_tokens(law, n_tokens, percentiles)
+    else:
+        kind, result = "target-loss", min_flops_for_loss(law, target_loss, percentiles)
+    if cluster is None:
+        return Plan(kind, result)
+    return Plan(kind, result, cost=cluster.cost(result.flops), memory=cluster.memory(float(np.max(result.n_params))),
+                cluster=cluster)

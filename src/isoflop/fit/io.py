@@ -26,10 +26,9 @@ def save_fit(path: str | Path, report: dict, law=None) -> Path:
     if isinstance(law, LawEnsemble):
         members = law_params(law.members)
         saved["ensemble"] = {k: np.ravel(members[k]).tolist() for k in report["params"]}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(saved))
-    tmp.replace(path)
-    return path
+    from ..io_utils import atomic_write_json
+
+    return atomic_write_json(path, saved)
 
 
 def law_from_params(form: str, params: dict, name: str = "fit", param_convention: str = "total"):
@@ -40,6 +39,23 @@ def law_from_params(form: str, params: dict, name: str = "fit", param_convention
 
 def load_fit(path: str | Path):
     """A saved fit → its law, or a LawEnsemble when it carries bootstrap members."""
+    return read_fit(path)[0]
+
+
+def is_saved_fit(path: str | Path) -> bool:
+    """Whether ``path`` is a JSON document with a fitted law's form and constants."""
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() != ".json":
+        return False
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "law" in data and "params" in data
+
+
+def read_fit(path: str | Path):
+    """A saved fit → (its law or LawEnsemble, the saved document)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -54,6 +70,6 @@ def load_fit(path: str | Path):
     convention = data.get("param_convention") or "total"
     point = law_from_params(form, params, name, convention)
     if not data.get("ensemble"):
-        return point
+        return point, data
     members = {k: np.asarray(v, float)[:, None] for k, v in data["ensemble"].items() if k in params}
-    return LawEnsemble(point=point, members=law_from_params(form, members, name, convention))
+    return LawEnsemble(point=point, members=law_from_params(form, members, name, convention)), data

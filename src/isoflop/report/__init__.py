@@ -1,6 +1,6 @@
 """Figures and a self-contained HTML report (`plots` needs matplotlib, the `plot` extra; it is imported only
 when a figure is drawn, so ``import isoflop.report`` stays light)."""
 
-from .html import DEFAULT_BUDGETS, Report, build_report, render
+from .html import Report, build_report, render
 
-__all__ = ["build_report", "render", "Report", "DEFAULT_BUDGETS"]
+__all__ = ["build_report", "render", "Report"]

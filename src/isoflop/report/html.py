@@ -7,89 +7,21 @@ extrapolation backtest; compute-optimal plans for chosen budgets; the diagnosis 
 the figures of `isoflop.report.plots`. A section whose method does not apply to the data (too few budgets
 for approach 2, no training curves for approach 1, …) is replaced by a note that says why.
 
-``build_report`` computes everything and returns a `Report` (its ``summary`` is JSON-ready);
-``Report.html()`` renders the page, ``Report.write(path)`` writes it, ``Report.save_figures(folder)``
+``build_report`` turns an ``isoflop.analysis.Analysis`` (which computed everything) into a `Report` (its
+``summary`` is JSON-ready, its figures drawn); ``Report.html()`` renders the page, ``Report.write(path)`` writes it, ``Report.save_figures(folder)``
 writes each figure as PNG and SVG.
 """
 
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ..fit.parametric import law_params
-from ..runs import RunTable
 from ..units import format_quantity
-
-DEFAULT_BUDGETS = (1e21, 1e22, 1e23)
-DEFAULT_BOOTSTRAP = 200
-
-
-# -------------------------------------------------------------------------------------------- inputs
-
-def read_saved_fit(path: str | Path):
-    """(law or LawEnsemble, the saved JSON) if ``path`` is a fit saved by `isoflop fit --save`, else None."""
-    path = Path(path)
-    if not path.is_file() or path.suffix.lower() != ".json":
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not (isinstance(data, dict) and "law" in data and "params" in data):
-        return None
-    from ..fit.io import load_fit
-
-    return load_fit(path), data
-
-
-def sweep_curves(folder: str | Path, param_convention: str = "total") -> RunTable | None:
-    """The training curves of a sweep folder (`isoflop.sweep.store.export_curves`: every evaluation of every
-    run, finished or not), with each run's planned_tokens from its spec.json, so that approach 1 flags runs
-    that have not finished; None where the folder has no curves. The evaluation at step 0 (no tokens yet) and
-    non-finite losses are left out."""
-    try:
-        from ..sweep.store import export_curves, run_dir
-    except ImportError:
-        return None
-    frame = export_curves(folder)
-    if frame is None or len(frame) == 0:
-        return None
-    frame = frame[(frame["n_tokens"] > 0) & np.isfinite(frame["loss"].astype(float))]
-    if len(frame) == 0:
-        return None
-    table = RunTable.from_frame(frame, param_convention=param_convention, source=str(folder))
-    planned = {}
-    for run in table.frame["run_id"].unique():
-        try:
-            spec = json.loads((run_dir(folder, run) / "spec.json").read_text())
-            planned[run] = float(spec["n_tokens"])
-        except (OSError, ValueError, KeyError, TypeError):
-            planned[run] = np.nan
-    return RunTable(table.frame.assign(planned_tokens=table.frame["run_id"].map(planned).astype(float)),
-                    table.param_convention, table.warnings)
-
-
-def parse_config(text: str) -> tuple[float, float]:
-    """'7e9x140e9' or '7Bx140B' → (n_params, n_tokens)."""
-    from ..units import parse_quantity
-
-    parts = str(text).lower().replace("×", "x").split("x")
-    if len(parts) != 2:
-        raise InputError(f"--config: expected PARAMSxTOKENS such as 7e9x140e9 or 7Bx140B, got {text!r}")
-    return parse_quantity(parts[0], "--config params"), parse_quantity(parts[1], "--config tokens")
-
-
-def parse_budgets(text: str) -> tuple[float, ...]:
-    """'1e21,1e22,1e23' → (1e21, 1e22, 1e23)."""
-    from ..units import parse_quantity
-
-    return tuple(parse_quantity(part, "--budgets") for part in str(text).split(",") if part.strip())
 
 
 # ------------------------------------------------------------------------------------------- compute
@@ -110,175 +42,44 @@ class Report:
         return render(self)
 
     def write(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_text(self.html(), encoding="utf-8")
-            tmp.replace(path)  # atomic: a browser never sees half a page
-        except OSError as exc:
-            raise InputError(f"cannot write {path}: {exc.strerror}") from None
-        return path
+        from ..io_utils import atomic_write
+
+        return atomic_write(path, self.html())  # a browser never sees half a page
 
     def save_figures(self, folder: str | Path) -> list[Path]:
         from .plots import save
 
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        return [p for name, (fig, _) in self.figures.items() for p in save(fig, folder / name)]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return [p for name, (fig, _) in self.figures.items() for p in save(fig, folder / name)]
+        except OSError as exc:
+            raise InputError(f"--figures {folder}: cannot write there ({exc.strerror or exc})") from None
 
 
-def _span(values) -> list[float]:
-    values = np.asarray(values, float)
-    return [float(values.min()), float(values.max())]
+def build_report(analysis, *, unique_tokens=None, source: str = "", title: str | None = None,
+                 figures: bool = True, provenance: dict | None = None) -> Report:
+    """The report of an ``isoflop.analysis.Analysis``: its summary and figures; computes nothing itself.
 
-
-def _backtest_threshold(finals: RunTable):
-    """Hold out the largest budgets (groups of `group_budgets`), as few as hold at least max(3, 10%) of the
-    runs, keeping at least 2 budgets to fit on; None where that is impossible."""
-    from ..fit.isoflop import group_budgets
-
-    labels = group_budgets(finals.flops)
-    groups = np.unique(labels)[::-1]
-    held = 0
-    for i, label in enumerate(groups[:-2]):
-        held += int((labels == label).sum())
-        if held >= max(3, 0.1 * len(finals)):
-            return float(finals.flops[np.isin(labels, groups[:i + 1])].min())
-    return None
-
-
-def _curves_of(table: RunTable) -> RunTable | None:
-    if "step" not in table.frame:
-        return None
-    counts = table.frame.groupby("run_id").size()
-    return table if (counts >= 2).sum() >= 2 else None
-
-
-def build_report(table: RunTable | None = None, *, law=None, saved: dict | None = None, curves: RunTable | None = None,
-                 budgets=DEFAULT_BUDGETS, config=None, unique_tokens=None, form: str = "chinchilla",
-                 n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0, backtest_above=None, smooth: float = 0.0,
-                 source: str = "", title: str | None = None, figures: bool = True) -> Report:
-    """Fit, plan and draw for a report.
-
-    Either ``table`` (runs: final losses, or curves with a ``step`` column, whose last points are fitted)
-    or ``law`` (a law or LawEnsemble, e.g. from a saved fit, whose JSON is ``saved``). ``curves``: training
-    curves for approach 1 when ``table`` has none. ``budgets``: FLOPs to plan for; ``config``: (n_params,
-    n_tokens) to diagnose; ``unique_tokens``: draw the data-constrained path. ``n_bootstrap`` resamples of
-    runs give the intervals (0: none). ``backtest_above``: fit below this compute and score above it
-    (default: hold out the largest budgets). ``smooth``: approach 1's smoothing of each curve (half-width in
-    log C; see `isoflop.fit.envelope`).
+    ``unique_tokens``: also draw the data-constrained path on the loss landscape.
     """
-    from .. import fit as fitting
-    from .. import plan as planning
-
-    if (table is None) == (law is None):
-        raise InputError("a report needs runs or a saved fit (exactly one)")
-    summary: dict = {"source": source, "notes": []}
-    notes = summary["notes"]
-    fit_result = boot = iso = env = finals = None
-    if table is not None:
-        finals = table.finals()
-        curves = curves if curves is not None else _curves_of(table)
-        summary["data"] = {
-            "n_runs": len(finals), "n_points": len(table), "param_convention": table.param_convention,
-            "n_params": _span(finals.n_params), "n_tokens": _span(finals.n_tokens), "flops": _span(finals.flops),
-            "loss": _span(finals.loss), "curves": curves is not None, "warnings": list(table.warnings)}
-        fit_result = fitting.fit(finals, form)
-        summary["fit"] = fit_result.to_dict()
-        law = fit_result.law
-        if n_bootstrap >= 2:
-            from ..fit.bootstrap import bootstrap
-
-            boot = bootstrap(fit_result, finals.loss, finals.run_ids, n_resamples=n_bootstrap, seed=seed)
-            summary["fit"]["intervals"] = boot.to_dict()["intervals"]
-            summary["fit"]["bootstrap"] = {k: v for k, v in boot.to_dict().items() if k != "intervals"}
-            law = boot.ensemble
-        threshold = backtest_above if backtest_above is not None else _backtest_threshold(finals)
-        if threshold is None:
-            notes.append("backtest: too few compute budgets to hold the largest out")
-        else:
-            from ..fit.select import backtest
-
-            try:
-                summary["backtest"] = [b.to_dict() for b in backtest(finals, threshold, (form,))]
-            except InputError as exc:
-                notes.append(f"backtest: {exc}")
-        from ..fit.isoflop import fit_isoflop
-
-        try:
-            iso = fit_isoflop(finals)
-            summary["isoflop"] = iso.to_dict()
-        except InputError as exc:
-            notes.append(f"approach 2: {exc}")
-    else:
-        summary["fit"] = {k: v for k, v in (saved or {}).items() if k != "ensemble"}
-        summary["fit"].setdefault("params", law_params(getattr(law, "point", law)))
-        notes.append("a saved fit carries no runs: no data summary, backtest, residuals or approach 2")
-    if curves is not None:
-        from ..fit.envelope import envelope
-
-        try:
-            env = envelope(curves, smooth=smooth)
-            summary["envelope"] = env.to_dict()
-        except InputError as exc:
-            notes.append(f"approach 1: {exc}")
-    else:
-        notes.append("approach 1: no training curves (a table with a step column, e.g. from `isoflop ingest`)")
-
-    point = getattr(law, "point", law)
-    plannable = hasattr(point, "compute_optimal")
-    summary["exponents"] = _exponents(point, boot, iso, env, plannable)
-    if plannable:
-        plans = planning.compute_optimal(law, np.asarray(budgets, float))
-        summary["plans"] = _plan_rows(plans, budgets)
-        if config is not None:
-            summary["diagnosis"] = planning.diagnose(law, *config).to_dict()
-    else:
-        notes.append(f"{point.kind} laws give loss against compute only: no plans, diagnosis or landscape")
-
-    shown = {}
-    if figures:
-        shown = _figures(law, plannable, finals, fit_result, iso, env, curves, budgets, config, unique_tokens,
-                         table)
+    summary = dict(analysis.to_dict(), source=source)
+    if provenance is not None:
+        summary["provenance"] = provenance
+    shown = _figures(analysis, unique_tokens) if figures else {}
     name = Path(source).name if source else "runs"
-    return Report(title or f"isoflop report: {name}", summary, shown, law)
+    return Report(title or f"isoflop report: {name}", summary, shown, analysis.law)
 
 
-def _exponents(point, boot, iso, env, plannable) -> dict:
-    """a in N*(C) ∝ C^a by each approach that ran, with its interval."""
-    out = {}
-    if plannable and hasattr(point, "n_params_exponent"):
-        interval = boot.intervals.get("a") if boot is not None else None
-        out["approach 3 (parametric fit)"] = {"a": float(point.n_params_exponent),
-                                              "interval": list(interval) if interval else None}
-    if iso is not None:
-        out["approach 2 (IsoFLOP profiles)"] = {"a": iso.n_params_fit.exponent,
-                                                "interval": list(iso.n_params_fit.interval)}
-    if env is not None:
-        out["approach 1 (training-curve envelope)"] = {"a": env.n_params_fit.exponent,
-                                                       "interval": list(env.n_params_fit.interval)}
-    return out
-
-
-def _plan_rows(plans, budgets) -> list[dict]:
-    d = plans.to_dict()
-    rows = []
-    for i, c in enumerate(budgets):
-        row = {"flops": float(c)}  # as asked (the plan's own 6·N·D agrees to rounding)
-        for key in ("n_params", "n_tokens", "tokens_per_param", "loss"):
-            row[key] = float(np.atleast_1d(d[key])[i])
-        for key, (lo, hi) in d.get("intervals", {}).items():
-            row[f"{key}_interval"] = [float(np.atleast_1d(lo)[i]), float(np.atleast_1d(hi)[i])]
-        rows.append(row)
-    return rows
-
-
-def _figures(law, plannable, finals, fit_result, iso, env, curves, budgets, config, unique_tokens, table) -> dict:
+def _figures(analysis, unique_tokens) -> dict:
     try:
         from . import plots
     except ImportError:
         raise InputError("figures need matplotlib: pip install 'isoflop[plot]'") from None
 
+    law, finals, iso, env, curves = analysis.law, analysis.runs, analysis.isoflop, analysis.envelope, analysis.curves
+    budgets, plannable, fit_result = analysis.budgets, analysis.plannable, analysis.fit
+    config = None if analysis.diagnosis is None else (analysis.diagnosis.n_params, analysis.diagnosis.n_tokens)
     out = {}
     if iso is not None:
         out["isoflop_profiles"] = (plots.isoflop_curves(finals, iso),
@@ -456,19 +257,19 @@ def render(report: Report) -> str:
     if s.get("source"):
         parts.append(f'<p class="muted">source: <code>{html.escape(s["source"])}</code></p>')
     sections = []
-    if "data" in s:
+    if s.get("data"):
         sections.append(("Data", _data_section(s["data"])))
     sections.append(("Fitted law", _fit_section(s["fit"])))
     if s.get("exponents"):
         sections.append(("Compute-optimal exponent", _exponent_section(s["exponents"])))
-    if "backtest" in s:
+    if s.get("backtest"):
         sections.append(("Extrapolation backtest", _backtest_section(s["backtest"])))
-    if "plans" in s:
+    if s.get("plans"):
         law_name = s["fit"].get("law", "")
         sections.append(("Plans", _plan_section(s["plans"], law_name)))
-    if "diagnosis" in s:
+    if s.get("diagnosis"):
         sections.append(("Diagnosis of the configuration", _diagnosis_section(s["diagnosis"])))
-    if "envelope" in s:
+    if s.get("envelope"):
         sections.append(("Approach 1: training-curve envelope", _envelope_section(s["envelope"])))
     for title, body in sections:
         parts.append(f"<section><h2>{html.escape(title)}</h2>{body}</section>")

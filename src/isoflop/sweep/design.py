@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..flops import CONVENTIONS, propose_architecture
+from ..laws import require_nd_law
 from ..plan import compute_optimal
 from ..presets import get_law
 from ..train.spec import DataSpec, TrainSpec
@@ -244,17 +245,15 @@ def format_budget(flops: float) -> str:
 
 
 def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
-    """The IsoFLOP grid for ``config``; ``law`` (any object with ``compute_optimal``) overrides ``config.law``.
+    """The IsoFLOP grid for ``config``; ``law`` (an ``NDLaw``: a preset, a fit or its bootstrap ensemble, which
+    plans as its point law) overrides ``config.law``.
 
     Raises InputError naming the field when a size cannot be snapped to a shape or a budget cannot pay for
     one optimiser step. Two targets that snap to the same shape are merged (noted in ``warnings``).
     """
-    law_name = config.law
-    if law is None:
-        law = get_law(config.law)
-    else:
-        law_name = getattr(law, "name", type(law).__name__)
-    count = "non_embedding" if getattr(law, "param_convention", "total") == "non_embedding" else "total"
+    law = require_nd_law(get_law(config.law) if law is None else law)
+    law_name = law.name
+    count = "non_embedding" if law.param_convention == "non_embedding" else "total"
     rule = get_rule(config.hyper_rule)
     config.data.check_files()
     budgets = np.asarray(config.budgets, dtype=float)

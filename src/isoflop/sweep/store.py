@@ -292,3 +292,31 @@ def export_curves(sweep_dir: str | Path) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     curves = pd.concat(frames, ignore_index=True)
     return curves[[c for c in columns if c in curves.columns]]
+
+
+# -------------------------------------------------------------------------------------------- runs tables
+
+def is_sweep(path: str | Path) -> bool:
+    """Whether ``path`` is a sweep folder (it holds sweep.json or a runs/ folder)."""
+    path = Path(path)
+    return path.is_dir() and ((path / DESIGN).exists() or (path / RUNS).is_dir())
+
+
+def read_runs(sweep_dir: str | Path, curves: bool = False, param_convention: str = "total"):
+    """The sweep as a RunTable: one row per finished run, or with ``curves`` every evaluation of every run
+    (finished or not; step 0 and non-finite losses left out) with each run's planned_tokens from its spec, so
+    approach 1 can flag runs that stopped short. None for curves where there are none."""
+    from ..runs import RunTable
+
+    if not curves:
+        return RunTable.from_frame(export_table(sweep_dir), param_convention=param_convention, source=str(sweep_dir))
+    frame = export_curves(sweep_dir)
+    frame = frame[(frame["n_tokens"] > 0) & np.isfinite(frame["loss"].astype(float))]
+    if len(frame) == 0:
+        return None
+    planned = {}
+    for run in frame["run_id"].unique():
+        spec = rundir.read_json(run_dir(sweep_dir, run) / rundir.SPEC)
+        planned[run] = float(spec["n_tokens"]) if isinstance(spec, dict) and "n_tokens" in spec else np.nan
+    frame = frame.assign(planned_tokens=frame["run_id"].map(planned).astype(float))
+    return RunTable.from_frame(frame, param_convention=param_convention, source=str(sweep_dir))

@@ -1,0 +1,258 @@
+"""`isoflop fit | ingest | report`: parse, call the API (`isoflop.analyse`), render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from ..analysis import FitOptions, analyse
+from ..errors import InputError
+from ..fit.parametric import DEFAULT_DELTA, FORMS
+from ..provenance import provenance
+from ..runs import CONVENTIONS, parse_column_map
+from . import parse
+from .output import JSON_HELP, emit, interval, print_json, print_warnings, sig, stderr, stdout, user_errors, value
+
+FORM_HELP = f"Law form to fit: {', '.join(FORMS)}."
+COLUMNS_HELP = 'Map fields to columns: n_params="Model Size",flops="Training FLOP".'
+CONVENTION_HELP = f"How n_params was counted: {', '.join(CONVENTIONS)}."
+
+
+def read_source(runs: Path, columns: Optional[str], param_convention: str, curves: bool = False):
+    """A runs file or sweep folder as a RunTable (the public ``isoflop.read_runs``)."""
+    from .. import read_runs
+
+    return read_runs(runs, parse_column_map(columns), param_convention, curves=curves)
+
+
+def fit_options(form, delta, fix, drop_highest, bootstrap, seed) -> FitOptions:
+    return FitOptions(form=form, delta=delta, fixed=parse.fixed(fix) or None, drop_highest=drop_highest,
+                      n_bootstrap=bootstrap, seed=seed)
+
+
+def bootstrap_progress(show: bool, total: int):
+    """A progress bar on stderr for long bootstraps, and the callback that advances it."""
+    bar = Progress(console=stderr, transient=True, disable=not show or total < 250)
+    task = bar.add_task("bootstrap (resamples converged)", total=total)
+    return bar, (lambda done: bar.update(task, completed=done))
+
+
+def fit_cmd(
+    runs: Path = typer.Argument(..., metavar="RUNS", help="Runs: CSV, JSONL, JSON or Parquet file, or a sweep folder."),
+    form: str = typer.Option("chinchilla", metavar="FORM", help=FORM_HELP),
+    columns: Optional[str] = typer.Option(None, metavar="MAP", help=COLUMNS_HELP),
+    param_convention: str = typer.Option("total", metavar="NAME", help=CONVENTION_HELP),
+    drop_highest: int = typer.Option(0, metavar="K", help="Drop the K highest-loss runs first (Epoch dropped 5 of "
+                                     "Chinchilla's)."),
+    delta: float = typer.Option(DEFAULT_DELTA, metavar="DELTA", help="Huber threshold on log residuals (inf: least "
+                                "squares)."),
+    fix: Optional[str] = typer.Option(None, metavar="NAME=VALUE", help="Fix parameters, e.g. E=1.69 (Chinchilla "
+                                      "forms)."),
+    bootstrap: int = typer.Option(0, metavar="K", help="Bootstrap resamples of runs for intervals (e.g. 1000)."),
+    seed: int = typer.Option(0, metavar="SEED", help="Seed of the bootstrap."),
+    plan: Optional[str] = typer.Option(None, metavar="FLOPS", help="Also plan the compute-optimal allocation at "
+                                       "these FLOPs (comma-separated for several)."),
+    backtest_above: Optional[str] = typer.Option(None, metavar="FLOPS", help="Fit below these FLOPs, score the runs "
+                                                 "above."),
+    isoflop_profiles: bool = typer.Option(False, "--isoflop", help="Also fit approach 2 (IsoFLOP profiles)."),
+    save: Optional[Path] = typer.Option(None, metavar="FIT.json", help="Save the fit (and its bootstrap ensemble) "
+                                        "for plan/loss/diagnose/frontier --fit."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Fit a scaling law to training runs (approach 3, Huber on log residuals), with optional bootstrap."""
+    with user_errors():
+        options = fit_options(form, delta, fix, drop_highest, bootstrap, seed)
+        budgets = parse.numbers(plan, "--plan") if plan is not None else ()
+        threshold = parse.number(backtest_above, "--backtest-above")
+        if save is not None and save.is_dir():
+            raise InputError(f"--save {save}: is a folder; give a file name such as fit.json")
+        table = read_source(runs, columns, param_convention)
+        bar, advance = bootstrap_progress(not as_json, bootstrap)
+        with bar:
+            result = analyse(table, options, budgets=budgets, backtest_above=threshold, isoflop=isoflop_profiles,
+                             progress=advance)
+        report = result.fit_dict()
+        if result.plans is not None:
+            report["plan"] = result.plans.to_dict()
+        if result.backtests:
+            report["backtest"] = [b.to_dict() for b in result.backtests]
+        if isoflop_profiles:
+            report["isoflop"] = None if result.isoflop is None else result.isoflop.to_dict()
+        report["notes"] = [n for n in result.notes if not n.startswith("approach 1")]
+        report["provenance"] = provenance([runs])
+        if save is not None:
+            from ..fit.io import save_fit
+
+            save_fit(save, report, result.law)
+    if as_json:
+        print_json(report)
+    else:
+        _print_fit(report)
+
+
+def _print_fit(report: dict) -> None:
+    table = Table(title=escape(f"Fit: {report['law']} ({report['n_points']} runs, status {report['status']})"))
+    for col in ("parameter", "value", "95% interval"):
+        table.add_column(col, justify="right")
+    intervals = report.get("intervals", {})
+    for key, val in list(report["params"].items()) + ([("a", None)] if "a" in intervals else []):
+        table.add_row(key, "" if val is None else sig(val), interval(key, intervals.get(key)))
+    stdout.print(table)
+    stdout.print(f"objective {report['objective']:.10g} (Huber δ={report['delta']}), {escape(report['message'])}")
+    if "bootstrap" in report:
+        b = report["bootstrap"]
+        stdout.print(f"bootstrap: {b['n_converged']} of {b['n_resamples']} resamples converged (seed {b['seed']})")
+    print_warnings(report["warnings"])
+    if "plan" in report:
+        emit(report["plan"], False, "Plan with the fitted law")
+    for b in report.get("backtest", []):
+        stdout.print(f"backtest {b['form']}: fit on {b['n_train']} runs below {value('flops', b['threshold_flops'])}, "
+                     f"{b['n_test']} runs above: mean |rel. error| {b['mean_abs_rel_error']:.3%}, "
+                     f"max {b['max_abs_rel_error']:.3%}")
+    if report.get("isoflop"):
+        a = report["isoflop"]["a"]
+        stdout.print(f"approach 2: N* ∝ C^{a['exponent']:.3f} [{a['interval'][0]:.3f}, {a['interval'][1]:.3f}] "
+                     f"from {len(report['isoflop']['optima'])} budgets")
+    print_warnings(report.get("notes", []), "note")
+
+
+def ingest_cmd(
+    source: Path = typer.Argument(..., metavar="SOURCE", help="TensorBoard log folder or event file, W&B CSV export "
+                                  "or run history (CSV/JSONL/JSON), HF trainer_state.json (or a folder of them), "
+                                  "or a curves table."),
+    out_path: Path = typer.Option(..., "--out", metavar="FILE", help="Write the runs here: .parquet, .csv or "
+                                  ".jsonl."),
+    params: Optional[str] = typer.Option(None, metavar="N", help="Parameters of every run (1.2e8), or per run: "
+                                         "a=1e8,b=3e8."),
+    tokens_per_step: Optional[str] = typer.Option(None, metavar="TOKENS", help="Tokens per optimizer step (global "
+                                                  "batch × sequence length), for every run or per run."),
+    batch_size: Optional[int] = typer.Option(None, metavar="SEQS", help="Global batch size in sequences (with "
+                                             "--seq-len)."),
+    seq_len: Optional[int] = typer.Option(None, metavar="TOKENS", help="Sequence length in tokens (with "
+                                          "--batch-size)."),
+    loss_key: Optional[str] = typer.Option(None, metavar="KEY", help="Scalar tag / key / column of the loss "
+                                           "(default: the first logged of eval/loss, eval_loss, val_loss, …, then "
+                                           "train/loss, loss, …)."),
+    tokens_key: Optional[str] = typer.Option(None, metavar="KEY", help="Key of tokens seen, used when tokens per "
+                                             "step are not given."),
+    step_key: Optional[str] = typer.Option(None, metavar="KEY", help="Column of the optimizer step in tables "
+                                           "(default: step, global_step, train/global_step, _step, …)."),
+    planned_steps: Optional[str] = typer.Option(None, metavar="STEPS", help="Steps the learning-rate schedule was "
+                                                "built for (every run or per run); runs that stopped short are "
+                                                "flagged by approach 1."),
+    meta: Optional[Path] = typer.Option(None, metavar="FILE", help="Table of run_id with n_params, tokens_per_step, "
+                                        "batch_size, seq_len, planned_steps per run."),
+    run_id: Optional[str] = typer.Option(None, metavar="NAME", help="Name of the run of a one-run source (default: "
+                                         "its file or folder name)."),
+    log_format: str = typer.Option("auto", "--format", metavar="FORMAT", help="auto, tensorboard, huggingface, "
+                                   "wandb or table."),
+    param_convention: str = typer.Option("total", metavar="NAME", help=CONVENTION_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Training logs → a runs table of loss curves (run_id, step, n_params, n_tokens, flops, loss)."""
+    with user_errors():
+        from ..ingest import ingest, parse_per_run, write_runs
+
+        table = ingest(source, format=log_format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
+                       n_params=parse_per_run(params, "--params"),
+                       tokens_per_step=parse_per_run(tokens_per_step, "--tokens-per-step"),
+                       batch_size=batch_size, seq_len=seq_len,
+                       planned_steps=parse_per_run(planned_steps, "--planned-steps"), meta=meta, run_id=run_id,
+                       param_convention=param_convention)
+        write_runs(table, out_path)
+        last = table.frame.groupby("run_id", sort=False).agg(
+            points=("step", "size"), loss_key=("loss_key", "first"), n_params=("n_params", "first"),
+            n_tokens=("n_tokens", "max"), loss=("loss", "last"), planned_tokens=("planned_tokens", "max"))
+        runs = [{"run_id": run, **row} for run, row in last.to_dict("index").items()]
+        if as_json:
+            print_json({"out": str(out_path), "rows": len(table), "runs": runs, "warnings": list(table.warnings)})
+            return
+        view = Table(title=escape(f"Ingested {len(runs)} runs, {len(table)} points → {out_path}"))
+        for col in ("run", "points", "loss key", "params", "tokens", "final loss", "planned tokens"):
+            view.add_column(col, justify="left" if col in ("run", "loss key") else "right")
+        for r in runs:
+            view.add_row(escape(str(r["run_id"])), str(r["points"]), escape(str(r["loss_key"])),
+                         value("n_params", r["n_params"]), value("n_tokens", r["n_tokens"]), value("loss", r["loss"]),
+                         value("n_tokens", r["planned_tokens"]))
+        stdout.print(view)
+        print_warnings(table.warnings)
+
+
+def report_cmd(
+    source: Path = typer.Argument(..., metavar="SOURCE", help="Runs (CSV, JSONL, JSON or Parquet; curves from "
+                                  "`isoflop ingest` too), a sweep folder, a demo's output folder, or a fit saved "
+                                  "by `isoflop fit --save`."),
+    out_path: Path = typer.Option(Path("report.html"), "--out", metavar="FILE.html", help="The HTML file to write "
+                                  "(self-contained)."),
+    budgets: str = typer.Option("1e21,1e22,1e23", metavar="FLOPS,...", help="Budgets in FLOPs to plan for, "
+                                "comma-separated."),
+    config: Optional[str] = typer.Option(None, metavar="NxD", help="Diagnose a configuration PARAMSxTOKENS, e.g. "
+                                         "7e9x140e9."),
+    unique_tokens: Optional[str] = typer.Option(None, metavar="U", help="Draw the data-constrained path for this "
+                                                "many unique tokens."),
+    form: str = typer.Option("chinchilla", metavar="FORM", help=FORM_HELP),
+    columns: Optional[str] = typer.Option(None, metavar="MAP", help=COLUMNS_HELP),
+    param_convention: str = typer.Option("total", metavar="NAME", help=CONVENTION_HELP),
+    drop_highest: int = typer.Option(0, metavar="K", help="Drop the K highest-loss runs first."),
+    delta: float = typer.Option(DEFAULT_DELTA, metavar="DELTA", help="Huber threshold on log residuals (inf: least "
+                                "squares)."),
+    fix: Optional[str] = typer.Option(None, metavar="NAME=VALUE", help="Fix parameters, e.g. E=1.69."),
+    bootstrap: int = typer.Option(200, metavar="K", help="Bootstrap resamples of runs for intervals (0: none)."),
+    seed: int = typer.Option(0, metavar="SEED", help="Seed of the bootstrap."),
+    backtest_above: Optional[str] = typer.Option(None, metavar="FLOPS", help="Backtest: fit below these FLOPs, score "
+                                                 "the runs above (default: hold out the largest budgets)."),
+    smooth: float = typer.Option(0.0, metavar="WIDTH", help="Approach 1: smooth each curve over ± this in log "
+                                 "compute (e.g. 0.1)."),
+    figures: Optional[Path] = typer.Option(None, metavar="FOLDER", help="Also save every figure as PNG and SVG in "
+                                           "this folder."),
+    title: Optional[str] = typer.Option(None, metavar="TEXT", help="Title of the page."),
+    as_json: bool = typer.Option(False, "--json", help="Print what the report says as one JSON object."),
+):
+    """One self-contained HTML page: data, fitted law with intervals, backtest, plans, diagnosis and figures."""
+    with user_errors():
+        from ..fit.io import is_saved_fit, read_fit
+        from ..report.html import build_report
+
+        options = fit_options(form, delta, fix, drop_highest, bootstrap, seed)
+        question = dict(budgets=parse.numbers(budgets, "--budgets"), config=parse.config(config))
+        unique = parse.number(unique_tokens, "--unique-tokens")
+        threshold = parse.number(backtest_above, "--backtest-above")
+        if figures is not None and figures.exists() and not figures.is_dir():
+            raise InputError(f"--figures {figures}: is a file; give a folder")
+        source = _demo_sweep(source)
+        if is_saved_fit(source):
+            law, saved = read_fit(source)
+            analysis = analyse(law=law, saved=saved, options=options, **question)
+        else:
+            table = read_source(source, columns, param_convention)
+            curves = read_source(source, None, param_convention, curves=True) if source.is_dir() else None
+            bar, advance = bootstrap_progress(not as_json, bootstrap)
+            with bar:
+                analysis = analyse(table, options, curves=curves, backtest_above=threshold, auto_backtest=True,
+                                   isoflop=True, smooth=smooth, progress=advance, **question)
+        report = build_report(analysis, unique_tokens=unique, source=str(source), title=title,
+                              provenance=provenance([source]))
+        report.write(out_path)
+        written = report.save_figures(figures) if figures is not None else []
+    if as_json:
+        print_json(dict(report.to_dict(), out=str(out_path), figure_files=[str(p) for p in written]))
+        return
+    stdout.print(f"wrote {out_path} ({len(report.figures)} figures)"
+                 + (f"; figures as PNG and SVG in {figures}" if written else ""))
+    print_warnings(report.summary["notes"], "note")
+
+
+def _demo_sweep(source: Path) -> Path:
+    """The sweep inside an `isoflop demo` output folder (``OUT/sweep``), else ``source`` itself."""
+    from ..sweep.store import is_sweep
+
+    inner = source / "sweep"
+    return inner if source.is_dir() and not is_sweep(source) and is_sweep(inner) else source
+
+
+COMMANDS = {"fit": fit_cmd, "ingest": ingest_cmd, "report": report_cmd}

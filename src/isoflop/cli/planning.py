@@ -1,0 +1,230 @@
+"""`isoflop plan | loss | frontier | diagnose | flops | laws`: parse, call the API, render."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..plan import budgets as make_budgets
+from ..plan import diagnose, frontier, plan
+from ..errors import InputError
+from ..flops import CONVENTIONS, Architecture
+from ..hardware import CATALOG, DEFAULT_MFU, Cluster, get_accelerator
+from ..laws import require_nd_law, with_repetition
+from ..presets import PRESETS, get_law
+from . import parse
+from .output import JSON_HELP, emit, print_json, stdout, user_errors, value
+
+DEFAULT_LAW = "besiroglu2024"
+LAW_OPTION = typer.Option(None, "--law", metavar="NAME",
+                          help=f"Published law: {', '.join(PRESETS)} (default {DEFAULT_LAW}).")
+FIT_OPTION = typer.Option(None, "--fit", metavar="FIT.json",
+                          help="Use a fit saved by `isoflop fit --save` (with its bootstrap intervals).")
+JSON_OPTION = typer.Option(False, "--json", help=JSON_HELP)
+
+
+def resolve_law(law: Optional[str], fit: Optional[Path]):
+    """The law of ``--law`` or of ``--fit`` (not both); the default preset when neither is given."""
+    if law is not None and fit is not None:
+        raise InputError("give --law (a published law) or --fit (a saved fit), not both")
+    if fit is not None:
+        from ..fit.io import load_fit
+
+        return load_fit(fit)
+    return get_law(law or DEFAULT_LAW)
+
+
+def _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision) -> Cluster | None:
+    if gpu is None:
+        given = [name for name, v in (("--gpus", gpus), ("--mfu", mfu), ("--usd-per-gpu-hour", usd_per_gpu_hour),
+                                      ("--precision", precision)) if v is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} describe a cluster: give --gpu too (e.g. --gpu h100-sxm)")
+        return None
+    return Cluster(get_accelerator(gpu), n_gpus=gpus, mfu=DEFAULT_MFU if mfu is None else mfu,
+                   usd_per_gpu_hour=usd_per_gpu_hour, precision=precision or "bf16")
+
+
+def plan_cmd(
+    flops: Optional[str] = typer.Option(None, metavar="FLOPS", help="Training budget in FLOPs (C = 6·N·D), e.g. 5.76e23."),
+    params: Optional[str] = typer.Option(None, metavar="N", help="Model size: the budget for which it is optimal "
+                                         "(with --target-loss: the tokens it needs)."),
+    tokens: Optional[str] = typer.Option(None, metavar="D", help="Token count: the budget for which it is optimal."),
+    target_loss: Optional[str] = typer.Option(None, metavar="LOSS", help="Cheapest run that reaches this loss (nats/token)."),
+    unique_tokens: Optional[str] = typer.Option(None, metavar="U", help="Unique tokens available (data repeats "
+                                                "beyond them); alone: the data-optimal plan."),
+    inference_tokens: Optional[str] = typer.Option(None, metavar="T", help="Lifetime inference tokens to serve."),
+    gpu: Optional[str] = typer.Option(None, metavar="NAME", help=f"Accelerator: {', '.join(CATALOG)}."),
+    gpus: Optional[int] = typer.Option(None, metavar="COUNT", help="Number of accelerators."),
+    days: Optional[float] = typer.Option(None, metavar="DAYS", help="Wall-clock days on --gpus (a budget instead "
+                                         "of --flops)."),
+    mfu: Optional[float] = typer.Option(None, metavar="FRACTION", help=f"Model FLOPs utilisation in (0, 1] "
+                                        f"(default {DEFAULT_MFU}); needs --gpu."),
+    usd_per_gpu_hour: Optional[float] = typer.Option(None, metavar="USD", help="Price per accelerator-hour."),
+    precision: Optional[str] = typer.Option(None, metavar="bf16|fp8", help="Peak to use (default bf16); needs --gpu."),
+    inference_mfu: Optional[float] = typer.Option(None, metavar="FRACTION", help="MFU when serving (a cost-weighted "
+                                                  "inference plan)."),
+    inference_usd_per_gpu_hour: Optional[float] = typer.Option(None, metavar="USD", help="Serving price per "
+                                                               "accelerator-hour."),
+    rel_improvement: float = typer.Option(0.005, metavar="FRACTION", help="Data-optimal plan: stop where doubling "
+                                          "compute gains less than this fraction of the loss."),
+    law: Optional[str] = LAW_OPTION,
+    fit: Optional[Path] = FIT_OPTION,
+    as_json: bool = JSON_OPTION,
+):
+    """Model size, tokens and loss for a budget, a size, a dataset or a target loss; data-constrained,
+    data-optimal and inference-aware plans; GPU-hours, days and dollars."""
+    with user_errors():
+        cluster = _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision)
+        result = plan(resolve_law(law, fit), flops=parse.number(flops, "--flops"),
+                               n_params=parse.number(params, "--params"), n_tokens=parse.number(tokens, "--tokens"),
+                               target_loss=parse.number(target_loss, "--target-loss"),
+                               unique_tokens=parse.number(unique_tokens, "--unique-tokens"),
+                               inference_tokens=parse.count_or_zero(inference_tokens, "--inference-tokens"),
+                               cluster=cluster, days=days, inference_mfu=inference_mfu,
+                               inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement)
+        report = result.to_dict()
+        emit(report, as_json, f"Plan: {report['kind']} ({report['law']})")
+
+
+def loss_cmd(
+    params: str = typer.Option(..., metavar="N", help="Model parameters, e.g. 6.34e9."),
+    tokens: str = typer.Option(..., metavar="D", help="Training tokens seen (repeats included), e.g. 242e9."),
+    unique_tokens: Optional[str] = typer.Option(None, metavar="U", help="Unique tokens (data repeats beyond them)."),
+    law: Optional[str] = LAW_OPTION,
+    fit: Optional[Path] = FIT_OPTION,
+    as_json: bool = JSON_OPTION,
+):
+    """The loss a law predicts for N parameters trained on D tokens (of which U unique)."""
+    with user_errors():
+        n_params, n_tokens = parse.number(params, "--params"), parse.number(tokens, "--tokens")
+        the_law = resolve_law(law, fit)
+        require_nd_law(the_law)
+        result = {"n_params": n_params, "n_tokens": n_tokens, "flops": 6.0 * n_params * n_tokens}
+        if unique_tokens is None:
+            result["loss"] = float(the_law.loss(n_params, n_tokens))
+        else:
+            the_law = with_repetition(the_law)
+            unique = parse.number(unique_tokens, "--unique-tokens")
+            result.update(unique_tokens=unique, epochs=n_tokens / unique,
+                          loss=float(the_law.loss(n_params, n_tokens, unique)))
+        result["law"] = the_law.name
+        emit(result, as_json, f"Loss ({the_law.name})")
+
+
+def frontier_cmd(
+    flops_from: str = typer.Option(..., "--from", metavar="FLOPS", help="Smallest budget in FLOPs, e.g. 1e18."),
+    flops_to: str = typer.Option(..., "--to", metavar="FLOPS", help="Largest budget in FLOPs, e.g. 1e26."),
+    per_decade: int = typer.Option(2, metavar="COUNT", help="Budgets per factor of 10."),
+    unique_tokens: Optional[str] = typer.Option(None, metavar="U", help="Add data-constrained columns for this "
+                                                "many unique tokens."),
+    inference_tokens: Optional[str] = typer.Option(None, metavar="T", help="Add inference-aware columns for this "
+                                                   "many inference tokens."),
+    law: Optional[str] = LAW_OPTION,
+    fit: Optional[Path] = FIT_OPTION,
+    csv_path: Optional[Path] = typer.Option(None, "--csv", metavar="FILE.csv", help="Also write the table to this "
+                                            "CSV file."),
+    as_json: bool = JSON_OPTION,
+):
+    """Compute-optimal (and data-constrained, inference-aware) allocations over a range of budgets."""
+    with user_errors():
+        unique = parse.number(unique_tokens, "--unique-tokens")
+        served = parse.count_or_zero(inference_tokens, "--inference-tokens")
+        budgets = make_budgets(parse.number(flops_from, "--from"), parse.number(flops_to, "--to"), per_decade)
+        result = frontier(resolve_law(law, fit), budgets, unique_tokens=unique, inference_tokens=served)
+        rows = result.rows()
+        if csv_path is not None:
+            try:
+                with open(csv_path, "w", newline="") as handle:
+                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                    writer.writeheader()
+                    writer.writerows(rows)
+            except OSError as exc:
+                raise InputError(f"--csv {csv_path}: cannot write ({exc.strerror or exc})") from None
+        if as_json:
+            print_json(result.to_dict())
+            return
+        titles = {"optimal": f"Compute-optimal ({result.law})"}
+        if unique is not None:
+            titles["constrained"] = f"Data-constrained, {value('tokens', unique)} unique tokens"
+        if served is not None:
+            titles["inference"] = (f"Inference-aware, serving {value('tokens', served)} tokens at the "
+                                   f"compute-optimal model's loss")
+        for prefix, title in titles.items():  # one narrow table per kind of allocation
+            columns = [c for c in rows[0] if c.startswith(prefix + "_") and not c.endswith(("_low", "_high"))]
+            table = Table(title=escape(title))
+            table.add_column("compute-optimal budget", justify="right")
+            for column in columns:
+                table.add_column(column.removeprefix(prefix + "_").replace("_", " "), justify="right")
+            for row in rows:
+                table.add_row(*(value(c, row[c]) for c in ["flops", *columns]))
+            stdout.print(table)
+
+
+def diagnose_cmd(
+    params: str = typer.Option(..., metavar="N", help="Model parameters, e.g. 280B."),
+    tokens: str = typer.Option(..., metavar="D", help="Training tokens, e.g. 300B."),
+    law: Optional[str] = LAW_OPTION,
+    fit: Optional[Path] = FIT_OPTION,
+    tolerance: float = typer.Option(1.5, metavar="FACTOR", help="Factor on tokens/param still counted as "
+                                    "compute-optimal."),
+    as_json: bool = JSON_OPTION,
+):
+    """Is a planned run undertrained, overtrained or compute-optimal, and how much compute does it waste?"""
+    with user_errors():
+        the_law = resolve_law(law, fit)
+        result = diagnose(the_law, parse.number(params, "--params"), parse.number(tokens, "--tokens"),
+                                   tolerance=tolerance)
+        emit(result.to_dict(), as_json, f"Diagnosis ({the_law.name})")
+
+
+def flops_cmd(
+    layers: int = typer.Option(..., metavar="COUNT", help="Number of transformer blocks."),
+    d_model: int = typer.Option(..., metavar="WIDTH", help="Residual stream width."),
+    heads: int = typer.Option(..., metavar="COUNT", help="Attention heads."),
+    vocab: int = typer.Option(..., metavar="SIZE", help="Vocabulary size."),
+    seq_len: int = typer.Option(..., metavar="TOKENS", help="Context length in tokens."),
+    d_ff: Optional[int] = typer.Option(None, metavar="WIDTH", help="MLP width (default 4·d_model)."),
+    untied: bool = typer.Option(False, help="Separate output head (not tied to the token embedding)."),
+    no_bias: bool = typer.Option(False, help="No biases in linear layers and LayerNorms."),
+    no_pos_embedding: bool = typer.Option(False, help="No learned position embeddings (e.g. rotary)."),
+    tokens: Optional[str] = typer.Option(None, metavar="D", help="Also give total training FLOPs for this many "
+                                         "tokens."),
+    as_json: bool = JSON_OPTION,
+):
+    """Exact parameter counts and training FLOPs per token under each convention."""
+    with user_errors():
+        arch = Architecture(n_layer=layers, d_model=d_model, n_head=heads, vocab_size=vocab, seq_len=seq_len,
+                            d_ff=d_ff, tied_embeddings=not untied, bias=not no_bias,
+                            learned_pos=not no_pos_embedding)
+        result = arch.to_dict()
+        if tokens is not None:
+            n_tokens = parse.number(tokens, "--tokens")
+            result["n_tokens"] = n_tokens
+            result["training_flops"] = {c: arch.flops_per_token(c) * n_tokens for c in CONVENTIONS}
+        emit(result, as_json, "Architecture")
+
+
+def laws_cmd(as_json: bool = JSON_OPTION):
+    """List the published laws with their constants and sources."""
+    if as_json:
+        print_json({name: p.to_dict() for name, p in PRESETS.items()})
+        return
+    table = Table(title="Published scaling laws")
+    for col in ("name", "constants", "N* ∝ C^a", "source"):
+        table.add_column(col, overflow="fold")
+    for name, preset in PRESETS.items():
+        constants = {k: v for k, v in preset.law.to_dict().items() if k not in ("kind", "name", "param_convention",
+                                                                                 "base_kind")}
+        text = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in constants.items())
+        table.add_row(name, escape(text), f"{preset.law.n_params_exponent:.3f}", escape(preset.citation))
+    stdout.print(table)
+
+
+COMMANDS = {"plan": plan_cmd, "loss": loss_cmd, "frontier": frontier_cmd, "diagnose": diagnose_cmd,
+            "flops": flops_cmd, "laws": laws_cmd}
