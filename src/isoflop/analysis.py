@@ -22,7 +22,8 @@ from .fit.parametric import DEFAULT_DELTA, FitResult
 from .plan import Plan, diagnose, plan
 from .runs import RunTable
 
-MAX_BOOTSTRAP = 100_000  # resamples: (K, runs) weights and K laws in memory; 1e5 × 1e3 runs is 0.8 GB
+MAX_BOOTSTRAP = 100_000  # resamples: (K, runs) weights and K laws in memory
+MAX_BOOTSTRAP_CELLS = 1e8  # resamples × runs: the (K, runs) weights and residuals stay under ~2 GB
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,10 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             raise InputError(f"--drop-highest {options.drop_highest} would drop every one of the {len(finals)} runs")
         finals = finals.drop_highest_loss(options.drop_highest)
         warnings.extend(finals.warnings)
+        if options.n_bootstrap * len(finals) > MAX_BOOTSTRAP_CELLS:
+            raise InputError(f"--bootstrap {options.n_bootstrap:,} resamples of {len(finals):,} runs would hold "
+                             f"{options.n_bootstrap * len(finals):.3g} weights in memory (limit "
+                             f"{MAX_BOOTSTRAP_CELLS:.0e}); give fewer resamples")
         fit_result = fit_law(finals, options.form, delta=options.delta, fixed=options.fixed or None)
         law = fit_result.law
         if options.n_bootstrap:

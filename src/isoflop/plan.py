@@ -499,7 +499,8 @@ def inference_optimal(law, inference_tokens, *, flops=None, target_loss=None, us
         raise InputError("give both usd_per_training_flop and usd_per_inference_flop, or neither")
     if usd_per_training_flop is not None:
         _check_positive("usd per training FLOP", usd_per_training_flop)
-        _check_positive("usd per inference FLOP", usd_per_inference_flop)
+        if not (np.isfinite(usd_per_inference_flop) and usd_per_inference_flop >= 0):  # 0: free serving
+            raise InputError(f"usd per inference FLOP must be finite and ≥ 0, got {usd_per_inference_flop!r}")
     if flops is not None:
         flops = check_flops(flops)
     else:
@@ -763,9 +764,6 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
             serving = replace(cluster, mfu=cluster.mfu if inference_mfu is None else inference_mfu,
                               usd_per_gpu_hour=(cluster.usd_per_gpu_hour if inference_usd_per_gpu_hour is None
                                                 else inference_usd_per_gpu_hour))
-            if serving.usd_per_gpu_hour == 0:
-                raise InputError("--inference-usd-per-gpu-hour 0 makes serving free: any model size serves at no "
-                                 "cost, so there is no optimum; give a positive price")
             prices = {"usd_per_training_flop": cluster.usd_per_flop, "usd_per_inference_flop": serving.usd_per_flop}
         kind = "inference-aware"
         result = inference_optimal(law, inference_tokens, flops=flops, target_loss=target_loss,

@@ -44,7 +44,9 @@ def _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision) -> Cluster | None:
         given = [name for name, v in (("--gpus", gpus), ("--mfu", mfu), ("--usd-per-gpu-hour", usd_per_gpu_hour),
                                       ("--precision", precision)) if v is not None]
         if given:
-            raise InputError(f"{', '.join(given)} describe a cluster: give --gpu too (e.g. --gpu h100-sxm)")
+            verb = "describes" if len(given) == 1 else "describe"
+            raise InputError(f"{', '.join(given)} {verb} a cluster and does nothing without --gpu: give --gpu too "
+                             f"(e.g. --gpu h100-sxm)")
         return None
     return Cluster(get_accelerator(gpu), n_gpus=gpus, mfu=DEFAULT_MFU if mfu is None else mfu,
                    usd_per_gpu_hour=usd_per_gpu_hour, precision=precision or "bf16")

@@ -1,0 +1,123 @@
+"""The public Python API: everything from `import isoflop`, laws as one protocol, one Plan shape."""
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import isoflop
+from isoflop.fit.bootstrap import bootstrap
+from isoflop.laws import ChinchillaLaw, KaplanLaw, LawEnsemble, LossVsComputeLaw, NDLaw
+from isoflop.runs import RunTable
+from tests.conftest import shared_file
+
+
+def test_one_import_gives_the_api():
+    for name in ("read_runs", "fit", "law", "plan", "diagnose", "frontier", "analyse", "report", "design_sweep",
+                 "run_sweep", "RunTable", "Plan", "Allocation", "NDLaw", "LawEnsemble", "Architecture", "Cluster",
+                 "InputError"):
+        assert hasattr(isoflop, name), name
+    assert isoflop.__version__.count(".") == 2
+    assert set(isoflop.__all__) <= set(dir(isoflop))
+
+
+def test_facade_functions_survive_later_submodule_imports():
+    # `fit`, `plan` and `report` are both facade functions and subpackages: a later first import of a
+    # submodule must not rebind the package attribute to the module.
+    code = ("import isoflop, isoflop.fit.select, isoflop.fit.isoflop, isoflop.report.html, isoflop.report.plots, "
+            "isoflop.plan, isoflop.sweep.store; "
+            "assert all(callable(f) and type(f).__name__ == 'function' for f in "
+            "(isoflop.fit, isoflop.plan, isoflop.report)); "
+            "assert 'torch' not in __import__('sys').modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plan_takes_a_preset_name_a_law_or_a_fit():
+    by_name = isoflop.plan("besiroglu2024", flops=5.76e23)
+    by_law = isoflop.plan(isoflop.law("besiroglu2024"), flops=5.76e23)
+    # Besiroglu et al. 2024 (ORACLES): C = 5.76e23 → N* = 7.225e10, D* = 1.329e12, L* = 1.9744
+    assert by_name.n_params == by_law.n_params == pytest.approx(7.225e10, rel=5e-3)
+    assert by_name.n_tokens == pytest.approx(1.329e12, rel=5e-3) and by_name.loss == pytest.approx(1.9744, abs=1e-3)
+    assert by_name.kind == "compute-optimal" and by_name.flops == 5.76e23  # the budget as given, no float noise
+
+
+def test_every_law_class_implements_the_protocol():
+    for name in isoflop.PRESETS:
+        assert isinstance(isoflop.law(name), NDLaw), name
+    point = isoflop.law("besiroglu2024")
+    members = ChinchillaLaw(E=np.full((3, 1), 1.8), A=np.full((3, 1), 482.0), B=np.full((3, 1), 2085.0),
+                            alpha=np.array([[0.34], [0.35], [0.36]]), beta=np.full((3, 1), 0.3658))
+    ensemble = LawEnsemble(point, members)
+    assert isinstance(ensemble, NDLaw) and ensemble.n_members == 3
+    assert ensemble.compute_optimal(1e22) == point.compute_optimal(1e22)
+    with pytest.raises(isoflop.InputError, match="point law's class"):
+        LawEnsemble(point, KaplanLaw(n_c=np.ones((2, 1)), alpha_n=0.07, d_c=1e13, alpha_d=0.1))
+
+
+def test_a_law_that_cannot_plan_says_so():
+    lvc = LossVsComputeLaw(E=1.7, C0=1e10, gamma=0.05, name="lvc")
+    assert not isinstance(lvc, NDLaw)
+    for call in (lambda: isoflop.plan(lvc, flops=1e22), lambda: isoflop.diagnose(lvc, 1e9, 2e10),
+                 lambda: isoflop.frontier(lvc, [1e20, 1e21])):
+        with pytest.raises(isoflop.InputError, match="loss against compute only"):
+            call()
+
+
+def _kaplan_runs(seed=0):
+    law = KaplanLaw(n_c=6.4e13, alpha_n=0.076, d_c=1.8e13, alpha_d=0.103)
+    rng = np.random.default_rng(seed)
+    n = np.repeat(np.geomspace(1e7, 1e9, 6), 4)
+    d = np.tile(np.geomspace(2e8, 2e10, 4), 6)
+    loss = law.loss(n, d) * np.exp(rng.normal(0, 0.003, n.size))
+    return RunTable.from_frame(__import__("pandas").DataFrame({"n_params": n, "n_tokens": d, "loss": loss}),
+                               param_convention="non_embedding")
+
+
+def test_sweep_from_a_bootstrapped_kaplan_fit_equals_the_point_law_sweep():
+    runs = _kaplan_runs()
+    result = isoflop.fit(runs, "kaplan")
+    boot = bootstrap(result, runs.loss, runs.run_ids, n_resamples=20)
+    assert boot.ensemble.param_convention == "non_embedding"
+    config = isoflop.SweepConfig(budgets=(1e11, 3e11), head_dim=8)
+    from_point = isoflop.design_sweep(config, law=result.law)
+    from_ensemble = isoflop.design_sweep(config, law=boot.ensemble)
+    assert from_point.to_dict()["runs"] == from_ensemble.to_dict()["runs"]
+
+
+def test_plan_json_is_strict_and_intervals_have_one_shape():
+    law = isoflop.law("besiroglu2024")
+    members = ChinchillaLaw(E=np.full((5, 1), 1.8172), A=np.full((5, 1), 482.01), B=np.full((5, 1), 2085.43),
+                            alpha=np.linspace(0.34, 0.355, 5)[:, None], beta=np.full((5, 1), 0.3658))
+    ensemble = LawEnsemble(law, members)
+    for question in (dict(flops=1e22), dict(n_params=7e9), dict(target_loss=2.1), dict(flops=1e22, unique_tokens=1e10),
+                     dict(unique_tokens=1e10), dict(flops=1e22, inference_tokens=1e12)):
+        d = isoflop.plan(ensemble, **question).to_dict()
+        text = json.dumps(d, allow_nan=False)  # raises on NaN / Infinity
+        assert json.loads(text)["kind"]
+        for key, pair in d["intervals"].items():
+            assert len(pair) == 2 and pair[0] <= pair[1], (question, key)
+            assert key in d, (question, key)  # an interval bounds a field of the same name
+
+
+def test_unconverged_values_become_null_in_json():
+    from isoflop.plan import _plain
+
+    assert _plain(np.array([1.0, np.nan, np.inf])) == [1.0, None, None] and _plain(np.float64("nan")) is None
+
+
+def test_epoch_notebook_in_six_lines():
+    """The README's notebook example: fit Epoch's points, bootstrap 1,000 resamples, plan 1e24 FLOPs."""
+    path = shared_file("chinchilla_epoch.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing leaks a NumPy warning
+        runs = isoflop.read_runs(path, columns={"n_params": "Model Size", "flops": "Training FLOP"})
+        result = isoflop.fit(runs, drop_highest=5)
+        boot = result.bootstrap(1000)
+        plan = isoflop.plan(boot, flops=1e24)
+    # Besiroglu et al. 2024's grid optimum (ORACLES): objective 0.0010182740 on these 240 points
+    assert result.n_points == 240 and result.objective <= 0.0010182741
+    lo, hi = plan.intervals["n_params"]
+    assert lo < plan.n_params < hi and plan.n_params == pytest.approx(isoflop.plan(result, flops=1e24).n_params)
