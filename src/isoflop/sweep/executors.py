@@ -1,7 +1,7 @@
 """Run a sweep's pending runs: locally (sequential on CPU, one process per GPU) or on a Ray cluster.
 
 Every executor does the same per run (``execute_run``): skip it when result.json is valid, take its lock,
-train (resuming from its checkpoint), write result.json atomically — or error.txt on failure, which does not
+check result.json again under the lock (another process may have just finished it), train (resuming from its checkpoint), write result.json atomically — or error.txt on failure, which does not
 stop the sweep. So a sweep killed at any moment and started again skips finished runs and resumes the rest.
 
 - ``local``: on CPU (or one GPU) the runs go one after another in this process, with rich progress bars
@@ -101,6 +101,9 @@ def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", c
     t0 = time.perf_counter()
     try:
         with store.RunLock(folder) as lock:
+            done = store.read_result(folder)  # the check that counts: under the lock
+            if done is not None:  # another process finished it between the check above and the lock
+                return RunOutcome(spec.run_id, "skipped", loss=float(done["loss"]))
             store.clear_error(folder)
             rundir.remove_temps(folder)
 

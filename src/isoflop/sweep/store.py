@@ -6,20 +6,22 @@ Layout::
     SWEEP_DIR/runs/RUN_ID/spec.json      the run's spec
                           metrics.jsonl  loss curve, one row per evaluation (a truncated last line is skipped)
                           checkpoint.pt  model + optimiser + RNG + step, replaced atomically
-                          lock.json      {pid, host, heartbeat}: a process is training this run
+                          run.lock       empty; flock'ed by the process training this run (never deleted)
+                          lock.json      {pid, host, heartbeat}: who holds run.lock (removed on release)
                           result.json    final numbers; written atomically, its presence means "done"
                           error.txt      traceback of a failed attempt
 
 Status of a run: ``done`` (a valid result.json), ``running`` (a lock held by a live process: same host and
 its pid alive with the same start time, or another host and a heartbeat younger than ``STALE_SECONDS``),
 ``failed`` (error.txt), ``pending`` otherwise (``step``: its last logged evaluation). A lock left by a
-killed process is stale and taken over.
+killed process is stale and taken over (see ``RunLock``: atomic, even when two processes race for it).
 
 No torch here: results and curves are read as JSON.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -30,12 +32,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: no flock (RunLock says so when used)
+    fcntl = None
+
 from ..errors import InputError
 from ..train import rundir
 from .design import RunSpec, SweepDesign
 
 DESIGN = "sweep.json"
 RUNS = "runs"
+LOCK_FILE = "run.lock"  # the flock target; created once, never deleted
 STALE_SECONDS = 600.0  # a lock from another host whose heartbeat is older than this is abandoned
 HEARTBEAT_SECONDS = 10.0
 STATES = ("done", "running", "failed", "pending")
@@ -147,13 +155,24 @@ class RunLocked(Exception):
 class RunLock:
     """Exclusive claim on one run folder, held for the duration of a ``with`` block.
 
-    Created with O_CREAT|O_EXCL, so two processes never both create it; a stale lock (dead pid on this
-    host, or an old heartbeat from another) is replaced. ``beat()`` refreshes the heartbeat (at most every
-    HEARTBEAT_SECONDS), so other hosts can tell a live run from an abandoned one.
+    Mutual exclusion is an ``fcntl.flock`` on ``run.lock``, a file that is created once and never unlinked
+    (unlinking it would let a process that opened the old inode and one that creates a new inode both hold a
+    lock). The kernel takes the flock atomically and drops it when its holder dies, so a lock left by a
+    killed process is free at once, and two processes entering over it at the same instant cannot both get
+    it. On NFS, Linux maps flock to byte-range locks that the server arbitrates across hosts.
+
+    ``lock.json`` ({pid, pid_start, host, started, heartbeat}) says who holds the run, for ``sweep status``
+    and for hosts that share the folder over a file system without working locks: it is read and rewritten
+    only while holding the flock (so it is never judged while half-written), and a document from a live
+    owner (``lock_is_live``: another host with a fresh heartbeat, or a live pid here) makes the claim fail
+    even when the flock was free. ``beat()`` refreshes the heartbeat (at most every HEARTBEAT_SECONDS).
     """
 
     def __init__(self, folder: str | Path):
-        self.path = Path(folder) / rundir.LOCK
+        self.folder = Path(folder)
+        self.path = self.folder / rundir.LOCK
+        self.lock_path = self.folder / LOCK_FILE
+        self._fd = None
         self._last_beat = 0.0
 
     def _doc(self) -> dict:
@@ -161,44 +180,64 @@ class RunLock:
         return {"pid": os.getpid(), "pid_start": _process_start(os.getpid()), "host": socket.gethostname(),
                 "started": now, "heartbeat": now}
 
+    def _release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
     def __enter__(self) -> "RunLock":
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                held = rundir.read_json(self.path)
-                if held is None:  # being written this instant, or garbage left by a crash
-                    time.sleep(0.05)
-                    held = rundir.read_json(self.path)
-                if lock_is_live(held):
-                    raise RunLocked(f"{self.path.parent.name} is being trained by pid {held.get('pid')} on "
-                                    f"{held.get('host')}") from None
-                try:
-                    self.path.unlink()  # stale: its owner died
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(self._doc(), f)
-            self._last_beat = time.time()
-            return self
-        raise RunLocked(f"{self.path.parent.name}: could not take the lock")
+        if fcntl is None:
+            raise InputError(f"{self.lock_path}: training into a run store needs POSIX file locks (Linux, macOS)")
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"{self.lock_path}: cannot open the run's lock file ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                held = rundir.read_json(self.path) or {}
+                raise RunLocked(f"{self.folder.name} is being trained by pid {held.get('pid', '?')} on "
+                                f"{held.get('host', '?')}") from None
+            raise InputError(f"{self.lock_path}: this file system cannot lock files ({exc.strerror or exc}); "
+                             f"put the sweep folder on a local disk or NFS") from None
+        self._fd = fd
+        # Under the flock: a lock.json left by a dead owner is stale and replaced; one from a live owner
+        # means a process that could not see our flock (another host on a lock-less file system) holds it.
+        held = rundir.read_json(self.path)
+        if lock_is_live(held) and not _is_mine(held):
+            self._release()
+            raise RunLocked(f"{self.folder.name} is being trained by pid {held.get('pid')} on {held.get('host')}")
+        try:
+            rundir.write_json_atomic(self.path, self._doc())
+        except BaseException:
+            self._release()
+            raise
+        self._last_beat = time.time()
+        return self
 
     def beat(self) -> None:
         now = time.time()
-        if now - self._last_beat >= HEARTBEAT_SECONDS:
-            doc = rundir.read_json(self.path) or self._doc()
+        if self._fd is not None and now - self._last_beat >= HEARTBEAT_SECONDS:
+            doc = rundir.read_json(self.path)
+            doc = doc if isinstance(doc, dict) else self._doc()
             doc["heartbeat"] = now
             rundir.write_json_atomic(self.path, doc)
             self._last_beat = now
 
     def __exit__(self, *exc) -> None:
-        held = rundir.read_json(self.path)
-        if held is None or (held.get("pid") == os.getpid() and held.get("host") == socket.gethostname()):
-            try:
-                self.path.unlink()
-            except FileNotFoundError:
-                pass
+        try:
+            self.path.unlink()  # still under the flock: nobody else can have written it since
+        except FileNotFoundError:
+            pass
+        finally:
+            self._release()
+
+
+def _is_mine(lock: dict) -> bool:
+    return lock.get("host") == socket.gethostname() and lock.get("pid") == os.getpid()
 
 
 # --------------------------------------------------------------------------------------------------- status
