@@ -63,19 +63,18 @@ def as_law(obj):
 def read_runs(source, columns: dict[str, str] | None = None, param_convention: str = "total",
               curves: bool = False) -> RunTable:
     """Runs from a CSV, JSONL, JSON or Parquet file, or a sweep folder (``curves``: every evaluation of every
-    run instead of one row per finished run). ``columns`` maps the schema's fields to the file's column names,
+    run instead of one row per finished run; a sweep's parameters are exact totals, whatever
+    ``param_convention`` says). ``columns`` maps the schema's fields to the file's column names,
     e.g. {"n_params": "Model Size", "flops": "Training FLOP"}."""
     from .sweep import store
 
     source = Path(source)
     if source.is_dir():
-        if not store.is_sweep(source):
+        sweep = store.find_sweep(source)  # a sweep folder, or an `isoflop demo --out` folder holding one
+        if sweep is None:
             raise InputError(f"{source}: a folder but not a sweep (no sweep.json); for training logs run "
                              f"`isoflop ingest {source} --out runs.parquet` first")
-        table = store.read_runs(source, curves=curves, param_convention=param_convention)
-        if table is None:
-            raise InputError(f"{source}: the sweep has no evaluations yet")
-        return table
+        return store.read_runs(sweep, curves=curves)
     return RunTable.load(source, columns or {}, param_convention)
 
 

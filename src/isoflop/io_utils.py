@@ -1,54 +1,108 @@
-"""One way to write a file so that a crash at any instant leaves either the old file or the new one."""
+"""One way to write a file so that a crash at any instant leaves either the old file or the new one.
+
+``atomic_write(path, data)`` writes to a sibling temporary file whose name is unique to this process, flushes
+and fsyncs it (the bytes reach the disk before the name points at them), then ``os.replace``s it over
+``path`` — atomic on POSIX and Windows — and fsyncs the folder so the rename itself survives a power cut.
+A reader therefore never sees half a file, and two writers of the same path never share a temporary (its
+name carries the pid and thread). ``atomic_writer(path)`` is the same as a context manager yielding the
+open binary file, for writers that stream (``torch.save``). File-system failures (no such folder, a file where a folder should
+be, no permission, disk full) become one ``InputError`` naming the path.
+
+This is the POSIX "write, fsync, rename" idiom (e.g. the ext4 data-integrity notes in
+Documentation/filesystems/ext4.rst and rename(2): "If newpath already exists, it will be atomically
+replaced").
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
 
+TEMP_MARK = ".tmp-"  # temporary names are .NAME.tmp-PID-THREAD; a killed writer's leftovers match ".*.tmp-*"
 
-def atomic_write(path: str | Path, data: bytes | str) -> Path:
-    """Write ``data`` to a temporary sibling unique to this process, fsync it, then ``os.replace`` it onto
-    ``path`` (atomic on POSIX): a reader never sees half a file, and concurrent writers never share a temp.
-    An OSError (no such folder, no permission, a folder in the way) is an InputError naming the path."""
+
+def temp_path(path: str | Path) -> Path:
+    """A sibling temporary name unique to this process and thread, so concurrent writers never share one."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    payload = data.encode() if isinstance(data, str) else data
+    return path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}-{threading.get_ident()}")
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; not every platform or file system can open a folder (skip)."""
     try:
-        with open(tmp, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes reach the disk before the name points at them
-        os.replace(tmp, path)
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_writer(path: str | Path):
+    """``with atomic_writer(path) as f: f.write(...)``: ``path`` is replaced only when the block succeeds."""
+    path = Path(path)
+    tmp = temp_path(path)
+    try:
+        f = open(tmp, "wb")
     except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc}); check that the folder exists and "
+                         f"is writable") from None
+    try:
+        with f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
         try:
             tmp.unlink()
         except OSError:
             pass
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+        if isinstance(exc, OSError):
+            raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise
+    _fsync_folder(path.parent)
 
 
-def jsonable(obj):
-    """``obj`` for strict JSON: NumPy values made plain, non-finite floats made None (null), recursively."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
+def atomic_write(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` (str is UTF-8 encoded) to ``path`` atomically; returns the path."""
+    if isinstance(data, str):
+        data = data.encode()
+    with atomic_writer(path) as f:
+        f.write(data)
+    return Path(path)
+
+
+def strict_json(obj):
+    """``obj`` with NumPy values made plain and every non-finite float (NaN, ±inf) replaced by None, so it
+    serialises as strict JSON (RFC 8259 has no NaN or Infinity; Python's json module would write them and
+    other readers fail)."""
     if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
+        obj = obj.tolist()
+    elif isinstance(obj, np.generic):
         obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
     return obj
 
 
-def atomic_write_json(path: str | Path, obj) -> Path:
-    """``obj`` as strict JSON (non-finite numbers as null: ``JSON.parse`` reads every file we write)."""
-    return atomic_write(path, json.dumps(jsonable(obj), indent=1, allow_nan=False) + "\n")
+def atomic_write_json(path: str | Path, obj, indent: int | None = 1) -> Path:
+    """Write ``obj`` as strict JSON (non-finite floats become null) atomically; returns the path."""
+    text = json.dumps(strict_json(obj), indent=indent, allow_nan=False)
+    return atomic_write(path, text + "\n")

@@ -217,6 +217,7 @@ def report_cmd(
     with user_errors():
         from ..fit.io import is_saved_fit, read_fit
         from ..report.html import build_report
+        from ..sweep.store import find_sweep
 
         options = fit_options(form, delta, fix, drop_highest, bootstrap, seed)
         question = dict(budgets=parse.numbers(budgets, "--budgets"), config=parse.config(config))
@@ -224,7 +225,7 @@ def report_cmd(
         threshold = parse.number(backtest_above, "--backtest-above")
         if figures is not None and figures.exists() and not figures.is_dir():
             raise InputError(f"--figures {figures}: is a file; give a folder")
-        source = _demo_sweep(source)
+        source = find_sweep(source) or source  # an `isoflop demo` output folder holds its sweep in sweep/
         if is_saved_fit(source):
             law, saved = read_fit(source)
             analysis = analyse(law=law, saved=saved, options=options, **question)
@@ -245,14 +246,6 @@ def report_cmd(
     stdout.print(f"wrote {out_path} ({len(report.figures)} figures)"
                  + (f"; figures as PNG and SVG in {figures}" if written else ""))
     print_warnings(report.summary["notes"], "note")
-
-
-def _demo_sweep(source: Path) -> Path:
-    """The sweep inside an `isoflop demo` output folder (``OUT/sweep``), else ``source`` itself."""
-    from ..sweep.store import is_sweep
-
-    inner = source / "sweep"
-    return inner if source.is_dir() and not is_sweep(source) and is_sweep(inner) else source
 
 
 COMMANDS = {"fit": fit_cmd, "ingest": ingest_cmd, "report": report_cmd}

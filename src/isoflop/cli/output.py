@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..io_utils import jsonable
+from ..io_utils import strict_json as jsonable
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io_utils import atomic_write_json
 from ..laws import ChinchillaLaw, KaplanLaw, LawEnsemble, LossVsComputeLaw
 from .parametric import law_params
 
@@ -20,15 +21,14 @@ _CLASSES = {"chinchilla": ChinchillaLaw, "chinchilla-tied": ChinchillaLaw, "kapl
 
 def save_fit(path: str | Path, report: dict, law=None) -> Path:
     """Write a fit report (``FitResult.to_dict()`` plus extras) and, when ``law`` is a LawEnsemble, its members,
-    atomically (write, then rename), so a reader never sees half a file."""
+    atomically (``isoflop.io_utils.atomic_write_json``: a reader never sees half a file; non-finite floats are
+    written as null; an unwritable path is an InputError naming it)."""
     path = Path(path)
     saved = dict(report, name=path.stem)
     if isinstance(law, LawEnsemble):
         members = law_params(law.members)
         saved["ensemble"] = {k: np.ravel(members[k]).tolist() for k in report["params"]}
-    from ..io_utils import atomic_write_json
-
-    return atomic_write_json(path, saved)
+    return atomic_write_json(path, saved, indent=None)  # OSError → InputError naming the path
 
 
 def law_from_params(form: str, params: dict, name: str = "fit", param_convention: str = "total"):

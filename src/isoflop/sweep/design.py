@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import UnionType
+from typing import Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
@@ -134,6 +136,9 @@ class SweepConfig:
             raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
         if "budgets" not in d:
             raise InputError(f"{source}: missing key budgets (compute budgets in FLOPs, e.g. budgets = [1e11, 3e11])")
+        check_types(cls, d, source)
+        if isinstance(d.get("data"), dict):
+            check_types(DataSpec, d["data"], source, prefix="data.")
         return cls(**d)
 
     @classmethod
@@ -153,7 +158,8 @@ class SweepConfig:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"config: {path} is not valid TOML ({exc})") from None
         data = d.get("data")
-        if isinstance(data, dict) and "paths" in data:  # relative data paths are relative to the config file
+        if isinstance(data, dict) and isinstance(data.get("paths"), list) and all(
+                isinstance(p, str) for p in data["paths"]):  # relative data paths are relative to the config file
             data["paths"] = [str((path.parent / p) if not Path(p).is_absolute() else Path(p))
                              for p in data["paths"]]
         return cls.from_dict(d, source=str(path))
@@ -171,6 +177,71 @@ def _data_from_dict(d: dict) -> DataSpec:
     if unknown:
         raise InputError(f"data: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
     return DataSpec.from_dict(d)
+
+
+# ------------------------------------------------------------------------------------ config type checks
+
+# Fields read by units.parse_quantity, which also takes text such as "70B" and names the key when it fails.
+QUANTITY_FIELDS = ("budgets", "batch_tokens", "peak_lr")
+
+
+def _describe_type(hint) -> str | None:
+    """What a value of annotation ``hint`` must be, in words; None for kinds not checked here."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        inner = [a for a in args if a is not type(None)]
+        described = _describe_type(inner[0]) if len(inner) == 1 else None
+        return described and f"{described} (or left out)"
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        element = {str: "strings", int: "whole numbers", float: "finite numbers"}.get(args[0])
+        return element and f"a list of {element}"
+    return {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string",
+            DataSpec: "a [data] table or a source name"}.get(hint)
+
+
+def _fits(value, hint) -> bool:
+    """Whether ``value`` (as TOML or JSON gives it) fits annotation ``hint``; kinds not listed pass (the
+    dataclass's own checks see them)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        return (value is None and type(None) in args) or any(_fits(value, a) for a in args if a is not type(None))
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is DataSpec:
+        return isinstance(value, (dict, str, DataSpec))
+    return True
+
+
+def _is_quantity(value) -> bool:
+    """A number or text for parse_quantity; booleans are not numbers (true would read as 1 FLOP)."""
+    if isinstance(value, (list, tuple)):
+        return len(value) > 0 and all(_is_quantity(v) for v in value)
+    return isinstance(value, (int, float, str)) and not isinstance(value, bool)
+
+
+def check_types(cls, d: dict, source: str, prefix: str = "") -> None:
+    """InputError naming the file, key and expected type for the first value of ``d`` whose type does not
+    fit ``cls``'s field annotation (TOML hands over whatever was written: ``concentration = "high"``,
+    ``hyper_rule = ["x"]``, ``center = inf``). Keys that are not fields are left to the caller."""
+    hints = get_type_hints(cls)
+    for key, value in d.items():
+        if key not in hints:
+            continue
+        if key in QUANTITY_FIELDS:
+            ok, expected = value is None or _is_quantity(value), "a number such as 1e11 or 70B, or a list of them"
+        else:
+            ok, expected = _fits(value, hints[key]), _describe_type(hints[key])
+        if not ok:
+            raise InputError(f"{source}: {prefix}{key} must be {expected}, got {value!r} "
+                             f"({type(value).__name__})")
 
 
 @dataclass(frozen=True)
@@ -244,12 +315,25 @@ def format_budget(flops: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
+def _check_distinct_budgets(budgets) -> None:
+    """Run ids carry the budget to 3 significant digits (``format_budget``): two budgets with the same id
+    would design their runs into the same folders."""
+    seen = {}
+    for budget in budgets:
+        label = format_budget(budget)
+        if label in seen:
+            same = "is given twice" if seen[label] == budget else f"and {seen[label]:g} both round to {label}"
+            raise InputError(f"budgets: {budget:g} {same}; give each budget once, differing in its first 3 "
+                             f"significant digits")
+        seen[label] = budget
+
+
 def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     """The IsoFLOP grid for ``config``; ``law`` (an ``NDLaw``: a preset, a fit or its bootstrap ensemble, which
     plans as its point law) overrides ``config.law``.
 
-    Raises InputError naming the field when a size cannot be snapped to a shape or a budget cannot pay for
-    one optimiser step. Two targets that snap to the same shape are merged (noted in ``warnings``).
+    Raises InputError naming the field when two budgets would share run ids, a size cannot be snapped to a
+    shape, or a budget cannot pay for one optimiser step. Two targets that snap to the same shape are merged (noted in ``warnings``).
     """
     law = require_nd_law(get_law(config.law) if law is None else law)
     law_name = law.name
@@ -257,6 +341,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     rule = get_rule(config.hyper_rule)
     config.data.check_files()
     budgets = np.asarray(config.budgets, dtype=float)
+    _check_distinct_budgets(config.budgets)
     try:  # a LawEnsemble gives its point estimate's N*
         optimal = compute_optimal(law, budgets)
     except InputError as exc:

@@ -1,7 +1,7 @@
 """Run a sweep's pending runs: locally (sequential on CPU, one process per GPU) or on a Ray cluster.
 
 Every executor does the same per run (``execute_run``): skip it when result.json is valid, take its lock,
-train (resuming from its checkpoint), write result.json atomically — or error.txt on failure, which does not
+check result.json again under the lock (another process may have just finished it), train (resuming from its checkpoint), write result.json atomically — or error.txt on failure, which does not
 stop the sweep. So a sweep killed at any moment and started again skips finished runs and resumes the rest.
 
 - ``local``: on CPU (or one GPU) the runs go one after another in this process, with rich progress bars
@@ -21,11 +21,12 @@ import os
 import socket
 import time
 import traceback
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import InputError
+from ..errors import CorruptFileWarning, InputError
 from ..train import rundir
 from . import store
 from .design import RunSpec
@@ -36,16 +37,18 @@ EXECUTORS = ("local", "ray")
 @dataclass(frozen=True)
 class RunOutcome:
     """``status``: 'done' (trained now), 'skipped' (already done), 'busy' (another live process holds it),
-    'failed' (error.txt written)."""
+    'failed' (error.txt written). ``notes``: files of the run found corrupt and what was done (a result.json
+    that did not count, an unreadable checkpoint retrained from scratch, metrics rows dropped), by path."""
 
     run_id: str
     status: str
     loss: float | None = None
     seconds: float = 0.0
     error: str | None = None
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(asdict(self), notes=list(self.notes))
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def result_record(spec: RunSpec, result) -> dict:
             "n_layer": arch.n_layer, "d_model": arch.d_model, "n_head": arch.n_head,
             "seconds": result.seconds, "tokens_per_second": result.tokens_per_second, "device": result.device,
             "resumed_from_step": result.resumed_from_step, "host": socket.gethostname(),
-            "finished_at": time.time()}
+            "finished_at": time.time(), "notes": list(result.notes)}
 
 
 def _trainer():
@@ -88,7 +91,11 @@ def _trainer():
 def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", compile: bool | None = None,
                 source=None, retry_failed: bool = True,
                 on_step: Callable[[int, int, dict | None], None] | None = None) -> RunOutcome:
-    """Train one run of the store unless it is done, failed (and not ``retry_failed``) or held elsewhere."""
+    """Train one run of the store unless it is done, failed (and not ``retry_failed``) or held elsewhere.
+
+    A result.json that cannot count (unreadable, implausible loss) does not make the run done: it is
+    retrained (or, from a final checkpoint, re-scored) and the outcome's ``notes`` say why. Corrupt files
+    found while training (CorruptFileWarning: an unreadable checkpoint) are recorded in ``notes`` too."""
     folder = store.run_dir(sweep_dir, spec.run_id)
     done = store.read_result(folder)
     if done is not None:
@@ -99,8 +106,14 @@ def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", c
     train = _trainer().train
 
     t0 = time.perf_counter()
+    notes = []
     try:
         with store.RunLock(folder) as lock:
+            done, problem = store.check_result(folder)  # the check that counts: under the lock
+            if done is not None:  # another process finished it between the check above and the lock
+                return RunOutcome(spec.run_id, "skipped", loss=float(done["loss"]))
+            if problem is not None:
+                notes.append(problem)
             store.clear_error(folder)
             rundir.remove_temps(folder)
 
@@ -109,17 +122,25 @@ def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", c
                 if on_step is not None:
                     on_step(done_steps, n_steps, row)
 
-            try:
-                result = train(spec.train, folder, device=device, compile=compile, source=source, on_step=step_hook)
-                record = result_record(spec, result)
-                store.write_result(folder, record)
-            except Exception as exc:  # a failed run is recorded and the sweep goes on
-                store.write_error(folder, traceback.format_exc())
-                return RunOutcome(spec.run_id, "failed", seconds=time.perf_counter() - t0,
-                                  error=f"{type(exc).__name__}: {exc}")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CorruptFileWarning)
+                try:
+                    result = train(spec.train, folder, device=device, compile=compile, source=source,
+                                   on_step=step_hook)
+                    record = result_record(spec, result)
+                    store.write_result(folder, record)
+                except Exception as exc:  # a failed run is recorded and the sweep goes on
+                    store.write_error(folder, traceback.format_exc())
+                    notes += [str(w.message) for w in caught if issubclass(w.category, CorruptFileWarning)]
+                    return RunOutcome(spec.run_id, "failed", seconds=time.perf_counter() - t0,
+                                      error=f"{type(exc).__name__}: {exc}", notes=tuple(notes))
+            for w in caught:  # other warnings (e.g. from torch) are passed on as they came
+                if not issubclass(w.category, CorruptFileWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except store.RunLocked as exc:
         return RunOutcome(spec.run_id, "busy", error=str(exc))
-    return RunOutcome(spec.run_id, "done", loss=record["loss"], seconds=time.perf_counter() - t0)
+    return RunOutcome(spec.run_id, "done", loss=record["loss"], seconds=time.perf_counter() - t0,
+                      notes=tuple(notes) + result.notes)
 
 
 def _triage(sweep_dir, design, retry_failed: bool) -> tuple[list[RunOutcome], list[RunSpec]]:
@@ -136,6 +157,20 @@ def _triage(sweep_dir, design, retry_failed: bool) -> tuple[list[RunOutcome], li
     return settled, todo
 
 
+def check_run_options(*, executor: str = "local", device: str = "auto", cpus_per_run: int = 1) -> None:
+    """Raise InputError for run options that cannot work, before anything touches the disk (call it before
+    ``store.init_sweep``): an unknown executor or device, ``cuda`` on the local executor with no visible GPU
+    (imports torch), or cpus_per_run not a whole number ≥ 1."""
+    if executor not in EXECUTORS:
+        raise InputError(f"--executor: unknown {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise InputError(f"--device: must be cpu, cuda or auto, got {device!r}")
+    if isinstance(cpus_per_run, bool) or not isinstance(cpus_per_run, int) or cpus_per_run < 1:
+        raise InputError(f"--cpus-per-run: must be a whole number ≥ 1, got {cpus_per_run!r}")
+    if executor == "local" and device == "cuda":  # on Ray the cluster's GPUs count, not this machine's
+        _trainer().resolve_device(device)
+
+
 def run_sweep(sweep_dir: str | Path, *, executor: str = "local", device: str = "auto",
               compile: bool | None = None, retry_failed: bool = True, progress: bool = True,
               cpus_per_run: int = 1, console=None) -> SweepReport:
@@ -144,10 +179,7 @@ def run_sweep(sweep_dir: str | Path, *, executor: str = "local", device: str = "
     device: 'cpu', 'cuda' or 'auto'. compile: torch.compile (default: on CUDA). progress: rich progress
     bars on ``console`` (default: stderr). cpus_per_run: the CPU request of each Ray task on CPU.
     """
-    if executor not in EXECUTORS:
-        raise InputError(f"executor: unknown {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    if device not in ("auto", "cpu", "cuda"):
-        raise InputError(f"device: must be cpu, cuda or auto, got {device!r}")
+    check_run_options(executor=executor, device=device, cpus_per_run=cpus_per_run)
     sweep_dir = Path(sweep_dir)
     design = store.load_design(sweep_dir)
     t0 = time.perf_counter()
@@ -179,11 +211,15 @@ def _progress(console, enabled: bool):
 
 
 def _describe(outcome: RunOutcome) -> str:
+    from rich.markup import escape  # errors and paths may hold [brackets] that rich would read as markup
+
     if outcome.status == "done":
-        return f"[green]✓[/green] {outcome.run_id}  loss {outcome.loss:.4f}  ({outcome.seconds:.1f} s)"
-    if outcome.status == "failed":
-        return f"[red]✗[/red] {outcome.run_id}  {outcome.error}"
-    return f"[yellow]·[/yellow] {outcome.run_id}  {outcome.status}: {outcome.error or ''}"
+        line = f"[green]✓[/green] {outcome.run_id}  loss {outcome.loss:.4f}  ({outcome.seconds:.1f} s)"
+    elif outcome.status == "failed":
+        line = f"[red]✗[/red] {outcome.run_id}  {escape(str(outcome.error))}"
+    else:
+        line = f"[yellow]·[/yellow] {outcome.run_id}  {outcome.status}: {escape(outcome.error or '')}"
+    return "\n".join([line] + [f"  [yellow]note:[/yellow] {escape(note)}" for note in outcome.notes])
 
 
 def _run_sequential(sweep_dir, todo, device, compile, retry_failed, progress, console) -> list[RunOutcome]:

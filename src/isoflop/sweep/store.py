@@ -6,36 +6,46 @@ Layout::
     SWEEP_DIR/runs/RUN_ID/spec.json      the run's spec
                           metrics.jsonl  loss curve, one row per evaluation (a truncated last line is skipped)
                           checkpoint.pt  model + optimiser + RNG + step, replaced atomically
-                          lock.json      {pid, host, heartbeat}: a process is training this run
+                          run.lock       empty; flock'ed by the process training this run (never deleted)
+                          lock.json      {pid, host, heartbeat}: who holds run.lock (removed on release)
                           result.json    final numbers; written atomically, its presence means "done"
                           error.txt      traceback of a failed attempt
 
 Status of a run: ``done`` (a valid result.json), ``running`` (a lock held by a live process: same host and
 its pid alive with the same start time, or another host and a heartbeat younger than ``STALE_SECONDS``),
 ``failed`` (error.txt), ``pending`` otherwise (``step``: its last logged evaluation). A lock left by a
-killed process is stale and taken over.
+killed process is stale and taken over (see ``RunLock``: atomic, even when two processes race for it).
 
 No torch here: results and curves are read as JSON.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: no flock (RunLock says so when used)
+    fcntl = None
+
+from ..errors import CorruptFileWarning, InputError
+from ..runs import PLANNED, RunTable
 from ..train import rundir
-from .design import RunSpec, SweepDesign
+from .design import RunSpec, SweepConfig, SweepDesign
 
 DESIGN = "sweep.json"
 RUNS = "runs"
+LOCK_FILE = "run.lock"  # the flock target; created once, never deleted
 STALE_SECONDS = 600.0  # a lock from another host whose heartbeat is older than this is abandoned
 HEARTBEAT_SECONDS = 10.0
 STATES = ("done", "running", "failed", "pending")
@@ -48,44 +58,146 @@ def run_dir(sweep_dir: str | Path, run_id: str) -> Path:
     return Path(sweep_dir) / RUNS / run_id
 
 
+def read_doc(path: str | Path) -> tuple[object, str | None]:
+    """(the parsed JSON document, None) — or (None, None) when the file does not exist, or (None, why) when it
+    exists but cannot be read or parsed (truncated, garbled, a folder)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc})"
+    try:
+        return json.loads(text), None
+    except ValueError as exc:
+        return None, f"{path}: not valid JSON ({'empty' if not text.strip() else exc})"
+
+
+def _run_specs(sweep_dir: Path) -> tuple[list[RunSpec], list[str]]:
+    """The specs of the runs/*/spec.json files that can be read, and a note for each that cannot."""
+    specs, notes = [], []
+    root = sweep_dir / RUNS
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for folder in folders:
+        doc, problem = read_doc(folder / rundir.SPEC)
+        if doc is None:
+            notes.append(problem or f"{folder}: no {rundir.SPEC}; this run folder is ignored")
+            continue
+        try:
+            specs.append(RunSpec.from_dict(doc))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            notes.append(f"{folder / rundir.SPEC}: not a run spec ({type(exc).__name__}: {exc}); ignored")
+    return specs, notes
+
+
+def _design_from_specs(sweep_dir: Path, specs: list[RunSpec], notes: list[str]) -> SweepDesign:
+    """A design holding ``specs`` (the runs are exact; the config is rebuilt from them, so it keeps only
+    what the specs record: budgets, seq_len, data, flop convention, seed, embeddings and bias)."""
+    first = specs[0].train
+    config = SweepConfig(budgets=tuple(sorted({s.flops_budget for s in specs})), seq_len=first.seq_len,
+                         flop_convention=first.flop_convention, seed=first.seed, data=first.data,
+                         tied_embeddings=first.arch.tied_embeddings, bias=first.arch.bias)
+    return SweepDesign(config=config, law="unknown (rebuilt from spec.json files)", runs=tuple(specs),
+                       warnings=tuple(notes))
+
+
 def init_sweep(sweep_dir: str | Path, design: SweepDesign) -> Path:
     """Create the sweep folder: sweep.json and one folder with spec.json per run. Idempotent for the same
-    design; a folder holding a different design is an InputError (start a new folder instead)."""
+    design; a folder holding a different design is an InputError (start a new folder instead). A sweep.json
+    or spec.json that is unreadable is rewritten from ``design`` when the runs that can be read match it;
+    a path that cannot be created (a file in the way, no permission) is an InputError naming it."""
     sweep_dir = Path(sweep_dir)
+    if sweep_dir.exists() and not sweep_dir.is_dir():
+        raise InputError(f"{sweep_dir}: exists and is not a folder; choose another output folder")
     doc = design.to_dict()
-    existing = rundir.read_json(sweep_dir / DESIGN)
-    if existing is not None and existing.get("runs") != json.loads(json.dumps(doc["runs"])):
-        raise InputError(f"{sweep_dir} already holds a different sweep design; choose another output folder "
-                         f"or delete it")
-    (sweep_dir / RUNS).mkdir(parents=True, exist_ok=True)
+    wanted = json.loads(json.dumps(doc["runs"]))
+    existing, problem = read_doc(sweep_dir / DESIGN)
+    if existing is not None:
+        if not isinstance(existing, dict) or existing.get("runs") != wanted:
+            raise InputError(f"{sweep_dir} already holds a different sweep design; choose another output folder "
+                             f"or delete it")
+    else:  # no (readable) sweep.json: the runs already there must be runs of this design
+        specs, _ = _run_specs(sweep_dir)
+        wanted_ids = {r["run_id"]: r for r in wanted}
+        if any(json.loads(json.dumps(s.to_dict())) != wanted_ids.get(s.run_id) for s in specs):
+            raise InputError(f"{sweep_dir} already holds runs of a different sweep design; choose another "
+                             f"output folder or delete it")
+    try:
+        (sweep_dir / RUNS).mkdir(parents=True, exist_ok=True)
+        for spec in design.runs:
+            run_dir(sweep_dir, spec.run_id).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{sweep_dir}: cannot create the sweep folder ({exc.strerror or exc}: "
+                         f"{exc.filename}); choose another output folder") from None
     if existing is None:
         rundir.write_json_atomic(sweep_dir / DESIGN, doc)
     for spec in design.runs:
-        folder = run_dir(sweep_dir, spec.run_id)
-        folder.mkdir(exist_ok=True)
-        if not (folder / rundir.SPEC).exists():
-            rundir.write_json_atomic(folder / rundir.SPEC, spec.to_dict())
+        path = run_dir(sweep_dir, spec.run_id) / rundir.SPEC
+        if read_doc(path)[0] is None:  # missing or unreadable
+            rundir.write_json_atomic(path, spec.to_dict())
     return sweep_dir
 
 
-def load_design(sweep_dir: str | Path) -> SweepDesign:
-    path = Path(sweep_dir) / DESIGN
-    doc = rundir.read_json(path)
+def _read_design(sweep_dir: Path) -> tuple[SweepDesign, list[str]]:
+    """(the design, notes on files that could not be used — non-empty only when it was rebuilt)."""
+    path = sweep_dir / DESIGN
+    doc, problem = read_doc(path)
     if doc is None:
-        raise InputError(f"{sweep_dir}: no sweep here ({DESIGN} missing or unreadable); create one with "
-                         f"`isoflop sweep design CONFIG --out {sweep_dir}` or run a config file")
-    return SweepDesign.from_dict(doc)
+        specs, notes = _run_specs(sweep_dir)
+        if not specs:
+            why = problem or f"{DESIGN} missing"
+            raise InputError(f"{sweep_dir}: no sweep here ({why}, and no run folder with a readable "
+                             f"{rundir.SPEC}); create one with `isoflop sweep design CONFIG --out {sweep_dir}` "
+                             f"or run a config file")
+        notes = [f"{problem or f'{path}: missing'}; the design was rebuilt from {len(specs)} runs' "
+                 f"{rundir.SPEC} files"] + notes
+        return _design_from_specs(sweep_dir, specs, notes), notes
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: holds a JSON {type(doc).__name__}, not a sweep design (an object with "
+                         f"config and runs); restore it, or delete it to rebuild the design from the runs")
+    try:
+        return SweepDesign.from_dict(doc), []
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{path}: not a sweep design ({type(exc).__name__}: {exc}); restore it, or delete it "
+                         f"to rebuild the design from the runs") from None
+
+
+def load_design(sweep_dir: str | Path) -> SweepDesign:
+    """The sweep's design from sweep.json. When sweep.json is missing or unreadable but run folders hold
+    readable spec.json files, the design is rebuilt from those, with a CorruptFileWarning per file that
+    could not be used (also in the design's ``warnings``). A sweep.json that parses but is not a design
+    (a list, missing keys) is an InputError naming it; so is a folder with neither."""
+    design, notes = _read_design(Path(sweep_dir))
+    for note in notes:
+        warnings.warn(note, CorruptFileWarning, stacklevel=2)
+    return design
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value)) and value > 0
+
+
+def check_result(folder: str | Path) -> tuple[dict | None, str | None]:
+    """(the run's result, None) when result.json is complete and plausible; (None, None) when there is none
+    yet; (None, why) when it exists but cannot count: unreadable, not an object, or a loss, n_params,
+    n_tokens or flops that is not a positive finite number (a loss ≤ 0 nats/token is impossible)."""
+    path = Path(folder) / rundir.RESULT
+    result, problem = read_doc(path)
+    if result is None:
+        return None, (f"{problem}; the run is not counted as done" if problem else None)
+    if not isinstance(result, dict):
+        return None, f"{path}: holds a JSON {type(result).__name__}, not a result; the run is not counted as done"
+    for key in ("loss", "n_params", "n_tokens", "flops"):
+        if not _positive(result.get(key)):
+            return None, (f"{path}: {key} {result.get(key)!r} is not a positive finite number; the run is not "
+                          f"counted as done")
+    return result, None
 
 
 def read_result(folder: str | Path) -> dict | None:
-    """The run's result, or None unless result.json is complete and holds a finite loss."""
-    result = rundir.read_json(Path(folder) / rundir.RESULT)
-    if not isinstance(result, dict):
-        return None
-    loss = result.get("loss")
-    if not isinstance(loss, (int, float)) or not np.isfinite(loss):
-        return None
-    return result
+    """The run's result, or None unless result.json is complete and plausible (see ``check_result``)."""
+    return check_result(folder)[0]
 
 
 def write_result(folder: str | Path, result: dict) -> None:
@@ -133,11 +245,15 @@ def lock_is_live(lock: dict | None, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     if lock.get("host") == socket.gethostname():
         pid = lock.get("pid")
-        if not isinstance(pid, int) or not _pid_alive(pid):
+        # pid 0 or negative would make os.kill probe a process group: such a document is garbage, not live
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or not _pid_alive(pid):
             return False
         started, recorded = _process_start(pid), lock.get("pid_start")
         return started is None or recorded is None or started == recorded
-    return now - float(lock.get("heartbeat", 0.0)) < STALE_SECONDS
+    heartbeat = lock.get("heartbeat")
+    if not isinstance(heartbeat, (int, float)) or isinstance(heartbeat, bool) or not np.isfinite(heartbeat):
+        return False  # garbled: no evidence that anyone is alive
+    return now - heartbeat < STALE_SECONDS
 
 
 class RunLocked(Exception):
@@ -147,13 +263,24 @@ class RunLocked(Exception):
 class RunLock:
     """Exclusive claim on one run folder, held for the duration of a ``with`` block.
 
-    Created with O_CREAT|O_EXCL, so two processes never both create it; a stale lock (dead pid on this
-    host, or an old heartbeat from another) is replaced. ``beat()`` refreshes the heartbeat (at most every
-    HEARTBEAT_SECONDS), so other hosts can tell a live run from an abandoned one.
+    Mutual exclusion is an ``fcntl.flock`` on ``run.lock``, a file that is created once and never unlinked
+    (unlinking it would let a process that opened the old inode and one that creates a new inode both hold a
+    lock). The kernel takes the flock atomically and drops it when its holder dies, so a lock left by a
+    killed process is free at once, and two processes entering over it at the same instant cannot both get
+    it. On NFS, Linux maps flock to byte-range locks that the server arbitrates across hosts.
+
+    ``lock.json`` ({pid, pid_start, host, started, heartbeat}) says who holds the run, for ``sweep status``
+    and for hosts that share the folder over a file system without working locks: it is read and rewritten
+    only while holding the flock (so it is never judged while half-written), and a document from a live
+    owner (``lock_is_live``: another host with a fresh heartbeat, or a live pid here) makes the claim fail
+    even when the flock was free. ``beat()`` refreshes the heartbeat (at most every HEARTBEAT_SECONDS).
     """
 
     def __init__(self, folder: str | Path):
-        self.path = Path(folder) / rundir.LOCK
+        self.folder = Path(folder)
+        self.path = self.folder / rundir.LOCK
+        self.lock_path = self.folder / LOCK_FILE
+        self._fd = None
         self._last_beat = 0.0
 
     def _doc(self) -> dict:
@@ -161,44 +288,64 @@ class RunLock:
         return {"pid": os.getpid(), "pid_start": _process_start(os.getpid()), "host": socket.gethostname(),
                 "started": now, "heartbeat": now}
 
+    def _release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
     def __enter__(self) -> "RunLock":
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                held = rundir.read_json(self.path)
-                if held is None:  # being written this instant, or garbage left by a crash
-                    time.sleep(0.05)
-                    held = rundir.read_json(self.path)
-                if lock_is_live(held):
-                    raise RunLocked(f"{self.path.parent.name} is being trained by pid {held.get('pid')} on "
-                                    f"{held.get('host')}") from None
-                try:
-                    self.path.unlink()  # stale: its owner died
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(self._doc(), f)
-            self._last_beat = time.time()
-            return self
-        raise RunLocked(f"{self.path.parent.name}: could not take the lock")
+        if fcntl is None:
+            raise InputError(f"{self.lock_path}: training into a run store needs POSIX file locks (Linux, macOS)")
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"{self.lock_path}: cannot open the run's lock file ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                held = rundir.read_json(self.path) or {}
+                raise RunLocked(f"{self.folder.name} is being trained by pid {held.get('pid', '?')} on "
+                                f"{held.get('host', '?')}") from None
+            raise InputError(f"{self.lock_path}: this file system cannot lock files ({exc.strerror or exc}); "
+                             f"put the sweep folder on a local disk or NFS") from None
+        self._fd = fd
+        # Under the flock: a lock.json left by a dead owner is stale and replaced; one from a live owner
+        # means a process that could not see our flock (another host on a lock-less file system) holds it.
+        held = rundir.read_json(self.path)
+        if lock_is_live(held) and not _is_mine(held):
+            self._release()
+            raise RunLocked(f"{self.folder.name} is being trained by pid {held.get('pid')} on {held.get('host')}")
+        try:
+            rundir.write_json_atomic(self.path, self._doc())
+        except BaseException:
+            self._release()
+            raise
+        self._last_beat = time.time()
+        return self
 
     def beat(self) -> None:
         now = time.time()
-        if now - self._last_beat >= HEARTBEAT_SECONDS:
-            doc = rundir.read_json(self.path) or self._doc()
+        if self._fd is not None and now - self._last_beat >= HEARTBEAT_SECONDS:
+            doc = rundir.read_json(self.path)
+            doc = doc if isinstance(doc, dict) else self._doc()
             doc["heartbeat"] = now
             rundir.write_json_atomic(self.path, doc)
             self._last_beat = now
 
     def __exit__(self, *exc) -> None:
-        held = rundir.read_json(self.path)
-        if held is None or (held.get("pid") == os.getpid() and held.get("host") == socket.gethostname()):
-            try:
-                self.path.unlink()
-            except FileNotFoundError:
-                pass
+        try:
+            self.path.unlink()  # still under the flock: nobody else can have written it since
+        except FileNotFoundError:
+            pass
+        finally:
+            self._release()
+
+
+def _is_mine(lock: dict) -> bool:
+    return lock.get("host") == socket.gethostname() and lock.get("pid") == os.getpid()
 
 
 # --------------------------------------------------------------------------------------------------- status
@@ -206,7 +353,8 @@ class RunLock:
 @dataclass(frozen=True)
 class RunStatus:
     """Where one run stands. ``step``: optimiser steps done (last metrics row), of ``n_steps``; ``loss``: the
-    final validation loss when done, else the latest one; ``error``: the last line of error.txt."""
+    final validation loss when done, else the latest one; ``error``: the last line of error.txt; ``notes``:
+    files of this run that could not be used (a corrupt result.json, metrics rows left out), by path."""
 
     run_id: str
     state: str
@@ -218,105 +366,195 @@ class RunStatus:
     loss: float | None = None
     error: str | None = None
     pid: int | None = None
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(asdict(self), notes=list(self.notes))
+
+
+def _last_line(path: Path) -> str | None:
+    """The last non-empty line of a text file ('' when empty), or None when there is no such file."""
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"(error file unreadable: {exc.strerror or exc})"
+    return lines[-1] if lines else ""
 
 
 def run_status(sweep_dir: str | Path, spec: RunSpec) -> RunStatus:
     folder = run_dir(sweep_dir, spec.run_id)
     base = dict(run_id=spec.run_id, n_params=spec.n_params, n_tokens=spec.n_tokens, flops=spec.flops,
                 n_steps=spec.train.n_steps)
-    result = read_result(folder)
+    result, problem = check_result(folder)
     if result is not None:
         return RunStatus(state="done", step=spec.train.n_steps, loss=float(result["loss"]), **base)
-    rows = rundir.read_jsonl(folder / rundir.METRICS)
-    step = int(rows[-1]["step"]) if rows else 0
+    rows, notes = rundir.read_metrics(folder / rundir.METRICS)
+    notes = ([problem] if problem else []) + notes
+    step = rows[-1]["step"] if rows else 0
     loss = float(rows[-1]["loss"]) if rows else None
+    progress = dict(step=step, loss=loss, notes=tuple(notes), **base)
     lock = rundir.read_json(folder / rundir.LOCK)
     if lock_is_live(lock):
-        return RunStatus(state="running", step=step, loss=loss, pid=lock.get("pid"), **base)
-    error = folder / rundir.ERROR
-    if error.exists():
-        lines = error.read_text(errors="replace").strip().splitlines()
-        return RunStatus(state="failed", step=step, loss=loss, error=lines[-1] if lines else "", **base)
-    return RunStatus(state="pending", step=step, loss=loss, **base)
+        return RunStatus(state="running", pid=lock.get("pid"), **progress)
+    error = _last_line(folder / rundir.ERROR)
+    if error is not None:
+        return RunStatus(state="failed", error=error, **progress)
+    return RunStatus(state="pending", **progress)
+
+
+@dataclass(frozen=True)
+class SweepState:
+    """Every run's status, and ``notes`` on the sweep as a whole (sweep.json rebuilt, spec.json unreadable).
+    ``to_dict()`` is the JSON of ``isoflop sweep status --json``."""
+
+    sweep_dir: str
+    runs: tuple[RunStatus, ...]
+    notes: tuple[str, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(r.state == s for r in self.runs) for s in STATES}
+
+    def to_dict(self) -> dict:
+        return {"sweep_dir": self.sweep_dir, "counts": self.counts(), "runs": [r.to_dict() for r in self.runs],
+                "notes": list(self.notes)}
+
+
+def sweep_state(sweep_dir: str | Path) -> SweepState:
+    design, notes = _read_design(Path(sweep_dir))
+    return SweepState(str(sweep_dir), tuple(run_status(sweep_dir, spec) for spec in design.runs), tuple(notes))
 
 
 def sweep_status(sweep_dir: str | Path) -> list[RunStatus]:
-    return [run_status(sweep_dir, spec) for spec in load_design(sweep_dir).runs]
+    return list(sweep_state(sweep_dir).runs)
 
 
 # -------------------------------------------------------------------------------------------------- export
 
-def _run_folders(sweep_dir: Path) -> list[Path]:
-    root = Path(sweep_dir) / RUNS
-    if not root.is_dir():
-        raise InputError(f"{sweep_dir}: no runs folder; is this a sweep directory?")
-    return sorted(p for p in root.iterdir() if p.is_dir())
+TABLE_EXTRA = ["flops_budget", "flop_convention", "train_loss", "seconds", "n_layer", "d_model"]
 
 
-def export_table(sweep_dir: str | Path) -> pd.DataFrame:
-    """One row per finished run: run_id, n_params (total, exact), n_tokens, flops (what the run spent under
-    its flop_convention), loss (final validation loss, nats/token), param_convention ('total'), followed by
-    flops_budget, flop_convention, train_loss, seconds, n_layer, d_model. Sorted by (flops_budget, n_params)."""
-    rows = []
-    for folder in _run_folders(Path(sweep_dir)):
-        result = read_result(folder)
-        if result is None:
-            continue
-        rows.append({key: result.get(key) for key in TABLE_COLUMNS + ["flops_budget", "flop_convention",
-                                                                      "train_loss", "seconds", "n_layer", "d_model"]})
-    extra = ["flops_budget", "flop_convention", "train_loss", "seconds", "n_layer", "d_model"]
-    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS + extra)
+def _finished(design: SweepDesign, sweep_dir: Path) -> tuple[list[dict], list[str], list[str]]:
+    """(one row per finished run, a note per run left out because its result.json cannot count, the ids of
+    runs not finished yet)."""
+    rows, notes, unfinished = [], [], []
+    for spec in design.runs:
+        result, problem = check_result(run_dir(sweep_dir, spec.run_id))
+        if result is not None:
+            rows.append({key: result.get(key) for key in TABLE_COLUMNS + TABLE_EXTRA} | {"run_id": spec.run_id})
+        elif problem is not None:
+            notes.append(f"left out run {spec.run_id}: {problem}")
+        else:
+            unfinished.append(spec.run_id)
+    return rows, notes, unfinished
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS + TABLE_EXTRA)
     if len(frame):
         frame = frame.sort_values(["flops_budget", "n_params"], kind="stable").reset_index(drop=True)
     return frame
 
 
+def export_table(sweep_dir: str | Path) -> pd.DataFrame:
+    """One row per finished run: run_id, n_params (total, exact), n_tokens, flops (what the run spent under
+    its flop_convention), loss (final validation loss, nats/token), param_convention ('total'), followed by
+    flops_budget, flop_convention, train_loss, seconds, n_layer, d_model. Sorted by (flops_budget, n_params).
+    A run whose result.json cannot count is left out with a CorruptFileWarning naming the file and why
+    (``read_runs`` returns these notes instead)."""
+    design = load_design(sweep_dir)
+    rows, notes, _ = _finished(design, Path(sweep_dir))
+    for note in notes:
+        warnings.warn(note, CorruptFileWarning, stacklevel=2)
+    return _table(rows)
+
+
+def _curve_rows(spec: RunSpec, rows: list[dict]) -> list[dict]:
+    """A run's evaluations with tokens and FLOPs from its spec (step × tokens per step, as the trainer logs
+    them), so that only step and loss need to survive in metrics.jsonl."""
+    train = spec.train
+    out = []
+    for row in rows:
+        n_tokens = row["step"] * train.tokens_per_step
+        out.append({"run_id": spec.run_id, "step": row["step"], "n_params": spec.n_params, "n_tokens": n_tokens,
+                    "flops": n_tokens * train.flops_per_token, "loss": row["loss"],
+                    "train_loss": row.get("train_loss"), "lr": row.get("lr"), PLANNED: spec.n_tokens})
+    return out
+
+
+def _curves(design: SweepDesign, sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    rows, notes = [], []
+    for spec in design.runs:
+        good, bad = rundir.read_metrics(run_dir(sweep_dir, spec.run_id) / rundir.METRICS)
+        rows += _curve_rows(spec, good)
+        notes += bad
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS + ["train_loss", "lr", PLANNED]), notes
+
+
 def export_curves(sweep_dir: str | Path) -> pd.DataFrame:
     """Every evaluation of every run (finished or not): run_id, step, n_params, n_tokens (seen so far),
-    flops (spent so far), loss (validation), plus train_loss and lr."""
-    frames = []
-    for folder in _run_folders(Path(sweep_dir)):
-        spec = rundir.read_json(folder / rundir.SPEC)
-        rows = rundir.read_jsonl(folder / rundir.METRICS)
-        if spec is None or not rows:
-            continue
-        frame = pd.DataFrame(rows)
-        frame.insert(0, "run_id", spec["run_id"])
-        frame["n_params"] = int(spec["n_params"])
-        frames.append(frame)
-    columns = CURVE_COLUMNS + ["train_loss", "lr"]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    curves = pd.concat(frames, ignore_index=True)
-    return curves[[c for c in columns if c in curves.columns]]
+    flops (spent so far), loss (validation), plus train_loss and lr. Rows of metrics.jsonl that cannot be
+    used are left out with a CorruptFileWarning naming the file and line."""
+    design = load_design(sweep_dir)
+    frame, notes = _curves(design, Path(sweep_dir))
+    for note in notes:
+        warnings.warn(note, CorruptFileWarning, stacklevel=2)
+    return frame[CURVE_COLUMNS + ["train_loss", "lr"]]
 
 
-# -------------------------------------------------------------------------------------------- runs tables
+# ---------------------------------------------------------------------------------------------- RunTable
 
 def is_sweep(path: str | Path) -> bool:
-    """Whether ``path`` is a sweep folder (it holds sweep.json or a runs/ folder)."""
+    """Whether ``path`` is a sweep folder: it holds sweep.json, or run folders with a spec.json."""
     path = Path(path)
-    return path.is_dir() and ((path / DESIGN).exists() or (path / RUNS).is_dir())
+    if not path.is_dir():
+        return False
+    if (path / DESIGN).is_file():
+        return True
+    runs = path / RUNS
+    return runs.is_dir() and any((p / rundir.SPEC).is_file() for p in runs.iterdir())
 
 
-def read_runs(sweep_dir: str | Path, curves: bool = False, param_convention: str = "total"):
-    """The sweep as a RunTable: one row per finished run, or with ``curves`` every evaluation of every run
-    (finished or not; step 0 and non-finite losses left out) with each run's planned_tokens from its spec, so
-    approach 1 can flag runs that stopped short. None for curves where there are none."""
-    from ..runs import RunTable
+def find_sweep(path: str | Path) -> Path | None:
+    """``path`` when it is a sweep folder, its ``sweep`` subfolder when that is one (the layout ``isoflop demo
+    --out`` writes), else None."""
+    path = Path(path)
+    for candidate in (path, path / "sweep"):
+        if is_sweep(candidate):
+            return candidate
+    return None
 
-    if not curves:
-        return RunTable.from_frame(export_table(sweep_dir), param_convention=param_convention, source=str(sweep_dir))
-    frame = export_curves(sweep_dir)
-    frame = frame[(frame["n_tokens"] > 0) & np.isfinite(frame["loss"].astype(float))]
+
+def read_runs(sweep_dir: str | Path, curves: bool = False) -> RunTable:
+    """The sweep's runs as a RunTable (n_params total and exact, so param_convention 'total').
+
+    curves=False: one row per finished run (its result.json). curves=True: every evaluation of every run,
+    finished or not (step > 0), with ``planned_tokens`` = the run's scheduled n_tokens from its spec, so
+    approach 1 can flag runs that stopped short; tokens and FLOPs come from the step and the spec.
+
+    What was left out and why is appended to the table's ``warnings``, each naming the file: a result.json
+    that is unreadable or implausible (that run is left out), metrics rows that cannot be used, runs not
+    finished yet, a sweep.json rebuilt from the runs' spec.json files. No usable row at all is an InputError
+    that says why.
+    """
+    sweep_dir = Path(sweep_dir)
+    design, notes = _read_design(sweep_dir)
+    if curves:
+        frame, bad = _curves(design, sweep_dir)
+        frame = frame[frame["n_tokens"] > 0]  # the evaluation before any training has no tokens yet
+        notes += bad
+        empty = f"{sweep_dir}: no evaluations logged yet"
+    else:
+        rows, bad, unfinished = _finished(design, sweep_dir)
+        frame = _table(rows)
+        notes += bad
+        if unfinished:
+            shown = ", ".join(unfinished[:5]) + (", …" if len(unfinished) > 5 else "")
+            notes.append(f"left out {len(unfinished)} of {len(design.runs)} runs not finished yet ({shown})")
+        empty = f"{sweep_dir}: no finished runs yet"
     if len(frame) == 0:
-        return None
-    planned = {}
-    for run in frame["run_id"].unique():
-        spec = rundir.read_json(run_dir(sweep_dir, run) / rundir.SPEC)
-        planned[run] = float(spec["n_tokens"]) if isinstance(spec, dict) and "n_tokens" in spec else np.nan
-    frame = frame.assign(planned_tokens=frame["run_id"].map(planned).astype(float))
-    return RunTable.from_frame(frame, param_convention=param_convention, source=str(sweep_dir))
+        why = "; ".join(notes[:3]) + (f"; … ({len(notes) - 3} more)" if len(notes) > 3 else "")
+        raise InputError(f"{empty}{' (' + why + ')' if why else ''}; train them with `isoflop sweep run {sweep_dir}`")
+    table = RunTable.from_frame(frame.reset_index(drop=True), param_convention="total", source=str(sweep_dir))
+    return RunTable(table.frame, table.param_convention, table.warnings + tuple(notes))

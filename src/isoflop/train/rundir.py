@@ -1,16 +1,19 @@
 """The files of one run's folder and how to write them so that a crash at any instant leaves them valid.
 
 - ``metrics.jsonl``: one JSON object per evaluation, appended and flushed. A process killed mid-write can
-  leave a truncated last line; ``read_jsonl`` skips lines that do not parse.
-- ``checkpoint.pt``: written by the trainer to a temporary file, then ``os.replace``d (atomic on POSIX).
-- JSON documents (``spec.json``, ``result.json``): ``write_json_atomic``, the same temp + replace pattern.
+  leave a truncated last line; ``read_metrics`` skips it and any other unusable row, with a note naming
+  the file and line (``read_jsonl`` skips them without a word: only for a writer repairing its own file).
+- ``checkpoint.pt``: written by the trainer through ``isoflop.io_utils.atomic_writer`` (temp, fsync, replace).
+- JSON documents (``spec.json``, ``result.json``): ``write_json_atomic``, i.e. ``io_utils.atomic_write_json``.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import math
 from pathlib import Path
+
+from .. import io_utils
 
 SPEC = "spec.json"
 METRICS = "metrics.jsonl"
@@ -21,22 +24,16 @@ LOCK = "lock.json"
 
 
 def temp_path(path: Path) -> Path:
-    """A sibling temporary name unique to this process, so concurrent writers never share one."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """A sibling temporary name unique to this process (see ``isoflop.io_utils.temp_path``)."""
+    return io_utils.temp_path(path)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    path = Path(path)
-    tmp = temp_path(path)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())  # the bytes reach the disk before the name points at them
-    os.replace(tmp, path)
+    io_utils.atomic_write(path, data)
 
 
 def write_json_atomic(path: str | Path, obj) -> None:
-    write_bytes_atomic(path, (json.dumps(obj, indent=1) + "\n").encode())
+    io_utils.atomic_write_json(path, obj)
 
 
 def read_json(path: str | Path):
@@ -68,6 +65,62 @@ def read_jsonl(path: str | Path) -> list[dict]:
         if isinstance(row, dict):
             rows.append(row)
     return rows
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _row_problem(row) -> str | None:
+    """Why a parsed metrics row cannot be used, or None: ``step`` a whole number ≥ 0, ``loss`` a finite
+    number, and ``n_tokens`` / ``flops`` (where present) finite numbers ≥ 0."""
+    if not isinstance(row, dict):
+        return f"not a JSON object ({type(row).__name__})"
+    step = row.get("step")
+    if not (_is_number(step) and math.isfinite(step) and step == int(step) and step >= 0):
+        return f"step {step!r} is not a whole number ≥ 0"
+    loss = row.get("loss")
+    if not (_is_number(loss) and math.isfinite(loss)):
+        return f"loss {loss!r} is not a finite number"
+    for key in ("n_tokens", "flops"):
+        value = row.get(key, 0)
+        if not (_is_number(value) and math.isfinite(value) and value >= 0):
+            return f"{key} {value!r} is not a finite number ≥ 0"
+    return None
+
+
+def read_metrics(path: str | Path) -> tuple[list[dict], list[str]]:
+    """(the usable rows of a metrics.jsonl, one note per line left out and why).
+
+    A missing file gives ([], []). A line that is not JSON, or whose step / loss / n_tokens / flops is not
+    a sensible number, is left out with a note naming the file and line, so one bad row never stops the
+    readers of the rest of the run (or the sweep). ``step`` comes back as an int.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return [], []
+    except OSError as exc:
+        return [], [f"{path}: unreadable ({exc.strerror or exc}); its loss curve is left out"]
+    rows, notes = [], []
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            last = number == len(lines)  # no newline after it: a write cut off by a kill
+            why = "incomplete (its write was cut off)" if last else "not valid JSON"
+            notes.append(f"{path}: line {number} is {why}; row skipped")
+            continue
+        problem = _row_problem(row)
+        if problem is not None:
+            notes.append(f"{path}: line {number}: {problem}; row skipped")
+            continue
+        rows.append(dict(row, step=int(row["step"])))
+    return rows, notes
 
 
 def write_jsonl_atomic(path: str | Path, rows: list[dict]) -> None:

@@ -16,8 +16,8 @@ recipe.
 from __future__ import annotations
 
 import math
-import os
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +26,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import CorruptFileWarning, InputError
+from ..io_utils import atomic_writer
 from . import rundir
 from .data import load_source
 from .model import GPT
@@ -36,7 +37,9 @@ from .spec import TrainSpec
 @dataclass(frozen=True)
 class TrainResult:
     """A finished run: ``loss`` is the final validation loss (nats/token), ``train_loss`` the mean training
-    loss over the last evaluation interval; ``flops`` = n_tokens · flops_per_token(flop_convention)."""
+    loss over the last evaluation interval; ``flops`` = n_tokens · flops_per_token(flop_convention).
+    ``notes``: problems found in the run folder on resume (an unreadable checkpoint retrained from scratch,
+    metrics rows left out), each naming the file."""
 
     n_params: int
     n_tokens: int
@@ -49,6 +52,7 @@ class TrainResult:
     tokens_per_second: float
     device: str
     resumed_from_step: int = 0
+    notes: tuple[str, ...] = ()  # what was found wrong in the run folder and what was done about it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,17 +124,26 @@ def _save_checkpoint(path: Path, model, optimizer, spec: TrainSpec, step: int, s
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seconds": seconds,
              "train_loss": last_train_loss, "spec": spec.to_dict(), "torch_rng": torch.get_rng_state(),
              "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-    tmp = rundir.temp_path(path)
-    torch.save(state, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)  # atomic: a reader sees the old checkpoint or the new one, never half of one
+    with atomic_writer(path) as f:  # a reader sees the old checkpoint or the new one, never half of one
+        torch.save(state, f)
+
+
+CHECKPOINT_KEYS = ("model", "optimizer", "step", "seconds", "spec", "torch_rng")
 
 
 def _load_checkpoint(path: Path, spec: TrainSpec, device: str):
+    """The checkpoint's state, or None (after a CorruptFileWarning naming the path) when it cannot be read
+    or lacks what resuming needs: the run is then retrained from scratch rather than failed."""
     try:
         state = torch.load(path, map_location=device, weights_only=False)
-    except Exception:  # unreadable (e.g. a disk error): retrain from scratch rather than fail the run
+        if not isinstance(state, dict):
+            raise ValueError(f"holds a {type(state).__name__}, not a checkpoint")
+        missing = [k for k in CHECKPOINT_KEYS if k not in state]
+        if missing:
+            raise ValueError(f"lacks {', '.join(missing)}")
+    except Exception as exc:  # torn, garbled or foreign: anything torch.load can raise
+        warnings.warn(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); retraining this run "
+                      f"from scratch", CorruptFileWarning, stacklevel=3)
         return None
     if state.get("spec") != spec.to_dict():
         raise InputError(f"{path} belongs to a different run spec; delete it to retrain this run from scratch")
@@ -164,6 +177,7 @@ def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "
                                weight_decay=spec.weight_decay)
 
     start_step, seconds_before, last_train_loss = 0, 0.0, float("nan")
+    notes = []
     checkpoint = run_dir / rundir.CHECKPOINT if run_dir is not None else None
     metrics = run_dir / rundir.METRICS if run_dir is not None else None
     if run_dir is not None:
@@ -171,6 +185,8 @@ def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "
         state = None
         if checkpoint.exists():
             state = _load_checkpoint(checkpoint, spec, device)
+            if state is None:
+                notes.append(f"{checkpoint}: unreadable checkpoint; retrained from scratch")
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -180,8 +196,9 @@ def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "
             start_step, seconds_before = int(state["step"]), float(state["seconds"])
             last_train_loss = state.get("train_loss", float("nan"))
         # rows logged after the checkpoint were computed by a run that died: they will be redone
-        rows = [r for r in rundir.read_jsonl(metrics) if r.get("step", 0) <= start_step]
-        rundir.write_jsonl_atomic(metrics, rows)
+        rows, row_notes = rundir.read_metrics(metrics)
+        notes += row_notes
+        rundir.write_jsonl_atomic(metrics, [r for r in rows if r["step"] <= start_step])
 
     step_fn = torch.compile(model) if compile else model
     val = source.val_batch(spec.eval_sequences, spec.seq_len)
@@ -241,4 +258,4 @@ def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "
                        flop_convention=spec.flop_convention, loss=float(val_loss),
                        train_loss=float(last_train_loss), n_steps=spec.n_steps, seconds=seconds,
                        tokens_per_second=trained_tokens / elapsed if elapsed > 0 else 0.0,
-                       device=device, resumed_from_step=start_step)
+                       device=device, resumed_from_step=start_step, notes=tuple(notes))
