@@ -204,43 +204,44 @@ def test_budgets_in_plan_table_match_arguments(sweep):
                                LAW.compute_optimal(np.array(BUDGETS))[0], rtol=0.35)
 
 
-def fake_sweep(root, sweep):
-    """A sweep folder in the run store's layout (SWEEP/runs/RUN_ID/spec.json, metrics.jsonl, result.json):
-    the finished runs of ``sweep`` plus one run stopped at half its planned tokens (no result.json)."""
-    frame = sweep.frame
-    root.mkdir(parents=True)
-    (root / "sweep.json").write_text("{}")  # the store's marker of a sweep folder
-    for i, (run, rows) in enumerate(frame.groupby("run_id", sort=False)):
-        folder = root / "runs" / run
-        folder.mkdir(parents=True)
-        planned = float(rows["planned_tokens"].iloc[0])
-        finished = i != 3
-        if not finished:
-            rows = rows[rows["n_tokens"] <= planned / 2]
-        spec = {"run_id": run, "n_params": float(rows["n_params"].iloc[0]), "n_tokens": planned,
-                "flops": 6 * float(rows["n_params"].iloc[0]) * planned, "flops_budget": 0.0}
-        (folder / "spec.json").write_text(json.dumps(spec))
+def fake_sweep(root, law=LAW, n_points=30, noise=0.002, seed=0):
+    """A real sweep folder (sweep.json and spec.json from ``design_sweep``; nothing trained) whose metrics.jsonl
+    and result.json hold losses drawn from ``law`` at each run's exact (N, D): every run finished except the
+    fourth, stopped at half its planned tokens (no result.json). Returns (folder, design, the unfinished id)."""
+    from isoflop.sweep import store
+    from isoflop.sweep.design import SweepConfig, design_sweep
+
+    design = design_sweep(SweepConfig(budgets=BUDGETS, sizes_per_budget=7, spread=4.0, head_dim=32))
+    store.init_sweep(root, design)
+    rng = np.random.default_rng(seed)
+    unfinished = design.runs[3].run_id
+    for spec in design.runs:
+        n, planned, per_step = spec.n_params, spec.n_tokens, spec.train.tokens_per_step
+        steps = np.unique(np.round(np.geomspace(spec.train.n_steps / 100, spec.train.n_steps, n_points)).astype(int))
+        if spec.run_id == unfinished:
+            steps = steps[steps * per_step <= planned / 2]
+        tokens = steps * per_step  # the store reads tokens as step × tokens per step, as the trainer logs them
+        loss = law.loss(n, tokens) * np.exp(rng.normal(0, noise, tokens.size))
         metrics = [{"step": 0, "n_tokens": 0, "flops": 0.0, "loss": 11.0, "train_loss": 11.0, "lr": 0.0}]
-        metrics += [{"step": int(r.step), "n_tokens": float(r.n_tokens), "flops": float(r.flops), "loss": float(r.loss),
-                     "train_loss": float(r.loss), "lr": 1e-3} for r in rows.itertuples()]
+        metrics += [{"step": int(k), "n_tokens": float(d), "flops": 6.0 * n * float(d), "loss": float(v),
+                     "train_loss": float(v), "lr": 1e-3} for k, d, v in zip(steps, tokens, loss)]
+        folder = store.run_dir(root, spec.run_id)
         (folder / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
-        if finished:
-            last = metrics[-1]
-            (folder / "result.json").write_text(json.dumps({
-                "run_id": run, "n_params": spec["n_params"], "n_tokens": last["n_tokens"], "flops": last["flops"],
-                "loss": last["loss"], "param_convention": "total", "flops_budget": spec["flops_budget"]}))
-    return root
+        if spec.run_id != unfinished:
+            store.write_result(folder, {"run_id": spec.run_id, "n_params": n, "n_tokens": float(tokens[-1]),
+                                        "flops": 6.0 * n * float(tokens[-1]), "loss": float(loss[-1]),
+                                        "param_convention": "total", "flops_budget": spec.flops_budget})
+    return root, design, unfinished
 
 
 def test_cli_report_from_sweep_folder(sweep, tmp_path):
     pytest.importorskip("isoflop.sweep.store")
-    folder = fake_sweep(tmp_path / "sweep", sweep)
+    folder, design, unfinished = fake_sweep(tmp_path / "sweep")
     out = tmp_path / "sweep.html"
     result = runner.invoke(app, ["report", str(folder), "--out", str(out), "--bootstrap", "10", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    unfinished = list(dict.fromkeys(sweep.frame["run_id"]))[3]
-    assert summary["data"]["n_runs"] == 34 and summary["data"]["curves"]  # finals from result.json
+    assert summary["data"]["n_runs"] == len(design.runs) - 1 and summary["data"]["curves"]  # finals: result.json
     assert list(summary["envelope"]["flagged"]) == [unfinished]  # curves from metrics.jsonl, checked against spec
     assert re.match(r"stopped at (4\d|50)% of its schedule", summary["envelope"]["flagged"][unfinished])
     assert "training_curves" in summary["figures"]
