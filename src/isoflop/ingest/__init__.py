@@ -171,6 +171,8 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         raise InputError("give --tokens-per-step or --batch-size with --seq-len, not both")
     if batch_size is not None:
         tokens_per_step = batch_size * seq_len
+    if not curves:
+        raise InputError(f"{source}: no runs found (no rows with both a step and a loss)")
     per_run = _meta_table(meta)
     ids = [c.run_id for c in curves]
     repeated = sorted({r for r in ids if ids.count(r) > 1})

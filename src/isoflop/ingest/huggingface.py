@@ -30,7 +30,7 @@ def is_trainer_state(path: Path) -> bool:
     if path.suffix.lower() != ".json":
         return False
     try:
-        with open(path) as handle:
+        with open(path, encoding="utf-8", errors="replace") as handle:
             head = handle.read(4096)
     except OSError:
         return False
