@@ -148,3 +148,12 @@ def test_drop_highest_names_dropped_runs():
     t = RunTable.from_frame(frame(run_id=["a", "b", "c"])).drop_highest_loss(2)
     assert list(t.run_ids) == ["c"] and "(a, b)" in t.warnings[-1]
     assert RunTable.from_frame(frame()).drop_highest_loss(0).warnings == ()
+
+
+def test_unterminated_last_line_is_reported_not_dropped(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_text("n_params,n_tokens,loss\n1e8,2e9,3.1\n2e8,4e9,4.0")  # perhaps '4.0268' cut short
+    t = RunTable.load(path)
+    assert len(t) == 2 and any("ends without a newline" in w and "'2e8,4e9,4.0'" in w for w in t.warnings)
+    path.write_text("n_params,n_tokens,loss\n1e8,2e9,3.1\n2e8,4e9,4.0\n")
+    assert RunTable.load(path).warnings == ()

@@ -61,6 +61,24 @@ def _flags(series: pd.Series, source: str) -> np.ndarray:
     return (text == "true").to_numpy()
 
 
+def _unterminated_last_line(path: Path) -> str | None:
+    """The last line of a CSV/TSV/JSON-lines file that does not end with a newline, else None."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson"):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.seek(max(0, handle.tell() - 4096))
+            tail = handle.read()
+    except OSError:
+        return None
+    tail = tail.rstrip(b" \t")
+    if not tail or tail.endswith((b"\n", b"\r")) or size == 0 and b"\n" not in tail:
+        return None  # a one-line file is a header alone: nothing to cut
+    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    return last if len(last) <= 60 else last[:60] + "…"
+
+
 def _rows(mask: np.ndarray, limit: int = 10) -> str:
     """'3, 7, 12' (1-based data rows) of a mask, with '…' past ``limit``."""
     rows = np.flatnonzero(mask)
@@ -218,8 +236,16 @@ class RunTable:
     @classmethod
     def load(cls, path: str | Path, columns: dict[str, str] | None = None, param_convention: str = "total",
              flops_tolerance: float | None = FLOPS_TOLERANCE):
-        return cls.from_frame(read_frame(path), columns, param_convention, source=str(path),
-                              flops_tolerance=flops_tolerance)
+        """`from_frame` of a file (see `read_frame`); a text table whose last line has no newline may have been
+        cut mid-value, which is reported in the warnings (the row is kept: hand-written files often end so)."""
+        table = cls.from_frame(read_frame(path), columns, param_convention, source=str(path),
+                               flops_tolerance=flops_tolerance)
+        cut = _unterminated_last_line(Path(path))
+        if cut is None:
+            return table
+        note = (f"{path}: ends without a newline; if the file was cut, its last row ({cut!r}) may hold a cut value "
+                f"— check it (files written by programs end with a newline)")
+        return RunTable(table.frame, table.param_convention, table.warnings + (note,))
 
     def __len__(self) -> int:
         return len(self.frame)
