@@ -286,3 +286,27 @@ def test_on_corrupt_is_validated(tmp_path):
     path = write_state(tmp_path, state())
     with pytest.raises(InputError, match="--on-corrupt: choose one of warn, error"):
         ingest(path, n_params=1e8, on_corrupt="ignore")
+
+
+def test_forced_wandb_format_reads_a_trimmed_runs_table(tmp_path):
+    path = tmp_path / "export.csv"
+    runs_table(4)[["Name", "n_params", "train/global_step", "train/loss"]].to_csv(path, index=False)
+    assert detect_format(path) == "table"  # too few W&B columns to tell by itself
+    table = ingest(path, format="wandb", tokens_per_step=TPS)
+    assert len(table) == 4 and table.frame["run_id"].nunique() == 4
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="not a W&B export"):
+        ingest(tmp_path / "other.csv", format="wandb", n_params=1e8)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
+def test_truncated_flag_survives_the_written_table(tb, suffix):
+    from isoflop.ingest import write_runs
+    from isoflop.runs import RunTable
+
+    write_run(tb / "whole")
+    path = write_run(tb / "cut")
+    path.write_bytes(path.read_bytes()[:-9])
+    table = ingest(tb, n_params=1e8, tokens_per_step=TPS)
+    back = RunTable.load(write_runs(table, tb / f"runs.{suffix}"))
+    assert list(back.finals().run_ids) == ["whole"]

@@ -124,6 +124,14 @@ def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | Non
         if not states:
             raise InputError(f"{path}: no trainer_state.json in it or below it")
         return [read_trainer_state(p, loss_key, tokens_key) for p in states]
+    if kind == "wandb" and path.is_file() and path.suffix.lower() == ".csv":
+        header = _csv_header(path)
+        if is_chart_export(header):
+            return read_chart_csv(path, loss_key, tokens_key, on_corrupt=on_corrupt)
+        if "Name" in header:  # a runs table with few of W&B's run columns left in the export
+            return read_runs_table(path, loss_key, tokens_key, step_key, on_corrupt=on_corrupt)
+        raise InputError(f"{path}: not a W&B export: a chart export has 'Step' and '<run> - <metric>' columns, a "
+                         f"runs table a 'Name' column; use --format table for other CSVs")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
         if not files:

@@ -49,8 +49,8 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
     path = Path(path)
     frame, problems, _ = read_checked(path, on_corrupt)  # a cut row is left out whole: it is one run
     frame.columns = [str(c) for c in frame.columns]
-    if not is_runs_table(frame.columns):
-        raise InputError(f"{path}: not a W&B runs table (needs 'Name' and run columns such as State, Created)")
+    if "Name" not in frame.columns or "Step" in frame.columns:
+        raise InputError(f"{path}: not a W&B runs table (needs a 'Name' column of run names and no 'Step' column)")
     columns = [c for c in frame.columns if c not in ("Name", "ID") + RUNS_TABLE_COLUMNS]
     key = choose_key(columns, loss_key, LOSS_KEYS, str(path), what="summary loss column")
     skey = choose_key(columns, step_key, STEP_KEYS, str(path), what="step column", option="--step-key",
