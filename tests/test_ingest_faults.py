@@ -310,3 +310,12 @@ def test_truncated_flag_survives_the_written_table(tb, suffix):
     table = ingest(tb, n_params=1e8, tokens_per_step=TPS)
     back = RunTable.load(write_runs(table, tb / f"runs.{suffix}"))
     assert list(back.finals().run_ids) == ["whole"]
+
+
+def test_quoted_csv_with_a_short_row(tmp_path):
+    path = tmp_path / "curves.csv"
+    path.write_text('run_id,step,loss\n"a, the first",1,4.0\n"a, the first",2\n"a, the first",3,3.5\n')
+    table = ingest(path, n_params=1e6, tokens_per_step=10)
+    assert set(table.run_ids) == {"a, the first"}
+    np.testing.assert_array_equal(table.frame["step"], [1, 3])
+    assert any("row 2 has 2 fields, the header 3" in w for w in table.warnings)
