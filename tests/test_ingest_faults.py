@@ -319,3 +319,24 @@ def test_quoted_csv_with_a_short_row(tmp_path):
     assert set(table.run_ids) == {"a, the first"}
     np.testing.assert_array_equal(table.frame["step"], [1, 3])
     assert any("row 2 has 2 fields, the header 3" in w for w in table.warnings)
+
+
+def test_resumed_job_replaces_orphaned_points(tb):
+    """A job that logged steps 1-30, crashed, and resumed from its step-20 checkpoint in a new file: the
+    points 21-30 of the first attempt are orphaned (TensorBoard's loader purges them too)."""
+    import time
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tb / "run"))
+    for step in range(1, 31):
+        writer.add_scalar("train/loss", 9.0, step)  # a value the resumed attempt never logs
+    writer.close()
+    time.sleep(1.1)
+    write_run(tb / "run", steps=range(20, 41))
+    table = ingest(tb / "run", n_params=1e8, tokens_per_step=TPS)
+    np.testing.assert_array_equal(table.frame["step"], np.arange(1, 41))
+    np.testing.assert_array_equal(table.frame["loss"].iloc[19:], curve(np.arange(20, 41)).astype(np.float32))
+    assert any("restarts at step 20" in w and "11 point(s)" in w for w in table.warnings)
+    assert not table.frame["truncated"].any()
+    ingest(tb / "run", n_params=1e8, tokens_per_step=TPS, on_corrupt="error")  # a restart is not damage

@@ -114,15 +114,15 @@ def read_records(path: Path) -> tuple[list[bytes], list[str], bool]:
     return records, problems, tail_lost
 
 
-def _scalars(files: list[Path]) -> tuple[dict, list[str], bool]:
-    """tag → (steps, values) of every scalar in the files (in write order), the problems, and whether the run's
-    tail was lost (its last file's end)."""
+def _scalars(files: list[Path]) -> tuple[dict, list[str], list[str], bool]:
+    """tag → (steps, values) of every scalar in the files (in write order), the damage found, notes on restarts,
+    and whether the run's tail was lost (its last file's end)."""
     from tensorboard.compat.proto import event_pb2
     from tensorboard.util import tensor_util
 
     series: dict[str, tuple[list, list]] = {}
     plugin: dict[str, str] = {}
-    problems, tail_lost = [], False
+    problems, restarts, tail_lost = [], [], False
     for i, path in enumerate(files):
         records, found, lost = read_records(path)
         problems += found
@@ -146,10 +146,20 @@ def _scalars(files: list[Path]) -> tuple[dict, list[str], bool]:
                 else:
                     continue
                 steps, values = series.setdefault(value.tag, ([], []))
+                if steps and event.step < steps[-1]:
+                    # A restarted job logs from its checkpoint's step again: what the earlier attempt logged
+                    # after that step is orphaned (TensorBoard's loader purges it the same way).
+                    orphaned = 0
+                    while steps and steps[-1] >= event.step:
+                        steps.pop()
+                        values.pop()
+                        orphaned += 1
+                    restarts.append(f"{path}: {value.tag!r} restarts at step {event.step} (a resumed job): "
+                                    f"{orphaned} point(s) the earlier attempt logged from that step on replaced")
                 steps.append(float(event.step))
                 values.append(number)
     out = {tag: (np.array(s, float), np.array(v, float)) for tag, (s, v) in series.items()}
-    return out, problems, tail_lost
+    return out, problems, restarts, tail_lost
 
 
 def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None,
@@ -174,7 +184,7 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
     run_dirs = {where for where, _, _ in runs}
     curves, skipped = [], {}
     for where, run_id, files in runs:
-        series, problems, tail_lost = _scalars(files)
+        series, problems, restarts, tail_lost = _scalars(files)
         if problems and on_corrupt == "error":
             raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps what was read and flags the run)")
         nested_in = next((d for d in where.parents if d in run_dirs), None) if path.is_dir() else None
@@ -191,7 +201,7 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
                          required=False)
         if tag is not None:
             tokens = tokens_at(steps, *series[tag])
-        notes = tuple(problems)
+        notes = tuple(problems) + tuple(r for r in restarts if f"{key!r} restarts" in r)
         if tail_lost and steps.size:
             notes += (f"{where}: the log ends early (after step {steps.max():g}); the last logged "
                       f"{key!r} is not the run's final loss, so final-loss fits leave this run out",)
