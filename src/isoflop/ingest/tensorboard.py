@@ -14,7 +14,9 @@ stops at the first bad record without a word):
 
 A run is a directory holding ``events.out.tfevents.*`` files (all of them, in name order, which is write
 order: a restarted job writes a new file into the same directory); its id is the directory's path relative
-to the source (the source's own name when the events sit directly in it). Scalars come from both kinds of
+to the source (the source's own name when the events sit directly in it). When a tag's step goes back (a job
+resumed from a checkpoint), the points the earlier attempt logged from that step on are dropped, with a
+note, as TensorBoard's own loader purges them. Scalars come from both kinds of
 summaries: ``add_scalar`` of torch/tensorboardX (simple values) and TF2-style scalar tensors. The Hugging
 Face Trainer's layout, ``runs/<date>_<host>/events…`` plus a ``<timestamp>/`` subfolder that
 ``SummaryWriter.add_hparams`` fills with hyperparameters only, is one run: directories without scalars, and
