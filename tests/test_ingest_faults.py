@@ -340,3 +340,18 @@ def test_resumed_job_replaces_orphaned_points(tb):
     assert any("restarts at step 20" in w and "11 point(s)" in w for w in table.warnings)
     assert not table.frame["truncated"].any()
     ingest(tb / "run", n_params=1e8, tokens_per_step=TPS, on_corrupt="error")  # a restart is not damage
+
+
+def test_summarize_runs_is_strict_json(tb):
+    from isoflop.ingest import summarize_runs
+
+    write_run(tb / "whole")
+    path = write_run(tb / "cut")
+    path.write_bytes(path.read_bytes()[:-9])
+    summary = summarize_runs(ingest(tb, n_params=1e8, tokens_per_step=TPS))
+    json.dumps(summary, allow_nan=False)
+    by_run = {r["run_id"]: r for r in summary}
+    assert by_run["cut"]["truncated"] and not by_run["whole"]["truncated"]
+    assert by_run["whole"]["points"] == 50 and by_run["cut"]["points"] == 49
+    assert by_run["whole"]["last_loss"] == np.float32(curve(50)) and by_run["whole"]["planned_tokens"] is None
+    assert by_run["whole"]["n_tokens"] == 50 * TPS and by_run["whole"]["loss_key"] == "train/loss"

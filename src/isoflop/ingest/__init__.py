@@ -268,6 +268,23 @@ def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = N
                         source=str(source))
 
 
+def summarize_runs(table: RunTable) -> list[dict]:
+    """One strict-JSON dict per run of an ingested table, for display: run_id, points, loss_key, n_params,
+    n_tokens (the most seen), last_loss (at the last step), planned_tokens (None where unknown) and truncated
+    (the log lost its end: last_loss is not a final loss, and final-loss fits leave the run out)."""
+    frame = table.frame.sort_values(["run_id", "step"], kind="stable") if "step" in table.frame else table.frame
+    out = []
+    for run, rows in frame.groupby("run_id", sort=False):
+        planned = float(rows["planned_tokens"].max()) if "planned_tokens" in rows else float("nan")
+        out.append({"run_id": str(run), "points": int(len(rows)),
+                    "loss_key": str(rows["loss_key"].iloc[0]) if "loss_key" in rows else None,
+                    "n_params": float(rows["n_params"].iloc[0]), "n_tokens": float(rows["n_tokens"].max()),
+                    "last_loss": float(rows["loss"].iloc[-1]),
+                    "planned_tokens": planned if np.isfinite(planned) else None,
+                    "truncated": bool(rows["truncated"].any()) if "truncated" in rows else False})
+    return out
+
+
 def write_runs(table: RunTable, path: str | Path) -> Path:
     """Write a RunTable's frame as Parquet, CSV or JSON lines, by the file's extension."""
     path = Path(path)
@@ -291,5 +308,5 @@ def write_runs(table: RunTable, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["ingest", "read_curves", "to_run_table", "write_runs", "detect_format", "parse_per_run", "Curve",
+__all__ = ["ingest", "read_curves", "to_run_table", "write_runs", "summarize_runs", "detect_format", "parse_per_run", "Curve",
            "LOSS_KEYS", "FORMATS", "ON_CORRUPT"]
