@@ -172,13 +172,16 @@ def format_usd(x, digits: int = 3) -> str:
 
 
 def format_days(x, digits: int = 3) -> str:
-    """A duration given in days: 12.34 → '12.3 days', 0.25 → '6 hours', 1 → '1 day'."""
+    """A duration given in days: 12.34 → '12.3 days', 0.25 → '6 hours', 1 → '1 day', 1000 → '2.74 years'
+    (years of 365.25 days from 1,000 days on)."""
     if not _finite(x):
         return MISSING
     if abs(x) < 1:
         hours = _sig(_rounded(x * 24, digits), digits)
         return f"{hours} hour{'' if hours == '1' else 's'}"
-    days = format_quantity(x, digits)
+    if abs(_rounded(x, digits)) >= 1000:
+        return f"{format_quantity(x / 365.25, digits)} years"
+    days = _sig(_rounded(x, digits), digits)
     return f"{days} day{'' if days == '1' else 's'}"
 
 
