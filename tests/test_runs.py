@@ -90,3 +90,70 @@ def test_column_map_errors():
         parse_column_map("params=Size")
     with pytest.raises(InputError, match="name=column"):
         parse_column_map("n_params")
+
+
+# ------------------------------------------------------------------ nothing silently wrong (issue 13)
+
+@pytest.mark.parametrize("cols,match", [
+    ({"loss": [3.1, True, 2.7]}, r"row 2, column 'loss': True is a boolean"),
+    ({"loss": [True, False, True]}, r"row 1, column 'loss': .*boolean"),
+    ({"n_params": [1e8, np.bool_(True), 4e8]}, r"row 2, column 'n_params'.*boolean"),
+    ({"n_params": [0.5, 2e8, 4e8]}, r"row 1, column 'n_params': 0.5 is below 1"),
+    ({"n_tokens": [2e9, 4e9, 1e-3]}, r"row 3, column 'n_tokens'.*below 1"),
+    ({"n_params": [1e8, 2e8, 1e300], "n_tokens": [2e9, 4e9, 1e300]}, r"row 3: flops = inf is out of range"),
+    ({"loss": [3.1, "1,5", 2.7]}, r"row 2, column 'loss'.*not a number"),
+    ({"planned_tokens": [1e9, True, None]}, r"row 2, column 'planned_tokens'"),
+    ({"planned_tokens": [1e9, np.inf, None]}, r"row 2, column 'planned_tokens'"),
+])
+def test_out_of_range_and_booleans_are_errors(cols, match):
+    with pytest.raises(InputError, match=match):
+        RunTable.from_frame(frame(**cols))
+
+
+def test_boolean_column_from_csv_is_an_error(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_text("n_params,n_tokens,loss\n1e8,2e9,True\n2e8,4e9,False\n")
+    with pytest.raises(InputError, match=r"runs.csv: row 1, column 'loss': .*boolean"):
+        RunTable.load(path)
+
+
+def test_mapped_column_clashing_with_existing_one():
+    df = frame(size=[1.0, 2.0, 3.0])
+    with pytest.raises(InputError, match="'n_params' appears twice"):
+        RunTable.from_frame(df, {"n_params": "size"})
+
+
+def test_flops_disagreeing_with_6nd_is_reported_with_rows():
+    base = frame()
+    six_nd = 6 * base["n_params"] * base["n_tokens"]
+    flops = six_nd * np.array([1.05, 167.0, 0.5])  # within 10%, 167× off, half
+    t = RunTable.from_frame(frame(flops=flops))
+    (warning,) = [w for w in t.warnings if "6·N·D" in w]
+    assert "2 of 3 rows (rows 2, 3; worst row 2: 167× 6·N·D)" in warning
+    assert "Chinchilla and Kaplan forms fit n_tokens" in warning and "use flops" in warning
+    np.testing.assert_array_equal(t.flops, flops)  # kept as given
+    np.testing.assert_array_equal(t.n_tokens, base["n_tokens"])
+    assert not [w for w in RunTable.from_frame(frame(flops=six_nd * 1.09)).warnings if "6·N·D" in w]
+    assert not RunTable.from_frame(frame(flops=flops), flops_tolerance=None).warnings
+
+
+@pytest.mark.parametrize("k,match", [(3, "cannot drop 3 of 3 rows; give at most 2"), (50, "cannot drop 50 of 3"),
+                                     (-1, "negative"), (True, "whole number"), (1.0, "whole number")])
+def test_drop_highest_out_of_range(k, match):
+    with pytest.raises(InputError, match=match):
+        RunTable.from_frame(frame()).drop_highest_loss(k)
+
+
+def test_drop_highest_names_dropped_runs():
+    t = RunTable.from_frame(frame(run_id=["a", "b", "c"])).drop_highest_loss(2)
+    assert list(t.run_ids) == ["c"] and "(a, b)" in t.warnings[-1]
+    assert RunTable.from_frame(frame()).drop_highest_loss(0).warnings == ()
+
+
+def test_unterminated_last_line_is_reported_not_dropped(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_text("n_params,n_tokens,loss\n1e8,2e9,3.1\n2e8,4e9,4.0")  # perhaps '4.0268' cut short
+    t = RunTable.load(path)
+    assert len(t) == 2 and any("ends without a newline" in w and "'2e8,4e9,4.0'" in w for w in t.warnings)
+    path.write_text("n_params,n_tokens,loss\n1e8,2e9,3.1\n2e8,4e9,4.0\n")
+    assert RunTable.load(path).warnings == ()

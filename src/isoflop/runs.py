@@ -2,11 +2,19 @@
 
 Columns: ``n_params`` (counted as ``param_convention`` says), ``n_tokens`` (training tokens seen), ``loss``
 (nats/token), ``flops`` (C = 6·N·D when not given), and optionally ``unique_tokens``, ``run_id`` (default ``row<k>``,
-the k-th data row of the source), ``step``, ``planned_tokens`` (schedule length; may be missing) and
-``loss_key``.
+the k-th data row of the source), ``step``, ``planned_tokens`` (schedule length; may be missing),
+``loss_key`` and ``truncated`` (True for every row of a run whose log lost its end: `finals` leaves it out).
 When only flops is given, n_tokens = flops / (6·n_params). Validation happens here, once, with messages that
 name the row and column; the fitters downstream trust the table. Duplicates and outliers are reported as
 warnings, never dropped silently.
+
+Rules: booleans are not numbers (a ``True`` loss is an error, not 1.0); counts (n_params, n_tokens,
+unique_tokens) are at least 1 and flops positive, all finite (so is 6·N·D); losses positive and finite;
+steps ≥ 0. When both n_tokens and flops are given they are kept as given, and rows where flops differs from
+C = 6·N·D (Kaplan et al. 2020, eq. 2.1; Hoffmann et al. 2022) by more than ``FLOPS_TOLERANCE`` (10%) are
+reported in a warning: the (N, D) forms (Chinchilla, Kaplan) fit n_tokens, while the loss-vs-compute form
+and IsoFLOP binning (approach 2) use the flops column. A 10% band admits the usual refinements of 6·N·D
+(attention FLOPs, embedding conventions) and flags unit mix-ups and wrong columns.
 """
 
 from __future__ import annotations
@@ -26,7 +34,55 @@ NUMERIC = ("n_params", "n_tokens", "flops", "loss", "unique_tokens", "step")
 # approach 1 flags runs that stopped short of it) and the logged key each loss came from.
 PLANNED = "planned_tokens"
 LABELS = ("loss_key",)
+TRUNCATED = "truncated"  # a run whose log lost its end (see isoflop.ingest): its last loss is not final
 CONVENTIONS = ("total", "non_embedding", "attention", "unknown")
+COUNTS = ("n_params", "n_tokens", "unique_tokens")  # at least 1
+FLOPS_TOLERANCE = 0.10  # relative disagreement of a given flops column with 6·N·D that is reported
+
+
+def _booleans(series: pd.Series) -> np.ndarray:
+    """Mask of the cells that hold booleans (a bool column, or True/False in an object column)."""
+    if pd.api.types.is_bool_dtype(series):
+        return np.ones(len(series), bool)
+    if series.dtype == object:
+        return series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    return np.zeros(len(series), bool)
+
+
+def _flags(series: pd.Series, source: str) -> np.ndarray:
+    """A boolean column (True/False, or their text as CSV round-trips may leave it)."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=bool)
+    text = series.astype(str).str.strip().str.lower()
+    bad = ~text.isin(["true", "false"])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{source}: row {row + 1}, column {TRUNCATED!r}: {series.iloc[row]!r} is not True or False")
+    return (text == "true").to_numpy()
+
+
+def _unterminated_last_line(path: Path) -> str | None:
+    """The last line of a CSV/TSV/JSON-lines file that does not end with a newline, else None."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson"):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.seek(max(0, handle.tell() - 4096))
+            tail = handle.read()
+    except OSError:
+        return None
+    tail = tail.rstrip(b" \t")
+    if not tail or tail.endswith((b"\n", b"\r")) or size == 0 and b"\n" not in tail:
+        return None  # a one-line file is a header alone: nothing to cut
+    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    return last if len(last) <= 60 else last[:60] + "…"
+
+
+def _rows(mask: np.ndarray, limit: int = 10) -> str:
+    """'3, 7, 12' (1-based data rows) of a mask, with '…' past ``limit``."""
+    rows = np.flatnonzero(mask)
+    return ", ".join(str(i + 1) for i in rows[:limit]) + ("…" if rows.size > limit else "")
 
 
 def parse_column_map(text: str | None) -> dict[str, str]:
@@ -74,7 +130,11 @@ class RunTable:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, columns: dict[str, str] | None = None,
-                   param_convention: str = "total", source: str = "table") -> "RunTable":
+                   param_convention: str = "total", source: str = "table",
+                   flops_tolerance: float | None = FLOPS_TOLERANCE) -> "RunTable":
+        """Validate a frame (see the module docstring). ``flops_tolerance``: relative disagreement of a given
+        flops column with 6·N·D that is reported; None for tables whose flops follow another stated convention
+        (a sweep's Chinchilla or PaLM FLOP counts)."""
         if param_convention not in CONVENTIONS:
             raise InputError(f"param_convention must be one of {', '.join(CONVENTIONS)}, got {param_convention!r}")
         columns = dict(columns or {})
@@ -84,6 +144,10 @@ class RunTable:
                                  f"{', '.join(map(str, df.columns))}")
         rename = {col: key for key, col in columns.items()}
         df = df.rename(columns=rename)
+        twice = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        if twice:
+            raise InputError(f"{source}: column {twice[0]!r} appears twice (a column of that name and one mapped to "
+                             f"it with --columns); rename or drop one")
         missing = [c for c in ("n_params", "loss") if c not in df.columns]
         if "n_tokens" not in df.columns and "flops" not in df.columns:
             missing.append("n_tokens (or flops)")
@@ -94,6 +158,11 @@ class RunTable:
         for col in NUMERIC:
             if col not in df.columns:
                 continue
+            booleans = _booleans(df[col])
+            if booleans.any():
+                row = int(np.flatnonzero(booleans)[0])
+                raise InputError(f"{source}: row {row + 1}, column {col!r}: {df[col].iloc[row]!r} is a boolean, "
+                                 f"not a number")
             values = pd.to_numeric(df[col], errors="coerce")
             bad = values.isna() & df[col].notna()
             if bad.any():
@@ -104,15 +173,19 @@ class RunTable:
             if nonfinite.any():
                 row = int(np.flatnonzero(nonfinite)[0])
                 raise InputError(f"{source}: row {row + 1}, column {col!r}: {arr[row]} is missing or not finite")
-            lowest = 0 if col == "step" else None
-            nonpos = arr < 0 if lowest == 0 else arr <= 0
+            nonpos = arr < 0 if col == "step" else arr <= 0
             if nonpos.any():
                 row = int(np.flatnonzero(nonpos)[0])
                 raise InputError(f"{source}: row {row + 1}, column {col!r}: {arr[row]:g} must be positive")
+            if col in COUNTS and (arr < 1).any():
+                row = int(np.flatnonzero(arr < 1)[0])
+                raise InputError(f"{source}: row {row + 1}, column {col!r}: {arr[row]:g} is below 1; counts are in "
+                                 f"units (parameters, tokens), not millions or billions")
             out[col] = arr
         if PLANNED in df.columns:
             planned = pd.to_numeric(df[PLANNED], errors="coerce").to_numpy(dtype=float)
-            bad = (df[PLANNED].notna().to_numpy() & np.isnan(planned)) | (planned <= 0)
+            bad = (df[PLANNED].notna().to_numpy() & np.isnan(planned)) | (planned <= 0) | _booleans(df[PLANNED])
+            bad |= np.isinf(planned)
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
                 raise InputError(f"{source}: row {row + 1}, column {PLANNED!r}: {df[PLANNED].iloc[row]!r} must be "
@@ -121,16 +194,38 @@ class RunTable:
         for col in LABELS:
             if col in df.columns:
                 out[col] = df[col].astype(str).to_numpy()
-        if "n_tokens" not in out:
-            out["n_tokens"] = out["flops"] / (FLOPS_PER_PARAM_TOKEN * out["n_params"])
-        if "flops" not in out:
-            out["flops"] = FLOPS_PER_PARAM_TOKEN * out["n_params"] * out["n_tokens"]
+        if TRUNCATED in df.columns:
+            out[TRUNCATED] = _flags(df[TRUNCATED], source)
+        warnings = []
+        with np.errstate(all="ignore"):
+            six_nd = FLOPS_PER_PARAM_TOKEN * out["n_params"].to_numpy() * out["n_tokens"].to_numpy() \
+                if "n_tokens" in out else None
+            if "n_tokens" not in out:
+                out["n_tokens"] = out["flops"] / (FLOPS_PER_PARAM_TOKEN * out["n_params"])
+            elif "flops" not in out:
+                out["flops"] = six_nd
+            elif flops_tolerance is not None:
+                ratio = out["flops"].to_numpy() / six_nd
+                off = ~(np.abs(ratio - 1) <= flops_tolerance)
+                if off.any():
+                    worst = int(np.argmax(np.abs(np.log(ratio))))
+                    warnings.append(
+                        f"{source}: column 'flops' differs from 6·N·D by more than {flops_tolerance:.0%} in "
+                        f"{int(off.sum())} of {len(out)} rows (rows {_rows(off)}; worst row {worst + 1}: "
+                        f"{ratio[worst]:.3g}× 6·N·D); kept as given: the Chinchilla and Kaplan forms fit n_tokens, "
+                        f"loss-vs-compute and IsoFLOP profiles use flops — check the columns' units")
+        for col in ("n_tokens", "flops"):
+            derived = out[col].to_numpy()
+            bad = ~np.isfinite(derived) | (derived <= 0)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise InputError(f"{source}: row {row + 1}: {col} = {derived[row]:g} is out of range (6·N·D overflows "
+                                 f"or underflows); check the units of n_params, n_tokens and flops")
         out["run_id"] = (df["run_id"].astype(str) if "run_id" in df.columns
                          else pd.Series([f"row{i + 1}" for i in range(len(df))], index=df.index))
         out = out.reset_index(drop=True)
         if len(out) == 0:
             raise InputError(f"{source}: no rows")
-        warnings = []
         key = ["n_params", "n_tokens", "loss"] + (["step"] if "step" in out else [])
         dup = out.duplicated(subset=key, keep=False)
         if dup.any():
@@ -139,8 +234,18 @@ class RunTable:
         return cls(out, param_convention, tuple(warnings))
 
     @classmethod
-    def load(cls, path: str | Path, columns: dict[str, str] | None = None, param_convention: str = "total"):
-        return cls.from_frame(read_frame(path), columns, param_convention, source=str(path))
+    def load(cls, path: str | Path, columns: dict[str, str] | None = None, param_convention: str = "total",
+             flops_tolerance: float | None = FLOPS_TOLERANCE):
+        """`from_frame` of a file (see `read_frame`); a text table whose last line has no newline may have been
+        cut mid-value, which is reported in the warnings (the row is kept: hand-written files often end so)."""
+        table = cls.from_frame(read_frame(path), columns, param_convention, source=str(path),
+                               flops_tolerance=flops_tolerance)
+        cut = _unterminated_last_line(Path(path))
+        if cut is None:
+            return table
+        note = (f"{path}: ends without a newline; if the file was cut, its last row ({cut!r}) may hold a cut value "
+                f"— check it (files written by programs end with a newline)")
+        return RunTable(table.frame, table.param_convention, table.warnings + (note,))
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -172,17 +277,41 @@ class RunTable:
         return RunTable(self.frame[np.asarray(mask)].reset_index(drop=True), self.param_convention, self.warnings)
 
     def finals(self) -> "RunTable":
-        """One row per run: its last step (tables without a step column are returned as they are)."""
-        if "step" not in self.frame:
-            return self
-        last = self.frame.sort_values(["run_id", "step"]).groupby("run_id", sort=False).tail(1)
-        return RunTable(last.reset_index(drop=True), self.param_convention, self.warnings)
+        """One row per run: its last step (tables without a step column are returned as they are).
+
+        Runs marked ``truncated`` are left out, with a warning: their last logged loss is not a final loss.
+        """
+        table = self
+        if TRUNCATED in self.frame and self.frame[TRUNCATED].any():
+            cut = self.frame["run_id"][self.frame[TRUNCATED]].unique()
+            kept = self.frame[~self.frame["run_id"].isin(cut)]
+            names = ", ".join(map(str, cut[:10])) + ("…" if len(cut) > 10 else "")
+            if kept.empty:
+                raise InputError(f"every run's log lost its end ({names}): no final losses to fit; re-export the "
+                                 f"logs, or fit the curves' envelope (approach 1) instead")
+            note = (f"left out of final-loss fits: {len(cut)} run(s) whose logs lost their end ({names}); their "
+                    f"last logged loss is not their final loss")
+            table = RunTable(kept.reset_index(drop=True), self.param_convention, self.warnings + (note,))
+        if "step" not in table.frame:
+            return table
+        last = table.frame.sort_values(["run_id", "step"]).groupby("run_id", sort=False).tail(1)
+        return RunTable(last.reset_index(drop=True), table.param_convention, table.warnings)
 
     def drop_highest_loss(self, k: int) -> "RunTable":
-        """Without the k highest-loss rows (Besiroglu et al. 2024 drop 5 of Chinchilla's Figure 4 points)."""
-        if k <= 0:
+        """Without the k highest-loss rows (Besiroglu et al. 2024 drop 5 of Chinchilla's Figure 4 points).
+
+        ``k`` is an integer with 0 ≤ k < rows (0: nothing dropped); anything else is an InputError.
+        """
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+            raise InputError(f"--drop-highest: expected a whole number of rows, got {k!r}")
+        if k < 0:
+            raise InputError(f"--drop-highest: {k} is negative; give 0 (drop nothing) up to {len(self) - 1}")
+        if k >= len(self):
+            raise InputError(f"--drop-highest: cannot drop {k} of {len(self)} rows; give at most {len(self) - 1}")
+        if k == 0:
             return self
         keep = np.ones(len(self), bool)
-        keep[np.argsort(self.loss)[len(self) - k:]] = False
-        note = f"dropped the {k} highest-loss rows as asked"
+        keep[np.argsort(self.loss, kind="stable")[len(self) - k:]] = False
+        dropped = ", ".join(map(str, self.run_ids[~keep][:10])) + ("…" if k > 10 else "")
+        note = f"dropped the {k} highest-loss rows as asked ({dropped})"
         return RunTable(self.frame[keep].reset_index(drop=True), self.param_convention, self.warnings + (note,))

@@ -1,41 +1,236 @@
-"""Human-friendly numbers: '70B', '1.4T', '300M', '5.76e23'."""
+"""Numbers in and out: strict parsing of '70B', '1.4T', '5.76e23', and formatting with 3–4 significant figures.
+
+Parsing rules (one place, so every option and table cell reads numbers alike):
+- A number, optionally with one suffix (case-insensitive): K = 1e3, M = 1e6, B or G = 1e9, T = 1e12,
+  P = 1e15. Underscores between digits group them as in Python (``1_000``). Whitespace around is ignored.
+- Commas are rejected: ``1,5B`` is 1.5B in some locales and 15B in others, and ``1,000`` reads as a thousand
+  or as one; the message suggests ``1.5B`` / ``1000``.
+- Booleans are not numbers (``True`` is not 1), nor are empty strings, ``nan`` or ``inf``.
+- ``parse_positive`` (> 0: sizes, budgets) and ``parse_nonnegative`` (≥ 0: counts that may be zero, e.g.
+  inference tokens; 0 means 0, never "not given").
+- Decimal text is converted exactly, then rounded once: '1.4T' is the float nearest 1.4e12 and '2.21e19'
+  stays 2.21e19 (no 1.4 × 1e12 product noise).
+
+Formatting (for people; JSON keeps full floats): parameters and tokens ``7.22B``, ``1.33T``; FLOPs
+``5.76e23 FLOPs``; bytes in decimal units as GPU vendors state them (``80 GB``); dollars ``$1.23M``; durations
+``12.3 days`` (hours below a day); fractions ``41.2%``; plain numbers (losses, exponents) with 4 significant
+figures. ``None`` and non-finite values print as ``n/a``. `format_value` dispatches on a unit name and
+`unit_of` maps the CLI's output keys to units.
+"""
 
 from __future__ import annotations
 
+import decimal
 import math
+import numbers
+
+import numpy as np
 
 from .errors import InputError
 
-_SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
+_SUFFIXES = {"K": 3, "M": 6, "B": 9, "G": 9, "T": 12, "P": 15}
+_EXAMPLES = "use e.g. 5.76e23, 70B, 1.4T, 300M"
+MISSING = "n/a"
 
 
-def parse_quantity(text: str | float | int, name: str = "value", positive: bool = True) -> float:
-    """Parse '70B' → 7e10, '1.4T' → 1.4e12, '300M', '2.5k', '5.76e23' or a number.
+def parse_quantity(text, name: str = "value", positive: bool = True) -> float:
+    """Parse '70B' → 7e10, '1.4T' → 1.4e12, '300M', '2.5k', '5.76e23' or a number (see the module docstring).
 
-    Suffixes (case-insensitive): K = 1e3, M = 1e6, B or G = 1e9, T = 1e12, P = 1e15. Raises InputError
-    for text that is not a finite number, and (when ``positive``) for zero or negative values.
+    ``positive``: True requires > 0; False accepts any finite number (use `parse_nonnegative` for counts).
+    Raises InputError, naming ``name``, for anything else.
     """
-    if isinstance(text, (int, float)):
-        value = float(text)
-    else:
-        s = str(text).strip().replace("_", "").replace(",", "")
-        scale = 1.0
-        if s and s[-1].upper() in _SUFFIXES:
-            scale, s = _SUFFIXES[s[-1].upper()], s[:-1]
-        try:
-            value = float(s) * scale
-        except ValueError:
-            raise InputError(f"{name}: cannot read {text!r} as a number (use e.g. 5.76e23, 70B, 1.4T, 300M)") from None
-    if not math.isfinite(value):
-        raise InputError(f"{name}: {text!r} is not a finite number")
+    value = _parse(text, name)
     if positive and value <= 0:
-        raise InputError(f"{name}: must be positive, got {text!r}")
+        raise InputError(f"{name}: must be positive, got {_show(text)}")
+    return value + 0.0  # -0.0 → 0.0
+
+
+def parse_positive(text, name: str = "value") -> float:
+    """A quantity > 0 (a size, a budget, a token count that must be non-zero)."""
+    return parse_quantity(text, name, positive=True)
+
+
+def parse_nonnegative(text, name: str = "value") -> float:
+    """A quantity ≥ 0 (a count that may be zero, e.g. inference tokens: 0 means none, not "not given")."""
+    value = parse_quantity(text, name, positive=False)
+    if value < 0:
+        raise InputError(f"{name}: must be zero or positive, got {_show(text)}")
     return value
 
 
-def format_quantity(x: float) -> str:
-    """3.219e10 → '32.2B'; keeps 3 significant digits."""
-    for suffix, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(x) >= scale and abs(x) < 1e3 * scale:
-            return f"{x / scale:.3g}{suffix}"
-    return f"{x:.3g}"
+def _show(text) -> str:
+    return repr(text) if isinstance(text, str) else str(text)
+
+
+def _parse(text, name: str) -> float:
+    """Any finite number, or InputError."""
+    if isinstance(text, (bool, np.bool_)):  # numpy.bool_ is not a bool subclass
+        raise InputError(f"{name}: {text!r} is a boolean, not a number ({_EXAMPLES})")
+    if isinstance(text, numbers.Real):
+        try:
+            value = float(text)
+        except OverflowError:
+            value = math.inf
+    elif isinstance(text, str):
+        value = _parse_text(text, name)
+    else:
+        raise InputError(f"{name}: expected a number, got {type(text).__name__} {text!r} ({_EXAMPLES})")
+    if not math.isfinite(value):
+        raise InputError(f"{name}: {_show(text)} is not a finite number ({_EXAMPLES})")
+    return value
+
+
+def _parse_text(text: str, name: str) -> float:
+    s = text.strip()
+    if not s:
+        raise InputError(f"{name}: empty; give a number ({_EXAMPLES})")
+    if "," in s:
+        raise InputError(f"{name}: {text!r} has a comma, which reads differently by locale; write decimals with a "
+                         f"point and no thousands separators (1.5B, 1000)")
+    exponent = 0
+    if s[-1].upper() in _SUFFIXES:
+        exponent, s = _SUFFIXES[s[-1].upper()], s[:-1].rstrip()
+    try:
+        number = decimal.Decimal(s)  # accepts Python's digit grouping '1_000' and exponents '5.76e23'
+        if not number.is_finite():
+            return math.inf
+        return float(number.scaleb(exponent))  # exact scaling by 10^k, then one rounding to float
+    except decimal.Overflow:
+        return math.inf
+    except (ArithmeticError, ValueError):  # decimal.InvalidOperation: not a number
+        raise InputError(f"{name}: cannot read {text!r} as a number ({_EXAMPLES})") from None
+
+
+# ----------------------------------------------------------------------------------------------- formatting
+
+def _finite(x) -> bool:
+    return x is not None and not isinstance(x, bool) and isinstance(x, numbers.Real) and math.isfinite(x)
+
+
+def _sig(x: float, digits: int) -> str:
+    """x with ``digits`` significant figures, no trailing zeros, no exponent noise: 2.21e+19 → '2.21e19'."""
+    text = f"{x:.{digits}g}"
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        text = f"{mantissa}e{int(exp)}"
+    return text
+
+
+def _rounded(x: float, digits: int) -> float:
+    """x rounded to ``digits`` significant figures, so the unit is chosen after rounding (999,950 → 1M)."""
+    return float(f"{x:.{digits}g}")
+
+
+def format_quantity(x, digits: int = 3) -> str:
+    """A count with an SI-style suffix: 7.22e9 → '7.22B', 1.33e12 → '1.33T', 300e6 → '300M', 512 → '512'.
+
+    K, M, B, T as `parse_quantity` reads them (so the output parses back); 1e15 and beyond in scientific
+    notation ('1.2e18'), where suffixes stop being readable.
+    """
+    if not _finite(x):
+        return MISSING
+    x = _rounded(float(x), digits)
+    size = abs(x)
+    for suffix, exponent in (("T", 12), ("B", 9), ("M", 6), ("K", 3)):
+        if 10**exponent <= size < 10 ** (exponent + 3):
+            return f"{_sig(x / 10**exponent, digits)}{suffix}"
+    return _sig(x, digits)  # below 1,000, or 1e15 and beyond ('%g' switches to an exponent there)
+
+
+def format_flops(x, digits: int = 3) -> str:
+    """FLOPs in scientific notation: 5.76e23 → '5.76e23 FLOPs'."""
+    if not _finite(x):
+        return MISSING
+    return f"{_sci(float(x), digits)} FLOPs"
+
+
+def _sci(x: float, digits: int) -> str:
+    if x == 0:
+        return "0"
+    mantissa, exp = f"{x:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    return f"{mantissa}e{int(exp)}"
+
+
+def format_bytes(x, digits: int = 3) -> str:
+    """Bytes in decimal units, as accelerator memory is sold: 80e9 → '80 GB', 1.5e12 → '1.5 TB'."""
+    if not _finite(x):
+        return MISSING
+    x = _rounded(float(x), digits)
+    for unit, exponent in (("PB", 15), ("TB", 12), ("GB", 9), ("MB", 6), ("KB", 3)):
+        if abs(x) >= 10**exponent:
+            return f"{_sig(x / 10**exponent, digits)} {unit}"
+    return f"{_sig(x, digits)} B"
+
+
+def format_usd(x, digits: int = 3) -> str:
+    """Dollars: 1.234e6 → '$1.23M', 512.3 → '$512', 0.0512 → '$0.0512'."""
+    if not _finite(x):
+        return MISSING
+    sign, text = ("-", format_quantity(-x, digits)) if x < 0 else ("", format_quantity(x, digits))
+    return f"{sign}${text}"
+
+
+def format_days(x, digits: int = 3) -> str:
+    """A duration given in days: 12.34 → '12.3 days', 0.25 → '6 hours', 1 → '1 day', 1000 → '2.74 years'
+    (years of 365.25 days from 1,000 days on)."""
+    if not _finite(x):
+        return MISSING
+    if abs(x) < 1:
+        hours = _sig(_rounded(x * 24, digits), digits)
+        return f"{hours} hour{'' if hours == '1' else 's'}"
+    if abs(_rounded(x, digits)) >= 1000:
+        return f"{format_quantity(x / 365.25, digits)} years"
+    days = _sig(_rounded(x, digits), digits)
+    return f"{days} day{'' if days == '1' else 's'}"
+
+
+def format_percent(x, digits: int = 3) -> str:
+    """A fraction as a percentage: 0.4123 → '41.2%'."""
+    if not _finite(x):
+        return MISSING
+    return f"{_sig(_rounded(100 * float(x), digits), digits)}%"
+
+
+def format_number(x, digits: int = 4) -> str:
+    """A plain number (a loss, an exponent, a ratio) with ``digits`` significant figures: 1.81724 → '1.817'."""
+    if not _finite(x):
+        return MISSING
+    return _sig(float(x), digits)
+
+
+FORMATTERS = {"params": format_quantity, "tokens": format_quantity, "count": format_quantity, "flops": format_flops,
+              "bytes": format_bytes, "usd": format_usd, "days": format_days, "fraction": format_percent,
+              "number": format_number}
+
+
+def format_value(x, unit: str = "number") -> str:
+    """``x`` formatted as ``unit`` (a key of ``FORMATTERS``); non-numbers (text, booleans) print as they are."""
+    if unit not in FORMATTERS:
+        raise ValueError(f"unknown unit {unit!r}; choose one of {', '.join(FORMATTERS)}")
+    if isinstance(x, bool) or (x is not None and not isinstance(x, numbers.Real)):
+        return str(x)
+    return FORMATTERS[unit](x)
+
+
+def format_interval(low, high, unit: str = "number") -> str:
+    """An interval formatted like its values: '[6.9B, 9.12B]'."""
+    return f"[{format_value(low, unit)}, {format_value(high, unit)}]"
+
+
+# Output keys → units, by the naming convention of the results (units in names): first match wins.
+_KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("flops", "flops"), ("bytes", "bytes"), ("usd", "usd"), ("cost", "usd"), ("days", "days"),
+              ("mfu", "fraction"), ("fraction", "fraction"), ("utilization", "fraction"), ("n_params", "params"),
+              ("params", "params"), ("tokens", "tokens"), ("gpu_hours", "count"), ("n_gpus", "count"))
+
+
+def unit_of(key: str) -> str:
+    """The unit of an output field from its name: 'n_params' → 'params', 'inference_flops' → 'flops',
+    'cost_usd' → 'usd', 'mfu' → 'fraction'; anything else → 'number'."""
+    name = key.rsplit(".", 1)[-1].lower()
+    return next((unit for pattern, unit in _KEY_UNITS if pattern in name), "number")
+
+
+def format_field(key: str, value) -> str:
+    """A result field for people: `format_value` with the unit `unit_of(key)` gives."""
+    return format_value(value, unit_of(key))

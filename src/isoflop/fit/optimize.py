@@ -50,6 +50,13 @@ class LSEModel:
     offset: np.ndarray | None = None
     scale_index: int | None = None
 
+    def take(self, rows) -> "LSEModel":
+        """The same model on a subset of its points (a slice or an index array)."""
+        entries = tuple((j, k, c[rows]) for j, k, c in self.entries)
+        offset = None if self.offset is None else self.offset[rows]
+        n = len(range(self.n_points)[rows]) if isinstance(rows, slice) else len(rows)
+        return LSEModel(entries, self.n_terms, n, offset, self.scale_index)
+
     def predict(self, theta):
         """Predictions (K, n), term softmax (K, n, terms) and the LSE values (K, n)."""
         u = np.zeros((theta.shape[0], self.n_points, self.n_terms))
@@ -65,15 +72,19 @@ class LSEModel:
         scale = 1.0 if self.scale_index is None else theta[:, self.scale_index][:, None]
         return scale * lse, p, lse
 
-    def residual_jacobian(self, theta, log_loss):
-        pred, p, lse = self.predict(theta)
+    def jacobian(self, theta, p, lse):
+        """∂ log L̂ / ∂θ (K, n, P) from the term softmax and LSE values that `predict` returned for θ."""
         J = np.zeros((theta.shape[0], self.n_points, theta.shape[1]))
         for j, k, c in self.entries:
             J[:, :, k] += p[:, :, j] * c
         if self.scale_index is not None:
             J *= theta[:, self.scale_index][:, None, None]
             J[:, :, self.scale_index] = lse
-        return pred - log_loss, J
+        return J
+
+    def residual_jacobian(self, theta, log_loss):
+        pred, p, lse = self.predict(theta)
+        return pred - log_loss, self.jacobian(theta, p, lse)
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,9 @@ def minimize_batch(model: LSEModel, log_loss, weights, theta0, *, delta, lower, 
         step = np.zeros_like(theta)
         step[:, free] = -np.linalg.solve(A, g[..., None])[..., 0]
         trial = np.clip(theta + step, lower, upper)
-        f_trial = (w * huber(model.predict(trial)[0] - log_loss, delta)).sum(axis=1)
+        pred, p, lse = model.predict(trial)  # kept: an accepted trial's Jacobian is built from them
+        r_trial = pred - log_loss
+        f_trial = (w * huber(r_trial, delta)).sum(axis=1)
         better = f_trial < f
         gain = np.where(better, (f - f_trial) / np.maximum(np.abs(f), 1e-300), 0.0)
         moved = np.abs(trial - theta).max(axis=1)
@@ -144,10 +157,10 @@ def minimize_batch(model: LSEModel, log_loss, weights, theta0, *, delta, lower, 
             keep = ~done
             idx, theta, w, f, lam, stall = idx[keep], theta[keep], w[keep], f[keep], lam[keep], stall[keep]
             r, J, better = r[keep], J[keep], better[keep]
+            r_trial, p, lse = r_trial[keep], p[keep], lse[keep]
             if idx.size == 0:
                 break
         if better.any():  # rejected members keep their point, so r and J change only where a step was taken
-            r_new, J_new = model.residual_jacobian(theta[better], log_loss)
-            r[better], J[better] = r_new, J_new
+            r[better], J[better] = r_trial[better], model.jacobian(theta[better], p[better], lse[better])
     theta_out[idx], f_out[idx] = theta, f
     return BatchResult(theta=theta_out, objective=f_out, converged=converged, iterations=it)

@@ -14,8 +14,12 @@ How the global optimum is found fast, from generic starting points (nothing tune
    loss-vs-compute). For a grid of exponents those coefficients are solved exactly by non-negative
    weighted least squares (weights 1/L²: relative error ≈ log residual), all grid points at once, by
    enumerating the active sets. The true Huber objective ranks the grid points; the best are the starts.
+   Both passes run over row chunks (the least squares through its normal equations XᵀWX, XᵀWy), so memory
+   does not grow with grid size × rows.
 2. All starts are refined together to convergence by the batched Levenberg–Marquardt/IRLS solver of
-   `optimize.py` with analytic Jacobians, and the lowest objective wins.
+   `optimize.py` with analytic Jacobians, and the lowest objective wins. On large data sets (more than
+   20,000 rows) the grid is scored and the starts refined on a fixed random subsample of 20,000 rows, and
+   only the best of them (by the objective on all rows) is refined on all rows.
 """
 
 from __future__ import annotations
@@ -35,25 +39,51 @@ _EXPONENT_GRID = np.linspace(0.05, 2.0, 14)  # generic: covers every published L
 _LOG_FLOOR = np.log(1e-10)  # log of a coefficient the non-negative solve set to zero
 
 
-def _nnls_batch(Phi, target, w):
-    """Non-negative weighted least squares for many small problems at once.
+# Rows per chunk when scoring the start grid: the (G, rows, terms) arrays of one chunk stay near 32 MiB, so fit
+# memory does not grow with grid size × rows (a million rows would otherwise need tens of GB).
+_CHUNK_ELEMENTS = 1 << 22
 
-    Phi: (G, n, m), target: (G, n) or (n,), w: (G, n) or (n,). Enumerates all 2^m − 1 active sets (m ≤ 3), solves each
-    set's normal equations for every g, keeps the feasible solution with the lowest weighted SSE.
+
+def _row_chunks(n, per_row):
+    """Slices covering range(n) with at most ``_CHUNK_ELEMENTS // per_row`` rows each."""
+    step = max(1, _CHUNK_ELEMENTS // max(per_row, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _normal_equations(design, n, G, m):
+    """Sufficient statistics of G weighted least-squares problems, accumulated over row chunks.
+
+    ``design(rows)`` → (Phi (G, r, m), target (G, r), weights (G, r) or (r,)) for a slice of rows. Returns
+    XᵀWX (G, m, m), XᵀWy (G, m) and yᵀWy (G,): all that least squares needs, whatever the number of rows.
     """
-    G, n, m = Phi.shape
-    target = np.broadcast_to(target, (G, n))
-    w = np.broadcast_to(w, (G, n))
+    XtWX, XtWy, yWy = np.zeros((G, m, m)), np.zeros((G, m)), np.zeros(G)
+    with np.errstate(all="ignore"):  # extreme exponents overflow; those grid points get non-finite starts, ranked last
+        for rows in _row_chunks(n, G * (m + 2)):
+            Phi, target, w = design(rows)
+            w = np.broadcast_to(w, target.shape)
+            XtW = np.swapaxes(Phi, 1, 2) * w[:, None, :]
+            XtWX += XtW @ Phi
+            XtWy += (XtW @ target[..., None])[..., 0]
+            yWy += (w * target * target).sum(axis=1)
+    return XtWX, XtWy, yWy
+
+
+def _nnls_batch(XtWX, XtWy, yWy):
+    """Non-negative weighted least squares for many small problems at once, from their normal equations.
+
+    XtWX: (G, m, m), XtWy: (G, m), yWy: (G,) (see `_normal_equations`). Enumerates all 2^m − 1 active sets
+    (m ≤ 3), solves each set's normal equations for every g, keeps the feasible solution with the lowest
+    weighted SSE = yᵀWy − 2 cᵀXᵀWy + cᵀXᵀWX c.
+    """
+    G, m = XtWy.shape
     best = np.zeros((G, m))
     best_sse = np.full(G, np.inf)
     for size in range(1, m + 1):
         for cols in itertools.combinations(range(m), size):
-            X = Phi[:, :, cols]
-            XtW = np.swapaxes(X, 1, 2) * w[:, None, :]
-            A = XtW @ X + 1e-12 * np.eye(size)
+            XX, b = XtWX[:, cols][:, :, cols], XtWy[:, cols]
             with np.errstate(all="ignore"):
-                coef = np.linalg.solve(A, (XtW @ target[..., None]))[..., 0]
-                sse = (w * (target - (X @ coef[..., None])[..., 0]) ** 2).sum(axis=1)
+                coef = np.linalg.solve(XX + 1e-12 * np.eye(size), b[..., None])[..., 0]
+                sse = yWy - 2 * (coef * b).sum(axis=1) + (coef * (XX @ coef[..., None])[..., 0]).sum(axis=1)
             ok = np.all(coef >= 0, axis=1) & np.isfinite(sse) & (sse < best_sse)
             full = np.zeros((G, m))
             full[:, cols] = coef
@@ -108,17 +138,26 @@ def _chinchilla_problem(logn, logd, loss, w, tied, fixed, bounds):
         gb = [fixed_theta[4]] if 4 in fixed_theta else _EXPONENT_GRID
         grid = np.array(list(itertools.product(ga, gb)))
     grid = np.clip(grid, lower[[3, 3 if tied else 4]], upper[[3, 3 if tied else 4]])
-    N, D = np.exp(logn), np.exp(logd)
-    Phi = np.stack([np.broadcast_to(1.0, (len(grid), n)), N[None, :] ** -grid[:, :1], D[None, :] ** -grid[:, 1:]],
-                   axis=2)
-    target = np.broadcast_to(loss, (len(grid), n)).copy()
+    G = len(grid)
     coef_slots = {0: 1, 1: 2, 2: 0}  # θ index of a, b, e → column of Phi (A, B, E)
     keep = [col for i, col in coef_slots.items() if i not in fixed_theta]
-    for i, col in coef_slots.items():
-        if i in fixed_theta:
-            target -= np.exp(fixed_theta[i]) * Phi[:, :, col]
-    coef = np.zeros((len(grid), 3))
-    coef[:, keep] = _nnls_batch(Phi[:, :, keep], target, w / loss**2)
+    known = {col: np.exp(fixed_theta[i]) for i, col in coef_slots.items() if i in fixed_theta}
+
+    # The grid has few distinct exponents: raise each row to each of them once, then index.
+    alphas, ia = np.unique(grid[:, 0], return_inverse=True)
+    betas, ib = np.unique(grid[:, 1], return_inverse=True)
+
+    def design(rows):
+        N, D = np.exp(logn[rows]), np.exp(logd[rows])
+        Phi = np.stack([np.broadcast_to(1.0, (G, N.size)), (N[None, :] ** -alphas[:, None])[ia],
+                        (D[None, :] ** -betas[:, None])[ib]], axis=2)
+        target = np.broadcast_to(loss[rows], (G, N.size)).copy()
+        for col, value in known.items():  # fixed coefficients move to the target side
+            target -= value * Phi[:, :, col]
+        return Phi[:, :, keep], target, w[rows] / loss[rows] ** 2
+
+    coef = np.zeros((G, 3))
+    coef[:, keep] = _nnls_batch(*_normal_equations(design, n, G, len(keep)))
     starts = np.column_stack([_log_coef(coef[:, 1]), _log_coef(coef[:, 2]), _log_coef(coef[:, 0]), grid[:, 0]]
                              + ([] if tied else [grid[:, 1]]))
     for i, value in fixed_theta.items():
@@ -132,9 +171,15 @@ def _kaplan_problem(logn, logd, loss, w):
     model = LSEModel(((0, 0, one), (0, 1, -logn), (1, 2, one)), 2, n, offset=np.column_stack([np.zeros(n), -logd]),
                      scale_index=3)
     grid = np.array(list(itertools.product(_EXPONENT_GRID / 4, np.linspace(0.2, 3.0, 15))))  # (α_D, p)
-    target = loss[None, :] ** (1.0 / grid[:, :1])
-    Phi = np.stack([np.exp(logn)[None, :] ** -grid[:, 1:], np.broadcast_to(np.exp(-logd), (len(grid), n))], axis=2)
-    coef = _nnls_batch(Phi, target, w / target**2)  # relative error of L^(1/α_D) ∝ that of L
+    G = len(grid)
+
+    def design(rows):
+        target = loss[rows][None, :] ** (1.0 / grid[:, :1])
+        Phi = np.stack([np.exp(logn[rows])[None, :] ** -grid[:, 1:], np.broadcast_to(np.exp(-logd[rows]), target.shape)],
+                       axis=2)
+        return Phi, target, w[rows] / target**2  # relative error of L^(1/α_D) ∝ that of L
+
+    coef = _nnls_batch(*_normal_equations(design, n, G, 2))
     starts = np.column_stack([_log_coef(coef[:, 0]), grid[:, 1], _log_coef(coef[:, 1]), grid[:, 0]])
     lower, upper = np.array([-200.0, 1e-3, -100.0, 1e-3]), np.array([500.0, 20.0, 200.0, 2.0])
     return _Problem(model, ("q", "p", "w", "alpha_d"), lower, upper,
@@ -146,8 +191,14 @@ def _lvc_problem(logc, loss, w):
     one = np.ones(n)
     model = LSEModel(((0, 0, one), (1, 1, one), (1, 2, -logc)), 2, n)
     grid = _EXPONENT_GRID[:, None] / 2
-    Phi = np.stack([np.broadcast_to(1.0, (len(grid), n)), np.exp(logc)[None, :] ** -grid], axis=2)
-    coef = _nnls_batch(Phi, loss, w / loss**2)
+    G = len(grid)
+
+    def design(rows):
+        C = np.exp(logc[rows])
+        Phi = np.stack([np.broadcast_to(1.0, (G, C.size)), C[None, :] ** -grid], axis=2)
+        return Phi, np.broadcast_to(loss[rows], (G, C.size)), w[rows] / loss[rows] ** 2
+
+    coef = _nnls_batch(*_normal_equations(design, n, G, 2))
     starts = np.column_stack([_log_coef(coef[:, 0]), _log_coef(coef[:, 1]), grid[:, 0]])
     lower, upper = np.array([-50.0, -200.0, 1e-4]), np.array([10.0, 200.0, 3.0])
     return _Problem(model, ("e", "c", "gamma"), lower, upper, np.ones(3, bool), starts)
@@ -231,6 +282,40 @@ def _evaluate(problem, theta, log_loss, weights, delta):
     return (weights * huber(r, delta)).sum(axis=-1), r
 
 
+def _objectives(model, theta, log_loss, weights, delta):
+    """Σ_i w_i·Huber_δ(r_i) for each row of θ (K, P), in row chunks: memory independent of K × n."""
+    f = np.zeros(theta.shape[0])
+    for rows in _row_chunks(model.n_points, theta.shape[0] * (model.n_terms + 2)):
+        pred = model.take(rows).predict(theta)[0]
+        f += (weights[rows] * huber(pred - log_loss[rows], delta)).sum(axis=1)
+    return f
+
+
+# Above this many rows the start search (scoring the grid, refining the best n_starts) runs on a fixed random
+# subsample of this size — plenty to place each start in its basin — and only the start that is best on all
+# rows is refined on all rows: the solver's cost is starts × rows per iteration, so a million-row fit takes
+# seconds, not minutes.
+_SUBSAMPLE_ROWS = 20_000
+
+
+def _search_starts(problem, log_loss, weights, n_starts, delta):
+    """The starting points to refine on all rows: the ``n_starts`` best grid points by their true objective
+    (at most ``_SUBSAMPLE_ROWS`` rows), or on larger data the best of them after refinement on a subsample."""
+    n = log_loss.size
+    if n <= _SUBSAMPLE_ROWS:
+        grid_obj = _objectives(problem.model, problem.starts, log_loss, weights, delta)
+        order = np.argsort(np.where(np.isfinite(grid_obj), grid_obj, np.inf))
+        return problem.starts[order[:n_starts]]
+    rows = np.sort(np.random.default_rng(0).choice(n, _SUBSAMPLE_ROWS, replace=False))
+    model, sub_log_loss, sub_weights = problem.model.take(rows), log_loss[rows], weights[rows]
+    grid_obj = _objectives(model, problem.starts, sub_log_loss, sub_weights, delta)
+    order = np.argsort(np.where(np.isfinite(grid_obj), grid_obj, np.inf))
+    sub = minimize_batch(model, sub_log_loss, sub_weights, problem.starts[order[:n_starts]], delta=delta,
+                         lower=problem.lower, upper=problem.upper, free=problem.free)
+    full = _objectives(problem.model, sub.theta, log_loss, weights, delta)  # ranked on every row
+    return sub.theta[[int(np.argmin(np.where(np.isfinite(full), full, np.inf)))]]
+
+
 def fit_arrays(loss, n_params=None, n_tokens=None, flops=None, *, form="chinchilla", delta=DEFAULT_DELTA,
                weights=None, fixed=None, bounds=None, n_starts=8, name="fit",
                param_convention="total", labels=None) -> FitResult:
@@ -247,9 +332,7 @@ def fit_arrays(loss, n_params=None, n_tokens=None, flops=None, *, form="chinchil
                             None if n_tokens is None else np.asarray(n_tokens, float),
                             loss, None if flops is None else np.asarray(flops, float), weights, fixed, bounds)
     log_loss = np.log(loss)
-    grid_obj, _ = _evaluate(problem, problem.starts, log_loss, weights, delta)
-    order = np.argsort(np.where(np.isfinite(grid_obj), grid_obj, np.inf))
-    starts = problem.starts[order[:n_starts]]
+    starts = _search_starts(problem, log_loss, weights, n_starts, delta)
     batch = minimize_batch(problem.model, log_loss, weights, starts, delta=delta, lower=problem.lower,
                            upper=problem.upper, free=problem.free)
     best = int(np.argmin(batch.objective))

@@ -1,9 +1,17 @@
 """Bring your own runs: training logs → a `RunTable` of loss curves.
 
 Sources (``format="auto"`` tells them apart): TensorBoard event files (a log directory, one run per
-folder of event files), W&B chart exports (CSV) and run histories (CSV / JSON lines / JSON list with
-``_step``), Hugging Face ``trainer_state.json`` (a file, or a folder searched for them), and plain curve
-tables (CSV, JSONL, JSON, Parquet with a step column). A folder of tables is read file by file.
+folder of event files, the Hugging Face Trainer's ``runs/<date>_<host>/`` layout included), W&B chart
+exports (CSV), runs-table exports (CSV, one point per run from its summary columns) and run histories (CSV /
+JSON lines / JSON list with ``_step``), Hugging Face ``trainer_state.json`` (a file, or a folder searched
+for them), and plain curve tables (CSV, JSONL, JSON, Parquet with a step column). A folder of tables is
+read file by file.
+
+Damaged logs (``on_corrupt``): corrupt or cut TensorBoard records, and cut or malformed CSV / JSON-lines
+rows, are reported in the table's warnings with how much was read and where it stopped. With "warn" (the
+default) everything whole is kept, and a run whose log lost its end is marked in the ``truncated`` column so
+that `RunTable.finals` (final-loss fits) leaves it out instead of taking its last logged loss as final;
+with "error" the first problem is an InputError.
 
 Logs count optimizer steps; a scaling law needs parameters and tokens. The user states them:
 ``n_params`` (a number for every run, or {run_id: number}), and ``tokens_per_step`` (or ``batch_size``
@@ -22,6 +30,7 @@ unknown), which `isoflop.fit.envelope` uses to flag runs that did not run the le
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +42,8 @@ from ..units import parse_quantity
 from .curve import LOSS_KEYS, Curve
 from .huggingface import is_trainer_state, latest_states, read_trainer_state
 from .table import read_table
-from .tensorboard import event_dirs, read_tensorboard
-from .wandb import is_chart_export, read_chart_csv
+from .tensorboard import ON_CORRUPT, event_dirs, read_tensorboard
+from .wandb import is_chart_export, is_runs_table, read_chart_csv, read_runs_table
 
 FORMATS = ("auto", "tensorboard", "huggingface", "wandb", "table")
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
@@ -78,41 +87,57 @@ def detect_format(path: str | Path) -> str:
         return "tensorboard"
     if is_trainer_state(path):
         return "huggingface"
-    if path.suffix.lower() == ".csv" and is_chart_export(_csv_header(path)):
+    if path.suffix.lower() == ".csv" and _is_wandb(_csv_header(path)):
         return "wandb"
     return "table"
 
 
-def _read_file_table(path: Path, loss_key, tokens_key, step_key) -> list[Curve]:
-    if path.suffix.lower() == ".csv" and is_chart_export(_csv_header(path)):
-        return read_chart_csv(path, loss_key, tokens_key)
-    return read_table(path, loss_key, tokens_key, step_key)
+def _is_wandb(header) -> bool:
+    return is_chart_export(header) or is_runs_table(header)
+
+
+def _read_file_table(path: Path, loss_key, tokens_key, step_key, on_corrupt) -> list[Curve]:
+    if path.suffix.lower() == ".csv":
+        header = _csv_header(path)
+        if is_chart_export(header):
+            return read_chart_csv(path, loss_key, tokens_key, on_corrupt=on_corrupt)
+        if is_runs_table(header):
+            return read_runs_table(path, loss_key, tokens_key, step_key, on_corrupt=on_corrupt)
+    return read_table(path, loss_key, tokens_key, step_key, on_corrupt=on_corrupt)
 
 
 def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | None = None,
-                tokens_key: str | None = None, step_key: str | None = None) -> list[Curve]:
+                tokens_key: str | None = None, step_key: str | None = None, on_corrupt: str = "warn") -> list[Curve]:
     """The curves of a source, in the units the log has (steps), before parameters and tokens are attached."""
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if on_corrupt not in ON_CORRUPT:
+        raise InputError(f"--on-corrupt: choose one of {', '.join(ON_CORRUPT)}, got {on_corrupt!r}")
     path = Path(source)
     kind = detect_format(path) if format == "auto" else format
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     if kind == "tensorboard":
-        return read_tensorboard(path, loss_key, tokens_key)
+        return read_tensorboard(path, loss_key, tokens_key, on_corrupt=on_corrupt)
     if kind == "huggingface":
         states = latest_states(path) if path.is_dir() else [path]
         if not states:
             raise InputError(f"{path}: no trainer_state.json in it or below it")
         return [read_trainer_state(p, loss_key, tokens_key) for p in states]
-    if kind == "wandb" and path.suffix.lower() == ".csv" and is_chart_export(_csv_header(path)):
-        return read_chart_csv(path, loss_key, tokens_key)
+    if kind == "wandb" and path.is_file() and path.suffix.lower() == ".csv":
+        header = _csv_header(path)
+        if is_chart_export(header):
+            return read_chart_csv(path, loss_key, tokens_key, on_corrupt=on_corrupt)
+        if "Name" in header:  # a runs table with few of W&B's run columns left in the export
+            return read_runs_table(path, loss_key, tokens_key, step_key, on_corrupt=on_corrupt)
+        raise InputError(f"{path}: not a W&B export: a chart export has 'Step' and '<run> - <metric>' columns, a "
+                         f"runs table a 'Name' column; use --format table for other CSVs")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
         if not files:
             raise InputError(f"{path}: no event files, trainer_state.json or tables ({', '.join(TABLE_SUFFIXES)})")
-        return [c for p in files for c in _read_file_table(p, loss_key, tokens_key, step_key)]
-    return _read_file_table(path, loss_key, tokens_key, step_key)
+        return [c for p in files for c in _read_file_table(p, loss_key, tokens_key, step_key, on_corrupt)]
+    return _read_file_table(path, loss_key, tokens_key, step_key, on_corrupt)
 
 
 def _meta_table(meta) -> dict[str, dict[str, float]]:
@@ -154,6 +179,8 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         raise InputError("give --tokens-per-step or --batch-size with --seq-len, not both")
     if batch_size is not None:
         tokens_per_step = batch_size * seq_len
+    if not curves:
+        raise InputError(f"{source}: no runs found (no rows with both a step and a loss)")
     per_run = _meta_table(meta)
     ids = [c.run_id for c in curves]
     repeated = sorted({r for r in ids if ids.count(r) > 1})
@@ -209,6 +236,8 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
                              f"{curve.loss_key!r}")
         frame["planned_tokens"] = np.nan if planned is None else float(planned)
         frame["loss_key"] = curve.loss_key
+        frame["truncated"] = bool(curve.truncated)
+        warnings.extend(curve.notes)
         frames.append(frame)
     keys = dict.fromkeys(c.loss_key for c in curves)
     if len(keys) > 1:
@@ -220,22 +249,40 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
 
 def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = None, tokens_key: str | None = None,
            step_key: str | None = None, n_params=None, tokens_per_step=None, batch_size=None, seq_len=None,
-           planned_steps=None, meta=None, run_id: str | None = None, param_convention: str = "total") -> RunTable:
+           planned_steps=None, meta=None, run_id: str | None = None, param_convention: str = "total",
+           on_corrupt: str = "warn") -> RunTable:
     """Training logs at ``source`` → a RunTable of curves (see the module docstring).
 
-    ``run_id`` renames the run of a source that holds exactly one.
+    ``run_id`` renames the run of a source that holds exactly one. ``on_corrupt``: "warn" (keep what is whole,
+    report the damage, mark runs that lost their end as truncated) or "error" (stop at the first problem).
     """
-    curves = read_curves(source, format=format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key)
+    curves = read_curves(source, format=format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
+                         on_corrupt=on_corrupt)
     if run_id is not None:
         if len(curves) != 1:
             raise InputError(f"{source}: --run-id names one run, but the source has {len(curves)}: "
                              f"{', '.join(c.run_id for c in curves[:5])}")
-        c = curves[0]
-        curves = [Curve(run_id, c.step, c.loss, c.loss_key, c.source, c.n_tokens, c.n_params, c.planned_steps,
-                        c.planned_tokens)]
+        curves = [dataclasses.replace(curves[0], run_id=run_id)]
     return to_run_table(curves, n_params=n_params, tokens_per_step=tokens_per_step, batch_size=batch_size,
                         seq_len=seq_len, planned_steps=planned_steps, meta=meta, param_convention=param_convention,
                         source=str(source))
+
+
+def summarize_runs(table: RunTable) -> list[dict]:
+    """One strict-JSON dict per run of an ingested table, for display: run_id, points, loss_key, n_params,
+    n_tokens (the most seen), last_loss (at the last step), planned_tokens (None where unknown) and truncated
+    (the log lost its end: last_loss is not a final loss, and final-loss fits leave the run out)."""
+    frame = table.frame.sort_values(["run_id", "step"], kind="stable") if "step" in table.frame else table.frame
+    out = []
+    for run, rows in frame.groupby("run_id", sort=False):
+        planned = float(rows["planned_tokens"].max()) if "planned_tokens" in rows else float("nan")
+        out.append({"run_id": str(run), "points": int(len(rows)),
+                    "loss_key": str(rows["loss_key"].iloc[0]) if "loss_key" in rows else None,
+                    "n_params": float(rows["n_params"].iloc[0]), "n_tokens": float(rows["n_tokens"].max()),
+                    "last_loss": float(rows["loss"].iloc[-1]),
+                    "planned_tokens": planned if np.isfinite(planned) else None,
+                    "truncated": bool(rows["truncated"].any()) if "truncated" in rows else False})
+    return out
 
 
 def write_runs(table: RunTable, path: str | Path) -> Path:
@@ -261,5 +308,5 @@ def write_runs(table: RunTable, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["ingest", "read_curves", "to_run_table", "write_runs", "detect_format", "parse_per_run", "Curve",
-           "LOSS_KEYS", "FORMATS"]
+__all__ = ["ingest", "read_curves", "to_run_table", "write_runs", "summarize_runs", "detect_format", "parse_per_run", "Curve",
+           "LOSS_KEYS", "FORMATS", "ON_CORRUPT"]

@@ -10,7 +10,7 @@ data repeat. Training losses follow, for logs that have nothing else. Name any o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,7 +36,8 @@ class Curve:
 
     ``n_tokens``: tokens seen at each point where the log records them; ``n_params``, ``planned_steps``
     (the learning-rate schedule's length, e.g. HF's ``max_steps``) and ``planned_tokens`` where the source
-    states them.
+    states them. ``truncated``: the log lost its end (a cut or corrupt file), so its last point is not the
+    run's final loss; ``notes``: what the reader found wrong or skipped, reported as warnings.
     """
 
     run_id: str
@@ -48,6 +49,11 @@ class Curve:
     n_params: float | None = None
     planned_steps: float | None = None
     planned_tokens: float | None = None
+    truncated: bool = False
+    notes: tuple[str, ...] = ()
+
+    def with_notes(self, notes: tuple[str, ...], truncated: bool = False) -> "Curve":
+        return replace(self, notes=self.notes + tuple(notes), truncated=self.truncated or truncated)
 
 
 def choose_key(available, wanted: str | None, defaults, source: str, what: str = "loss key",
@@ -102,6 +108,17 @@ def numeric(values, source: str, key: str, rows=None) -> np.ndarray:
     import pandas as pd
 
     series = pd.Series(values)
+    booleans = series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if booleans.any():  # True is not a loss of 1.0
+        i = int(np.flatnonzero(booleans)[0])
+        row = i + 1 if rows is None else rows[i]
+        raise InputError(f"{source}: row {row}, key {key!r}: {series.iloc[i]!r} is a boolean, not a number")
+    if series.dtype == object:  # lists, dicts: not numbers (pd.to_numeric would raise a TypeError)
+        odd = series.map(lambda v: isinstance(v, (list, dict, tuple, set))).to_numpy(dtype=bool)
+        if odd.any():
+            i = int(np.flatnonzero(odd)[0])
+            row = i + 1 if rows is None else rows[i]
+            raise InputError(f"{source}: row {row}, key {key!r}: {series.iloc[i]!r} is not a number")
     out = pd.to_numeric(series, errors="coerce")
     bad = out.isna() & series.notna() & (series.astype(str).str.strip() != "")
     if bad.any():

@@ -30,7 +30,7 @@ def is_trainer_state(path: Path) -> bool:
     if path.suffix.lower() != ".json":
         return False
     try:
-        with open(path) as handle:
+        with open(path, encoding="utf-8", errors="replace") as handle:
             head = handle.read(4096)
     except OSError:
         return False
@@ -54,11 +54,22 @@ def _load(path: Path) -> dict:
     return state
 
 
+def _count(state: dict, key: str, path: Path) -> float | None:
+    """A whole-number field of the state (global_step, max_steps): None when absent or null, InputError when it
+    is not a non-negative number (a list, a string, a boolean)."""
+    value = state.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+        raise InputError(f"{path}: {key!r} is {value!r}; expected a number of steps (or null)")
+    return float(value)
+
+
 def latest_states(path: Path) -> list[Path]:
     """The trainer_state.json files under ``path``: per run, the one with the largest global_step."""
     best: dict[str, tuple[float, Path]] = {}
     for p in sorted(path.rglob(STATE)):
-        step = float(_load(p).get("global_step") or 0)
+        step = _count(_load(p), "global_step", p) or 0.0
         run = str(p.parent.parent if _CHECKPOINT.match(p.parent.name) else p.parent)
         if run not in best or step >= best[run][0]:
             best[run] = (step, p)
@@ -81,8 +92,12 @@ def read_trainer_state(path: str | Path, loss_key: str | None = None, tokens_key
     tokens = None
     tkey = choose_key(keys, tokens_key, TOKEN_KEYS, str(path), what="tokens key", option="--tokens-key", required=False)
     if tkey is not None:
-        known = [(e["step"], e[tkey]) for e in log if e.get(tkey) is not None and "step" in e]
-        tokens = tokens_at(steps, *np.array(known, float).T)
-    planned = state.get("max_steps")
+        known = [e for e in log if e.get(tkey) is not None and e.get("step") is not None]
+        if known:  # a null num_input_tokens_seen (HF logs one when the option is off) counts as absent
+            known_steps = numeric([e["step"] for e in known], str(path), "step")
+            known_tokens = numeric([e[tkey] for e in known], str(path), tkey)
+            ok = np.isfinite(known_steps) & np.isfinite(known_tokens)
+            tokens = tokens_at(steps, known_steps[ok], known_tokens[ok]) if ok.any() else None
+    planned = _count(state, "max_steps", path)
     return Curve(_run_id(path), steps, loss, key, str(path), n_tokens=tokens,
-                 planned_steps=float(planned) if planned else None)
+                 planned_steps=planned if planned else None)

@@ -5,14 +5,25 @@ curve files. The step is the first of ``STEP_KEYS`` present (``--step-key`` to c
 apart by a ``run_id`` (or ``run``) column, and without one the file is one run named after the file.
 Optional columns used when present: a tokens-seen column (``TOKEN_KEYS``), ``n_params``,
 ``planned_tokens``, ``planned_steps``. Rows without a step or without the loss are skipped (sparse logs).
+
+Cut files (`read_checked`): CSV and JSON-lines writers (pandas, W&B, the csv module) end every row with a
+newline, so a file whose last line has none was cut, possibly mid-number ('4.0' of '4.0268'): that line is
+left out and reported, and its run is marked ``truncated`` (its last point is not its final loss). CSV
+rows with fewer fields than the header, and JSON lines that do not parse, are reported and left out.
+``on_corrupt="error"`` raises instead.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from ..errors import InputError
 from ..runs import read_frame
 from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, numeric, tokens_at
 
@@ -25,10 +36,100 @@ def _last_finite(values) -> float | None:
     return float(values[-1]) if values.size else None
 
 
-def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None,
-               step_key: str | None = None, frame=None) -> list[Curve]:
+def _preview(line: str, limit: int = 60) -> str:
+    return repr(line if len(line) <= limit else line[:limit] + "…")
+
+
+def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFrame, list[str], dict | None]:
+    """A table file as a frame, with cut or malformed rows left out: (frame, problems, cut) where ``cut`` is
+    the partial last row as {column: text} (None when the file ends cleanly). Other file types go to
+    `isoflop.runs.read_frame` unchanged."""
     path = Path(path)
-    frame = read_frame(path) if frame is None else frame
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson") or not path.is_file():
+        return read_frame(path), [], None
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    problems, cut = [], None
+    lines = text.splitlines(keepends=True)
+    while lines and not lines[-1].strip():
+        lines.pop()  # trailing blank lines
+    if lines and not lines[-1].endswith(("\n", "\r")) and len(lines) > 1:
+        last = lines.pop().rstrip("\r\n")
+        problems.append(f"{path}: ends without a newline, so its last line (line {len(lines) + 1}: {_preview(last)}) "
+                        f"may be cut mid-value; left out, after {len(lines) - (suffix in ('.csv', '.tsv'))} complete "
+                        f"rows (if the file is complete, end it with a newline)")
+        cut = {"": last}
+    if suffix in (".jsonl", ".ndjson"):
+        rows = []
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if not isinstance(row, dict):
+                problems.append(f"{path}: line {i + 1} is not a JSON object ({_preview(line.strip())}); left out")
+                continue
+            rows.append(row)
+        if cut is not None:
+            cut = {"": cut[""]}
+        frame = pd.DataFrame(rows)
+    else:
+        sep = "\t" if suffix == ".tsv" else ","
+        if not lines:
+            raise InputError(f"{path}: empty file")
+        if '"' not in text:  # no quoting: a row's fields are its separators + 1 (fast for large files)
+            header = lines[0].rstrip("\r\n").split(sep)
+            keep = [lines[0]]
+            for i, line in enumerate(lines[1:]):
+                n_fields = line.count(sep) + 1
+                if n_fields != len(header) and line.strip():
+                    problems.append(f"{path}: row {i + 1} has {n_fields} fields, the header {len(header)} "
+                                    f"({_preview(line.strip())}); left out")
+                    continue
+                keep.append(line)
+            table_text = "".join(keep)
+        else:
+            records = list(csv.reader(io.StringIO("".join(lines)), delimiter=sep))
+            header, rows = records[0], [sep.join(_quote(h, sep) for h in records[0])]
+            for i, fields in enumerate(records[1:]):
+                if not fields:
+                    continue
+                if len(fields) != len(header):
+                    problems.append(f"{path}: row {i + 1} has {len(fields)} fields, the header {len(header)} "
+                                    f"({_preview(sep.join(fields))}); left out")
+                    continue
+                rows.append(sep.join(_quote(f, sep) for f in fields))
+            table_text = "\n".join(rows) + "\n"
+        if cut is not None:
+            partial = next(csv.reader([cut[""]], delimiter=sep), [])
+            cut = dict(zip(header, partial[:-1]))  # the last field may be cut; the ones before it are whole
+        try:
+            frame = pd.read_csv(io.StringIO(table_text), sep=sep)
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise InputError(f"{path}: cannot read ({exc})") from None
+    if problems and on_corrupt == "error":
+        raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps the complete rows and flags the run)")
+    return frame, problems, cut
+
+
+def _quote(field: str, sep: str) -> str:
+    """A field written back for pandas: quoted when it holds the separator, a quote or a line break."""
+    if any(c in field for c in (sep, '"', "\n", "\r")):
+        return '"' + field.replace('"', '""') + '"'
+    return field
+
+
+def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None,
+               step_key: str | None = None, frame=None, on_corrupt: str = "warn") -> list[Curve]:
+    path = Path(path)
+    problems, cut = [], None
+    if frame is None:
+        frame, problems, cut = read_checked(path, on_corrupt)
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     step = choose_key(columns, step_key, STEP_KEYS, str(path), what="step column", option="--step-key")
@@ -42,6 +143,10 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     tokens = None if tkey is None else numeric(frame[tkey], str(path), tkey)
     meta = {c: numeric(frame[c], str(path), c) for c in _META if c in columns}
     runs = (frame[run_col].astype(str).to_numpy() if run_col is not None else np.full(len(frame), path.stem, object))
+    # The run whose row was cut: named in the cut row where its run field is whole, else the last row's run.
+    cut_run = None
+    if cut is not None and len(runs):
+        cut_run = cut.get(run_col) if run_col is not None and cut.get(run_col) else str(runs[-1])
     curves = []
     for run in dict.fromkeys(runs):
         mine = runs == run
@@ -51,7 +156,12 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
             ok = mine & np.isfinite(tokens) & np.isfinite(steps)
             run_tokens = tokens_at(steps[has], steps[ok], tokens[ok]) if ok.any() else None
         info = {c: _last_finite(v[mine]) for c, v in meta.items()}
+        truncated = str(run) == cut_run
+        notes = tuple(problems) if not curves else ()  # a file's problems, reported once
+        if truncated and has.any():
+            notes += (f"{path}: run {str(run)!r} ends in the cut row, so its last logged {key!r} (step "
+                      f"{steps[has].max():g}) is not its final loss; final-loss fits leave it out",)
         curves.append(Curve(str(run), steps[has], loss[has], key, str(path), n_tokens=run_tokens,
                             n_params=info.get("n_params"), planned_steps=info.get("planned_steps"),
-                            planned_tokens=info.get("planned_tokens")))
+                            planned_tokens=info.get("planned_tokens"), truncated=truncated, notes=notes))
     return curves

@@ -1,16 +1,31 @@
-"""TensorBoard event files → curves, read with the ``tensorboard`` package (no TensorFlow needed).
+"""TensorBoard event files → curves, read record by record with every checksum verified (no TensorFlow needed).
 
-A run is a directory holding ``events.out.tfevents.*`` files (all of them, in order: a restarted job
-writes a new file into the same directory); its id is the directory's path relative to the source (the
-source's own name when the events sit directly in it). Scalars come from both kinds of summaries:
-``add_scalar`` of torch/tensorboardX (simple values) and TF2-style scalar tensors.
+An event file is a sequence of TFRecords: uint64 length, uint32 masked CRC-32C of the length, the serialized
+``Event`` protobuf, uint32 masked CRC-32C of the data (tensorboard/summary/writer/record_writer.py). Each
+record is checked here, so damage is found and reported, never silently cut short (TensorBoard's own loader
+stops at the first bad record without a word):
+- a file that ends inside a record (a job killed mid-write, a partial copy) is *cut*: what came before is
+  kept, and when it is the run's last file the run is marked ``truncated`` — its last logged loss is not
+  its final loss, so `RunTable.finals` leaves it out of final-loss fits;
+- corrupt bytes inside a file are skipped to the next record whose length and data checksums both hold
+  (a false match needs two 32-bit CRCs to agree by chance), and how many bytes were skipped is reported;
+  corruption running to the end of the run's last file truncates the run as above.
+``on_corrupt="error"`` turns any of these into an InputError instead.
 
-``size_guidance`` 0 keeps every event: the EventAccumulator's default keeps a random reservoir of 10,000
-scalars (10 tensors) per tag, which would silently thin a long curve.
+A run is a directory holding ``events.out.tfevents.*`` files (all of them, in name order, which is write
+order: a restarted job writes a new file into the same directory); its id is the directory's path relative
+to the source (the source's own name when the events sit directly in it). When a tag's step goes back (a job
+resumed from a checkpoint), the points the earlier attempt logged from that step on are dropped, with a
+note, as TensorBoard's own loader purges them. Scalars come from both kinds of
+summaries: ``add_scalar`` of torch/tensorboardX (simple values) and TF2-style scalar tensors. The Hugging
+Face Trainer's layout, ``runs/<date>_<host>/events…`` plus a ``<timestamp>/`` subfolder that
+``SummaryWriter.add_hparams`` fills with hyperparameters only, is one run: directories without scalars, and
+directories nested in a run's directory without a loss tag, are skipped with a note.
 """
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +33,8 @@ import numpy as np
 from ..errors import InputError
 from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, tokens_at
 
-KEEP_ALL = {"scalars": 0, "tensors": 0}
+ON_CORRUPT = ("warn", "error")
+_MAX_RECORD = 1 << 28  # a plausible record length (bytes) when searching past corrupt bytes
 
 
 def event_dirs(path: Path) -> list[Path]:
@@ -26,46 +42,160 @@ def event_dirs(path: Path) -> list[Path]:
     return sorted({p.parent for p in path.rglob("*tfevents*") if p.is_file()})
 
 
-def _scalars(acc) -> dict:
-    """tag → (steps, values) for every scalar the accumulator read, in write order."""
+def _masked_crc(data: bytes) -> int:
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    return masked_crc32c(data)
+
+
+def _record_at(data: bytes, pos: int) -> int | None:
+    """The length of a record starting at ``pos`` whose two checksums hold, else None."""
+    if pos + 16 > len(data):
+        return None
+    header = data[pos:pos + 8]
+    (length,) = struct.unpack("<Q", header)
+    if length > min(_MAX_RECORD, len(data) - pos - 16):
+        return None
+    (header_crc,) = struct.unpack("<I", data[pos + 8:pos + 12])
+    if header_crc != _masked_crc(header):
+        return None
+    body = data[pos + 12:pos + 12 + length]
+    (body_crc,) = struct.unpack("<I", data[pos + 12 + length:pos + 16 + length])
+    return length if body_crc == _masked_crc(body) else None
+
+
+def _resync(data: bytes, start: int) -> int | None:
+    """The next offset ≥ ``start`` where a whole valid record begins, or None."""
+    pos = start
+    while pos + 16 <= len(data):
+        # A plausible length (< 2^28) has four zero high bytes: jump between candidates instead of testing each.
+        hit = data.find(b"\x00\x00\x00\x00", pos + 4)
+        if hit < 0:
+            return None
+        pos = max(pos, hit - 4)
+        if _record_at(data, pos) is not None:
+            return pos
+        pos += 1
+    return None
+
+
+def read_records(path: Path) -> tuple[list[bytes], list[str], bool]:
+    """The verified records of one event file, the problems found, and whether the file's end was lost."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    records, problems, tail_lost = [], [], False
+    pos, size = 0, len(data)
+    while pos < size:
+        length = _record_at(data, pos)
+        if length is not None:
+            records.append(data[pos + 12:pos + 12 + length])
+            pos += 16 + length
+            continue
+        # Either the file ends inside this record (cut) or its bytes are damaged (corrupt).
+        if pos + 12 <= size:
+            (declared,) = struct.unpack("<Q", data[pos:pos + 8])
+            header_ok = struct.unpack("<I", data[pos + 8:pos + 12])[0] == _masked_crc(data[pos:pos + 8])
+        else:
+            header_ok, declared = False, 0
+        if (header_ok and pos + 16 + declared > size) or pos + 12 > size:
+            problems.append(f"{path}: file cut inside a record at byte {pos:,} of {size:,}, after {len(records)} "
+                            f"records")
+            tail_lost = True
+            break
+        nxt = _resync(data, pos + 1)
+        if nxt is None:
+            problems.append(f"{path}: corrupt from byte {pos:,} to the end ({size - pos:,} bytes unreadable), "
+                            f"after {len(records)} records")
+            tail_lost = True
+            break
+        problems.append(f"{path}: corrupt bytes {pos:,}–{nxt:,} skipped (records before and after them kept; "
+                        f"{len(records)} records read before)")
+        pos = nxt
+    return records, problems, tail_lost
+
+
+def _scalars(files: list[Path]) -> tuple[dict, list[str], list[str], bool]:
+    """tag → (steps, values) of every scalar in the files (in write order), the damage found, notes on restarts,
+    and whether the run's tail was lost (its last file's end)."""
+    from tensorboard.compat.proto import event_pb2
     from tensorboard.util import tensor_util
 
-    out = {}
-    for tag in acc.Tags().get("scalars", []):
-        events = acc.Scalars(tag)
-        out[tag] = (np.array([e.step for e in events], float), np.array([e.value for e in events], float))
-    for tag in acc.Tags().get("tensors", []):
-        if tag in out or acc.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
-            continue
-        events = acc.Tensors(tag)
-        values = [tensor_util.make_ndarray(e.tensor_proto) for e in events]
-        if all(np.size(v) == 1 for v in values):
-            out[tag] = (np.array([e.step for e in events], float), np.array([float(np.ravel(v)[0]) for v in values]))
-    return out
+    series: dict[str, tuple[list, list]] = {}
+    plugin: dict[str, str] = {}
+    problems, restarts, tail_lost = [], [], False
+    for i, path in enumerate(files):
+        records, found, lost = read_records(path)
+        problems += found
+        tail_lost = lost if i == len(files) - 1 else tail_lost
+        for n, record in enumerate(records):
+            try:
+                event = event_pb2.Event.FromString(record)
+            except Exception:  # protobuf's DecodeError: checksums held but the content does not parse
+                problems.append(f"{path}: record {n + 1} does not parse as an Event; skipped")
+                continue
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name:
+                    plugin[value.tag] = value.metadata.plugin_data.plugin_name
+                if value.HasField("simple_value"):
+                    number = float(value.simple_value)
+                elif value.HasField("tensor") and plugin.get(value.tag) == "scalars":
+                    array = tensor_util.make_ndarray(value.tensor)
+                    if np.size(array) != 1:
+                        continue
+                    number = float(np.ravel(array)[0])
+                else:
+                    continue
+                steps, values = series.setdefault(value.tag, ([], []))
+                if steps and event.step < steps[-1]:
+                    # A restarted job logs from its checkpoint's step again: what the earlier attempt logged
+                    # after that step is orphaned (TensorBoard's loader purges it the same way).
+                    orphaned = 0
+                    while steps and steps[-1] >= event.step:
+                        steps.pop()
+                        values.pop()
+                        orphaned += 1
+                    restarts.append(f"{path}: {value.tag!r} restarts at step {event.step} (a resumed job): "
+                                    f"{orphaned} point(s) the earlier attempt logged from that step on replaced")
+                steps.append(float(event.step))
+                values.append(number)
+    out = {tag: (np.array(s, float), np.array(v, float)) for tag, (s, v) in series.items()}
+    return out, problems, restarts, tail_lost
 
 
-def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None) -> list[Curve]:
-    """One Curve per run directory under ``path`` (a directory, or one event file)."""
+def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None,
+                     on_corrupt: str = "warn") -> list[Curve]:
+    """One Curve per run directory under ``path`` (a directory, or one event file); see the module docstring."""
+    if on_corrupt not in ON_CORRUPT:
+        raise InputError(f"on_corrupt must be one of {', '.join(ON_CORRUPT)}, got {on_corrupt!r}")
     try:
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+        import tensorboard  # noqa: F401  (the Event protobuf and CRC come from it)
     except ImportError:
         raise InputError("reading TensorBoard event files needs the tensorboard package: "
                          "pip install 'isoflop[logs]'") from None
     path = Path(path)
     if path.is_file():
-        runs = [(path, path.parent.name or path.stem)]
+        runs = [(path, path.parent.name or path.stem, [path])]
     else:
-        runs = [(d, str(d.relative_to(path)) if d != path else path.name) for d in event_dirs(path)]
-        if not runs:
+        dirs = event_dirs(path)
+        if not dirs:
             raise InputError(f"{path}: no TensorBoard event files (events.out.tfevents.*) in it or below it")
-    curves = []
-    for where, run_id in runs:
-        acc = EventAccumulator(str(where), size_guidance=KEEP_ALL)
-        try:
-            acc.Reload()
-        except Exception as exc:  # a corrupt file: say which one rather than a protobuf traceback
-            raise InputError(f"{where}: cannot read TensorBoard events ({exc})") from None
-        series = _scalars(acc)
+        runs = [(d, str(d.relative_to(path)) if d != path else path.name,
+                 sorted(p for p in d.iterdir() if p.is_file() and "tfevents" in p.name)) for d in dirs]
+    run_dirs = {where for where, _, _ in runs}
+    curves, skipped = [], {}
+    for where, run_id, files in runs:
+        series, problems, restarts, tail_lost = _scalars(files)
+        if problems and on_corrupt == "error":
+            raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps what was read and flags the run)")
+        nested_in = next((d for d in where.parents if d in run_dirs), None) if path.is_dir() else None
+        if not series or (nested_in is not None and loss_key is None
+                          and choose_key(series, None, LOSS_KEYS, str(where), required=False) is None):
+            # HF's add_hparams folder (hyperparameters only), or another side folder of a run: not a run.
+            skipped.setdefault(nested_in, []).append(f"{where}: no {'loss ' if series else ''}scalars "
+                                                     f"(hyperparameters only?); skipped")
+            continue
         key = choose_key(series, loss_key, LOSS_KEYS, f"{where}", what="loss scalar tag")
         steps, loss = series[key]
         tokens = None
@@ -73,5 +203,16 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
                          required=False)
         if tag is not None:
             tokens = tokens_at(steps, *series[tag])
-        curves.append(Curve(run_id, steps, loss, key, str(where), n_tokens=tokens))
+        notes = tuple(problems) + tuple(r for r in restarts if f"{key!r} restarts" in r)
+        if tail_lost and steps.size:
+            notes += (f"{where}: the log ends early (after step {steps.max():g}); the last logged "
+                      f"{key!r} is not the run's final loss, so final-loss fits leave this run out",)
+        curves.append(Curve(run_id, steps, loss, key, str(where), n_tokens=tokens,
+                            truncated=bool(tail_lost), notes=notes))
+    if not curves:
+        raise InputError(f"{path}: event files hold no scalars ({'; '.join(n for v in skipped.values() for n in v)})")
+    by_dir = {Path(c.source): i for i, c in enumerate(curves)}
+    for parent, notes in skipped.items():
+        i = by_dir.get(parent, 0) if parent is not None else 0
+        curves[i] = curves[i].with_notes(tuple(notes))
     return curves

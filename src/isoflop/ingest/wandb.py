@@ -1,10 +1,19 @@
-"""Weights & Biases chart exports (CSV) → curves.
+"""Weights & Biases exports (CSV) → curves: chart exports (a curve per run) and runs-table exports (a point per run).
 
 A chart's "Export CSV" writes a ``Step`` column and, per run, ``<run name> - <metric>`` columns (with
 ``__MIN`` / ``__MAX`` companions when the chart groups or smooths, which are skipped). One file can hold
 many runs; each run's id is its name. A run's full history (``run.history()`` / ``scan_history()``
 saved as CSV, JSON lines or a JSON list of dicts, keyed by ``_step`` and metric names) is a table of one
 run and is read by `isoflop.ingest.table`.
+
+The project's runs table ("Export CSV" of the Runs view) has one row per run: ``Name``, ``State``,
+``Notes``, ``User``, ``Tags``, ``Created``, ``Runtime``, ``Sweep``, then the config and summary columns
+(summary = each metric's last logged value). Each run becomes one point: its summary loss (the first of
+`curve.LOSS_KEYS`, or ``loss_key``) at its summary step (``step_key``, or the first of `curve.STEP_KEYS`),
+with tokens from a tokens-seen column and n_params from an ``n_params`` column where they exist. A run
+whose ``State`` is not ``finished`` (running, crashed, failed, killed) did not reach its end, so its
+summary loss is not a final loss: it is marked ``truncated``. Cut rows are handled by
+`isoflop.ingest.table.read_checked`: a runs-table row that was cut is left out whole.
 """
 
 from __future__ import annotations
@@ -15,9 +24,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, numeric, tokens_at
+from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, numeric, tokens_at
+from .table import read_checked
 
 SEPARATOR = " - "
+RUNS_TABLE_COLUMNS = ("State", "Created", "Runtime", "User", "Sweep")
+PARAM_KEYS = ("n_params", "num_params", "num_parameters", "model/num_parameters", "parameters")
 
 
 def is_chart_export(columns) -> bool:
@@ -25,12 +37,61 @@ def is_chart_export(columns) -> bool:
     return "Step" in columns and any(SEPARATOR in c for c in columns)
 
 
-def read_chart_csv(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None) -> list[Curve]:
+def is_runs_table(columns) -> bool:
+    """A runs-table export: a ``Name`` column and W&B's run columns, no ``Step``."""
+    columns = [str(c) for c in columns]
+    return "Name" in columns and "Step" not in columns and sum(c in columns for c in RUNS_TABLE_COLUMNS) >= 2
+
+
+def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None,
+                    step_key: str | None = None, on_corrupt: str = "warn") -> list[Curve]:
+    """One single-point Curve per row of a W&B runs-table export (see the module docstring)."""
     path = Path(path)
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read as CSV ({exc})") from None
+    frame, problems, _ = read_checked(path, on_corrupt)  # a cut row is left out whole: it is one run
+    frame.columns = [str(c) for c in frame.columns]
+    if "Name" not in frame.columns or "Step" in frame.columns:
+        raise InputError(f"{path}: not a W&B runs table (needs a 'Name' column of run names and no 'Step' column)")
+    columns = [c for c in frame.columns if c not in ("Name", "ID") + RUNS_TABLE_COLUMNS]
+    key = choose_key(columns, loss_key, LOSS_KEYS, str(path), what="summary loss column")
+    skey = choose_key(columns, step_key, STEP_KEYS, str(path), what="step column", option="--step-key",
+                      required=False)
+    tkey = choose_key(columns, tokens_key, TOKEN_KEYS, str(path), what="tokens column", option="--tokens-key",
+                      required=False)
+    pkey = next((c for c in PARAM_KEYS if c in columns), None)
+    loss = numeric(frame[key], str(path), key)
+    steps = numeric(frame[skey], str(path), skey) if skey is not None else np.full(len(frame), np.nan)
+    tokens = numeric(frame[tkey], str(path), tkey) if tkey is not None else None
+    sizes = numeric(frame[pkey], str(path), pkey) if pkey is not None else None
+    states = frame["State"].astype(str).str.strip().str.lower().to_numpy() if "State" in frame else None
+    curves, notes = [], list(problems)
+    for i, name in enumerate(frame["Name"].astype(str)):
+        if not np.isfinite(loss[i]):
+            notes.append(f"{path}: row {i + 1} (run {name!r}) has no {key!r}; left out")
+            continue
+        if skey is None and (tokens is None or not np.isfinite(tokens[i])):
+            raise InputError(f"{path}: row {i + 1} (run {name!r}): no step column and no tokens column; name one "
+                             f"with --step-key or --tokens-key")
+        # Without a step column the point's step is unknown: the tokens column carries the count (step 0 = unknown).
+        step = steps[i] if np.isfinite(steps[i]) else 0.0
+        unfinished = states is not None and states[i] not in ("finished", "nan", "")
+        run_notes = ()
+        if unfinished:
+            run_notes = (f"{path}: run {name!r} is {states[i]}, so its summary {key!r} is not a final loss; "
+                         f"final-loss fits leave it out",)
+        curves.append(Curve(name, np.array([step]), np.array([loss[i]]), key, f"{path} (run {name!r})",
+                            n_tokens=None if tokens is None or not np.isfinite(tokens[i]) else np.array([tokens[i]]),
+                            n_params=None if sizes is None or not np.isfinite(sizes[i]) else float(sizes[i]),
+                            truncated=unfinished, notes=run_notes))
+    if not curves:
+        raise InputError(f"{path}: no run has a {key!r} value")
+    curves[0] = curves[0].with_notes(tuple(notes))
+    return curves
+
+
+def read_chart_csv(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None,
+                   on_corrupt: str = "warn") -> list[Curve]:
+    path = Path(path)
+    frame, problems, cut = read_checked(path, on_corrupt)
     if not is_chart_export(frame.columns):
         raise InputError(f"{path}: not a W&B chart export (needs a 'Step' column and '<run> - <metric>' columns)")
     metrics: dict[str, dict[str, str]] = {}
@@ -41,6 +102,8 @@ def read_chart_csv(path: str | Path, loss_key: str | None = None, tokens_key: st
         run, _, metric = column.rpartition(SEPARATOR)  # run names may contain " - ", metric names rarely do
         metrics.setdefault(run, {})[metric] = column
     steps_all = numeric(frame["Step"], str(path), "Step")
+    # A cut last row: the runs still logging at the end (a value in the last whole row) lost their tail.
+    last = frame.iloc[-1] if cut is not None and len(frame) else None
     curves = []
     for run, columns in metrics.items():
         source = f"{path} (run {run!r})"
@@ -54,7 +117,14 @@ def read_chart_csv(path: str | Path, loss_key: str | None = None, tokens_key: st
             known = numeric(frame[columns[tkey]], source, columns[tkey])
             ok = np.isfinite(known) & np.isfinite(steps_all)
             tokens = tokens_at(steps_all[has], steps_all[ok], known[ok])
-        curves.append(Curve(run, steps_all[has], loss[has], key, source, n_tokens=tokens))
+        truncated = last is not None and pd.notna(last[columns[key]])
+        notes = ()
+        if truncated and has.any():
+            notes = (f"{source}: the file was cut while this run was still logging; its last {key!r} (step "
+                     f"{steps_all[has].max():g}) is not its final loss; final-loss fits leave it out",)
+        curves.append(Curve(run, steps_all[has], loss[has], key, source, n_tokens=tokens, truncated=truncated,
+                            notes=notes))
     if not curves:
         raise InputError(f"{path}: no '<run> - <metric>' columns")
+    curves[0] = curves[0].with_notes(tuple(problems))
     return curves

@@ -1,0 +1,64 @@
+"""Fit at scale: peak memory and time of `isoflop.fit.fit` on 1e5 and 1e6 synthetic rows.
+
+Each size runs in a fresh subprocess so that its peak resident set size (``ru_maxrss``) is its own. The rows
+are drawn from Besiroglu et al. (2024)'s Chinchilla law, L = 1.8172 + 482.01/N^0.3478 + 2085.43/D^0.3658,
+with N log-uniform in [1e7, 1e10], D log-uniform in [1e9, 1e12] and 1% log-normal noise; the time covers the
+RunTable build (validation) and the fit. Targets (issue 13): 1,000,000 rows in < 4 GiB and < 60 s on the
+2-core machine.  Usage: python benchmarks/fit_scale.py [ROWS ...]   (default: 100000 1000000)
+"""
+
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+TRUE = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
+
+
+def one(n_rows: int) -> dict:
+    import pandas as pd
+
+    from isoflop.fit import fit
+    from isoflop.runs import RunTable
+
+    rng = np.random.default_rng(0)
+    n = 10 ** rng.uniform(7, 10, n_rows)
+    d = 10 ** rng.uniform(9, 12, n_rows)
+    loss = (TRUE["E"] + TRUE["A"] / n ** TRUE["alpha"] + TRUE["B"] / d ** TRUE["beta"]) * np.exp(
+        rng.normal(0, 0.01, n_rows))
+    frame = pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss})
+    base_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    table = RunTable.from_frame(frame)
+    t1 = time.perf_counter()
+    result = fit(table)
+    t2 = time.perf_counter()
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return {"rows": n_rows, "table_s": t1 - t0, "fit_s": t2 - t1, "total_s": t2 - t0, "peak_rss_mib": peak_mib,
+            "rss_before_fit_mib": base_mib, "status": result.status, "objective": result.objective,
+            "params": {k: float(v) for k, v in result.params.items()}}
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--one":
+        print(json.dumps(one(int(float(sys.argv[2])))))
+        return
+    sizes = [int(float(s)) for s in sys.argv[1:]] or [100_000, 1_000_000]
+    for n_rows in sizes:
+        proc = subprocess.run([sys.executable, __file__, "--one", str(n_rows)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"{n_rows:>9,} rows: failed ({proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode})")
+            continue
+        r = json.loads(proc.stdout)
+        p = r["params"]
+        print(f"{n_rows:>9,} rows: peak RSS {r['peak_rss_mib'] / 1024:.2f} GiB (data alone "
+              f"{r['rss_before_fit_mib'] / 1024:.2f} GiB), time {r['total_s']:.1f} s (table {r['table_s']:.1f} s, "
+              f"fit {r['fit_s']:.1f} s), {r['status']}; E {p['E']:.4f} A {p['A']:.1f} B {p['B']:.1f} "
+              f"alpha {p['alpha']:.4f} beta {p['beta']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
