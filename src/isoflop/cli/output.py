@@ -1,15 +1,14 @@
 """How the CLI speaks: two consoles, one-line errors, strict JSON and numbers a person can read.
 
 The consoles are ``stdout`` and ``stderr`` (no command parameter is called that, so none can shadow them).
-Numbers are printed with 3–4 significant figures and the unit their name implies (``n_params`` → "72.2B",
-``flops`` → "5.76e23 FLOPs", ``*_bytes`` → "80 GB", ``usd`` → "$1.23M", fractions as %), intervals like
-their values. ``--json`` prints one strict JSON object: NaN and infinities become null.
+Numbers are printed by ``isoflop.units`` with 3–4 significant figures and the unit their name implies
+(``n_params`` → "72.2B", ``flops`` → "5.76e23 FLOPs", ``*_bytes`` → "80 GB", ``usd`` → "$1.23M", fractions as
+%), intervals like their values. ``--json`` prints one strict JSON object: NaN and infinities become null.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sys
 from contextlib import contextmanager
 
@@ -20,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..io_utils import strict_json as jsonable
+from ..units import format_field, format_interval, format_number, unit_of
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -46,75 +46,26 @@ def print_json(obj) -> None:
 
 # --------------------------------------------------------------------------------------------- numbers
 
-_SUFFIXES = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3))
-
-
-def sig(x: float, digits: int = 4) -> str:
-    """``x`` to ``digits`` significant figures, without trailing zeros or floating-point noise."""
-    if x == 0 or not math.isfinite(x):
-        return {0: "0"}.get(x, str(x))
-    text = f"{x:.{digits}g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        return f"{mantissa}e{int(exponent)}"
-    return text
-
-
-def count(x: float) -> str:
-    """A count with a K/M/B/T suffix: 7.225e10 → '72.25B'; below 1,000 → '950'."""
-    for suffix, scale in _SUFFIXES:
-        if abs(x) >= scale:
-            return f"{sig(x / scale)}{suffix}" if abs(x) < 1e3 * scale or suffix == "T" else sig(x)
-    return sig(x)
-
-
-def nbytes(x: float) -> str:
-    for suffix, scale in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if abs(x) >= scale:
-            return f"{sig(x / scale, 3)} {suffix}"
-    return f"{sig(x, 3)} B"
-
-
-def usd(x: float) -> str:
-    for suffix, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(x) >= scale:
-            return f"${sig(x / scale, 3)}{suffix}"
-    return f"${x:,.2f}"
+def sig(x, digits: int = 4) -> str:
+    """A plain number (a loss, an exponent) with ``digits`` significant figures."""
+    return format_number(x, digits)
 
 
 def value(key: str, x) -> str:
-    """``x`` formatted for the quantity its ``key`` names."""
-    if x is None:
-        return "—"
-    if isinstance(x, (bool, np.bool_, str)):
-        return str(x)
+    """``x`` formatted with the unit its ``key`` names (``isoflop.units.unit_of``): 3–4 significant figures."""
     if isinstance(x, (list, tuple, np.ndarray)):
         return ", ".join(value(key, v) for v in x)
-    x = float(x)
-    if not math.isfinite(x):
-        return "—"
-    leaf = key.rsplit(".", 1)[-1]
-    if "flops" in leaf and "per" not in leaf:
-        return f"{sig(x, 3)} FLOPs"
-    if "bytes" in leaf:
-        return nbytes(x)
-    if "usd" in leaf:
-        return usd(x)
-    if "fraction" in leaf or leaf == "mfu":
-        return f"{sig(100 * x, 3)} %"
-    if leaf == "days":
-        return f"{sig(x, 3)} days"
-    if leaf == "gpu_hours":
-        return f"{count(x)} GPU-hours"
-    if leaf in ("n_gpus", "min_gpus", "gpus", "n_points", "n_runs", "step", "n_steps"):
+    if key.rsplit(".", 1)[-1] in _WHOLE_NUMBERS and isinstance(x, (int, float)) and not isinstance(x, bool):
         return f"{x:,.0f}"
-    if any(word in leaf for word in ("params", "tokens")) and "per" not in leaf:
-        return count(x)
-    return sig(x)
+    return format_field(key, x)
+
+
+_WHOLE_NUMBERS = {"n_gpus", "min_gpus", "n_points", "n_runs", "step", "n_steps", "n_members", "n_resamples",
+                  "n_converged"}
 
 
 def interval(key: str, pair) -> str:
-    return "" if pair is None else f"[{value(key, pair[0])}, {value(key, pair[1])}]"
+    return "" if pair is None else format_interval(pair[0], pair[1], unit_of(key))
 
 
 # ---------------------------------------------------------------------------------------------- tables

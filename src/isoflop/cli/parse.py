@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InputError
-from ..units import parse_quantity
+from ..units import parse_nonnegative, parse_quantity
 
 
 def number(text: str | None, option: str) -> float | None:
@@ -13,7 +13,7 @@ def number(text: str | None, option: str) -> float | None:
 
 def count_or_zero(text: str | None, option: str) -> float | None:
     """A quantity that may be 0 (e.g. inference tokens), or None when not given."""
-    return None if text is None else parse_quantity(text, option, positive=False)
+    return None if text is None else parse_nonnegative(text, option)
 
 
 def numbers(text: str, option: str) -> tuple[float, ...]:
