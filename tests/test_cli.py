@@ -150,7 +150,7 @@ def test_plan_from_hardware():
     (["plan", "--gpu", "tpu-v5e", "--gpus", "8", "--days", "1", "--precision", "fp8"], "int8"),
     (["plan", "--flops", "1e22", "--days", "3", "--gpu", "a100", "--gpus", "8"], "not both"),
     (["plan", "--gpus", "8", "--flops", "1e22"], "--gpu"),
-    (["plan", "--flops", "1e22", "--inference-tokens", "-1"], "inference tokens"),
+    (["plan", "--flops", "1e22", "--inference-tokens", "-1"], "--inference-tokens"),
     (["plan", "--flops", "1e22", "--unique-tokens", "1e9", "--inference-tokens", "1e9"], "combined"),
     (["plan", "--params", "7e9", "--target-loss", "1.9", "--law", "besiroglu2024"], "out of reach"),
     (["plan", "--unique-tokens", "1e9", "--rel-improvement", "2"], "rel_improvement"),
