@@ -375,14 +375,22 @@ def tokens_for_loss(law, n_params, target_loss, unique_tokens=None, percentiles=
 
 # -------------------------------------------------------------------------------------- inference-aware
 
+# Sardana et al. 2024 trained 47 models up to ~10,000 tokens per parameter and found the loss still falling
+# there; their fitted law is validated that far and no further.
+MAX_VALIDATED_TOKENS_PER_PARAM = 1e4
+
+
 @dataclass(frozen=True)
 class InferencePlan:
     """The (N, D) of least lifetime cost for a loss, serving ``inference_tokens`` (Sardana et al. 2024).
 
-    ``flops`` = 6·N·D (training), ``inference_flops`` = 2·N·T_inf, ``total_flops`` their sum;
-    ``compute_optimal`` is the Chinchilla-optimal run with the same loss, ``compute_optimal_total_flops`` its
-    training plus the same inference. With prices (``usd_per_training_flop``, ``usd_per_inference_flop``) the
-    plan minimised dollars instead of FLOPs, and the ``*_usd`` properties report them.
+    ``flops`` = 6·N·D is the TRAINING compute of this plan, ``inference_flops`` = 2·N·T_inf, ``total_flops``
+    their sum. The quality target is the loss of ``compute_optimal``: the Chinchilla-optimal run that was
+    asked for (by ``match_flops``, its training budget; by ``n_params``, its size; or the cheapest run
+    reaching ``target_loss``); ``compute_optimal_total_flops`` is its training plus the same inference.
+    With prices (``usd_per_training_flop``, ``usd_per_inference_flop``) the plan minimised dollars instead
+    of FLOPs, and the ``*_usd`` properties report them. ``warnings``: lines to show the user (e.g. tokens
+    per parameter past what Sardana et al. validated).
     """
 
     inference_tokens: float
@@ -396,6 +404,7 @@ class InferencePlan:
     usd_per_training_flop: float | None = None
     usd_per_inference_flop: float | None = None
     intervals: dict | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def tokens_per_param(self):
@@ -408,6 +417,11 @@ class InferencePlan:
     @property
     def compute_optimal_total_flops(self):
         return self.compute_optimal.flops + 2.0 * self.compute_optimal.n_params * self.inference_tokens
+
+    @property
+    def saved_fraction(self):
+        """1 − lifetime FLOPs of this plan / those of the compute-optimal model of the same loss."""
+        return 1.0 - self.total_flops / self.compute_optimal_total_flops
 
     @property
     def total_usd(self):
@@ -429,7 +443,7 @@ class InferencePlan:
                "inference_tokens": _plain(self.inference_tokens), "inference_flops": _plain(self.inference_flops),
                "total_flops": _plain(self.total_flops),
                "compute_optimal_total_flops": _plain(self.compute_optimal_total_flops),
-               "saved_fraction": _plain(1.0 - self.total_flops / self.compute_optimal_total_flops)}
+               "saved_fraction": _plain(self.saved_fraction)}
         if self.usd_per_training_flop is not None:
             out.update(training_usd=_plain(self.flops * self.usd_per_training_flop),
                        inference_usd=_plain(self.inference_flops * self.usd_per_inference_flop),
@@ -437,12 +451,21 @@ class InferencePlan:
                        compute_optimal_total_usd=_plain(self.compute_optimal_total_usd),
                        saved_fraction=_plain(1.0 - self.total_usd / self.compute_optimal_total_usd))
         out["compute_optimal"] = self.compute_optimal.to_dict()
+        out["warnings"] = list(self.warnings)
         if self.intervals:
             out["intervals"] = _plain_intervals(self.intervals)
         return out
 
 
-def _inference_optimal(law, inference_tokens, flops, target_loss, usd_per_training_flop,
+def _tokens_per_param_warnings(tokens_per_param) -> tuple[str, ...]:
+    most = float(np.max(tokens_per_param))
+    if most <= MAX_VALIDATED_TOKENS_PER_PARAM:
+        return ()
+    return (f"the plan trains {most:,.0f} tokens per parameter, past the ~{MAX_VALIDATED_TOKENS_PER_PARAM:,.0f} "
+            f"that Sardana et al. 2024 validated; the law is extrapolated there",)
+
+
+def _inference_optimal(law, inference_tokens, match_flops, target_loss, n_params, usd_per_training_flop,
                        usd_per_inference_flop) -> InferencePlan:
     """Along the iso-loss curve D(N) (closed form, ``law.n_tokens_for_loss``) the cost
     f(N) = 6·N·D(N) + 2·w·N·T (w = inference/training price per FLOP) has
@@ -451,7 +474,12 @@ def _inference_optimal(law, inference_tokens, flops, target_loss, usd_per_traini
     there); in between it increases (for the Chinchilla form, with r = g_N/g_D ≥ 1, its log N derivative is
     6·D·r·((1 + β)·r − (1 − α)) > 0), so its one zero is found by bisection in log N, from 1e-12 to 2 times
     the compute-optimal N. Where a size cannot reach ℓ at all (D = ∞) the bracket moves up."""
-    reference = _compute_optimal(law, flops) if target_loss is None else _min_flops_for_loss(law, target_loss)
+    if match_flops is not None:
+        reference = _compute_optimal(law, match_flops)
+    elif n_params is not None:
+        reference = _optimal_for_params(law, n_params)
+    else:
+        reference = _min_flops_for_loss(law, target_loss)
     target = reference.loss
     weight = 1.0 if usd_per_training_flop is None else usd_per_inference_flop / usd_per_training_flop
     effective_tokens = weight * inference_tokens
@@ -471,23 +499,38 @@ def _inference_optimal(law, inference_tokens, flops, target_loss, usd_per_traini
     return InferencePlan(inference_tokens=inference_tokens, flops=FLOPS_PER_PARAM_TOKEN * n * d, n_params=n,
                          n_tokens=d, loss=law.loss(n, d), inference_flops=2.0 * n * inference_tokens,
                          compute_optimal=reference, law=law.name, usd_per_training_flop=usd_per_training_flop,
-                         usd_per_inference_flop=usd_per_inference_flop)
+                         usd_per_inference_flop=usd_per_inference_flop, warnings=_tokens_per_param_warnings(d / n))
 
 
-def inference_optimal(law, inference_tokens, *, flops=None, target_loss=None, usd_per_training_flop=None,
-                      usd_per_inference_flop=None, percentiles=DEFAULT_PERCENTILES) -> InferencePlan:
+def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=None, n_params=None, flops=None,
+                      usd_per_training_flop=None, usd_per_inference_flop=None,
+                      percentiles=DEFAULT_PERCENTILES) -> InferencePlan:
     """Minimise lifetime compute 6·N·D + 2·N·T_inf subject to L(N, D) = ℓ (Sardana et al. 2024, "Beyond
-    Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws"), where ℓ is the loss of
-    the compute-optimal model at training budget ``flops``, or ``target_loss``. 2·N FLOPs per inference token
-    is the forward pass (Kaplan et al. 2020, Table 1).
+    Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws", eq. 2). 2·N FLOPs per
+    inference token is the forward pass (Kaplan et al. 2020, Table 1).
+
+    The quality target ℓ — give exactly one:
+    - ``match_flops``: the loss of the compute-optimal model for that TRAINING budget. It is not this plan's
+      budget: the plan trains longer (its ``flops``) and serves cheaper;
+    - ``n_params``: the loss of the compute-optimal model of that size (Sardana et al.'s "13B
+      Chinchilla-quality model");
+    - ``target_loss``: a loss in nats per token.
+    ``flops`` is a deprecated alias of ``match_flops`` kept while callers move over.
 
     Cost-weighted variant (Sardana et al.'s real-world cost): give both ``usd_per_training_flop`` and
     ``usd_per_inference_flop`` (e.g. ``Cluster.usd_per_flop`` with the MFU of each phase) to minimise
     dollars; only their ratio moves the optimum. With ``inference_tokens`` = 0 the plan is compute-optimal;
-    more inference tokens never give a larger model. Vectorised over budgets or targets and inference tokens.
+    more inference tokens never give a larger model. Past 10,000 tokens per parameter the result carries a
+    warning (Sardana et al. validated their law up to there). Vectorised over targets and inference tokens.
     """
-    if (flops is None) == (target_loss is None):
-        raise InputError("give exactly one of flops or target_loss for an inference-aware plan")
+    if flops is not None:
+        if match_flops is not None:
+            raise InputError("give match_flops (the compute-optimal budget whose loss to match), not also flops")
+        match_flops = flops
+    if sum(x is not None for x in (match_flops, target_loss, n_params)) != 1:
+        raise InputError("give exactly one quality target for an inference-aware plan: match_flops (the loss of "
+                         "the compute-optimal run at that budget), n_params (of the compute-optimal model of that "
+                         "size) or target_loss")
     inference_tokens = np.asarray(inference_tokens, float)
     if not np.all(np.isfinite(inference_tokens)) or np.any(inference_tokens < 0):
         raise InputError(f"inference tokens must be finite and ≥ 0, got {_plain(inference_tokens)!r}")
@@ -496,15 +539,17 @@ def inference_optimal(law, inference_tokens, *, flops=None, target_loss=None, us
     if usd_per_training_flop is not None:
         _check_positive("usd per training FLOP", usd_per_training_flop)
         _check_positive("usd per inference FLOP", usd_per_inference_flop)
-    if flops is not None:
-        flops = check_flops(flops)
+    if match_flops is not None:
+        match_flops = check_flops(match_flops, "match_flops")
+    elif n_params is not None:
+        n_params = _check_positive("n_params", n_params)
     else:
         target_loss = np.asarray(target_loss, float)
         if not np.all(np.isfinite(target_loss)):
             raise InputError(f"target loss must be finite, got {_plain(target_loss)!r}")
     fields = ("n_params", "n_tokens", "loss", "flops", "total_flops")
-    return _ensemble(_inference_optimal, law, fields, percentiles, inference_tokens, flops, target_loss,
-                     usd_per_training_flop, usd_per_inference_flop)
+    return _ensemble(_inference_optimal, law, fields, percentiles, inference_tokens, match_flops, target_loss,
+                     n_params, usd_per_training_flop, usd_per_inference_flop)
 
 
 # ---------------------------------------------------------------------------------------------- diagnosis
@@ -588,7 +633,12 @@ class Frontier:
     """Allocations side by side over budgets: compute-optimal, and where asked data-constrained (with
     ``unique_tokens``) and inference-aware (serving ``inference_tokens`` at the compute-optimal loss).
     ``law`` names the law; the data-constrained plans carry their own name (``+muennighoff2023-repetition``
-    where the repetition constants were borrowed)."""
+    where the repetition constants were borrowed).
+
+    Row keys (``rows()``; ``LABELS`` gives each a truthful column title): ``flops`` is the budget of the
+    compute-optimal and data-constrained plans; the inference-aware plan does NOT spend it: it matches the
+    loss of the compute-optimal run at ``flops`` and trains with ``inference_training_flops``, serving for
+    ``inference_serving_flops``, ``inference_total_flops`` in all."""
 
     flops: np.ndarray
     compute_optimal: Allocation
@@ -602,11 +652,12 @@ class Frontier:
         if self.data_constrained is not None:
             columns["constrained"] = (self.data_constrained, ("n_params", "n_tokens", "epochs", "loss"))
         if self.inference_aware is not None:
-            columns["inference"] = (self.inference_aware, ("n_params", "n_tokens", "loss", "flops", "total_flops"))
+            columns["inference"] = (self.inference_aware, ("n_params", "n_tokens", "loss", "flops", "inference_flops",
+                                                           "total_flops", "saved_fraction"))
         table = {"flops": np.asarray(self.flops)}
         for prefix, (plan, names) in columns.items():
             for name in names:
-                column = f"{prefix}_training_flops" if name == "flops" else f"{prefix}_{name}"
+                column = f"{prefix}_{_RENAMED.get(name, name)}"
                 table[column] = np.broadcast_to(getattr(plan, name), self.flops.shape)
                 if plan.intervals and name in plan.intervals:
                     table[f"{column}_low"], table[f"{column}_high"] = plan.intervals[name]
@@ -620,6 +671,23 @@ class Frontier:
         if self.inference_aware is not None:
             out["inference_tokens"] = _plain(self.inference_aware.inference_tokens)
         return out
+
+
+# Plan fields whose bare name would mislead in a frontier row.
+_RENAMED = {"flops": "training_flops", "inference_flops": "serving_flops"}
+
+LABELS = {
+    "flops": "budget FLOPs (compute-optimal)",
+    "optimal_n_params": "params", "optimal_n_tokens": "tokens", "optimal_tokens_per_param": "tokens/param",
+    "optimal_loss": "loss",
+    "constrained_n_params": "params", "constrained_n_tokens": "tokens", "constrained_epochs": "epochs",
+    "constrained_loss": "loss",
+    "inference_n_params": "params", "inference_n_tokens": "tokens", "inference_loss": "loss (= compute-optimal)",
+    "inference_training_flops": "training FLOPs", "inference_serving_flops": "serving FLOPs",
+    "inference_total_flops": "lifetime FLOPs", "inference_saved_fraction": "saved vs compute-optimal",
+}
+"""Column titles for ``Frontier.rows()`` keys. In the inference-aware table the ``flops`` column is the
+budget whose compute-optimal loss is matched, so a front end should title it e.g. "matches loss at FLOPs"."""
 
 
 def budgets(flops_from: float, flops_to: float, per_decade: int = 2) -> np.ndarray:
@@ -640,6 +708,6 @@ def frontier(law, flops, unique_tokens=None, inference_tokens=None,
     optimal = compute_optimal(law, flops, percentiles)
     constrained = None if unique_tokens is None else constrained_optimal(law, flops, unique_tokens, percentiles)
     inference = (None if inference_tokens is None
-                 else inference_optimal(law, inference_tokens, flops=flops, percentiles=percentiles))
+                 else inference_optimal(law, inference_tokens, match_flops=flops, percentiles=percentiles))
     return Frontier(flops=flops, compute_optimal=optimal, data_constrained=constrained, inference_aware=inference,
                     law=optimal.law)
