@@ -58,3 +58,21 @@ def test_unknown_model_lists_known_names():
 def test_to_dict_is_strict_json():
     out = get_model("mixtral-8x7b").to_dict()
     assert json.loads(json.dumps(out, allow_nan=False))["arch"]["n_params_active"] == pytest.approx(12.9e9, rel=0.005)
+
+
+def test_diagnose_a_named_model():
+    # `isoflop diagnose --model llama-3-8b --tokens 15T`: Llama 3 8B on 15T tokens is far past Chinchilla's
+    # ~20 tokens/param (Llama Team 2024 trained it so on purpose), i.e. overtrained against the compute optimum.
+    from isoflop.plan import diagnose
+    from isoflop.presets import get_law
+    model = get_model("llama-3-8b")
+    law = get_law("besiroglu2024")
+    n = model.n_params_for(law.param_convention)
+    assert n == 8_030_261_248
+    result = diagnose(law, n, 15e12)
+    assert result.regime == "overtrained" and result.tokens_per_param == pytest.approx(15e12 / 8_030_261_248)
+    kaplan = get_law("kaplan2020")
+    assert model.n_params_for(kaplan.param_convention) == model.arch.n_params_non_embedding < n
+    assert model.law_warnings() == () and len(get_model("mixtral-8x7b").law_warnings()) == 1
+    with pytest.raises(InputError, match="cannot count"):
+        model.n_params_for("unknown")

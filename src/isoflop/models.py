@@ -36,6 +36,22 @@ class NamedModel:
     trained_tokens: float | None = None
     note: str = ""
 
+    def n_params_for(self, param_convention: str) -> int:
+        """The count a law expects (its ``param_convention``): 'total' (Hoffmann et al.) or 'non_embedding'
+        (Kaplan et al.); 'active' for the parameters one token uses. For diagnosing a model against a law."""
+        if param_convention not in ("total", "non_embedding", "active"):
+            raise InputError(f"model {self.name}: cannot count parameters as {param_convention!r}; "
+                             f"use 'total', 'non_embedding' or 'active'")
+        return self.arch.count(param_convention)
+
+    def law_warnings(self) -> tuple[str, ...]:
+        """Lines to show when a dense-model law is applied to this model (a mixture of experts)."""
+        if self.arch.n_experts == 1:
+            return ()
+        return (f"{self.name} is a mixture of experts ({self.arch.n_experts} experts, {self.arch.experts_per_token} "
+                f"per token): the laws here were fitted on dense models, so its total parameters "
+                f"({self.arch.n_params:.3g}) and active parameters ({self.arch.n_params_active:.3g}) bracket it",)
+
     def to_dict(self) -> dict:
         return {"name": self.name, "published_n_params": self.published_n_params,
                 "published_n_params_active": self.published_n_params_active, "exact": self.exact,
