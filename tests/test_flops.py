@@ -186,3 +186,14 @@ def test_propose_llama_block_counts_exactly():
                                                                                       False, False)
     assert arch.n_head % arch.n_kv_head == 0 and arch.n_kv_head <= max(1, arch.n_head // 2)
     assert arch.d_ff % 16 == 0
+
+
+def test_stored_specs_of_older_versions_still_load():
+    # Run stores written before this change hold only the GPT-2 fields; they must mean what they meant.
+    old = dict(n_layer=2, d_model=64, n_head=2, vocab_size=256, seq_len=32, d_ff=256, tied_embeddings=True,
+               bias=True, learned_pos=False)
+    arch = Architecture(**old)
+    assert (arch.position, arch.mlp, arch.norm, arch.n_kv_head) == ("none", "gelu", "layernorm", 2)
+    from dataclasses import fields
+    llama = Architecture(2, 64, 4, 256, 32, n_kv_head=2, **BLOCKS["llama"])
+    assert Architecture(**{f.name: getattr(llama, f.name) for f in fields(llama)}) == llama

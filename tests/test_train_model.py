@@ -125,3 +125,16 @@ def test_llama_block_trains_a_few_steps():
 def test_unsupported_shapes_are_refused():
     with pytest.raises(ValueError, match="relative"):
         GPT(Architecture(n_layer=1, d_model=8, n_head=1, vocab_size=8, seq_len=8, position="relative"))
+
+
+def test_llama_block_under_bf16_autocast():
+    # The trainer runs CUDA steps under bf16 autocast; the rotary tables are float32, so the rotated queries and
+    # keys must come back in the activations' dtype (CPU autocast exercises the same path).
+    from isoflop.train.model import apply_rotary, rotary_tables
+    cos, sin = rotary_tables(8, 4)
+    assert apply_rotary(torch.randn(1, 2, 8, 4, dtype=torch.bfloat16), cos, sin).dtype == torch.bfloat16
+    arch = Architecture(n_layer=1, d_model=16, n_head=4, n_kv_head=2, vocab_size=11, seq_len=8, **LLAMA)
+    idx = torch.randint(0, 11, (2, 8))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, loss = GPT(arch)(idx, idx)
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(loss)

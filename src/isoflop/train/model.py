@@ -47,7 +47,8 @@ def apply_rotary(x, cos, sin):
     x1, x2 = x[..., 0::2], x[..., 1::2]
     T = x.shape[-2]
     c, s = cos[:T], sin[:T]
-    return torch.stack((x1 * c - x2 * s, x1 * s + x2 * c), dim=-1).flatten(-2)
+    # the tables are float32: cast back so bf16 queries/keys under autocast stay bf16 like the values
+    return torch.stack((x1 * c - x2 * s, x1 * s + x2 * c), dim=-1).flatten(-2).to(x.dtype)
 
 
 class CausalSelfAttention(nn.Module):
