@@ -103,3 +103,16 @@ def test_memory_check():
     assert Cluster(chip, n_gpus=16).memory(70e9).fits is True
     assert Cluster(chip).memory(1e6).min_gpus == 1 and Cluster(chip).memory(1e6).fits is None
     assert Cluster(get_accelerator("mi300x")).memory(70e9).min_gpus == 6
+
+
+def test_b200_and_tpu_v5p_against_their_vendor_data_sheets():
+    # NVIDIA HGX B200 data sheet, per GPU: FP16/BF16 4.5 PFLOPS and FP8 9 PFLOPS "with sparsity", 180 GB HBM3E:
+    # dense is half the sparse headline.
+    b200 = get_accelerator("b200")
+    assert b200.bf16_flops_per_second == pytest.approx(4.5e15 / 2)
+    assert b200.fp8_flops_per_second == pytest.approx(9e15 / 2)
+    assert b200.memory_bytes == 180e9 and "HGX B200" in b200.source
+    # Google Cloud TPU v5p documentation: 459 TFLOPs bf16 per chip, 95 GB HBM2e, no fp8.
+    v5p = get_accelerator("tpu-v5p")
+    assert v5p.bf16_flops_per_second == pytest.approx(459e12) and v5p.memory_bytes == 95e9
+    assert v5p.fp8_flops_per_second is None and "docs.cloud.google.com/tpu/docs/v5p" in v5p.source

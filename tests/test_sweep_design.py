@@ -121,3 +121,29 @@ def test_missing_data_file_is_reported_at_load(tmp_path):
     cfg = SweepConfig.from_dict({**BASE, "data": {"source": "text", "paths": [str(tmp_path / "gone.txt")]}})
     with pytest.raises(InputError, match="gone.txt"):
         load_source(cfg.data)
+
+
+def test_llama_block_snaps_with_its_own_accounting():
+    cfg = SweepConfig.from_dict({**BASE, "block": "llama"})
+    assert (cfg.tied_embeddings, cfg.bias, cfg.query_groups) == (False, False, 2)
+    design = design_sweep(cfg)
+    for r in design.runs:
+        arch = r.train.arch
+        assert (arch.mlp, arch.norm, arch.position, arch.bias, arch.tied_embeddings) == ("swiglu", "rmsnorm",
+                                                                                          "rotary", False, False)
+        assert arch.n_head % arch.n_kv_head == 0 and arch.n_kv_head <= max(1, arch.n_head // 2)
+        assert abs(r.n_params / r.target_n_params - 1) <= cfg.snap_tolerance
+        # the spec round-trips through its dict (the run store) to the same shape and count
+        assert Architecture(**r.train.to_dict()["arch"]) == arch
+        # counted by hand: untied embeddings and head, per layer q/o d², k/v d·kv, 3 SwiGLU matrices, 2 gains
+        d, kv, f, L, V = arch.d_model, arch.n_kv_head * arch.head_dim, arch.d_ff, arch.n_layer, arch.vocab_size
+        assert r.n_params == 2 * V * d + L * (2 * d * d + 2 * d * kv + 3 * d * f + 2 * d) + d
+
+
+def test_block_config_errors():
+    with pytest.raises(InputError, match="block"):
+        SweepConfig.from_dict({**BASE, "block": "mamba"})
+    with pytest.raises(InputError, match="query_groups"):
+        SweepConfig.from_dict({**BASE, "query_groups": 0})
+    gpt2_untied = SweepConfig.from_dict({**BASE, "tied_embeddings": False})
+    assert gpt2_untied.block == "gpt2" and gpt2_untied.bias is True and gpt2_untied.query_groups == 1

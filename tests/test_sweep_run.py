@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -204,3 +205,25 @@ def test_cli_status_and_failed_runs_do_not_stop_the_sweep(tmp_path):
     assert out["counts"] == {"done": 0, "running": 0, "failed": 3, "pending": 0}
     assert all("seq_len" in r["error"] for r in out["runs"])
     assert runner.invoke(app, ["sweep", "status", str(tmp_path)]).exit_code == 2
+
+
+def test_tiny_llama_block_sweep_trains_on_cpu(tmp_path):
+    """A Llama-style sweep (RMSNorm, SwiGLU, rotary, GQA, untied, no biases) designed, stored and trained on
+    CPU; the trainer refuses to run a model whose parameter count differs from the accounting's."""
+    config = SweepConfig.from_dict({"budgets": [1e9], "sizes_per_budget": 2, "spread": 1.5, "center": 3.0,
+                                    "head_dim": 8, "seq_len": 32, "batch_tokens": 1024, "evals_per_run": 2,
+                                    "checkpoints_per_run": 2,
+                                    "eval_sequences": 16, "block": "llama",
+                                    "data": {"source": "markov", "n_states": 16}})
+    design = design_sweep(config)
+    assert len(design.runs) == 2
+    store.init_sweep(tmp_path, design)
+    report = run_sweep(tmp_path, device="cpu", progress=False)
+    assert sorted(report.ids("done")) == sorted(r.run_id for r in design.runs)
+    table = store.export_table(tmp_path).set_index("run_id")
+    for spec in design.runs:
+        from isoflop.train.model import GPT
+        assert GPT(spec.train.arch).n_params == spec.n_params == table.n_params[spec.run_id]
+        assert spec.train.arch.norm == "rmsnorm" and spec.train.arch.position == "rotary"
+        assert spec.train.arch.n_kv_head < spec.train.arch.n_head  # grouped-query attention
+    assert (table.loss < np.log(16)).all()  # learned something beyond the uniform guess

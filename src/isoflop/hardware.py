@@ -79,10 +79,14 @@ CATALOG: dict[str, Accelerator] = {
         # NVIDIA H200 datasheet, SXM: same GH100 tensor cores as H100 SXM (989 / 1,979 dense); 141 GB HBM3e.
         Accelerator("h200", "NVIDIA H200 SXM", 989 * TERA, 1979 * TERA, 141 * GB,
                     "NVIDIA H200 Tensor Core GPU datasheet (SXM)"),
-        # NVIDIA HGX B200 datasheet, per GPU: FP16/BF16 4.5 PFLOPS and FP8 9 PFLOPS with sparsity → 2.25 / 4.5
-        # dense; 180 GB HBM3e per GPU (HGX B200: 1.44 TB for 8 GPUs; the package holds 192 GB, 180 usable).
+        # NVIDIA HGX B200 datasheet (nvidia.com/en-us/data-center/hgx, "Individual Blackwell GPU
+        # Specifications", HGX B200 column; checked 2026-11): FP16/BF16 Tensor Core 4.5 PFLOPS and FP8/FP6
+        # 9 PFLOPS per GPU, footnoted "with sparsity" → 2.25 / 4.5 PFLOPS dense (the dense matrix rates of the
+        # 1,000 W HGX part; the 1,200 W GB200 part is rated 2.5 / 5 dense); GPU memory 180 GB HBM3E, 7.7 TB/s
+        # (HGX B200 total "up to 1.4 TB" for 8 GPUs).
         Accelerator("b200", "NVIDIA B200 (HGX)", 2250 * TERA, 4500 * TERA, 180 * GB,
-                    "NVIDIA HGX B200 datasheet", "192 GB HBM3e physically, 180 GB exposed per GPU"),
+                    "NVIDIA HGX B200 datasheet, per-GPU specifications (4.5 / 9 PFLOPS bf16 / fp8 with sparsity, "
+                    "180 GB HBM3E)", "192 GB HBM3e physically, 180 GB exposed per GPU"),
         # AMD Instinct MI300X datasheet: peak BF16 1,307.4 TFLOPS, FP8 2,614.9 TFLOPS dense (2× with
         # sparsity); 192 GB HBM3.
         Accelerator("mi300x", "AMD Instinct MI300X", 1307.4 * TERA, 2614.9 * TERA, 192 * GB,
@@ -91,9 +95,12 @@ CATALOG: dict[str, Accelerator] = {
         Accelerator("tpu-v5e", "Google TPU v5e", 197 * TERA, None, 16 * GB,
                     "Google Cloud TPU v5e documentation (system architecture)",
                     "TPU v5e has no fp8; its 394 TOPS low-precision peak is int8"),
-        # Google Cloud TPU v5p documentation: 459 TFLOPS bf16, 918 TOPS int8 per chip; 95 GB HBM2e.
+        # Google Cloud TPU v5p documentation (docs.cloud.google.com/tpu/docs/v5p, "System architecture",
+        # checked 2026-11): peak compute per chip (bf16) 459 TFLOPs; HBM2e capacity and bandwidth 95 GB,
+        # 2,765 GBps; int8 918 TOPs. Google quotes dense rates (TPUs have no 2:4 sparsity mode).
         Accelerator("tpu-v5p", "Google TPU v5p", 459 * TERA, None, 95 * GB,
-                    "Google Cloud TPU v5p documentation (system architecture)",
+                    "Google Cloud TPU v5p documentation, docs.cloud.google.com/tpu/docs/v5p (459 TFLOPs bf16, "
+                    "95 GB HBM2e per chip)",
                     "TPU v5p has no fp8; its 918 TOPS low-precision peak is int8"),
     ]
 }

@@ -379,14 +379,22 @@ def tokens_for_loss(law, n_params, target_loss, unique_tokens=None, percentiles=
 
 # -------------------------------------------------------------------------------------- inference-aware
 
+# Sardana et al. 2024 trained 47 models up to ~10,000 tokens per parameter and found the loss still falling
+# there; their fitted law is validated that far and no further.
+MAX_VALIDATED_TOKENS_PER_PARAM = 1e4
+
+
 @dataclass(frozen=True)
 class InferencePlan:
     """The (N, D) of least lifetime cost for a loss, serving ``inference_tokens`` (Sardana et al. 2024).
 
-    ``flops`` = 6·N·D (training), ``inference_flops`` = 2·N·T_inf, ``total_flops`` their sum;
-    ``compute_optimal`` is the Chinchilla-optimal run with the same loss, ``compute_optimal_total_flops`` its
-    training plus the same inference. With prices (``usd_per_training_flop``, ``usd_per_inference_flop``) the
-    plan minimised dollars instead of FLOPs, and the ``*_usd`` properties report them.
+    ``flops`` = 6·N·D is the TRAINING compute of this plan, ``inference_flops`` = 2·N·T_inf, ``total_flops``
+    their sum. The quality target is the loss of ``compute_optimal``: the Chinchilla-optimal run that was
+    asked for (by ``match_flops``, its training budget; by ``n_params``, its size; or the cheapest run
+    reaching ``target_loss``); ``compute_optimal_total_flops`` is its training plus the same inference.
+    With prices (``usd_per_training_flop``, ``usd_per_inference_flop``) the plan minimised dollars instead
+    of FLOPs, and the ``*_usd`` properties report them. ``warnings``: lines to show the user (e.g. tokens
+    per parameter past what Sardana et al. validated).
     """
 
     inference_tokens: float
@@ -400,6 +408,7 @@ class InferencePlan:
     usd_per_training_flop: float | None = None
     usd_per_inference_flop: float | None = None
     intervals: dict | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def tokens_per_param(self):
@@ -412,6 +421,11 @@ class InferencePlan:
     @property
     def compute_optimal_total_flops(self):
         return self.compute_optimal.flops + 2.0 * self.compute_optimal.n_params * self.inference_tokens
+
+    @property
+    def saved_fraction(self):
+        """1 − lifetime FLOPs of this plan / those of the compute-optimal model of the same loss."""
+        return 1.0 - self.total_flops / self.compute_optimal_total_flops
 
     @property
     def total_usd(self):
@@ -433,7 +447,7 @@ class InferencePlan:
                "inference_tokens": _plain(self.inference_tokens), "inference_flops": _plain(self.inference_flops),
                "total_flops": _plain(self.total_flops),
                "compute_optimal_total_flops": _plain(self.compute_optimal_total_flops),
-               "saved_fraction": _plain(1.0 - self.total_flops / self.compute_optimal_total_flops)}
+               "saved_fraction": _plain(self.saved_fraction)}
         if self.usd_per_training_flop is not None:
             out.update(training_usd=_plain(self.flops * self.usd_per_training_flop),
                        inference_usd=_plain(self.inference_flops * self.usd_per_inference_flop),
@@ -441,12 +455,21 @@ class InferencePlan:
                        compute_optimal_total_usd=_plain(self.compute_optimal_total_usd),
                        saved_fraction=_plain(1.0 - self.total_usd / self.compute_optimal_total_usd))
         out["compute_optimal"] = self.compute_optimal.to_dict()
+        out["warnings"] = list(self.warnings)
         if self.intervals:
             out["intervals"] = _plain_intervals(self.intervals)
         return out
 
 
-def _inference_optimal(law, inference_tokens, flops, target_loss, usd_per_training_flop,
+def _tokens_per_param_warnings(tokens_per_param) -> tuple[str, ...]:
+    most = float(np.max(tokens_per_param))
+    if most <= MAX_VALIDATED_TOKENS_PER_PARAM:
+        return ()
+    return (f"the plan trains {most:,.0f} tokens per parameter, past the ~{MAX_VALIDATED_TOKENS_PER_PARAM:,.0f} "
+            f"that Sardana et al. 2024 validated; the law is extrapolated there",)
+
+
+def _inference_optimal(law, inference_tokens, match_flops, target_loss, n_params, usd_per_training_flop,
                        usd_per_inference_flop) -> InferencePlan:
     """Along the iso-loss curve D(N) (closed form, ``law.n_tokens_for_loss``) the cost
     f(N) = 6·N·D(N) + 2·w·N·T (w = inference/training price per FLOP) has
@@ -455,7 +478,12 @@ def _inference_optimal(law, inference_tokens, flops, target_loss, usd_per_traini
     there); in between it increases (for the Chinchilla form, with r = g_N/g_D ≥ 1, its log N derivative is
     6·D·r·((1 + β)·r − (1 − α)) > 0), so its one zero is found by bisection in log N, from 1e-12 to 2 times
     the compute-optimal N. Where a size cannot reach ℓ at all (D = ∞) the bracket moves up."""
-    reference = _compute_optimal(law, flops) if target_loss is None else _min_flops_for_loss(law, target_loss)
+    if match_flops is not None:
+        reference = _compute_optimal(law, match_flops)
+    elif n_params is not None:
+        reference = _optimal_for_params(law, n_params)
+    else:
+        reference = _min_flops_for_loss(law, target_loss)
     target = reference.loss
     weight = 1.0 if usd_per_training_flop is None else usd_per_inference_flop / usd_per_training_flop
     effective_tokens = weight * inference_tokens
@@ -475,23 +503,38 @@ def _inference_optimal(law, inference_tokens, flops, target_loss, usd_per_traini
     return InferencePlan(inference_tokens=inference_tokens, flops=FLOPS_PER_PARAM_TOKEN * n * d, n_params=n,
                          n_tokens=d, loss=law.loss(n, d), inference_flops=2.0 * n * inference_tokens,
                          compute_optimal=reference, law=law.name, usd_per_training_flop=usd_per_training_flop,
-                         usd_per_inference_flop=usd_per_inference_flop)
+                         usd_per_inference_flop=usd_per_inference_flop, warnings=_tokens_per_param_warnings(d / n))
 
 
-def inference_optimal(law, inference_tokens, *, flops=None, target_loss=None, usd_per_training_flop=None,
-                      usd_per_inference_flop=None, percentiles=DEFAULT_PERCENTILES) -> InferencePlan:
+def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=None, n_params=None, flops=None,
+                      usd_per_training_flop=None, usd_per_inference_flop=None,
+                      percentiles=DEFAULT_PERCENTILES) -> InferencePlan:
     """Minimise lifetime compute 6·N·D + 2·N·T_inf subject to L(N, D) = ℓ (Sardana et al. 2024, "Beyond
-    Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws"), where ℓ is the loss of
-    the compute-optimal model at training budget ``flops``, or ``target_loss``. 2·N FLOPs per inference token
-    is the forward pass (Kaplan et al. 2020, Table 1).
+    Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws", eq. 2). 2·N FLOPs per
+    inference token is the forward pass (Kaplan et al. 2020, Table 1).
+
+    The quality target ℓ — give exactly one:
+    - ``match_flops``: the loss of the compute-optimal model for that TRAINING budget. It is not this plan's
+      budget: the plan trains longer (its ``flops``) and serves cheaper;
+    - ``n_params``: the loss of the compute-optimal model of that size (Sardana et al.'s "13B
+      Chinchilla-quality model");
+    - ``target_loss``: a loss in nats per token.
+    ``flops`` is a deprecated alias of ``match_flops`` kept while callers move over.
 
     Cost-weighted variant (Sardana et al.'s real-world cost): give both ``usd_per_training_flop`` and
     ``usd_per_inference_flop`` (e.g. ``Cluster.usd_per_flop`` with the MFU of each phase) to minimise
     dollars; only their ratio moves the optimum. With ``inference_tokens`` = 0 the plan is compute-optimal;
-    more inference tokens never give a larger model. Vectorised over budgets or targets and inference tokens.
+    more inference tokens never give a larger model. Past 10,000 tokens per parameter the result carries a
+    warning (Sardana et al. validated their law up to there). Vectorised over targets and inference tokens.
     """
-    if (flops is None) == (target_loss is None):
-        raise InputError("give exactly one of flops or target_loss for an inference-aware plan")
+    if flops is not None:
+        if match_flops is not None:
+            raise InputError("give match_flops (the compute-optimal budget whose loss to match), not also flops")
+        match_flops = flops
+    if sum(x is not None for x in (match_flops, target_loss, n_params)) != 1:
+        raise InputError("give exactly one quality target for an inference-aware plan: match_flops (the loss of "
+                         "the compute-optimal run at that budget), n_params (of the compute-optimal model of that "
+                         "size) or target_loss")
     inference_tokens = np.asarray(inference_tokens, float)
     if not np.all(np.isfinite(inference_tokens)) or np.any(inference_tokens < 0):
         raise InputError(f"inference tokens must be finite and ≥ 0, got {_plain(inference_tokens)!r}")
@@ -501,15 +544,17 @@ def inference_optimal(law, inference_tokens, *, flops=None, target_loss=None, us
         _check_positive("usd per training FLOP", usd_per_training_flop)
         if not (np.isfinite(usd_per_inference_flop) and usd_per_inference_flop >= 0):  # 0: free serving
             raise InputError(f"usd per inference FLOP must be finite and ≥ 0, got {usd_per_inference_flop!r}")
-    if flops is not None:
-        flops = check_flops(flops)
+    if match_flops is not None:
+        match_flops = check_flops(match_flops, "match_flops")
+    elif n_params is not None:
+        n_params = _check_positive("n_params", n_params)
     else:
         target_loss = np.asarray(target_loss, float)
         if not np.all(np.isfinite(target_loss)):
             raise InputError(f"target loss must be finite, got {_plain(target_loss)!r}")
     fields = ("n_params", "n_tokens", "loss", "flops", "total_flops")
-    return _ensemble(_inference_optimal, law, fields, percentiles, inference_tokens, flops, target_loss,
-                     usd_per_training_flop, usd_per_inference_flop)
+    return _ensemble(_inference_optimal, law, fields, percentiles, inference_tokens, match_flops, target_loss,
+                     n_params, usd_per_training_flop, usd_per_inference_flop)
 
 
 # ---------------------------------------------------------------------------------------------- diagnosis
@@ -593,7 +638,12 @@ class Frontier:
     """Allocations side by side over budgets: compute-optimal, and where asked data-constrained (with
     ``unique_tokens``) and inference-aware (serving ``inference_tokens`` at the compute-optimal loss).
     ``law`` names the law; the data-constrained plans carry their own name (``+muennighoff2023-repetition``
-    where the repetition constants were borrowed)."""
+    where the repetition constants were borrowed).
+
+    Row keys (``rows()``; ``LABELS`` gives each a truthful column title): ``flops`` is the budget of the
+    compute-optimal and data-constrained plans; the inference-aware plan does NOT spend it: it matches the
+    loss of the compute-optimal run at ``flops`` and trains with ``inference_training_flops``, serving for
+    ``inference_serving_flops``, ``inference_total_flops`` in all."""
 
     flops: np.ndarray
     compute_optimal: Allocation
@@ -607,11 +657,12 @@ class Frontier:
         if self.data_constrained is not None:
             columns["constrained"] = (self.data_constrained, ("n_params", "n_tokens", "epochs", "loss"))
         if self.inference_aware is not None:
-            columns["inference"] = (self.inference_aware, ("n_params", "n_tokens", "loss", "flops", "total_flops"))
+            columns["inference"] = (self.inference_aware, ("n_params", "n_tokens", "loss", "flops", "inference_flops",
+                                                           "total_flops", "saved_fraction"))
         table = {"flops": np.asarray(self.flops)}
         for prefix, (plan, names) in columns.items():
             for name in names:
-                column = f"{prefix}_training_flops" if name == "flops" else f"{prefix}_{name}"
+                column = f"{prefix}_{_RENAMED.get(name, name)}"
                 table[column] = np.broadcast_to(getattr(plan, name), self.flops.shape)
                 if plan.intervals and name in plan.intervals:
                     table[f"{column}_low"], table[f"{column}_high"] = plan.intervals[name]
@@ -625,6 +676,23 @@ class Frontier:
         if self.inference_aware is not None:
             out["inference_tokens"] = _plain(self.inference_aware.inference_tokens)
         return out
+
+
+# Plan fields whose bare name would mislead in a frontier row.
+_RENAMED = {"flops": "training_flops", "inference_flops": "serving_flops"}
+
+LABELS = {
+    "flops": "budget FLOPs (compute-optimal)",
+    "optimal_n_params": "params", "optimal_n_tokens": "tokens", "optimal_tokens_per_param": "tokens/param",
+    "optimal_loss": "loss",
+    "constrained_n_params": "params", "constrained_n_tokens": "tokens", "constrained_epochs": "epochs",
+    "constrained_loss": "loss",
+    "inference_n_params": "params", "inference_n_tokens": "tokens", "inference_loss": "loss (= compute-optimal)",
+    "inference_training_flops": "training FLOPs", "inference_serving_flops": "serving FLOPs",
+    "inference_total_flops": "lifetime FLOPs", "inference_saved_fraction": "saved vs compute-optimal",
+}
+"""Column titles for ``Frontier.rows()`` keys. In the inference-aware table the ``flops`` column is the
+budget whose compute-optimal loss is matched, so a front end should title it e.g. "matches loss at FLOPs"."""
 
 
 MAX_BUDGETS = 100_000  # a frontier longer than this is no longer a table (and per_decade=1e12 would exhaust memory)
@@ -651,7 +719,7 @@ def frontier(law, flops, unique_tokens=None, inference_tokens=None,
     optimal = compute_optimal(law, flops, percentiles)
     constrained = None if unique_tokens is None else constrained_optimal(law, flops, unique_tokens, percentiles)
     inference = (None if inference_tokens is None
-                 else inference_optimal(law, inference_tokens, flops=flops, percentiles=percentiles))
+                 else inference_optimal(law, inference_tokens, match_flops=flops, percentiles=percentiles))
     return Frontier(flops=flops, compute_optimal=optimal, data_constrained=constrained, inference_aware=inference,
                     law=optimal.law)
 
@@ -704,8 +772,8 @@ class Plan:
 
 
 def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, unique_tokens=None,
-         inference_tokens=None, cluster=None, days=None, inference_mfu=None, inference_usd_per_gpu_hour=None,
-         rel_improvement: float = 0.005, percentiles=DEFAULT_PERCENTILES) -> Plan:
+         inference_tokens=None, match_flops=None, cluster=None, days=None, inference_mfu=None,
+         inference_usd_per_gpu_hour=None, rel_improvement: float = 0.005, percentiles=DEFAULT_PERCENTILES) -> Plan:
     """Plan from whatever is given; the question follows from the arguments:
 
     ==========================================  ======================================================
@@ -718,8 +786,9 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
     ``n_params`` + ``target_loss``              tokens that size needs (``tokens_for_loss``)
     a budget + ``unique_tokens``                data-constrained N, D, epochs (``constrained_optimal``)
     ``unique_tokens`` alone                     best reachable loss, useful budget (``data_optimal``)
-    a budget or ``target_loss`` +               the model of least lifetime cost at the same loss
-    ``inference_tokens``                        (``inference_optimal``)
+    ``inference_tokens`` + a quality:           the model of least lifetime cost at that quality
+    ``match_flops``, ``n_params`` or            (``inference_optimal``): the loss of the compute-optimal
+    ``target_loss``                             run at that budget / of that size, or a loss
     ==========================================  ======================================================
 
     ``law``: any ``NDLaw`` (a preset, a fitted law, or a ``LawEnsemble`` for intervals). With a ``cluster``
@@ -734,40 +803,29 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         if cluster is None:
             raise InputError("days need a cluster (--gpu and --gpus) to turn wall-clock time into FLOPs")
         flops = float(cluster.flops_for_days(days))
+    if inference_tokens is None:
+        for name, value in (("--match-flops", match_flops), ("--inference-mfu", inference_mfu),
+                            ("--inference-usd-per-gpu-hour", inference_usd_per_gpu_hour)):
+            if value is not None:
+                raise InputError(f"{name} applies to inference-aware plans only: give --inference-tokens too")
     if cluster is None and (inference_mfu is not None or inference_usd_per_gpu_hour is not None):
         raise InputError("--inference-mfu and --inference-usd-per-gpu-hour price serving on a cluster: give --gpu "
                          "and --usd-per-gpu-hour too")
-    if inference_tokens is None and (inference_mfu is not None or inference_usd_per_gpu_hour is not None):
-        raise InputError("--inference-mfu and --inference-usd-per-gpu-hour apply to inference-aware plans: give "
-                         "--inference-tokens too")
+    if inference_tokens is not None:
+        kind, result = "inference-aware", _inference_plan(law, inference_tokens, flops, n_params, n_tokens,
+                                                          target_loss, unique_tokens, match_flops, cluster,
+                                                          inference_mfu, inference_usd_per_gpu_hour, percentiles)
+        return _with_cluster(kind, result, cluster)
     given = [name for name, v in (("a budget", flops), ("--params", n_params), ("--tokens", n_tokens),
                                   ("--target-loss", target_loss)) if v is not None]
     if given == ["--params", "--target-loss"]:
-        if inference_tokens is not None:
-            raise InputError("--inference-tokens does not apply to a fixed --params with --target-loss")
         kind, result = "tokens-for-loss", tokens_for_loss(law, n_params, target_loss, unique_tokens, percentiles)
-    elif not given and unique_tokens is not None and inference_tokens is None:
+    elif not given and unique_tokens is not None:
         kind, result = "data-optimal", data_optimal(law, unique_tokens, rel_improvement, percentiles)
     elif len(given) != 1:
         raise InputError("give exactly one of --flops, --params, --tokens, --target-loss (or --gpu, --gpus and "
                          "--days for a budget; --params with --target-loss; --unique-tokens alone)"
                          + (f" (got {', '.join(given)})" if given else ""))
-    elif unique_tokens is not None and inference_tokens is not None:
-        raise InputError("--unique-tokens and --inference-tokens cannot be combined yet; plan them separately")
-    elif inference_tokens is not None:
-        if flops is None and target_loss is None:
-            raise InputError("--inference-tokens needs a budget (--flops or --days) or --target-loss")
-        prices = {}
-        if inference_mfu is not None or inference_usd_per_gpu_hour is not None:
-            if cluster.usd_per_gpu_hour is None:
-                raise InputError("a cost-weighted inference plan needs --usd-per-gpu-hour (the training price)")
-            serving = replace(cluster, mfu=cluster.mfu if inference_mfu is None else inference_mfu,
-                              usd_per_gpu_hour=(cluster.usd_per_gpu_hour if inference_usd_per_gpu_hour is None
-                                                else inference_usd_per_gpu_hour))
-            prices = {"usd_per_training_flop": cluster.usd_per_flop, "usd_per_inference_flop": serving.usd_per_flop}
-        kind = "inference-aware"
-        result = inference_optimal(law, inference_tokens, flops=flops, target_loss=target_loss,
-                                   percentiles=percentiles, **prices)
     elif unique_tokens is not None:
         if flops is None:
             raise InputError("--unique-tokens plans a budget (--flops or --days), or alone the data-optimal plan")
@@ -780,6 +838,38 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         kind, result = "for-tokens", optimal_for_tokens(law, n_tokens, percentiles)
     else:
         kind, result = "target-loss", min_flops_for_loss(law, target_loss, percentiles)
+    return _with_cluster(kind, result, cluster)
+
+
+def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_loss, unique_tokens, match_flops,
+                    cluster, inference_mfu, inference_usd_per_gpu_hour, percentiles) -> InferencePlan:
+    """``plan``'s inference-aware branch: checks what was given, prices serving, calls ``inference_optimal``."""
+    if unique_tokens is not None:
+        raise InputError("--unique-tokens and --inference-tokens cannot be combined yet; plan them separately")
+    if flops is not None:
+        raise InputError("an inference-aware plan trains past its compute-optimal budget, so --flops (or --days) "
+                         "cannot be its budget: give the quality to match, --match-flops (the loss of the "
+                         "compute-optimal run at that budget), --params or --target-loss")
+    if n_tokens is not None:
+        raise InputError("--tokens does not apply to an inference-aware plan (it chooses the tokens)")
+    targets = [name for name, v in (("--match-flops", match_flops), ("--params", n_params),
+                                    ("--target-loss", target_loss)) if v is not None]
+    if len(targets) != 1:
+        raise InputError("--inference-tokens needs exactly one quality to match: --match-flops, --params or "
+                         "--target-loss" + (f" (got {', '.join(targets)})" if targets else ""))
+    prices = {}
+    if inference_mfu is not None or inference_usd_per_gpu_hour is not None:
+        if cluster.usd_per_gpu_hour is None:
+            raise InputError("a cost-weighted inference plan needs --usd-per-gpu-hour (the training price)")
+        serving = replace(cluster, mfu=cluster.mfu if inference_mfu is None else inference_mfu,
+                          usd_per_gpu_hour=(cluster.usd_per_gpu_hour if inference_usd_per_gpu_hour is None
+                                            else inference_usd_per_gpu_hour))
+        prices = {"usd_per_training_flop": cluster.usd_per_flop, "usd_per_inference_flop": serving.usd_per_flop}
+    return inference_optimal(law, inference_tokens, match_flops=match_flops, n_params=n_params,
+                             target_loss=target_loss, percentiles=percentiles, **prices)
+
+
+def _with_cluster(kind, result, cluster) -> Plan:
     if cluster is None:
         return Plan(kind, result)
     return Plan(kind, result, cost=cluster.cost(result.flops), memory=cluster.memory(float(np.max(result.n_params))),

@@ -28,7 +28,7 @@ from typing import Union, get_args, get_origin, get_type_hints
 import numpy as np
 
 from ..errors import InputError
-from ..flops import CONVENTIONS, propose_architecture
+from ..flops import BLOCKS, CONVENTIONS, propose_architecture
 from ..laws import require_nd_law
 from ..plan import compute_optimal
 from ..presets import get_law
@@ -43,6 +43,11 @@ from .rules import get_rule
 #      the 40-50% MFU that large ones reach.
 DEVICE_FLOPS = {"cpu": 2e10, "cuda": 1e14}
 
+# Query heads per key/value head of the llama block by default: Llama 2 70B and Llama 3 use 8 (64 / 8 heads);
+# a sweep's small models have 1-16 heads, so 2 keeps at least a few key/value heads while still exercising
+# grouped-query attention. Set query_groups in the config to change it.
+LLAMA_QUERY_GROUPS = 2
+
 
 @dataclass(frozen=True)
 class SweepConfig:
@@ -52,7 +57,11 @@ class SweepConfig:
     spread × the centre and the smallest centre / spread. center: multiplies the prior law's N*(C) (1 = trust
     the prior). law: preset name of the prior law. flop_convention: how a run's FLOPs are counted
     (isoflop.flops.CONVENTIONS). seq_len, vocab_size (default: the data's), head_dim, aspect_ratio
-    (d_model/n_layer), snap_tolerance (relative miss allowed when snapping), tied_embeddings, bias: the shape.
+    (d_model/n_layer), snap_tolerance (relative miss allowed when snapping): the shape. block: the block
+    family trained, "gpt2" (LayerNorm, GELU, learned positions, biases, tied head) or "llama" (RMSNorm,
+    SwiGLU, rotary, no biases, untied head; isoflop.flops.BLOCKS); tied_embeddings, bias: override the
+    block's choice. query_groups: query heads per key/value head (grouped-query attention; default 1 for
+    gpt2, LLAMA_QUERY_GROUPS for llama); shapes are snapped with the block's own parameter accounting.
     hyper_rule: batch/LR rule in rules.RULES; lr_multiplier scales its learning rate; batch_tokens / peak_lr
     override it. seed: every run's seed (shared, so runs see the same batches: common random numbers).
     evals_per_run, checkpoints_per_run, eval_sequences: measurement and checkpoint cadence.
@@ -69,8 +78,10 @@ class SweepConfig:
     head_dim: int = 16
     aspect_ratio: float = 32.0
     snap_tolerance: float = 0.25
-    tied_embeddings: bool = True
-    bias: bool = True
+    tied_embeddings: bool | None = None
+    bias: bool | None = None
+    block: str = "gpt2"
+    query_groups: int | None = None
     hyper_rule: str = "deepseek2024"
     lr_multiplier: float = 1.0
     batch_tokens: float | None = None
@@ -105,7 +116,16 @@ class SweepConfig:
             raise InputError(f"flop_convention: unknown {self.flop_convention!r}; "
                              f"choose one of {', '.join(CONVENTIONS)}")
         get_rule(self.hyper_rule)
+        if self.query_groups is None:
+            object.__setattr__(self, "query_groups", LLAMA_QUERY_GROUPS if self.block == "llama" else 1)
+        if isinstance(self.query_groups, bool) or not isinstance(self.query_groups, int) or self.query_groups < 1:
+            raise InputError(f"query_groups: must be an integer ≥ 1 (query heads per key/value head), "
+                             f"got {self.query_groups!r}")
+        if self.block not in BLOCKS:
+            raise InputError(f"block: unknown block {self.block!r}; choose one of {', '.join(BLOCKS)}")
         for name in ("tied_embeddings", "bias"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, BLOCKS[self.block][name])
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name}: must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.law, str):
@@ -356,10 +376,10 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
         seen = set()
         for target in centre * config.spread**u:
             try:
+                block = {**BLOCKS[config.block], "tied_embeddings": config.tied_embeddings, "bias": config.bias}
                 arch = propose_architecture(target, vocab_size=V, seq_len=T, aspect_ratio=config.aspect_ratio,
-                                            head_dim=config.head_dim, count=count,
-                                            tied_embeddings=config.tied_embeddings, bias=config.bias,
-                                            tolerance=config.snap_tolerance)
+                                            head_dim=config.head_dim, count=count, tolerance=config.snap_tolerance,
+                                            query_groups=config.query_groups, **block)
             except InputError as exc:
                 raise InputError(f"sizes: at budget {budget:.3g} FLOPs the target size {format_quantity(target)} "
                                  f"parameters cannot be snapped to a shape ({exc}); raise budgets, lower spread "

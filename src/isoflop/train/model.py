@@ -1,13 +1,19 @@
-"""A small GPT in plain PyTorch, sized by an `isoflop.flops.Architecture`.
+"""A small GPT in plain PyTorch, sized by an `isoflop.flops.Architecture`: a GPT-2 block or a Llama block.
 
 References:
 1) Karpathy, nanoGPT ``model.py`` (github.com/karpathy/nanoGPT), whose layout this follows: pre-norm blocks,
    fused QKV, GELU MLP, learned position embeddings, LayerNorm with optional bias, tied embeddings.
 2) Radford et al. 2019, "Language Models are Unsupervised Multitask Learners" (GPT-2): the initialisation,
    N(0, 0.02) with residual projections scaled by 1/√(2·n_layer).
+3) Touvron et al. 2023, "LLaMA" / "Llama 2": RMSNorm (Zhang & Sennrich 2019), SwiGLU MLP (Shazeer 2020),
+   rotary position embeddings (Su et al. 2021), no biases, untied output head; grouped-query attention
+   (Ainslie et al. 2023). Which pieces a model uses follows the Architecture's fields (``norm``, ``mlp``,
+   ``position``, ``n_kv_head``, ``bias``, ``tied_embeddings``); ``isoflop.flops.BLOCKS`` names the two sets.
 
 The parameter count of ``GPT(arch)`` equals ``arch.n_params`` exactly (tests check it for tied/untied heads,
-with and without biases): the scaling-law fits downstream are only as good as the N they are given.
+with and without biases, for both blocks): the scaling-law fits downstream are only as good as the N they are
+given. Relative (Transformer-XL) positions and mixtures of experts are counted by isoflop.flops but not built
+here.
 """
 
 from __future__ import annotations
@@ -21,40 +27,87 @@ from torch.nn import functional as F
 from ..flops import Architecture
 
 
+def _norm(arch: Architecture) -> nn.Module:
+    """LayerNorm (gain, and a shift when arch.bias) or RMSNorm (gain only, Zhang & Sennrich 2019)."""
+    if arch.norm == "rmsnorm":
+        return nn.RMSNorm(arch.d_model, eps=1e-5)
+    return nn.LayerNorm(arch.d_model, bias=arch.bias)
+
+
+def rotary_tables(seq_len: int, head_dim: int, base: float = 10000.0):
+    """cos and sin of the rotary angles t·θ_i, θ_i = base^(−2i/head_dim), each of shape (seq_len, head_dim/2)
+    (Su et al. 2021, eq. 15; base 10,000 as in RoFormer and Llama 2)."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(seq_len, dtype=torch.float32), inv_freq)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x, cos, sin):
+    """Rotate each pair (x_2i, x_2i+1) of the last dimension by its angle; x is (B, heads, T, head_dim)."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    T = x.shape[-2]
+    c, s = cos[:T], sin[:T]
+    # the tables are float32: cast back so bf16 queries/keys under autocast stay bf16 like the values
+    return torch.stack((x1 * c - x2 * s, x1 * s + x2 * c), dim=-1).flatten(-2).to(x.dtype)
+
+
 class CausalSelfAttention(nn.Module):
+    """Multi-head (n_kv_head = n_head) or grouped-query attention (each key/value head serves n_head /
+    n_kv_head query heads), with rotary positions when arch.position == 'rotary'."""
+
     def __init__(self, arch: Architecture):
         super().__init__()
-        self.n_head = arch.n_head
-        self.c_attn = nn.Linear(arch.d_model, 3 * arch.d_model, bias=arch.bias)  # q, k, v for all heads at once
-        self.c_proj = nn.Linear(arch.d_model, arch.d_model, bias=arch.bias)
+        self.n_head, self.n_kv_head, self.head_dim = arch.n_head, arch.n_kv_head, arch.head_dim
+        q_dim, kv_dim = arch.n_head * arch.head_dim, arch.n_kv_head * arch.head_dim
+        self.c_attn = nn.Linear(arch.d_model, q_dim + 2 * kv_dim, bias=arch.bias)  # q, k, v at once
+        self.c_proj = nn.Linear(q_dim, arch.d_model, bias=arch.bias)
+        self.rotary = arch.position == "rotary"
+        if self.rotary:  # buffers, not parameters: they add nothing to the count
+            cos, sin = rotary_tables(arch.seq_len, arch.head_dim)
+            self.register_buffer("cos", cos, persistent=False)
+            self.register_buffer("sin", sin, persistent=False)
 
     def forward(self, x):
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        # (B, T, C) -> (B, n_head, T, head_dim)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        B, T, _ = x.shape
+        q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
+        q, k, v = self.c_attn(x).split((q_dim, kv_dim, kv_dim), dim=2)
+        # (B, T, heads·head_dim) -> (B, heads, T, head_dim)
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
+        k, v = (t.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2) for t in (k, v))
+        if self.rotary:
+            q, k = apply_rotary(q, self.cos, self.sin), apply_rotary(k, self.cos, self.sin)
+        if self.n_kv_head != self.n_head:  # share each key/value head across its group of query heads
+            group = self.n_head // self.n_kv_head
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # flash attention where available
-        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, q_dim))
 
 
 class MLP(nn.Module):
+    """GELU MLP (GPT-2) or a gated one: SwiGLU / GeGLU, down(act(gate(x)) · up(x)) (Shazeer 2020)."""
+
     def __init__(self, arch: Architecture):
         super().__init__()
+        self.kind = arch.mlp
         self.c_fc = nn.Linear(arch.d_model, arch.d_ff, bias=arch.bias)
+        self.c_gate = nn.Linear(arch.d_model, arch.d_ff, bias=arch.bias) if arch.mlp != "gelu" else None
         self.c_proj = nn.Linear(arch.d_ff, arch.d_model, bias=arch.bias)
 
     def forward(self, x):
-        return self.c_proj(F.gelu(self.c_fc(x)))
+        if self.c_gate is None:
+            return self.c_proj(F.gelu(self.c_fc(x)))
+        act = F.silu if self.kind == "swiglu" else F.gelu
+        return self.c_proj(act(self.c_gate(x)) * self.c_fc(x))
 
 
 class Block(nn.Module):
-    """Pre-norm residual block: x + attn(ln(x)), then x + mlp(ln(x))."""
+    """Pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x))."""
 
     def __init__(self, arch: Architecture):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(arch.d_model, bias=arch.bias)
+        self.ln_1 = _norm(arch)
         self.attn = CausalSelfAttention(arch)
-        self.ln_2 = nn.LayerNorm(arch.d_model, bias=arch.bias)
+        self.ln_2 = _norm(arch)
         self.mlp = MLP(arch)
 
     def forward(self, x):
@@ -67,12 +120,16 @@ class GPT(nn.Module):
 
     def __init__(self, arch: Architecture):
         super().__init__()
+        if arch.position == "relative" or arch.n_experts > 1:
+            raise ValueError(f"the training model builds learned, rotary or no positions and dense MLPs; "
+                             f"got position={arch.position!r}, n_experts={arch.n_experts}")
         self.arch = arch
         self.wte = nn.Embedding(arch.vocab_size, arch.d_model)
-        # learned_pos=False means no position embedding at all (NoPE): the causal mask alone carries order.
+        # position 'none' means no position signal at all (NoPE): the causal mask alone carries order;
+        # 'rotary' rotates queries and keys inside attention instead.
         self.wpe = nn.Embedding(arch.seq_len, arch.d_model) if arch.learned_pos else None
         self.blocks = nn.ModuleList(Block(arch) for _ in range(arch.n_layer))
-        self.ln_f = nn.LayerNorm(arch.d_model, bias=arch.bias)
+        self.ln_f = _norm(arch)
         self.lm_head = nn.Linear(arch.d_model, arch.vocab_size, bias=False)
         if arch.tied_embeddings:
             self.lm_head.weight = self.wte.weight  # weight tying (Press & Wolf 2017); counted once
