@@ -11,12 +11,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..plan import budgets as make_budgets
+from ..plan import LABELS as FRONTIER_LABELS
 from ..plan import diagnose, frontier, plan
 from ..errors import InputError
 from ..flops import CONVENTIONS, Architecture
 from ..hardware import CATALOG, DEFAULT_MFU, Cluster, get_accelerator
 from ..laws import require_nd_law, with_repetition
-from ..presets import PRESETS, get_law
+from ..models import MODELS, get_model
+from ..presets import PRESETS, get_law, range_warnings
 from . import parse
 from .output import JSON_HELP, emit, print_json, stdout, user_errors, value
 
@@ -60,7 +62,11 @@ def plan_cmd(
     target_loss: Optional[str] = typer.Option(None, metavar="LOSS", help="Cheapest run that reaches this loss (nats/token)."),
     unique_tokens: Optional[str] = typer.Option(None, metavar="U", help="Unique tokens available (data repeats "
                                                 "beyond them); alone: the data-optimal plan."),
-    inference_tokens: Optional[str] = typer.Option(None, metavar="T", help="Lifetime inference tokens to serve."),
+    inference_tokens: Optional[str] = typer.Option(None, metavar="T", help="Lifetime inference tokens to serve "
+                                                   "(with the quality to match: --match-flops, --params or "
+                                                   "--target-loss)."),
+    match_flops: Optional[str] = typer.Option(None, metavar="FLOPS", help="Inference-aware plan: match the loss of "
+                                              "the compute-optimal run at this training budget (not a budget)."),
     gpu: Optional[str] = typer.Option(None, metavar="NAME", help=f"Accelerator: {', '.join(CATALOG)}."),
     gpus: Optional[int] = typer.Option(None, metavar="COUNT", help="Number of accelerators."),
     days: Optional[float] = typer.Option(None, metavar="DAYS", help="Wall-clock days on --gpus (a budget instead "
@@ -83,14 +89,17 @@ def plan_cmd(
     data-optimal and inference-aware plans; GPU-hours, days and dollars."""
     with user_errors():
         cluster = _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision)
-        result = plan(resolve_law(law, fit), flops=parse.number(flops, "--flops"),
+        the_law = resolve_law(law, fit)
+        result = plan(the_law, flops=parse.number(flops, "--flops"),
                                n_params=parse.number(params, "--params"), n_tokens=parse.number(tokens, "--tokens"),
                                target_loss=parse.number(target_loss, "--target-loss"),
                                unique_tokens=parse.number(unique_tokens, "--unique-tokens"),
                                inference_tokens=parse.count_or_zero(inference_tokens, "--inference-tokens"),
-                               cluster=cluster, days=days, inference_mfu=inference_mfu,
+                               match_flops=parse.number(match_flops, "--match-flops"), cluster=cluster, days=days, inference_mfu=inference_mfu,
                                inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement)
         report = result.to_dict()
+        report["warnings"] += preset_warnings(the_law, flops=result.flops, n_params=result.n_params,
+                                              n_tokens=result.n_tokens)
         emit(report, as_json, f"Plan: {report['kind']} ({report['law']})")
 
 
@@ -160,17 +169,21 @@ def frontier_cmd(
         for prefix, title in titles.items():  # one narrow table per kind of allocation
             columns = [c for c in rows[0] if c.startswith(prefix + "_") and not c.endswith(("_low", "_high"))]
             table = Table(title=escape(title))
-            table.add_column("compute-optimal budget", justify="right")
+            table.add_column("matches loss at FLOPs" if prefix == "inference" else FRONTIER_LABELS["flops"],
+                             justify="right")
             for column in columns:
-                table.add_column(column.removeprefix(prefix + "_").replace("_", " "), justify="right")
+                table.add_column(FRONTIER_LABELS.get(column, column), justify="right")
             for row in rows:
                 table.add_row(*(value(c, row[c]) for c in ["flops", *columns]))
             stdout.print(table)
 
 
 def diagnose_cmd(
-    params: str = typer.Option(..., metavar="N", help="Model parameters, e.g. 280B."),
-    tokens: str = typer.Option(..., metavar="D", help="Training tokens, e.g. 300B."),
+    params: Optional[str] = typer.Option(None, metavar="N", help="Model parameters, e.g. 280B (or --model)."),
+    tokens: Optional[str] = typer.Option(None, metavar="D", help="Training tokens, e.g. 300B (default with --model: "
+                                         "its published training tokens)."),
+    model: Optional[str] = typer.Option(None, metavar="NAME", help=f"A published model ({', '.join(MODELS)}): its "
+                                        "parameters counted as the law counts them."),
     law: Optional[str] = LAW_OPTION,
     fit: Optional[Path] = FIT_OPTION,
     tolerance: float = typer.Option(1.5, metavar="FACTOR", help="Factor on tokens/param still counted as "
@@ -180,36 +193,84 @@ def diagnose_cmd(
     """Is a planned run undertrained, overtrained or compute-optimal, and how much compute does it waste?"""
     with user_errors():
         the_law = resolve_law(law, fit)
-        result = diagnose(the_law, parse.number(params, "--params"), parse.number(tokens, "--tokens"),
-                                   tolerance=tolerance)
-        emit(result.to_dict(), as_json, f"Diagnosis ({the_law.name})")
+        n_params, n_tokens = parse.number(params, "--params"), parse.number(tokens, "--tokens")
+        notes = ()
+        if model is not None:
+            if n_params is not None:
+                raise InputError("give --params or --model, not both")
+            named = get_model(model)
+            n_params = float(named.n_params_for(require_nd_law(the_law).param_convention))
+            n_tokens = n_tokens if n_tokens is not None else named.trained_tokens
+            notes = named.law_warnings()
+            if n_tokens is None:
+                raise InputError(f"--tokens: {model} has no published training-token count; give --tokens")
+        if n_params is None or n_tokens is None:
+            raise InputError("give --params (or --model) and --tokens")
+        result = diagnose(the_law, n_params, n_tokens, tolerance=tolerance)
+        report = dict(result.to_dict(), warnings=[*notes, *preset_warnings(the_law, flops=result.flops,
+                                                                          n_params=n_params, n_tokens=n_tokens)])
+        if model is not None:
+            report["model"] = model
+        emit(report, as_json, f"Diagnosis ({the_law.name})")
+
+
+def preset_warnings(law, **quantities) -> tuple[str, ...]:
+    """A published law's range warnings (``presets.range_warnings``); none for fitted laws."""
+    preset = PRESETS.get(law.name)
+    return range_warnings(law.name, **quantities) if preset is not None and preset.law is law else ()
 
 
 def flops_cmd(
-    layers: int = typer.Option(..., metavar="COUNT", help="Number of transformer blocks."),
-    d_model: int = typer.Option(..., metavar="WIDTH", help="Residual stream width."),
-    heads: int = typer.Option(..., metavar="COUNT", help="Attention heads."),
-    vocab: int = typer.Option(..., metavar="SIZE", help="Vocabulary size."),
-    seq_len: int = typer.Option(..., metavar="TOKENS", help="Context length in tokens."),
-    d_ff: Optional[int] = typer.Option(None, metavar="WIDTH", help="MLP width (default 4·d_model)."),
+    model: Optional[str] = typer.Option(None, metavar="NAME", help=f"A published model: {', '.join(MODELS)}."),
+    layers: Optional[int] = typer.Option(None, metavar="COUNT", help="Number of transformer blocks."),
+    d_model: Optional[int] = typer.Option(None, metavar="WIDTH", help="Residual stream width."),
+    heads: Optional[int] = typer.Option(None, metavar="COUNT", help="Attention (query) heads."),
+    vocab: Optional[int] = typer.Option(None, metavar="SIZE", help="Vocabulary size."),
+    seq_len: Optional[int] = typer.Option(None, metavar="TOKENS", help="Context length in tokens."),
+    d_ff: Optional[int] = typer.Option(None, metavar="WIDTH", help="MLP width (default 4·d_model; gated MLPs "
+                                       "8/3·d_model)."),
+    kv_heads: Optional[int] = typer.Option(None, metavar="COUNT", help="Key/value heads (grouped-query attention; "
+                                           "default: --heads)."),
+    mlp: str = typer.Option("gelu", metavar="gelu|swiglu|geglu", help="MLP kind (gated kinds have three matrices)."),
+    norm: str = typer.Option("layernorm", metavar="layernorm|rmsnorm", help="Normalisation (RMSNorm has no bias)."),
+    position: str = typer.Option("learned", metavar="learned|rotary|relative|none", help="Position encoding."),
+    experts: int = typer.Option(1, metavar="COUNT", help="Mixture of experts: experts per layer."),
+    experts_per_token: int = typer.Option(1, metavar="COUNT", help="Mixture of experts: experts each token uses."),
     untied: bool = typer.Option(False, help="Separate output head (not tied to the token embedding)."),
-    no_bias: bool = typer.Option(False, help="No biases in linear layers and LayerNorms."),
-    no_pos_embedding: bool = typer.Option(False, help="No learned position embeddings (e.g. rotary)."),
+    no_bias: bool = typer.Option(False, help="No biases in linear layers and norms."),
     tokens: Optional[str] = typer.Option(None, metavar="D", help="Also give total training FLOPs for this many "
                                          "tokens."),
     as_json: bool = JSON_OPTION,
 ):
-    """Exact parameter counts and training FLOPs per token under each convention."""
+    """Exact parameter counts (total, non-embedding, active) and training FLOPs per token under each
+    convention, for a shape or a published model."""
     with user_errors():
-        arch = Architecture(n_layer=layers, d_model=d_model, n_head=heads, vocab_size=vocab, seq_len=seq_len,
-                            d_ff=d_ff, tied_embeddings=not untied, bias=not no_bias,
-                            learned_pos=not no_pos_embedding)
-        result = arch.to_dict()
+        shape = dict(n_layer=layers, d_model=d_model, n_head=heads, vocab_size=vocab, seq_len=seq_len)
+        if model is not None:
+            given = [f"--{k}" for k, v in dict(layers=layers, d_model=d_model, heads=heads, vocab=vocab,
+                                                 seq_len=seq_len, d_ff=d_ff, kv_heads=kv_heads).items()
+                     if v is not None]
+            if given:
+                raise InputError(f"--model gives the whole shape: drop {', '.join(given)}")
+            named = get_model(model)
+            arch, result = named.arch, {"model": named.name, "published_n_params": named.published_n_params,
+                                        "published_n_params_active": named.published_n_params_active,
+                                        "source": named.source}
+        else:
+            missing = [f"--{k.replace('_', '-')}" for k, v in dict(layers=layers, d_model=d_model, heads=heads,
+                                                                  vocab=vocab, seq_len=seq_len).items() if v is None]
+            if missing:
+                raise InputError(f"give --model NAME, or the shape: missing {', '.join(missing)}")
+            arch = Architecture(**shape, d_ff=d_ff, n_kv_head=kv_heads, mlp=mlp, norm=norm, position=position,
+                                n_experts=experts, experts_per_token=experts_per_token, tied_embeddings=not untied,
+                                bias=not no_bias)
+            result = {}
+        result.update(arch.to_dict())
         if tokens is not None:
             n_tokens = parse.number(tokens, "--tokens")
             result["n_tokens"] = n_tokens
             result["training_flops"] = {c: arch.flops_per_token(c) * n_tokens for c in CONVENTIONS}
-        emit(result, as_json, "Architecture")
+        emit(result, as_json, f"Architecture{' of ' + model if model else ''}")
 
 
 def laws_cmd(as_json: bool = JSON_OPTION):
