@@ -116,12 +116,17 @@ def test_plan_data_optimal_and_data_for_target():
 
 
 def test_plan_inference_aware():
-    out = run_json("plan", "--flops", "1e23", "--inference-tokens", "1e13")
+    out = run_json("plan", "--match-flops", "1e23", "--inference-tokens", "1e13")  # the quality, not a budget
     assert out["n_params"] < out["compute_optimal"]["n_params"]
     assert out["loss"] == pytest.approx(out["compute_optimal"]["loss"], rel=1e-12)
-    priced = run_json("plan", "--flops", "1e23", "--inference-tokens", "1e13", "--gpu", "h100-sxm",
+    priced = run_json("plan", "--match-flops", "1e23", "--inference-tokens", "1e13", "--gpu", "h100-sxm",
                       "--usd-per-gpu-hour", "2", "--inference-mfu", "0.1")
     assert priced["n_params"] < out["n_params"] and priced["total_usd"] < priced["compute_optimal_total_usd"]
+
+
+def test_a_budget_is_not_an_inference_plans_quality():
+    result = runner.invoke(app, ["plan", "--flops", "1e23", "--inference-tokens", "1e13"])
+    assert result.exit_code == 2 and "--match-flops" in result.stderr
 
 
 def test_plan_from_hardware():
