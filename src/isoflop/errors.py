@@ -6,3 +6,9 @@ class InputError(ValueError):
 
     The CLI prints it as one red line and exits with code 2; library callers can catch ValueError.
     """
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit stopped before its optimiser converged (as sklearn.exceptions.ConvergenceWarning): its constants
+    are the last iterate, not an optimum. Filter it with ``warnings.simplefilter("error", ConvergenceWarning)``
+    to make such fits fail."""
