@@ -361,6 +361,70 @@ class LossVsComputeLaw:
 
 
 @dataclass(frozen=True)
+class KaplanIrreducibleLaw:
+    """L(N, D) = E + [(N_c/N)^(α_N/α_D) + D_c/D]^α_D: Kaplan et al. 2020's joint form (eq. 1.5) plus an
+    irreducible loss E, the "power-law plus constant" of Henighan et al. 2020 ("Scaling Laws for
+    Autoregressive Generative Modeling", abstract and section 2). Unlike Chinchilla's additive form, N and D
+    interact: the data term's weight depends on N. Used here to predict losses (form selection); planning
+    takes the Chinchilla or Kaplan forms.
+    """
+
+    E: float
+    n_c: float
+    alpha_n: float
+    d_c: float
+    alpha_d: float
+    param_convention: str = "total"
+    name: str = "custom"
+    kind: str = field(default="kaplan-irreducible", init=False)
+
+    def __post_init__(self):
+        for name in ("E", "n_c", "alpha_n", "d_c", "alpha_d"):
+            object.__setattr__(self, name, _as_float(getattr(self, name)))
+
+    def loss(self, n_params, n_tokens):
+        N, D = np.asarray(n_params, float), np.asarray(n_tokens, float)
+        return self.E + ((self.n_c / N) ** (self.alpha_n / self.alpha_d) + self.d_c / D) ** self.alpha_d
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "E": self.E, "n_c": self.n_c, "alpha_n": self.alpha_n,
+                "d_c": self.d_c, "alpha_d": self.alpha_d, "param_convention": self.param_convention}
+
+
+@dataclass(frozen=True)
+class BrokenPowerLaw:
+    """L(C) = E + b·C^(−c0)·(1 + (C/d1)^(1/f1))^(−c1·f1): a broken power law in training compute with one
+    break (Caballero et al. 2022, "Broken Neural Scaling Laws", eq. 1 with n = 1). The slope in log-log is c0
+    well below the break d1 and c0 + c1 well above it; f1 sets how sharp the bend is. Predicts loss against
+    compute (like `LossVsComputeLaw`), so it cannot split a budget into N and D.
+    """
+
+    E: float
+    b: float
+    c0: float
+    c1: float
+    d1: float
+    f1: float
+    name: str = "custom"
+    kind: str = field(default="broken-power-law", init=False)
+
+    def __post_init__(self):
+        for name in ("E", "b", "c0", "c1", "d1", "f1"):
+            object.__setattr__(self, name, _as_float(getattr(self, name)))
+
+    def loss(self, flops):
+        log_c = np.log(np.asarray(flops, float))
+        # log of the reducible part, with log(1 + x^(1/f)) as logaddexp so large C does not overflow
+        log_excess = (np.log(self.b) - self.c0 * log_c
+                      - self.c1 * self.f1 * np.logaddexp(0.0, (log_c - np.log(self.d1)) / self.f1))
+        return self.E + np.exp(log_excess)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "E": self.E, "b": self.b, "c0": self.c0, "c1": self.c1,
+                "d1": self.d1, "f1": self.f1}
+
+
+@dataclass(frozen=True)
 class LawEnsemble:
     """A point-estimate law with an ensemble of alternatives (e.g. bootstrap resamples of a fit).
 

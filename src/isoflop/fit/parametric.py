@@ -160,6 +160,11 @@ def _lvc_problem(logc, loss, w):
 
 def _to_law(form, theta, name, param_convention="total"):
     """Internal θ (…, P) → law with natural constants (arrays broadcast for ensembles)."""
+    with np.errstate(over="ignore"):  # a diverged fit's constants overflow to inf; the verdict says so
+        return _natural_law(form, theta, name, param_convention)
+
+
+def _natural_law(form, theta, name, param_convention):
     t = [theta[..., i] for i in range(theta.shape[-1])]
     if form in ("chinchilla", "chinchilla-tied"):
         a, b, e, alpha = t[:4]
