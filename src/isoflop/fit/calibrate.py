@@ -66,10 +66,12 @@ def robust_sigma(residuals) -> float:
 
 
 def conformal_quantile(scores, level: float) -> float:
-    """The ⌈(n + 1)·level⌉-th smallest score (inf when n is too small for that level)."""
+    """The ⌈(n + 1)·level⌉-th smallest of n scores. With fewer scores than that needs (n + 1 < 1/(1 − level),
+    e.g. n < 19 at 95%) the exact conformal bound is infinite; we take the largest score instead, which is
+    the conformal bound at level n/(n + 1), and the calibration reports how many scores it had."""
     s = np.sort(np.asarray(scores, float))
     k = int(np.ceil((s.size + 1) * level))
-    return float(s[k - 1]) if k <= s.size else np.inf
+    return float(s[min(k, s.size) - 1])
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,9 @@ class Backtests:
         """Mean over folds of each fold's mean |L̂/L − 1| (each cut-off counts once)."""
         if self.n_folds == 0:
             return None
-        err = np.abs(np.expm1(self.log_error))
-        return float(np.mean([err[self.fold == k].mean() for k in range(self.n_folds)]))
+        with np.errstate(all="ignore"):  # a diverged fold fit predicts inf or nan: it scores inf
+            err = np.nan_to_num(np.abs(np.expm1(self.log_error)), nan=np.inf)
+            return float(np.mean([err[self.fold == k].mean() for k in range(self.n_folds)]))
 
 
 def run_backtests(table: RunTable, fitter, *, min_train_runs: int, step_decades: float = STEP_DECADES,
@@ -117,9 +120,9 @@ def run_backtests(table: RunTable, fitter, *, min_train_runs: int, step_decades:
         except InputError:
             continue
         with np.errstate(all="ignore"):
-            predicted = table_loss(result.law, test)
+            log_error = np.log(table_loss(result.law, test)) - np.log(test.loss)
         distance.append(np.log10(test.flops) - log_c[below].max())
-        errors.append(np.log(predicted) - np.log(test.loss))
+        errors.append(log_error)
         folds.append(np.full(len(test), len(cutoffs)))
         cutoffs.append(float(cut))
         statuses.append(result.status)
@@ -160,17 +163,20 @@ class Calibration:
 
     def to_dict(self) -> dict:
         q = self.error_per_decade(0.95)
-        return {"noise_sigma": self.noise_sigma, "error_per_decade_95": None if q is None or not np.isfinite(q) else q,
+        return {"noise_sigma": self.noise_sigma, "error_per_decade_95": q, "n_scores": len(self.scores),
                 "max_flops": self.max_flops, "n_folds": self.n_folds,
-                "cv_mean_abs_rel_error": self.cv_mean_abs_rel_error, "scores": list(self.scores)}
+                "cv_mean_abs_rel_error": (self.cv_mean_abs_rel_error if self.cv_mean_abs_rel_error is not None
+                                          and np.isfinite(self.cv_mean_abs_rel_error) else None),
+                "scores": list(self.scores)}
 
 
 def calibration_from_backtests(backtests: Backtests, result) -> Calibration:
     """A Calibration from backtests and the full-data fit ``result`` (its residuals give the noise)."""
     noise = robust_sigma(result.residuals)
     far = backtests.distance >= MIN_DISTANCE_DECADES
-    excess = np.sqrt(np.maximum(backtests.log_error[far] ** 2 - noise**2, 0.0))
-    scores = np.sort(excess / backtests.distance[far])
+    with np.errstate(all="ignore"):
+        excess = np.sqrt(np.maximum(backtests.log_error[far] ** 2 - noise**2, 0.0))
+        scores = np.sort(excess / backtests.distance[far])
     data = result.data
     flops = data.flops if data.flops is not None else 6.0 * data.n_params * data.n_tokens
     return Calibration(noise_sigma=noise, scores=tuple(float(s) for s in scores if np.isfinite(s)),

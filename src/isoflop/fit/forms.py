@@ -15,10 +15,12 @@ backtest calibration of `calibrate.py`.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.optimize import least_squares
 
-from ..errors import InputError
+from ..errors import ConvergenceWarning, InputError
 from ..laws import BrokenPowerLaw, KaplanIrreducibleLaw
 from .parametric import DEFAULT_DELTA, FitData, FitResult, fit_arrays
 
@@ -81,7 +83,9 @@ def fit_extra(form, loss, n_params=None, n_tokens=None, flops=None, *, delta=DEF
     floor = np.log(loss.min())
     if form == "kaplan-irreducible":
         logn, logd = np.log(n_params), np.log(n_tokens)
-        k = fit_arrays(loss, n_params, n_tokens, form="kaplan", delta=delta).theta_  # (q, p, w, α_D)
+        with warnings.catch_warnings():  # only a start: its convergence does not matter
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            k = fit_arrays(loss, n_params, n_tokens, form="kaplan", delta=delta).theta_  # (q, p, w, α_D)
         starts = [np.r_[floor + np.log(f), k] for f in (0.5, 0.85)]
         lower = np.array([-50.0, -200.0, 1e-3, -100.0, 1e-3])
         upper = np.array([floor, 500.0, 20.0, 200.0, 3.0])
@@ -90,7 +94,9 @@ def fit_extra(form, loss, n_params=None, n_tokens=None, flops=None, *, delta=DEF
             return _kaplan_irreducible_log_loss(theta, logn, logd)
     else:
         logc = np.log(flops)
-        e, c, gamma = fit_arrays(loss, flops=flops, form="loss-vs-compute", delta=delta).theta_
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            e, c, gamma = fit_arrays(loss, flops=flops, form="loss-vs-compute", delta=delta).theta_
         starts = [np.array([e, c, gamma, sign * gamma / 2, np.quantile(logc, q), 1.0])
                   for sign in (-1, 1) for q in (0.5,)]
         lower = np.array([-50.0, -200.0, 0.0, -3.0, logc.min() - 10, 0.05])
@@ -105,17 +111,20 @@ def fit_extra(form, loss, n_params=None, n_tokens=None, flops=None, *, delta=DEF
     residuals = model(theta)[0] - log_loss
     objective = float(res.cost) if np.isfinite(delta) else float(0.5 * np.sum(residuals**2))
     converged = res.status > 0
-    if form == "kaplan-irreducible":
-        e, q, p, w, alpha_d = theta
-        law = KaplanIrreducibleLaw(E=np.exp(e), n_c=np.exp(q / p), alpha_n=p * alpha_d, d_c=np.exp(w),
-                                   alpha_d=alpha_d, name=name, param_convention=param_convention)
-    else:
-        e, log_b, c0, c1, log_d1, f1 = theta
-        law = BrokenPowerLaw(E=np.exp(e), b=np.exp(log_b), c0=c0, c1=c1, d1=np.exp(log_d1), f1=f1, name=name)
+    with np.errstate(over="ignore"):  # a diverged fit's constants overflow to inf; its status says so
+        if form == "kaplan-irreducible":
+            e, q, p, w, alpha_d = theta
+            law = KaplanIrreducibleLaw(E=np.exp(e), n_c=np.exp(q / p), alpha_n=p * alpha_d, d_c=np.exp(w),
+                                       alpha_d=alpha_d, name=name, param_convention=param_convention)
+        else:
+            e, log_b, c0, c1, log_d1, f1 = theta
+            law = BrokenPowerLaw(E=np.exp(e), b=np.exp(log_b), c0=c0, c1=c1, d1=np.exp(log_d1), f1=f1, name=name)
     data = FitData(loss=loss, n_params=None if n_params is None else np.asarray(n_params, float),
                    n_tokens=None if n_tokens is None else np.asarray(n_tokens, float),
                    flops=None if flops is None else np.asarray(flops, float),
                    groups=np.arange(loss.size) if labels is None else np.asarray(labels), weights=np.ones_like(loss))
+    if not converged:
+        warnings.warn(f"{form} fit: {res.message}", ConvergenceWarning, stacklevel=2)
     return FitResult(law=law, form=form, objective=objective, n_points=loss.size,
                      status="converged" if converged else "iteration limit", message=res.message,
                      residuals=residuals, warnings=(), delta=delta, theta_=theta, problem_=None,

@@ -152,7 +152,13 @@ def identify(fit, bootstrap=None) -> Identifiability:
         if len(np.unique(data.n_tokens)) == 1:
             bad.append(f"all runs share one training length ({_fmt(data.n_tokens[0])} tokens): the exponent of D "
                        f"cannot be estimated")
-    if flops is not None:
+    if fit.form == "data-constrained" and data is not None and data.unique_tokens is not None:
+        epochs = data.n_tokens / data.unique_tokens
+        if epochs.max() < 2:
+            bad.append(f"no run repeats its data twice (most epochs {epochs.max():.2g}): R_D* cannot be estimated")
+        elif np.unique(np.round(np.log2(np.maximum(epochs, 1)), 1)).size < 3:
+            weak.append("fewer than three distinct numbers of epochs: R_D* rests on few points")
+    if flops is not None and fit.form != "data-constrained":  # a repetition fit adds R_D*, R_N* to a base law
         if spans["flops"] < MIN_FLOPS_DECADES:
             bad.append(f"the runs span {spans['flops']:.2f} decades of compute (an exponent needs ≥ "
                        f"{MIN_FLOPS_DECADES:g}; extrapolation ≥ {GOOD_FLOPS_DECADES:g})")

@@ -6,11 +6,12 @@ C < threshold and score the absolute relative error |L̂ − L| / L on the runs 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConvergenceWarning, InputError
 from ..runs import RunTable
 
 
@@ -139,7 +140,8 @@ class Candidate:
     message: str = ""
 
     def to_dict(self) -> dict:
-        return {**self.choice.to_dict(), "cv_mean_abs_rel_error": self.cv_error, "n_folds": self.n_folds,
+        cv = self.cv_error if self.cv_error is not None and np.isfinite(self.cv_error) else None
+        return {**self.choice.to_dict(), "cv_mean_abs_rel_error": cv, "n_folds": self.n_folds,
                 "can_plan": self.choice.can_plan, "status": None if self.result is None else self.result.status,
                 "message": self.message}
 
@@ -174,11 +176,13 @@ def evaluate(table: RunTable, choice: FitChoice) -> Candidate:
     from .calibrate import calibration_from_backtests, run_backtests
 
     table = table.finals()
-    try:
-        result = choice.fit(table)
-    except InputError as exc:
-        return Candidate(choice, None, 0, None, None, str(exc))
-    backtests = run_backtests(table, choice.fit, min_train_runs=max(2 * choice.n_free, choice.n_free + 3))
+    with warnings.catch_warnings():  # a candidate's convergence is reported in its row, not as a warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            result = choice.fit(table)
+        except InputError as exc:
+            return Candidate(choice, None, 0, None, None, str(exc))
+        backtests = run_backtests(table, choice.fit, min_train_runs=max(2 * choice.n_free, choice.n_free + 3))
     calibration = calibration_from_backtests(backtests, result)
     message = "" if backtests.n_folds else "too few runs or too little compute span for a backtest"
     return Candidate(choice, backtests.mean_abs_rel_error(), backtests.n_folds, calibration, result, message)
