@@ -73,3 +73,18 @@ def test_lower_envelope_objective_follows_best_runs():
     assert err(env) < err(sym)
     # The bootstrap of an asymmetric fit refits with the same objective.
     assert env.bootstrap(20).n_converged >= 18
+
+
+def test_kaplan_irreducible_plans_like_kaplan():
+    """E does not move the compute-optimal split: brute-force minimisation along 6·N·D = C agrees."""
+    from scipy.optimize import minimize_scalar
+
+    from isoflop.plan import compute_optimal
+
+    law = KaplanIrreducibleLaw(E=1.8, n_c=3e8, alpha_n=0.3, d_c=6e9, alpha_d=0.35)
+    plan = compute_optimal(law, 1e21)
+    best = minimize_scalar(lambda x: law.loss(np.exp(x), 1e21 / 6 / np.exp(x)), bounds=(np.log(1e6), np.log(1e13)),
+                           method="bounded", options={"xatol": 1e-10})
+    assert plan.n_params == pytest.approx(np.exp(best.x), rel=1e-6)
+    assert law.n_tokens_for_loss(1e9, law.loss(1e9, 3e10)) == pytest.approx(3e10, rel=1e-9)
+    assert law.n_tokens_for_loss(1e9, 1.7) == np.inf  # below E: unreachable

@@ -365,8 +365,9 @@ class KaplanIrreducibleLaw:
     """L(N, D) = E + [(N_c/N)^(α_N/α_D) + D_c/D]^α_D: Kaplan et al. 2020's joint form (eq. 1.5) plus an
     irreducible loss E, the "power-law plus constant" of Henighan et al. 2020 ("Scaling Laws for
     Autoregressive Generative Modeling", abstract and section 2). Unlike Chinchilla's additive form, N and D
-    interact: the data term's weight depends on N. Used here to predict losses (form selection); planning
-    takes the Chinchilla or Kaplan forms.
+    interact: the data term's weight depends on N. E is additive and the outer power monotone, so the
+    compute-optimal allocation is Kaplan's (minimise the bracket along 6·N·D = C) and the gradients are
+    Kaplan's: the planners use this law as they use `KaplanLaw`.
     """
 
     E: float
@@ -382,9 +383,43 @@ class KaplanIrreducibleLaw:
         for name in ("E", "n_c", "alpha_n", "d_c", "alpha_d"):
             object.__setattr__(self, name, _as_float(getattr(self, name)))
 
+    @property
+    def _bracket(self) -> KaplanLaw:
+        """The law without E (Kaplan's eq. 1.5), which carries the allocation and the gradients."""
+        return KaplanLaw(n_c=self.n_c, alpha_n=self.alpha_n, d_c=self.d_c, alpha_d=self.alpha_d,
+                         param_convention=self.param_convention, name=self.name)
+
+    @property
+    def irreducible_loss(self):
+        return self.E
+
     def loss(self, n_params, n_tokens):
-        N, D = np.asarray(n_params, float), np.asarray(n_tokens, float)
-        return self.E + ((self.n_c / N) ** (self.alpha_n / self.alpha_d) + self.d_c / D) ** self.alpha_d
+        return self.E + self._bracket.loss(n_params, n_tokens)
+
+    def dloss_dlog_n_params(self, n_params, n_tokens):
+        return self._bracket.dloss_dlog_n_params(n_params, n_tokens)
+
+    def dloss_dlog_n_tokens(self, n_params, n_tokens):
+        return self._bracket.dloss_dlog_n_tokens(n_params, n_tokens)
+
+    @property
+    def n_params_exponent(self):
+        return self._bracket.n_params_exponent
+
+    @property
+    def n_tokens_exponent(self):
+        return self._bracket.n_tokens_exponent
+
+    def compute_optimal(self, flops):
+        """Kaplan's closed form (`KaplanLaw.compute_optimal`): E does not move the optimum."""
+        return self._bracket.compute_optimal(flops)
+
+    def n_tokens_for_loss(self, n_params, loss):
+        """Kaplan's inversion at the reducible loss L − E; ``inf`` where L ≤ E or unreachable at this N."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            excess = np.asarray(loss, float) - self.E
+            return np.where(excess > 0, self._bracket.n_tokens_for_loss(n_params, np.maximum(excess, 1e-300)),
+                            np.inf)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "E": self.E, "n_c": self.n_c, "alpha_n": self.alpha_n,

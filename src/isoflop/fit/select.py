@@ -57,7 +57,7 @@ def backtest(table: RunTable, threshold_flops: float, forms=("chinchilla",), **f
 
 # ------------------------------------------------------------------------- form and fitting-choice selection
 
-PLANNING_FORMS = ("chinchilla", "chinchilla-tied", "kaplan")  # forms that split a budget into N and D
+PLANNING_FORMS = ("chinchilla", "chinchilla-tied", "kaplan", "kaplan-irreducible")  # split a budget into N and D
 
 
 @dataclass(frozen=True)
