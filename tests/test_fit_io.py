@@ -86,3 +86,16 @@ def test_version_1_files_still_load(tmp_path):
     path = tmp_path / "v1.json"
     path.write_text(json.dumps({"law": "chinchilla", "params": TRUTH.to_dict() | {"kind": None}, "objective": 0.1}))
     assert load_fit(path).alpha == TRUTH.alpha
+
+
+def test_saved_verdict_enforced(tmp_path):
+    """A saved unidentified fit refuses to plan when read back, with the runs to add."""
+    from isoflop.fit.identify import require_identified
+
+    n, d = np.full(8, 1e8), np.geomspace(1e9, 1e11, 8)
+    result = fit_arrays(TRUTH.loss(n, d) * np.exp(np.random.default_rng(0).normal(0, 0.01, 8)), n, d)
+    loaded = load_saved_fit(save_fit_result(tmp_path / "one-size.json", result))
+    assert loaded.identifiability.level == "unidentified"
+    with pytest.raises(InputError, match="one model size.*train several model sizes"):
+        require_identified(loaded)
+    assert require_identified(loaded, allow_unidentified=True).level == "unidentified"

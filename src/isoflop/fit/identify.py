@@ -228,12 +228,18 @@ def identify(fit, bootstrap=None) -> Identifiability:
 def require_identified(fit_or_verdict, bootstrap=None, *, allow_unidentified: bool = False):
     """The fit's Identifiability, or InputError when it is unidentified and ``allow_unidentified`` is False.
 
-    ``fit_or_verdict``: a FitResult or an Identifiability; anything else (a preset law or ensemble) has
-    nothing to check and gives None. Planning code calls this before planning; with the override, mark every output with the
+    ``fit_or_verdict``: a FitResult, an Identifiability or a saved fit (`io.SavedFit`); anything else (a
+    preset law or ensemble) has nothing to check and gives None. Planning code calls this before planning; with the override, mark every output with the
     returned verdict's ``summary()``.
     """
+    from .io import SavedFit
+
     if isinstance(fit_or_verdict, Identifiability):
         verdict = fit_or_verdict
+    elif isinstance(fit_or_verdict, SavedFit):
+        verdict = fit_or_verdict.identifiability
+        if verdict is None:  # a version-1 file: no verdict was saved
+            return None
     elif isinstance(fit_or_verdict, FitResult):
         verdict = identify(fit_or_verdict, bootstrap) if bootstrap is not None else fit_or_verdict.identifiability
     else:  # a law or ensemble (a preset or a loaded fit without its verdict): nothing to check
