@@ -30,8 +30,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from statistics import NormalDist
+
 import numpy as np
-from scipy.stats import norm
 
 from ..errors import InputError
 from ..runs import RunTable
@@ -156,7 +157,7 @@ class Calibration:
 
     def half_width(self, distance_decades, level: float = 0.95, params_sigma=0.0):
         """Half-width of the level interval in log loss at ``distance_decades`` beyond the largest run."""
-        z = norm.ppf(0.5 + level / 2)
+        z = NormalDist().inv_cdf(0.5 + level / 2)
         q = self.error_per_decade(level) or 0.0
         distance = np.maximum(np.asarray(distance_decades, float), 0.0)
         return np.sqrt((z * self.noise_sigma) ** 2 + (z * np.asarray(params_sigma)) ** 2 + (q * distance) ** 2)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from ..errors import ConvergenceWarning, InputError
 from ..laws import BrokenPowerLaw, KaplanIrreducibleLaw
@@ -58,6 +57,8 @@ def _bnsl_log_loss(theta, logc):
 
 
 def _best_least_squares(residual, jac, starts, lower, upper, delta, max_nfev):
+    from scipy.optimize import least_squares  # imported here: scipy.optimize costs ~0.3 s at CLI start-up
+
     loss_kind = "linear" if not np.isfinite(delta) else "huber"
     scale = 1.0 if not np.isfinite(delta) else delta
     best = None

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from statistics import NormalDist
+
 import numpy as np
-from scipy.stats import norm
 
 from ..errors import InputError
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
@@ -112,7 +113,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
 
     loss, name = _evaluate(law, n, d, flops, unique_tokens)
     distance = None if max_flops is None else np.log10(flops / max_flops)
-    z = norm.ppf(0.5 + level / 2)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
     params_sigma = 0.0
     if members is not None:
         member_loss, _ = _evaluate(members, n, d, flops, unique_tokens)

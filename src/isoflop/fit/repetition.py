@@ -22,7 +22,6 @@ grid of starts; the bootstrap resamples runs and refits each resample from the f
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from ..errors import InputError
 from ..laws import ChinchillaLaw, DataConstrainedLaw, LawEnsemble
@@ -66,6 +65,8 @@ def _residuals(theta, fixed_base, n, d, u, log_loss, reference=None):
 
 
 def _solve(residual, starts, lower, upper, delta):
+    from scipy.optimize import least_squares  # imported here: scipy.optimize costs ~0.3 s at CLI start-up
+
     best = None
     for start in starts:
         with np.errstate(all="ignore"):
@@ -158,6 +159,8 @@ def bootstrap_repetition(result: FitResult, n_resamples: int = 200, *, seed: int
     """Percentile intervals of R_D* and R_N* (and the base, when fitted jointly) over resamples of runs,
     each refitted from the full-data optimum; only converged resamples count. ``anchored``: as the fit
     (default: the fit's default rule). An anchored resample keeps every run's single-epoch reference."""
+    from scipy.optimize import least_squares
+
     if result.form != "data-constrained" or result.data is None:
         raise InputError("bootstrap_repetition takes the result of fit_repetition")
     data = result.data
