@@ -12,7 +12,8 @@ can plan), then every candidate, each with intervals from a 200-resample bootstr
 calibration (`fit/calibrate.py`); "chinchilla, bootstrap only" is the plain Huber Chinchilla fit with the
 bootstrap's intervals alone (the behaviour before calibration).
 
-Usage: python benchmarks/extrapolation.py [--quick]   (--quick: Epoch and 3 Porian configurations only)
+Usage: python benchmarks/extrapolation.py [--quick] [--csv ROWS.csv]
+(--quick: Epoch and 3 Porian configurations only; --csv: also write every row, per data set and method)
 """
 
 import sys
@@ -115,6 +116,8 @@ def main():
         rows += run(name, table)
         print(f"{name}: {time.perf_counter() - t1:.1f} s", file=sys.stderr)
     df = pd.DataFrame(rows)
+    if "--csv" in sys.argv:
+        df.to_csv(sys.argv[sys.argv.index("--csv") + 1], index=False)
     df["group"] = np.where(df.data.str.startswith("porian"), "porian (mean of configurations)",
                            np.where(df.data.str.startswith("synthetic"), df.data.str.replace(r" #\d+", " (mean)", regex=True), df.data))
     df["method"] = df.method.str.replace(r"DEFAULT \(auto: .*\)", "DEFAULT (auto)", regex=True)

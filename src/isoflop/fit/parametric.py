@@ -181,7 +181,7 @@ def _natural_law(form, theta, name, param_convention):
 
 def law_params(law) -> dict:
     """The natural constants of a fitted law, without metadata."""
-    return {k: v for k, v in law.to_dict().items() if k not in ("kind", "name", "param_convention")}
+    return {k: v for k, v in law.to_dict().items() if k not in ("kind", "base_kind", "name", "param_convention")}
 
 
 @dataclass(frozen=True)

@@ -188,21 +188,33 @@ def evaluate(table: RunTable, choice: FitChoice) -> Candidate:
     return Candidate(choice, backtests.mean_abs_rel_error(), backtests.n_folds, calibration, result, message)
 
 
-def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = True) -> Selection:
-    """``--form auto``: compute-ordered cross-validation of every candidate; the best that can plan wins.
+SELECTION_MARGIN = 0.2
 
-    Candidates without a backtest rank last; when none has one, the plain Huber Chinchilla fit is chosen.
+
+def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = True,
+               margin: float = SELECTION_MARGIN) -> Selection:
+    """``--form auto``: compute-ordered cross-validation of every candidate; the best that can plan wins,
+    if it beats the plain Huber Chinchilla fit (``BASELINE``) by more than ``margin`` (relative CV error).
+
+    The margin guards against the winner's curse of picking the minimum of many noisy CV errors from a few
+    folds: like the one-standard-error rule (Breiman et al. 1984, "Classification and Regression Trees",
+    §3.4.3; Hastie, Tibshirani & Friedman 2009, "The Elements of Statistical Learning", §7.10), the simple,
+    published default stays unless the data clearly favour another choice. Candidates without a backtest
+    rank last; when none has one, the baseline is chosen.
     """
     evaluated = [evaluate(table, c) for c in candidates]
     ranked = sorted(evaluated, key=lambda c: (c.cv_error is None or c.result is None,
                                               np.inf if c.cv_error is None else c.cv_error))
     eligible = [c for c in ranked if c.result is not None and c.cv_error is not None
                 and c.result.status != "iteration limit" and (c.choice.can_plan or not planning_only)]
-    if eligible:
+    baseline = [c for c in evaluated if c.choice == BASELINE and c.result is not None]
+    if eligible and baseline and baseline[0].cv_error is not None:
+        clear = eligible[0].cv_error < (1 - margin) * baseline[0].cv_error
+        best = eligible[0] if clear else baseline[0]
+    elif eligible:
         best = eligible[0]
-    else:
-        baseline = [c for c in evaluated if c.choice == BASELINE and c.result is not None]
-        if not baseline:
-            raise InputError("no candidate form could be fitted to these runs; add runs (see the fit's identifiability)")
+    elif baseline:
         best = baseline[0]
+    else:
+        raise InputError("no candidate form could be fitted to these runs; add runs (see the fit's identifiability)")
     return Selection(tuple(ranked), best)
