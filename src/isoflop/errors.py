@@ -1,4 +1,4 @@
-"""The one exception type for bad user input."""
+"""The exception for bad user input, and the warnings isoflop issues."""
 
 
 class InputError(ValueError):
@@ -11,3 +11,9 @@ class InputError(ValueError):
 class CorruptFileWarning(UserWarning):
     """A file that should hold data could not be used (unreadable, truncated, implausible values); the
     message names its path and what was done instead (left out, retrained). Never raised for user input."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit stopped before its optimiser converged (as sklearn.exceptions.ConvergenceWarning): its constants
+    are the last iterate, not an optimum. Filter it with ``warnings.simplefilter("error", ConvergenceWarning)``
+    to make such fits fail."""

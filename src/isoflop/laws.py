@@ -408,6 +408,105 @@ class LossVsComputeLaw:
 
 
 @dataclass(frozen=True)
+class KaplanIrreducibleLaw:
+    """L(N, D) = E + [(N_c/N)^(α_N/α_D) + D_c/D]^α_D: Kaplan et al. 2020's joint form (eq. 1.5) plus an
+    irreducible loss E, the "power-law plus constant" of Henighan et al. 2020 ("Scaling Laws for
+    Autoregressive Generative Modeling", abstract and section 2). Unlike Chinchilla's additive form, N and D
+    interact: the data term's weight depends on N. E is additive and the outer power monotone, so the
+    compute-optimal allocation is Kaplan's (minimise the bracket along 6·N·D = C) and the gradients are
+    Kaplan's: the planners use this law as they use `KaplanLaw`.
+    """
+
+    E: float
+    n_c: float
+    alpha_n: float
+    d_c: float
+    alpha_d: float
+    param_convention: str = "total"
+    name: str = "custom"
+    kind: str = field(default="kaplan-irreducible", init=False)
+
+    def __post_init__(self):
+        for name in ("E", "n_c", "alpha_n", "d_c", "alpha_d"):
+            object.__setattr__(self, name, _as_float(getattr(self, name)))
+
+    @property
+    def _bracket(self) -> KaplanLaw:
+        """The law without E (Kaplan's eq. 1.5), which carries the allocation and the gradients."""
+        return KaplanLaw(n_c=self.n_c, alpha_n=self.alpha_n, d_c=self.d_c, alpha_d=self.alpha_d,
+                         param_convention=self.param_convention, name=self.name)
+
+    @property
+    def irreducible_loss(self):
+        return self.E
+
+    def loss(self, n_params, n_tokens):
+        return self.E + self._bracket.loss(n_params, n_tokens)
+
+    def dloss_dlog_n_params(self, n_params, n_tokens):
+        return self._bracket.dloss_dlog_n_params(n_params, n_tokens)
+
+    def dloss_dlog_n_tokens(self, n_params, n_tokens):
+        return self._bracket.dloss_dlog_n_tokens(n_params, n_tokens)
+
+    @property
+    def n_params_exponent(self):
+        return self._bracket.n_params_exponent
+
+    @property
+    def n_tokens_exponent(self):
+        return self._bracket.n_tokens_exponent
+
+    def compute_optimal(self, flops):
+        """Kaplan's closed form (`KaplanLaw.compute_optimal`): E does not move the optimum."""
+        return self._bracket.compute_optimal(flops)
+
+    def n_tokens_for_loss(self, n_params, loss):
+        """Kaplan's inversion at the reducible loss L − E; ``inf`` where L ≤ E or unreachable at this N."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            excess = np.asarray(loss, float) - self.E
+            return np.where(excess > 0, self._bracket.n_tokens_for_loss(n_params, np.maximum(excess, 1e-300)),
+                            np.inf)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "E": self.E, "n_c": self.n_c, "alpha_n": self.alpha_n,
+                "d_c": self.d_c, "alpha_d": self.alpha_d, "param_convention": self.param_convention}
+
+
+@dataclass(frozen=True)
+class BrokenPowerLaw:
+    """L(C) = E + b·C^(−c0)·(1 + (C/d1)^(1/f1))^(−c1·f1): a broken power law in training compute with one
+    break (Caballero et al. 2022, "Broken Neural Scaling Laws", eq. 1 with n = 1). The slope in log-log is c0
+    well below the break d1 and c0 + c1 well above it; f1 sets how sharp the bend is. Predicts loss against
+    compute (like `LossVsComputeLaw`), so it cannot split a budget into N and D.
+    """
+
+    E: float
+    b: float
+    c0: float
+    c1: float
+    d1: float
+    f1: float
+    name: str = "custom"
+    kind: str = field(default="broken-power-law", init=False)
+
+    def __post_init__(self):
+        for name in ("E", "b", "c0", "c1", "d1", "f1"):
+            object.__setattr__(self, name, _as_float(getattr(self, name)))
+
+    def loss(self, flops):
+        log_c = np.log(np.asarray(flops, float))
+        # log of the reducible part, with log(1 + x^(1/f)) as logaddexp so large C does not overflow
+        log_excess = (np.log(self.b) - self.c0 * log_c
+                      - self.c1 * self.f1 * np.logaddexp(0.0, (log_c - np.log(self.d1)) / self.f1))
+        return self.E + np.exp(log_excess)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "E": self.E, "b": self.b, "c0": self.c0, "c1": self.c1,
+                "d1": self.d1, "f1": self.f1}
+
+
+@dataclass(frozen=True)
 class LawEnsemble:
     """A point-estimate law with an ensemble of alternatives (e.g. bootstrap resamples of a fit).
 

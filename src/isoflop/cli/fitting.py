@@ -215,7 +215,7 @@ def report_cmd(
 ):
     """One self-contained HTML page: data, fitted law with intervals, backtest, plans, diagnosis and figures."""
     with user_errors():
-        from ..fit.io import is_saved_fit, read_fit
+        from ..fit.io import is_saved_fit, load_saved_fit
         from ..report.html import build_report
         from ..sweep.store import find_sweep
 
@@ -227,8 +227,8 @@ def report_cmd(
             raise InputError(f"--figures {figures}: is a file; give a folder")
         source = find_sweep(source) or source  # an `isoflop demo` output folder holds its sweep in sweep/
         if is_saved_fit(source):
-            law, saved = read_fit(source)
-            analysis = analyse(law=law, saved=saved, options=options, **question)
+            saved = load_saved_fit(source)
+            analysis = analyse(law=saved.planning_law, saved=saved.report, options=options, **question)
         else:
             table = read_source(source, columns, param_convention)
             curves = read_source(source, None, param_convention, curves=True) if source.is_dir() else None

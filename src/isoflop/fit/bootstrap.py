@@ -6,7 +6,9 @@ the objective is a weighted sum, every resample is the same problem with other w
 are solved together by the batched solver of `optimize.py`, each started from the full-data optimum and
 iterated to its own convergence (a test checks a sample of them against independent multi-start fits).
 Intervals are percentile intervals (Efron & Tibshirani 1993, ch. 13) over the resampled constants, and for
-Chinchilla forms also of a = β/(α+β), the exponent of N*(C) ∝ C^a.
+Chinchilla forms also of a = β/(α+β), the exponent of N*(C) ∝ C^a. Only resamples whose optimiser converged
+enter the ensemble and the intervals; ``n_converged`` of ``n_resamples`` says how many that was (a low
+fraction is itself evidence that the data do not pin the law down: see `identify.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..laws import LawEnsemble
 from .optimize import minimize_batch
-from .parametric import FitResult, _to_law, law_params
+from .parametric import FitResult, _asymmetric_refit, _to_law, law_params
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,10 @@ class BootstrapResult:
     n_resamples: int
     n_converged: int
     seed: int
+
+    @property
+    def fraction_converged(self) -> float:
+        return self.n_converged / self.n_resamples
 
     def to_dict(self) -> dict:
         return {"level": self.level, "n_resamples": self.n_resamples, "n_converged": self.n_converged,
@@ -44,21 +50,44 @@ def resample_weights(groups, n_resamples: int, rng) -> np.ndarray:
     return counts[:, inverse].astype(float)
 
 
-def bootstrap(fit: FitResult, loss, groups, *, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
-              progress=None) -> BootstrapResult:
-    """Refit ``fit``'s law on ``n_resamples`` resamples of runs (``groups``: run id per row of ``loss``).
+def bootstrap(fit: FitResult, loss=None, groups=None, *, n_resamples: int = 1000, seed: int = 0,
+              level: float = 0.95, progress=None) -> BootstrapResult:
+    """Refit ``fit``'s law on ``n_resamples`` resamples of runs.
 
-    ``progress``: optional callable(n_converged) as resamples reach their optimum.
+    By default the rows are the ones the fit was made on (``fit.data``); ``loss`` and ``groups`` (run id per
+    row) may still be given, one per fitted point. ``progress``: optional callable(n_converged).
     """
     if n_resamples < 2:
         raise InputError(f"bootstrap needs at least 2 resamples, got {n_resamples}")
+    if fit.problem_ is None:
+        raise InputError(f"bootstrap is not available for the {fit.form!r} form; use a Chinchilla, Kaplan or "
+                         f"loss-vs-compute fit")
+    if loss is None:
+        if fit.data is None:
+            raise InputError("this fit carries no rows: pass loss= and groups= (one per fitted point)")
+        loss, groups, base = fit.data.loss, fit.data.groups, fit.data.weights
+    else:
+        base = fit.data.weights if fit.data is not None else 1.0
+    loss = np.asarray(loss, float)
+    groups = np.arange(loss.size) if groups is None else np.asarray(groups)
+    if loss.shape != (fit.n_points,) or groups.shape != loss.shape:
+        raise InputError(f"bootstrap: the fit used {fit.n_points} rows (one per run: the last row of a training "
+                         f"curve) but got {loss.size} losses and {groups.size} run ids; call fit.bootstrap(n) to "
+                         f"resample the fitted rows")
     rng = np.random.default_rng(seed)
-    weights = resample_weights(groups, n_resamples, rng)
-    problem, log_loss = fit.problem_, np.log(np.asarray(loss, float))
+    weights = resample_weights(groups, n_resamples, rng) * base
+    problem, log_loss = fit.problem_, np.log(loss)
     batch = minimize_batch(problem.model, log_loss, weights, np.repeat(fit.theta_[None], n_resamples, axis=0),
                            delta=fit.delta, lower=problem.lower, upper=problem.upper, free=problem.free,
                            progress=progress)
-    theta = batch.theta
+    theta, converged = batch.theta, batch.converged
+    if fit.asymmetry != 0.5:
+        theta, converged, _, _ = _asymmetric_refit(problem, log_loss, weights, theta, fit.delta, fit.asymmetry,
+                                                    1000)
+    if converged.sum() < 2:
+        raise InputError(f"bootstrap: only {int(converged.sum())} of {n_resamples} resamples converged; the data "
+                         f"do not pin the law down (see the fit's identifiability)")
+    theta = theta[converged]
     members = _to_law(fit.form, theta[:, None, :], fit.law.name, getattr(fit.law, "param_convention", "total"))  # constants shaped (K, 1)
     samples = {k: np.ravel(v) for k, v in law_params(members).items()}
     if fit.form.startswith("chinchilla"):
@@ -67,4 +96,4 @@ def bootstrap(fit: FitResult, loss, groups, *, n_resamples: int = 1000, seed: in
     intervals = {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in samples.items()}
     return BootstrapResult(ensemble=LawEnsemble(point=fit.law, members=members), samples=samples,
                            intervals=intervals, level=level, n_resamples=n_resamples,
-                           n_converged=int(batch.converged.sum()), seed=seed)
+                           n_converged=int(converged.sum()), seed=seed)

@@ -1,22 +1,44 @@
-"""Saving and loading fits as JSON, so `isoflop plan --fit FIT.json` can plan with a fitted law and its ensemble.
+"""Saving and loading fits as JSON, so `isoflop plan --fit FIT.json` and `isoflop loss --fit FIT.json` can use a
+fitted law, its bootstrap ensemble, its identifiability verdict and its extrapolation calibration.
 
-Layout: {"law": form, "params": {...}, "param_convention": ..., "ensemble": {name: [K values]} (optional), ...}.
+Layout (format "isoflop-fit", version 2; version-1 files, without "format", still load):
+{"format": "isoflop-fit", "version": 2, "law": form, "params": {...}, "param_convention": ...,
+ "ensemble": {name: [K values]} (optional), "identifiability": {...}, "calibration": {...} (optional),
+ "max_flops": largest fitted run, "noise_sigma": robust SD of the log residuals, ... the fit report}.
+Every value read back is checked: a missing or non-numeric constant, or an impossible one (α + β = 0,
+negative coefficients), raises InputError naming the file and the key.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
 from ..io_utils import atomic_write_json
-from ..laws import ChinchillaLaw, KaplanLaw, LawEnsemble, LossVsComputeLaw
+from ..laws import (BrokenPowerLaw, ChinchillaLaw, DataConstrainedLaw, KaplanIrreducibleLaw, KaplanLaw,
+                    LawEnsemble, LossVsComputeLaw)
+from .calibrate import Calibration, robust_sigma
+from .identify import Identifiability
 from .parametric import law_params
 
+FORMAT, VERSION = "isoflop-fit", 2
 _CLASSES = {"chinchilla": ChinchillaLaw, "chinchilla-tied": ChinchillaLaw, "kaplan": KaplanLaw,
-            "loss-vs-compute": LossVsComputeLaw}
+            "loss-vs-compute": LossVsComputeLaw, "kaplan-irreducible": KaplanIrreducibleLaw,
+            "broken-power-law": BrokenPowerLaw}
+# Constants per form; "positive" ones must be > 0, the rest ≥ 0 (c1 of the broken power law may be negative).
+_KEYS = {"chinchilla": ("E", "A", "B", "alpha", "beta"), "kaplan": ("n_c", "alpha_n", "d_c", "alpha_d"),
+         "loss-vs-compute": ("E", "C0", "gamma"), "kaplan-irreducible": ("E", "n_c", "alpha_n", "d_c", "alpha_d"),
+         "broken-power-law": ("E", "b", "c0", "c1", "d1", "f1"),
+         "data-constrained": ("E", "A", "B", "alpha", "beta", "rd_star", "rn_star")}
+_KEYS["chinchilla-tied"] = _KEYS["chinchilla"]
+_POSITIVE = {"A", "B", "alpha", "beta", "n_c", "alpha_n", "d_c", "alpha_d", "C0", "gamma", "b", "d1", "f1",
+             "rd_star", "rn_star"}
+_SIGNED = {"c1"}
 
 
 def save_fit(path: str | Path, report: dict, law=None) -> Path:
@@ -31,15 +53,153 @@ def save_fit(path: str | Path, report: dict, law=None) -> Path:
     return atomic_write_json(path, saved, indent=None)  # OSError → InputError naming the path
 
 
+def save_fit_result(path: str | Path, result, bootstrap=None, calibration: Calibration | None = None,
+                    extra: dict | None = None) -> Path:
+    """Save a FitResult with what `predict_loss` and planning need: its bootstrap members, identifiability
+    (with the bootstrap's evidence) and calibration, in format version 2. ``extra``: more report keys."""
+    from .identify import identify
+
+    data = result.data
+    flops = data.flops if data.flops is not None else 6.0 * data.n_params * data.n_tokens
+    report = dict(result.to_dict(), format=FORMAT, version=VERSION, max_flops=float(np.max(flops)),
+                  noise_sigma=robust_sigma(result.residuals),
+                  identifiability=identify(result, bootstrap).to_dict(),
+                  calibration=None if calibration is None else calibration.to_dict(), **(extra or {}))
+    if result.law.kind == "data-constrained":
+        report["params"] = {**law_params(result.law.base), "rd_star": result.law.rd_star,
+                            "rn_star": result.law.rn_star}
+    if bootstrap is not None:
+        report["bootstrap"] = {k: v for k, v in bootstrap.to_dict().items() if k != "intervals"}
+        report["intervals"] = bootstrap.to_dict()["intervals"]
+    return save_fit(path, report, None if bootstrap is None else bootstrap.ensemble)
+
+
+def _number(path, key, value, signed=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{path}: {key} must be a finite number, got {value!r}")
+    if signed:
+        return float(value)
+    if value < 0 or (value == 0 and key.split(".")[-1] in _POSITIVE):
+        raise InputError(f"{path}: {key} = {value!r} is impossible (must be {'> 0' if key.split('.')[-1] in _POSITIVE else '≥ 0'})")
+    return float(value)
+
+
+def _checked_params(path, form, params, prefix="params"):
+    if not isinstance(params, dict):
+        raise InputError(f"{path}: {prefix} must be an object of constants, got {type(params).__name__}")
+    out = {}
+    for key in _KEYS[form]:
+        if key not in params:
+            raise InputError(f"{path}: {prefix}.{key} is missing (a {form} law needs {', '.join(_KEYS[form])})")
+        value = params[key]
+        if isinstance(value, list):
+            out[key] = np.array([_number(path, f"{prefix}.{key}[{i}]", v, key in _SIGNED) for i, v in enumerate(value)])
+        else:
+            out[key] = _number(path, f"{prefix}.{key}", value, key in _SIGNED)
+    return out
+
+
 def law_from_params(form: str, params: dict, name: str = "fit", param_convention: str = "total"):
+    if form == "data-constrained":
+        base = {k: params[k] for k in _KEYS["chinchilla"]}
+        return DataConstrainedLaw(base=ChinchillaLaw(**base, name=name, param_convention=param_convention),
+                                  rd_star=params["rd_star"], rn_star=params["rn_star"], name=name)
     cls = _CLASSES[form]
-    extra = {} if cls is LossVsComputeLaw else {"param_convention": param_convention}
-    return cls(**params, name=name, **extra)
+    extra = {} if cls in (LossVsComputeLaw, BrokenPowerLaw) else {"param_convention": param_convention}
+    return cls(**{k: params[k] for k in _KEYS[form]}, name=name, **extra)
+
+
+@dataclass(frozen=True)
+class SavedFit:
+    """A fit read back: the point ``law``, bootstrap ``members`` (a law with (K, 1) constants, or None), the
+    ``identifiability`` verdict and ``calibration`` when saved, and the data's ``max_flops`` / ``noise_sigma``."""
+
+    law: object
+    members: object | None
+    identifiability: Identifiability | None
+    calibration: Calibration | None
+    max_flops: float | None
+    noise_sigma: float | None
+    report: dict
+
+    @property
+    def ensemble(self):
+        return None if self.members is None else LawEnsemble(point=self.law, members=self.members)
+
+    @property
+    def planning_law(self):
+        """The ensemble when there is one (planners give intervals), else the point law."""
+        return self.ensemble if self.members is not None else self.law
+
+
+def load_saved_fit(path: str | Path) -> SavedFit:
+    """Read a saved fit, checking every key; see the module docstring for the layout."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such fit file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not JSON ({exc}); save a fit with `isoflop fit --save`") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a fit saved by `isoflop fit --save` (top level is not an object)")
+    version = data.get("version", 1)
+    if data.get("format", FORMAT) != FORMAT or version not in (1, VERSION):
+        raise InputError(f"{path}: format {data.get('format')!r} version {version!r} is not one this isoflop reads "
+                         f"({FORMAT} 1–{VERSION})")
+    form = data.get("law")
+    if form not in _KEYS:
+        raise InputError(f"{path}: law {form!r} is not a known form; expected one of {', '.join(_KEYS)}")
+    params = _checked_params(path, form, data.get("params"))
+    if form.startswith("chinchilla") and params["alpha"] + params["beta"] == 0:
+        raise InputError(f"{path}: params.alpha + params.beta = 0 (no compute-optimal frontier)")
+    name = data.get("name", path.stem)
+    if not isinstance(name, str):
+        raise InputError(f"{path}: name must be a string, got {name!r}")
+    convention = data.get("param_convention") or "total"
+    if not isinstance(convention, str):
+        raise InputError(f"{path}: param_convention must be a string, got {convention!r}")
+    law = law_from_params(form, params, name, convention)
+    members = None
+    if data.get("ensemble"):
+        ens = _checked_params(path, form, {k: v for k, v in data["ensemble"].items()}, "ensemble")
+        sizes = {np.size(v) for v in ens.values()}
+        if len(sizes) != 1 or any(np.ndim(v) != 1 for v in ens.values()):
+            raise InputError(f"{path}: ensemble members must be equal-length lists per constant")
+        members = law_from_params(form, {k: np.asarray(v)[:, None] for k, v in ens.items()}, name, convention)
+    verdict = None
+    if isinstance(data.get("identifiability"), dict):
+        v = data["identifiability"]
+        try:
+            verdict = Identifiability(level=v["level"], reasons=tuple(v["reasons"]), suggestions=tuple(v["suggestions"]),
+                                      suggested_flops=tuple(v["suggested_flops"]),
+                                      suggested_n_params=tuple(v["suggested_n_params"]),
+                                      span_decades=dict(v["span_decades"]), n_points=int(v["n_points"]),
+                                      n_free=int(v["n_free"]), condition_number=v.get("condition_number"),
+                                      fraction_converged=v.get("fraction_converged"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}: identifiability is malformed (key {exc})") from None
+    calibration = None
+    if isinstance(data.get("calibration"), dict):
+        c = data["calibration"]
+        scores = c.get("scores")
+        if not isinstance(scores, list):
+            raise InputError(f"{path}: calibration.scores must be a list of numbers")
+        calibration = Calibration(noise_sigma=_number(path, "calibration.noise_sigma", c.get("noise_sigma")),
+                                  scores=tuple(_number(path, "calibration.scores", s) for s in scores),
+                                  max_flops=_number(path, "calibration.max_flops", c.get("max_flops")),
+                                  n_folds=int(c.get("n_folds", 0)),
+                                  cv_mean_abs_rel_error=c.get("cv_mean_abs_rel_error"))
+    max_flops = data.get("max_flops")
+    noise = data.get("noise_sigma")
+    return SavedFit(law=law, members=members, identifiability=verdict, calibration=calibration,
+                    max_flops=None if max_flops is None else _number(path, "max_flops", max_flops),
+                    noise_sigma=None if noise is None else _number(path, "noise_sigma", noise), report=data)
 
 
 def load_fit(path: str | Path):
     """A saved fit → its law, or a LawEnsemble when it carries bootstrap members."""
-    return read_fit(path)[0]
+    return load_saved_fit(path).planning_law
 
 
 def is_saved_fit(path: str | Path) -> bool:
@@ -52,24 +212,3 @@ def is_saved_fit(path: str | Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and "law" in data and "params" in data
-
-
-def read_fit(path: str | Path):
-    """A saved fit → (its law or LawEnsemble, the saved document)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-        form, params = data["law"], data["params"]
-        if form not in _CLASSES:
-            raise KeyError(form)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such fit file") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"{path}: not a fit saved by `isoflop fit --save` ({exc})") from None
-    name = data.get("name", path.stem)
-    convention = data.get("param_convention") or "total"
-    point = law_from_params(form, params, name, convention)
-    if not data.get("ensemble"):
-        return point, data
-    members = {k: np.asarray(v, float)[:, None] for k, v in data["ensemble"].items() if k in params}
-    return LawEnsemble(point=point, members=law_from_params(form, members, name, convention)), data

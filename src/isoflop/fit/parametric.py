@@ -25,16 +25,21 @@ How the global optimum is found fast, from generic starting points (nothing tune
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from warnings import warn
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConvergenceWarning, InputError
 from ..laws import ChinchillaLaw, KaplanLaw, LossVsComputeLaw
 from .optimize import LSEModel, huber, minimize_batch
 
 FORMS = ("chinchilla", "chinchilla-tied", "kaplan", "loss-vs-compute")
 DEFAULT_DELTA = 1e-3
+DEFAULT_MAX_ITER = 1000
+# Lower-envelope objective: reweighting rounds of the asymmetric Huber loss (signs settle within a few).
+_ASYMMETRY_ROUNDS = 12
 _EXPONENT_GRID = np.linspace(0.05, 2.0, 14)  # generic: covers every published LM exponent with margin
 _LOG_FLOOR = np.log(1e-10)  # log of a coefficient the non-negative solve set to zero
 
@@ -206,6 +211,11 @@ def _lvc_problem(logc, loss, w):
 
 def _to_law(form, theta, name, param_convention="total"):
     """Internal θ (…, P) → law with natural constants (arrays broadcast for ensembles)."""
+    with np.errstate(over="ignore"):  # a diverged fit's constants overflow to inf; the verdict says so
+        return _natural_law(form, theta, name, param_convention)
+
+
+def _natural_law(form, theta, name, param_convention):
     t = [theta[..., i] for i in range(theta.shape[-1])]
     if form in ("chinchilla", "chinchilla-tied"):
         a, b, e, alpha = t[:4]
@@ -222,7 +232,23 @@ def _to_law(form, theta, name, param_convention="total"):
 
 def law_params(law) -> dict:
     """The natural constants of a fitted law, without metadata."""
-    return {k: v for k, v in law.to_dict().items() if k not in ("kind", "name", "param_convention")}
+    return {k: v for k, v in law.to_dict().items() if k not in ("kind", "base_kind", "name", "param_convention")}
+
+
+@dataclass(frozen=True)
+class FitData:
+    """The rows a fit was made on, one per run (so a result can be bootstrapped or backtested on its own).
+
+    ``groups``: the run id of each row (bootstrap resamples whole runs); ``weights``: the fit's point weights.
+    """
+
+    loss: np.ndarray
+    n_params: np.ndarray | None
+    n_tokens: np.ndarray | None
+    flops: np.ndarray | None
+    groups: np.ndarray
+    weights: np.ndarray
+    unique_tokens: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -242,12 +268,29 @@ class FitResult:
     residuals: np.ndarray
     warnings: tuple[str, ...]
     delta: float
-    theta_: np.ndarray
-    problem_: _Problem = field(repr=False, compare=False)
+    theta_: np.ndarray = field(repr=False, compare=False)  # solver state: internal parameters θ
+    problem_: _Problem = field(repr=False, compare=False)  # solver state: model, bounds, starts
+    n_iter: int = 0  # optimiser iterations of the winning batch
+    n_starts: int = 0  # grid points refined to convergence
+    asymmetry: float = 0.5  # τ of the asymmetric (lower-envelope) Huber objective; 0.5 = symmetric
+    data: FitData | None = field(default=None, repr=False, compare=False)  # the rows fitted
 
     @property
     def success(self) -> bool:
         return self.status == "converged"
+
+    @cached_property
+    def identifiability(self):
+        """Whether the data pin the constants down (``fit.identify.identify`` without a bootstrap)."""
+        from .identify import identify
+
+        return identify(self)
+
+    def bootstrap(self, n_resamples: int = 1000, seed: int = 0, level: float = 0.95, progress=None):
+        """Bootstrap over the runs this fit was made on (``fit.bootstrap.bootstrap``)."""
+        from .bootstrap import bootstrap
+
+        return bootstrap(self, n_resamples=n_resamples, seed=seed, level=level, progress=progress)
 
     @property
     def params(self) -> dict:
@@ -257,7 +300,9 @@ class FitResult:
         return {"law": self.form, "params": self.params, "objective": self.objective, "n_points": self.n_points,
                 "status": self.status, "message": self.message, "warnings": list(self.warnings),
                 "delta": self.delta, "param_convention": getattr(self.law, "param_convention", None),
-                "residual_rms": float(np.sqrt(np.mean(self.residuals**2)))}
+                "residual_rms": float(np.sqrt(np.mean(self.residuals**2))), "n_iter": self.n_iter,
+                "n_starts": self.n_starts, "asymmetry": self.asymmetry,
+                "identifiability": self.identifiability.to_dict()}
 
 
 def build_problem(form, n_params, n_tokens, loss, flops, weights, fixed=None, bounds=None) -> _Problem:
@@ -318,13 +363,20 @@ def _search_starts(problem, log_loss, weights, n_starts, delta):
 
 def fit_arrays(loss, n_params=None, n_tokens=None, flops=None, *, form="chinchilla", delta=DEFAULT_DELTA,
                weights=None, fixed=None, bounds=None, n_starts=8, name="fit",
-               param_convention="total", labels=None) -> FitResult:
+               param_convention="total", labels=None, asymmetry=0.5, max_iter=DEFAULT_MAX_ITER) -> FitResult:
     """Fit a law form to arrays of observations; see the module docstring for the method.
 
     ``delta``: Huber threshold on log residuals (``inf`` = plain least squares). ``weights``: per-point
     multiplicities (the objective is a weighted sum). ``fixed``: e.g. {"E": 1.69}; ``bounds``: e.g.
     {"alpha": (0.1, 1.0)} (Chinchilla forms). ``n_starts``: how many of the best grid points are refined.
-    ``labels``: a name per point (run ids) for the outlier report.
+    ``labels``: a name per point (run ids) for the outlier report. ``asymmetry`` τ ∈ (0, 1): the
+    lower-envelope objective Σ w_i·2τ_i·h_δ(r_i) with τ_i = τ where the law lies above the point (r_i > 0)
+    and 1 − τ below it — Huber's loss made asymmetric as expectile regression makes least squares asymmetric
+    (Newey & Powell 1987, "Asymmetric least squares estimation and testing", Econometrica 55(4)); τ > 0.5
+    pulls the law toward the lowest losses, i.e. the best-tuned runs at each scale (the envelope idea of
+    Hoffmann et al. 2022's approach 1). It is solved by reweighting: refit with the weights the current
+    residuals' signs give until the signs stop changing. ``max_iter``: the optimiser's iteration limit.
+    A fit that stops at the limit warns with ``isoflop.errors.ConvergenceWarning``.
     """
     loss = np.asarray(loss, float)
     weights = np.ones_like(loss) if weights is None else np.asarray(weights, float)
@@ -334,12 +386,54 @@ def fit_arrays(loss, n_params=None, n_tokens=None, flops=None, *, form="chinchil
     log_loss = np.log(loss)
     starts = _search_starts(problem, log_loss, weights, n_starts, delta)
     batch = minimize_batch(problem.model, log_loss, weights, starts, delta=delta, lower=problem.lower,
-                           upper=problem.upper, free=problem.free)
+                           upper=problem.upper, free=problem.free, max_iter=max_iter)
     best = int(np.argmin(batch.objective))
-    theta = batch.theta[best]
-    objective, residuals = _evaluate(problem, theta[None], log_loss, weights, delta)
-    return _result(problem, form, theta, float(objective[0]), residuals[0], bool(batch.converged[best]),
-                   batch.iterations, delta, name, param_convention, labels)
+    theta, converged, n_iter = batch.theta[best], bool(batch.converged[best]), batch.iterations
+    fit_weights = weights
+    if asymmetry != 0.5:
+        if not 0 < asymmetry < 1:
+            raise InputError(f"asymmetry must be in (0, 1) (0.5: symmetric Huber), got {asymmetry!r}")
+        theta, converged, n_iter, fit_weights = _asymmetric_refit(problem, log_loss, weights, theta[None], delta,
+                                                                  asymmetry, max_iter)
+        theta, converged, fit_weights = theta[0], bool(converged[0]), fit_weights[0]
+    objective, residuals = _evaluate(problem, theta[None], log_loss, fit_weights, delta)
+    result = _result(problem, form, theta, float(objective[0]), residuals[0], converged, n_iter, delta, name,
+                     param_convention, labels)
+    data = FitData(loss=loss, n_params=None if n_params is None else np.asarray(n_params, float),
+                   n_tokens=None if n_tokens is None else np.asarray(n_tokens, float),
+                   flops=None if flops is None else np.asarray(flops, float),
+                   groups=np.arange(loss.size) if labels is None else np.asarray(labels), weights=weights)
+    result = replace(result, n_iter=n_iter, n_starts=len(starts), asymmetry=float(asymmetry), data=data)
+    if not converged:
+        warn(f"{form} fit: {result.message}; its constants are not an optimum (raise max_iter or check the data)",
+             ConvergenceWarning, stacklevel=2)
+    return result
+
+
+def asymmetric_weights(weights, residuals, asymmetry):
+    """Per-point weights of the asymmetric Huber objective: 2τ where the law is above the point, 2(1 − τ) below."""
+    return weights * np.where(residuals > 0, 2.0 * asymmetry, 2.0 * (1.0 - asymmetry))
+
+
+def _asymmetric_refit(problem, log_loss, weights, theta, delta, asymmetry, max_iter):
+    """Refit members θ (K, P) under the asymmetric objective by reweighting until the residual signs settle.
+
+    ``weights``: (n,) or (K, n). Returns (θ, converged (K,), iterations, final weights (K, n))."""
+    K = theta.shape[0]
+    base = np.broadcast_to(weights, (K, log_loss.size))
+    converged, n_iter = np.ones(K, bool), 0
+    signs = None
+    for _ in range(_ASYMMETRY_ROUNDS):
+        r, _ = problem.model.residual_jacobian(theta, log_loss)
+        if signs is not None and np.array_equal(r > 0, signs):
+            break
+        signs = r > 0
+        w = asymmetric_weights(base, r, asymmetry)
+        batch = minimize_batch(problem.model, log_loss, w, theta, delta=delta, lower=problem.lower,
+                               upper=problem.upper, free=problem.free, max_iter=max_iter)
+        theta, converged, n_iter = batch.theta, batch.converged, n_iter + batch.iterations
+    r, _ = problem.model.residual_jacobian(theta, log_loss)
+    return theta, converged, n_iter, asymmetric_weights(base, r, asymmetry)
 
 
 def _result(problem, form, theta, objective, residuals, converged, iterations, delta, name,

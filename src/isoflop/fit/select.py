@@ -6,11 +6,12 @@ C < threshold and score the absolute relative error |L̂ − L| / L on the runs 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConvergenceWarning, InputError
 from ..runs import RunTable
 
 
@@ -52,3 +53,168 @@ def backtest(table: RunTable, threshold_flops: float, forms=("chinchilla",), **f
         results.append(Backtest(form, float(threshold_flops), len(train), len(test), float(err.mean()),
                                 float(err.max()), result.status))
     return results
+
+
+# ------------------------------------------------------------------------- form and fitting-choice selection
+
+PLANNING_FORMS = ("chinchilla", "chinchilla-tied", "kaplan", "kaplan-irreducible")  # split a budget into N and D
+
+
+@dataclass(frozen=True)
+class FitChoice:
+    """One way to fit: a form and the fitting choices that matter in the literature.
+
+    ``delta``: Huber threshold on log residuals (Hoffmann et al. 2022 use 1e-3; ``inf`` = least squares);
+    ``asymmetry`` τ > 0.5: the lower-envelope objective (`parametric.fit_arrays`); ``weighting``:
+    "compute" weights runs by decades of compute (`fit.compute_weights`).
+    """
+
+    form: str = "chinchilla"
+    delta: float = 1e-3
+    asymmetry: float = 0.5
+    weighting: str = "none"
+
+    @property
+    def label(self) -> str:
+        parts = [self.form, "least squares" if not np.isfinite(self.delta) else f"Huber δ={self.delta:g}"]
+        if self.asymmetry != 0.5:
+            parts.append(f"lower envelope τ={self.asymmetry:g}")
+        if self.weighting != "none":
+            parts.append(f"weighted by {self.weighting}")
+        return ", ".join(parts)
+
+    @property
+    def can_plan(self) -> bool:
+        return self.form in PLANNING_FORMS
+
+    @property
+    def n_free(self) -> int:
+        from . import N_FREE
+        from .forms import N_FREE_EXTRA
+
+        return {**N_FREE, **N_FREE_EXTRA}[self.form]
+
+    def fit(self, table: RunTable):
+        """Fit this choice to a RunTable's final rows."""
+        from . import fit
+        from .forms import EXTRA_FORMS, fit_extra
+
+        if self.form in EXTRA_FORMS:
+            t = table.finals()
+            if len(t) <= self.n_free:
+                raise InputError(f"{len(t)} runs cannot pin down the {self.n_free} parameters of {self.form}")
+            return fit_extra(self.form, t.loss, t.n_params, t.n_tokens, t.flops, delta=self.delta,
+                             param_convention=t.param_convention, labels=t.run_ids)
+        return fit(table, self.form, delta=self.delta, asymmetry=self.asymmetry, weighting=self.weighting)
+
+    def to_dict(self) -> dict:
+        return {"form": self.form, "delta": None if not np.isfinite(self.delta) else self.delta,
+                "asymmetry": self.asymmetry, "weighting": self.weighting, "label": self.label}
+
+
+BASELINE = FitChoice()  # the plain Huber Chinchilla fit of Hoffmann et al. 2022 / Besiroglu et al. 2024
+CANDIDATES = (
+    BASELINE,
+    FitChoice(delta=np.inf),
+    FitChoice(asymmetry=0.8),
+    FitChoice(weighting="compute"),
+    FitChoice("chinchilla-tied"),
+    FitChoice("chinchilla-tied", asymmetry=0.8),
+    FitChoice("kaplan"),
+    FitChoice("kaplan-irreducible"),
+    FitChoice("loss-vs-compute"),
+    FitChoice("broken-power-law"),
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One fitting choice's compute-ordered cross-validation: ``cv_error`` is the mean relative error of its
+    backtests (None when no backtest could be run); ``n_folds`` the cut-offs scored."""
+
+    choice: FitChoice
+    cv_error: float | None
+    n_folds: int
+    calibration: object  # calibrate.Calibration
+    result: object  # FitResult on all runs (None when the full fit failed)
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        cv = self.cv_error if self.cv_error is not None and np.isfinite(self.cv_error) else None
+        return {**self.choice.to_dict(), "cv_mean_abs_rel_error": cv, "n_folds": self.n_folds,
+                "can_plan": self.choice.can_plan, "status": None if self.result is None else self.result.status,
+                "message": self.message}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The comparison table (``candidates``, best first) and the chosen candidate (``best``): the lowest
+    cross-validation error among the candidates that can plan (or among all, when asked)."""
+
+    candidates: tuple[Candidate, ...]
+    best: Candidate
+
+    @property
+    def result(self):
+        return self.best.result
+
+    @property
+    def calibration(self):
+        return self.best.calibration
+
+    def to_dict(self) -> dict:
+        return {"chosen": self.best.choice.to_dict(), "candidates": [c.to_dict() for c in self.candidates]}
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([c.to_dict() for c in self.candidates])
+
+
+def evaluate(table: RunTable, choice: FitChoice) -> Candidate:
+    """Fit ``choice`` on all runs, backtest it below compute cut-offs and calibrate its intervals."""
+    from .calibrate import calibration_from_backtests, run_backtests
+
+    table = table.finals()
+    with warnings.catch_warnings():  # a candidate's convergence is reported in its row, not as a warning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            result = choice.fit(table)
+        except InputError as exc:
+            return Candidate(choice, None, 0, None, None, str(exc))
+        backtests = run_backtests(table, choice.fit, min_train_runs=max(2 * choice.n_free, choice.n_free + 3))
+    calibration = calibration_from_backtests(backtests, result)
+    message = "" if backtests.n_folds else "too few runs or too little compute span for a backtest"
+    return Candidate(choice, backtests.mean_abs_rel_error(), backtests.n_folds, calibration, result, message)
+
+
+SELECTION_MARGIN = 0.2
+
+
+def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = True,
+               margin: float = SELECTION_MARGIN) -> Selection:
+    """``--form auto``: compute-ordered cross-validation of every candidate; the best that can plan wins,
+    if it beats the plain Huber Chinchilla fit (``BASELINE``) by more than ``margin`` (relative CV error).
+
+    The margin guards against the winner's curse of picking the minimum of many noisy CV errors from a few
+    folds: like the one-standard-error rule (Breiman et al. 1984, "Classification and Regression Trees",
+    §3.4.3; Hastie, Tibshirani & Friedman 2009, "The Elements of Statistical Learning", §7.10), the simple,
+    published default stays unless the data clearly favour another choice. Candidates without a backtest
+    rank last; when none has one, the baseline is chosen.
+    """
+    evaluated = [evaluate(table, c) for c in candidates]
+    ranked = sorted(evaluated, key=lambda c: (c.cv_error is None or c.result is None,
+                                              np.inf if c.cv_error is None else c.cv_error))
+    eligible = [c for c in ranked if c.result is not None and c.cv_error is not None
+                and c.result.status != "iteration limit" and (c.choice.can_plan or not planning_only)]
+    baseline = [c for c in evaluated if c.choice == BASELINE and c.result is not None]
+    if eligible and baseline and baseline[0].cv_error is not None:
+        clear = eligible[0].cv_error < (1 - margin) * baseline[0].cv_error
+        best = eligible[0] if clear else baseline[0]
+    elif eligible:
+        best = eligible[0]
+    elif baseline:
+        best = baseline[0]
+    else:
+        raise InputError("no candidate form could be fitted to these runs; add runs (see the fit's identifiability)")
+    return Selection(tuple(ranked), best)

@@ -1,0 +1,143 @@
+"""Predicted loss with an interval, for any (N, D[, U]) and any law: a preset, a fit, a fit with a bootstrap
+ensemble, a calibrated fit, or a saved fit.
+
+The interval is for the loss a run at that configuration would measure (not only for the law's mean): in
+log space its half-width is √((z·σ_noise)² + (z·σ_params)² + (q·Δ)²), see `calibrate.Calibration`:
+run-to-run noise (the fit's robust residual SD), parameter uncertainty (the SD of the bootstrap members'
+log predictions) and the error of extrapolating the form, q per decade beyond the largest fitted run,
+measured by compute-ordered backtests on the user's runs. Without a calibration the form term is missing
+and the prediction says so (``calibrated`` is False, and a warning when it extrapolates). A preset has no
+data behind it here, so it gets no interval and no extrapolation distance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from statistics import NormalDist
+
+import numpy as np
+
+from ..errors import InputError
+from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
+from .calibrate import Calibration, law_loss, robust_sigma
+from .parametric import FitResult
+
+WARN_DECADES = 1.0  # extrapolating further than this beyond the largest run is flagged
+
+
+def _plain(x):
+    arr = np.asarray(x, float)
+    if arr.ndim == 0:
+        return float(arr) if np.isfinite(arr) else None
+    return [float(v) if np.isfinite(v) else None for v in arr.ravel()]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """``loss`` at (``n_params``, ``n_tokens``[, ``unique_tokens``]) with its ``interval`` (low, high) at
+    ``level`` (None for a preset), ``extrapolation_decades`` = log10(C / largest fitted C) (None without
+    data; negative inside the data), and a ``warning`` past WARN_DECADES or when the interval is not
+    calibrated for extrapolation. Fields may be arrays (one per configuration asked)."""
+
+    n_params: float
+    n_tokens: float
+    flops: float
+    loss: float
+    interval: tuple | None
+    level: float
+    extrapolation_decades: float | None
+    calibrated: bool
+    law: str
+    unique_tokens: float | None = None
+    sigma: dict | None = None  # {"noise", "params", "form"}: log-loss components of the half-width
+    warning: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"n_params": _plain(self.n_params), "n_tokens": _plain(self.n_tokens), "flops": _plain(self.flops),
+                "unique_tokens": None if self.unique_tokens is None else _plain(self.unique_tokens),
+                "loss": _plain(self.loss), "level": self.level,
+                "interval": None if self.interval is None else [_plain(self.interval[0]), _plain(self.interval[1])],
+                "extrapolation_decades": (None if self.extrapolation_decades is None
+                                          else _plain(self.extrapolation_decades)),
+                "calibrated": self.calibrated, "law": self.law,
+                "sigma": None if self.sigma is None else {k: _plain(v) for k, v in self.sigma.items()},
+                "warning": self.warning}
+
+
+def _evaluate(law, n_params, n_tokens, flops, unique_tokens):
+    if unique_tokens is not None and law.kind in ("chinchilla", "kaplan"):
+        law = with_repetition(law)  # Muennighoff et al. 2023's C4 repetition constants, named in law.name
+    with np.errstate(all="ignore"):
+        return law_loss(law, n_params, n_tokens, flops, unique_tokens), law.name
+
+
+def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=None, calibration=None,
+                 level: float = 0.95, warn_decades: float = WARN_DECADES) -> Prediction:
+    """The loss ``source`` predicts at (``n_params``, ``n_tokens``[, ``unique_tokens``]), with an interval.
+
+    ``source``: a law (preset), a LawEnsemble (interval from its members), a FitResult (noise from its
+    residuals, distance from its runs) or a `io.SavedFit` (all it saved). ``bootstrap``: a BootstrapResult
+    of the fit; ``calibration``: a `calibrate.Calibration` (from ``calibrate`` or ``select.select_fit``).
+    """
+    from .io import SavedFit
+
+    if not 0 < level < 1:
+        raise InputError(f"level must be a fraction in (0, 1), got {level!r}")
+    n = np.asarray(n_params, float)
+    d = np.asarray(n_tokens, float)
+    for name, value in (("n_params", n), ("n_tokens", d)) + ((("unique_tokens", np.asarray(unique_tokens, float)),)
+                                                          if unique_tokens is not None else ()):
+        if not np.all(np.isfinite(value)) or np.any(value <= 0):
+            raise InputError(f"{name} must be positive and finite, got {value!r}")
+    flops = FLOPS_PER_PARAM_TOKEN * n * d
+    members, max_flops, noise = None, None, None
+    if isinstance(source, SavedFit):
+        law, members, calibration = source.law, source.members, calibration or source.calibration
+        max_flops, noise = source.max_flops, source.noise_sigma
+    elif isinstance(source, FitResult):
+        law = source.law
+        data = source.data
+        if data is not None:
+            fitted = data.flops if data.flops is not None else FLOPS_PER_PARAM_TOKEN * data.n_params * data.n_tokens
+            max_flops = float(np.max(fitted))
+        noise = robust_sigma(source.residuals)
+    elif isinstance(source, LawEnsemble):
+        law, members = source.point, source.members
+    else:
+        law = source
+    if bootstrap is not None:
+        members = bootstrap.ensemble.members
+    if calibration is not None:
+        max_flops, noise = calibration.max_flops, calibration.noise_sigma
+
+    loss, name = _evaluate(law, n, d, flops, unique_tokens)
+    distance = None if max_flops is None else np.log10(flops / max_flops)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    params_sigma = 0.0
+    if members is not None:
+        member_loss, _ = _evaluate(members, n, d, flops, unique_tokens)
+        with np.errstate(all="ignore"):
+            params_sigma = np.nanstd(np.log(np.asarray(member_loss, float)), axis=0)
+    interval, sigma, calibrated, notes = None, None, False, []
+    if noise is not None or members is not None:
+        noise = 0.0 if noise is None else noise
+        if isinstance(calibration, Calibration) and calibration.calibrated:
+            half = calibration.half_width(0.0 if distance is None else distance, level, params_sigma)
+            calibrated = True
+            form_sigma = (calibration.error_per_decade(level) or 0.0) * np.maximum(distance, 0.0) / z
+        else:
+            half = z * np.sqrt(noise**2 + np.asarray(params_sigma) ** 2)
+            form_sigma = 0.0
+        interval = (loss * np.exp(-half), loss * np.exp(half))
+        sigma = {"noise": noise, "params": params_sigma, "form": form_sigma}
+    if distance is not None and np.any(distance > warn_decades):
+        notes.append(f"extrapolates {np.max(distance):.2g} decades of compute beyond the largest fitted run "
+                     f"(> {warn_decades:g}): trust the interval, not the point")
+    if interval is not None and not calibrated and distance is not None and np.any(distance > 0):
+        notes.append("the interval covers noise and parameter uncertainty only, not the error of extrapolating "
+                     "the form: calibrate it on backtests (fit.calibrate.calibrate or select_fit)")
+    return Prediction(n_params=n, n_tokens=d, flops=flops, loss=loss, interval=interval, level=level,
+                      extrapolation_decades=distance, calibrated=calibrated, law=name,
+                      unique_tokens=None if unique_tokens is None else np.asarray(unique_tokens, float),
+                      sigma=sigma, warning="; ".join(notes) or None)

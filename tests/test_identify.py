@@ -1,0 +1,118 @@
+"""Identifiability verdicts: Epoch's 240 points are identified; designs that cannot pin a law down are flagged."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from isoflop.errors import ConvergenceWarning, InputError
+from isoflop.fit import fit, fit_arrays
+from isoflop.fit.identify import identify, require_identified, rule_of_thumb_n_params
+from isoflop.laws import ChinchillaLaw
+from isoflop.presets import get_law
+from isoflop.runs import RunTable, parse_column_map
+from tests.conftest import shared_file
+
+TRUTH = ChinchillaLaw(E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)
+
+
+@pytest.fixture(scope="module")
+def epoch():
+    return RunTable.load(shared_file("chinchilla_epoch.csv"),
+                         parse_column_map('n_params="Model Size",flops="Training FLOP"')).drop_highest_loss(5)
+
+
+def demo_like_sweep(seed=0):
+    """Like the demo's sweep: 3 budgets over 0.7 decades of compute, 4 model sizes each, 1% noise."""
+    rng = np.random.default_rng(seed)
+    budgets = np.geomspace(1e15, 10**15.7, 3)
+    n = np.concatenate([rule_of_thumb_n_params(c) * np.geomspace(1 / 4, 4, 4) for c in budgets])
+    c = np.repeat(budgets, 4)
+    d = c / (6 * n)
+    return TRUTH.loss(n, d) * np.exp(rng.normal(0, 0.01, 12)), n, d, c
+
+
+def test_epoch_identified_and_unchanged(epoch):
+    result = fit(epoch)
+    verdict = result.identifiability
+    assert verdict.level == "identified" and verdict.reasons == ()
+    assert verdict.span_decades["flops"] == pytest.approx(np.log10(epoch.flops.max() / epoch.flops.min()), abs=1e-3)
+    # The published optimum is unchanged by the new fields (ORACLES.md: objective ≤ 0.0010182741).
+    assert result.objective <= 0.0010182741
+    assert result.params["alpha"] == pytest.approx(0.347313, abs=2e-4)
+    boot = result.bootstrap(200, seed=0)  # no other arguments: the fit keeps its rows
+    with_boot = identify(result, boot)
+    assert with_boot.level == "identified" and with_boot.fraction_converged == 1.0
+    lo, hi = boot.intervals["E"]
+    assert lo < 1.8172 < hi  # Besiroglu et al. 2024's E inside our interval
+    assert require_identified(result).level == "identified"
+
+
+def test_single_model_size_unidentified():
+    rng = np.random.default_rng(1)
+    n, d = np.full(8, 1e8), np.geomspace(1e9, 1e11, 8)
+    result = fit_arrays(TRUTH.loss(n, d) * np.exp(rng.normal(0, 0.01, 8)), n, d)
+    verdict = result.identifiability
+    assert verdict.level == "unidentified"
+    assert any("one model size" in r for r in verdict.reasons)
+    # Suggests sizes around √(C/120) at the largest budget: C = 6·1e8·1e11 → 2.2e8 params.
+    assert min(verdict.suggested_n_params) < 1e8 < max(verdict.suggested_n_params)
+    assert any(s == pytest.approx(np.sqrt(6e19 / 120), rel=0.05) for s in verdict.suggested_n_params)
+    with pytest.raises(InputError, match="unidentified.*one model size.*allow-unidentified"):
+        require_identified(result)
+    assert require_identified(result, allow_unidentified=True).level == "unidentified"
+
+
+def test_iteration_limit_warns_and_is_flagged(epoch):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fit(epoch, max_iter=3)
+    assert result.status == "iteration limit" and result.n_iter == 3
+    assert [w.category for w in caught] == [ConvergenceWarning]
+    assert result.identifiability.level == "unidentified"
+    assert "iteration limit" in result.identifiability.reasons[0]
+    assert "max_iter" in result.identifiability.suggestions[0]
+
+
+def test_demo_like_sweep_flagged_with_budgets_to_add():
+    loss, n, d, c = demo_like_sweep()
+    result = fit_arrays(loss, n, d, c)
+    verdict = result.identifiability
+    assert verdict.level == "unidentified"
+    assert verdict.span_decades["flops"] == pytest.approx(0.7, abs=1e-3)
+    # Half-decade steps below 1e15 until 2 decades are spanned: 0.7 + 3·0.5 ≥ 2.
+    assert verdict.suggested_flops == pytest.approx((10**14.5, 1e14, 10**13.5), rel=1e-2)
+    with pytest.raises(InputError, match="3.2e\\+14, 1e\\+14, 3.2e\\+13 FLOPs"):
+        require_identified(result)
+
+
+def test_presets_pass_and_to_dict_is_strict_json(epoch):
+    import json
+
+    assert require_identified(get_law("hoffmann2022")) is None
+    verdict = fit(epoch).identifiability
+    json.dumps(verdict.to_dict(), allow_nan=False)
+
+
+def test_bootstrap_uses_converged_resamples_only():
+    loss, n, d, c = demo_like_sweep()
+    result = fit_arrays(loss, n, d, c)
+    boot = result.bootstrap(100, seed=0)
+    assert boot.n_converged < boot.n_resamples  # this thin design leaves some resamples unconverged
+    assert np.shape(boot.ensemble.members.alpha)[0] == boot.n_converged
+    assert boot.samples["alpha"].size == boot.n_converged
+
+
+def test_bootstrap_of_training_curves_names_the_rows():
+    import pandas as pd
+
+    rows = [{"run_id": f"r{i}", "step": s, "n_params": n, "n_tokens": n * 20 * s / 3, "loss": TRUTH.loss(n, n * 20 * s / 3)}
+            for i, n in enumerate(np.geomspace(1e7, 1e9, 8)) for s in (1, 2, 3)]
+    table = RunTable.from_frame(pd.DataFrame(rows))
+    result = fit(table, "chinchilla-tied")
+    assert result.n_points == 8 and "last row" in result.warnings[0]
+    assert result.bootstrap(20).n_resamples == 20
+    from isoflop.fit.bootstrap import bootstrap
+
+    with pytest.raises(InputError, match="used 8 rows .* got 24 losses"):
+        bootstrap(result, table.loss, table.run_ids, n_resamples=20)
