@@ -18,11 +18,15 @@ import numpy as np
 
 from .errors import InputError
 from .fit import fit as fit_law
-from .fit.parametric import DEFAULT_DELTA, FitResult
+from .fit.identify import identify, require_identified
+from .fit.parametric import DEFAULT_DELTA, FORMS, FitResult
 from .plan import Plan, diagnose, plan
 from .runs import RunTable
 
 MAX_BOOTSTRAP = 100_000  # resamples: (K, runs) weights and K laws in memory
+# "auto": chosen by compute-ordered cross-validation (fit.select); "data-constrained": Muennighoff et al.'s
+# repetition law with R_D*, R_N* fitted (fit.repetition).
+ANALYSIS_FORMS = FORMS + ("auto", "data-constrained")
 MAX_BOOTSTRAP_CELLS = 1e8  # resamples × runs: the (K, runs) weights and residuals stay under ~2 GB
 
 
@@ -37,8 +41,12 @@ class FitOptions:
     drop_highest: int = 0
     n_bootstrap: int = 0
     seed: int = 0
+    base: str = "muennighoff2023"  # data-constrained form: the base law it holds fixed ("fit": fit it jointly)
+    allow_unidentified: bool = False
 
     def __post_init__(self):
+        if self.form not in ANALYSIS_FORMS:
+            raise InputError(f"unknown law form {self.form!r}; choose one of {', '.join(ANALYSIS_FORMS)}")
         if not (self.delta > 0):  # also rejects nan
             raise InputError(f"--delta: the Huber threshold must be positive (inf for least squares), got {self.delta}")
         if int(self.drop_highest) != self.drop_highest or self.drop_highest < 0:
@@ -49,7 +57,8 @@ class FitOptions:
     def to_dict(self) -> dict:
         return {"form": self.form, "delta": None if np.isinf(self.delta) else self.delta,
                 "fixed": dict(self.fixed or {}), "drop_highest": self.drop_highest, "n_bootstrap": self.n_bootstrap,
-                "seed": self.seed}
+                "seed": self.seed, "base": self.base if self.form == "data-constrained" else None,
+                "allow_unidentified": self.allow_unidentified}
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,19 @@ class Analysis:
     envelope: object | None = None  # fit.envelope.EnvelopeResult
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    identifiability: object | None = None  # fit.identify.Identifiability (None for a preset or an old fit file)
+    selection: object | None = None  # fit.select.Selection, with --form auto
+    calibration: object | None = None  # fit.calibrate.Calibration: extrapolation error from backtests
+    refusal: str | None = None  # why no plan was made (an unidentified fit), when one was asked for
     saved: dict | None = field(default=None, repr=False)  # a saved fit's JSON when analysed from one
     n_rows: int = 0  # rows of the input (points of curves included)
+
+    def verdict(self) -> str:
+        """One line that never says "converged" alone: the solver's status and whether the data pin the law down."""
+        if self.fit is None:
+            return "a saved fit" + ("" if self.identifiability is None else f", {self.identifiability.summary()}")
+        level = "identifiability not assessed" if self.identifiability is None else self.identifiability.summary()
+        return f"{self.fit.status}; {level}"
 
     @property
     def plannable(self) -> bool:
@@ -103,6 +123,10 @@ class Analysis:
             boot = self.bootstrap.to_dict()
             out["intervals"] = boot.pop("intervals")
             out["bootstrap"] = boot
+        out["identifiability"] = None if self.identifiability is None else self.identifiability.to_dict()
+        out["calibration"] = None if self.calibration is None else self.calibration.to_dict()
+        if self.selection is not None:
+            out["selection"] = self.selection.to_dict()
         return out
 
     def plan_rows(self) -> list[dict]:
@@ -133,7 +157,8 @@ class Analysis:
                 "curves": self.curves is not None, "warnings": list(r.warnings)}
 
     def to_dict(self) -> dict:
-        out = {"options": self.options.to_dict(), "data": self.data_dict(), "fit": self.fit_dict(),
+        out = {"options": self.options.to_dict(), "verdict": self.verdict(), "refusal": self.refusal,
+               "data": self.data_dict(), "fit": self.fit_dict(),
                "exponents": self.exponents(), "plans": self.plan_rows(),
                "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
                "backtest": [b.to_dict() for b in self.backtests],
@@ -167,7 +192,8 @@ def _curves_of(table: RunTable) -> RunTable | None:
 
 def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *, law=None, saved: dict | None = None,
             curves: RunTable | None = None, budgets=(), config=None, backtest_above=None,
-            auto_backtest: bool = False, isoflop: bool = False, smooth: float = 0.0, progress=None) -> Analysis:
+            auto_backtest: bool = False, isoflop: bool = False, smooth: float = 0.0, progress=None,
+            saved_identifiability=None) -> Analysis:
     """Analyse ``runs`` (final losses, or curves with a ``step`` column whose last rows are fitted), or plan
     from a saved ``law`` (a law or LawEnsemble; ``saved`` its JSON) when there are no runs.
 
@@ -175,12 +201,16 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
     diagnose; ``backtest_above``: fit below this compute and score the runs above it, or with
     ``auto_backtest`` hold out the largest budgets; ``isoflop``: approach 2; ``curves``: training curves for
     approach 1 (taken from ``runs`` when it has them); ``smooth``: approach 1's smoothing in log C;
-    ``progress``: callable(n_converged) during the bootstrap.
+    ``progress``: callable(n_converged) during the bootstrap; ``saved_identifiability``: a saved fit's verdict.
+
+    Plans and the diagnosis need an identified (or weakly identified) law: from an unidentified fit they are
+    refused (``refusal`` says why and which runs to add) unless ``options.allow_unidentified``, and then every
+    output carries a warning.
     """
     if (runs is None) == (law is None):
         raise InputError("an analysis needs runs or a saved fit (exactly one)")
     notes, warnings = [], []
-    finals = fit_result = boot = iso = env = None
+    finals = fit_result = boot = iso = env = selection = calibration = identifiability = refusal = None
     backtests = ()
     if runs is not None:
         curves = curves if curves is not None else _curves_of(runs)
@@ -193,14 +223,17 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             raise InputError(f"--bootstrap {options.n_bootstrap:,} resamples of {len(finals):,} runs would hold "
                              f"{options.n_bootstrap * len(finals):.3g} weights in memory (limit "
                              f"{MAX_BOOTSTRAP_CELLS:.0e}); give fewer resamples")
-        fit_result = fit_law(finals, options.form, delta=options.delta, fixed=options.fixed or None)
+        fit_result, selection, calibration = _fit(finals, options)
         law = fit_result.law
         if options.n_bootstrap:
-            from .fit.bootstrap import bootstrap
+            if options.form == "data-constrained":
+                from .fit.repetition import bootstrap_repetition
 
-            boot = bootstrap(fit_result, finals.loss, finals.run_ids, n_resamples=options.n_bootstrap,
-                             seed=options.seed, progress=progress)
+                boot = bootstrap_repetition(fit_result, options.n_bootstrap, seed=options.seed)
+            else:
+                boot = fit_result.bootstrap(options.n_bootstrap, seed=options.seed, progress=progress)
             law = boot.ensemble
+        identifiability = identify(fit_result, boot)
         threshold = backtest_above
         if threshold is None and auto_backtest:
             threshold = default_backtest_threshold(finals)
@@ -225,6 +258,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
                 notes.append(f"approach 2: {exc}")
     else:
         notes.append("a saved fit carries no runs: no data summary, backtest, residuals or approach 2")
+        identifiability = saved_identifiability
     if curves is not None:
         from .fit.envelope import envelope
 
@@ -240,13 +274,69 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
     if law.kind == "loss-vs-compute":
         if budgets or config is not None:
             notes.append("loss-vs-compute laws give loss against compute only: no plans or diagnosis")
-    else:
-        if budgets:
-            plans = plan(law, flops=budgets[0] if len(budgets) == 1 else np.asarray(budgets))
-        if config is not None:
-            diagnosis = diagnose(law, *config)
+    elif budgets or config is not None:
+        try:
+            require_identified(identifiability, allow_unidentified=options.allow_unidentified)
+        except InputError as exc:
+            refusal = str(exc)
+        if refusal is None:
+            if identifiability is not None and identifiability.level == "unidentified":
+                warnings.append(f"planned from an UNIDENTIFIED fit (--allow-unidentified): "
+                                f"{identifiability.summary()}; the plans below are not supported by the data")
+            if budgets:
+                plans = plan(law, flops=budgets[0] if len(budgets) == 1 else np.asarray(budgets))
+            if config is not None:
+                diagnosis = diagnose(law, *config)
     return Analysis(options=options, runs=finals, curves=curves, fit=fit_result, bootstrap=boot, law=law,
                     budgets=budgets, plans=plans, diagnosis=diagnosis, backtests=backtests, isoflop=iso,
-                    envelope=env, notes=tuple(notes), warnings=tuple(warnings), saved=saved,
+                    envelope=env, notes=tuple(notes), warnings=tuple(warnings), identifiability=identifiability,
+                    selection=selection, calibration=calibration, refusal=refusal, saved=saved,
                     n_rows=0 if runs is None else len(runs))
 
+
+
+def _fit(finals: RunTable, options: FitOptions):
+    """(the FitResult, the form Selection with --form auto, the Calibration of its extrapolation error).
+
+    Every fit is calibrated by compute-ordered backtests (fit below cut-offs, score above: `fit.calibrate`),
+    so predictions carry the error of extrapolating the form, not only noise and parameter spread."""
+    from .fit.calibrate import calibrate
+    from .fit.select import select_fit
+
+    if options.form == "auto":
+        selection = select_fit(finals)
+        return selection.result, selection, selection.calibration
+    if options.form == "data-constrained":
+        from .fit.repetition import fit_repetition
+
+        return fit_repetition(finals, None if options.base == "fit" else options.base, delta=options.delta), None, None
+
+    def fitter(table):
+        return fit_law(table, options.form, delta=options.delta, fixed=options.fixed or None)
+
+    result = fitter(finals)
+    n_free = len(result.params) - len(options.fixed or {})
+    return result, None, calibrate(finals, fitter, result, min_train_runs=max(2 * n_free, n_free + 3))
+
+
+def plan_report(plan_result: Plan, source, *, bootstrap=None, calibration=None) -> dict:
+    """``plan_result.to_dict()`` plus how far it extrapolates beyond the fitted runs
+    (``extrapolation_decades``) and, where the fit was calibrated on backtests, the calibrated 95% interval of
+    the loss (`fit.predict.predict_loss`: noise, parameter spread and the form's extrapolation error) in place
+    of the ensemble's parameter-only one; a warning past ``fit.predict.WARN_DECADES``. ``source``: the
+    FitResult or saved fit the plan's law came from."""
+    from .fit.predict import predict_loss
+
+    out = plan_result.to_dict()
+    if plan_result.kind == "inference-aware" or source is None:
+        return out
+    prediction = predict_loss(source, plan_result.n_params, plan_result.n_tokens, bootstrap=bootstrap,
+                              calibration=calibration)
+    d = prediction.to_dict()
+    out["extrapolation_decades"] = d["extrapolation_decades"]
+    if prediction.calibrated and d["interval"] is not None:
+        out.setdefault("intervals", {})["loss"] = d["interval"]
+        out["loss_interval_calibrated"] = True
+    if d["warning"]:
+        out["warnings"] = [*out["warnings"], d["warning"]]
+    return out

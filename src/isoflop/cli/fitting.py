@@ -10,15 +10,16 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from ..analysis import FitOptions, analyse
+from ..analysis import ANALYSIS_FORMS, FitOptions, analyse, plan_report
 from ..errors import InputError
-from ..fit.parametric import DEFAULT_DELTA, FORMS
+from ..fit.parametric import DEFAULT_DELTA
 from ..provenance import provenance
 from ..runs import CONVENTIONS, parse_column_map
 from . import parse
 from .output import JSON_HELP, emit, interval, print_json, print_warnings, sig, stderr, stdout, user_errors, value
 
-FORM_HELP = f"Law form to fit: {', '.join(FORMS)}."
+FORM_HELP = (f"Law form to fit: {', '.join(ANALYSIS_FORMS)} (auto: chosen by compute-ordered cross-validation; "
+             f"data-constrained: Muennighoff's R_D*, R_N* from runs with unique_tokens).")
 COLUMNS_HELP = 'Map fields to columns: n_params="Model Size",flops="Training FLOP".'
 CONVENTION_HELP = f"How n_params was counted: {', '.join(CONVENTIONS)}."
 
@@ -30,9 +31,14 @@ def read_source(runs: Path, columns: Optional[str], param_convention: str, curve
     return read_runs(runs, parse_column_map(columns), param_convention, curves=curves)
 
 
-def fit_options(form, delta, fix, drop_highest, bootstrap, seed) -> FitOptions:
+def fit_options(form, delta, fix, drop_highest, bootstrap, seed, base="muennighoff2023",
+                allow_unidentified=False) -> FitOptions:
     return FitOptions(form=form, delta=delta, fixed=parse.fixed(fix) or None, drop_highest=drop_highest,
-                      n_bootstrap=bootstrap, seed=seed)
+                      n_bootstrap=bootstrap, seed=seed, base=base, allow_unidentified=allow_unidentified)
+
+
+ALLOW_HELP = "Plan even from a fit the data cannot pin down (every output is then marked)."
+BASE_HELP = "--form data-constrained: the base law held fixed (a preset), or 'fit' to fit it jointly."
 
 
 def bootstrap_progress(show: bool, total: int):
@@ -62,11 +68,14 @@ def fit_cmd(
     isoflop_profiles: bool = typer.Option(False, "--isoflop", help="Also fit approach 2 (IsoFLOP profiles)."),
     save: Optional[Path] = typer.Option(None, metavar="FIT.json", help="Save the fit (and its bootstrap ensemble) "
                                         "for plan/loss/diagnose/frontier --fit."),
+    base: str = typer.Option("muennighoff2023", metavar="NAME|fit", help=BASE_HELP),
+    allow_unidentified: bool = typer.Option(False, "--allow-unidentified", help=ALLOW_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Fit a scaling law to training runs (approach 3, Huber on log residuals), with optional bootstrap."""
+    """Fit a scaling law to training runs (approach 3, Huber on log residuals), with optional bootstrap; say
+    whether the data identify it, and plan with it."""
     with user_errors():
-        options = fit_options(form, delta, fix, drop_highest, bootstrap, seed)
+        options = fit_options(form, delta, fix, drop_highest, bootstrap, seed, base, allow_unidentified)
         budgets = parse.numbers(plan, "--plan") if plan is not None else ()
         threshold = parse.number(backtest_above, "--backtest-above")
         if save is not None and save.is_dir():
@@ -76,9 +85,10 @@ def fit_cmd(
         with bar:
             result = analyse(table, options, budgets=budgets, backtest_above=threshold, isoflop=isoflop_profiles,
                              progress=advance)
-        report = result.fit_dict()
+        report = dict(result.fit_dict(), verdict=result.verdict(), refusal=result.refusal)
         if result.plans is not None:
-            report["plan"] = result.plans.to_dict()
+            report["plan"] = plan_report(result.plans, result.fit, bootstrap=result.bootstrap,
+                                         calibration=result.calibration)
         if result.backtests:
             report["backtest"] = [b.to_dict() for b in result.backtests]
         if isoflop_profiles:
@@ -86,17 +96,22 @@ def fit_cmd(
         report["notes"] = [n for n in result.notes if not n.startswith("approach 1")]
         report["provenance"] = provenance([runs])
         if save is not None:
-            from ..fit.io import save_fit
+            from ..fit.io import save_fit_result
 
-            save_fit(save, report, result.law)
+            save_fit_result(save, result.fit, result.bootstrap, result.calibration,
+                            extra={k: v for k, v in report.items() if k in ("plan", "provenance", "selection", "notes",
+                                                                              "verdict", "warnings")})
     if as_json:
         print_json(report)
     else:
         _print_fit(report)
+    if result.refusal is not None:
+        with user_errors():
+            raise InputError(f"no plan: {result.refusal}")
 
 
 def _print_fit(report: dict) -> None:
-    table = Table(title=escape(f"Fit: {report['law']} ({report['n_points']} runs, status {report['status']})"))
+    table = Table(title=escape(f"Fit: {report['law']} on {report['n_points']} runs"))
     for col in ("parameter", "value", "95% interval"):
         table.add_column(col, justify="right")
     intervals = report.get("intervals", {})
@@ -104,6 +119,15 @@ def _print_fit(report: dict) -> None:
         table.add_row(key, "" if val is None else sig(val), interval(key, intervals.get(key)))
     stdout.print(table)
     stdout.print(f"objective {report['objective']:.10g} (Huber δ={report['delta']}), {escape(report['message'])}")
+    verdict = report.get("identifiability")
+    colour = {"identified": "green", "weakly identified": "yellow"}.get(verdict and verdict["level"], "red")
+    stdout.print(f"[{colour}]{escape(report['verdict'])}[/{colour}]")
+    for line in (verdict or {}).get("reasons", [])[1:]:
+        stdout.print(f"  · {escape(line)}")
+    for line in (verdict or {}).get("suggestions", []):
+        stdout.print(f"  → {escape(line)}")
+    if report.get("selection"):
+        _print_selection(report["selection"])
     if "bootstrap" in report:
         b = report["bootstrap"]
         stdout.print(f"bootstrap: {b['n_converged']} of {b['n_resamples']} resamples converged (seed {b['seed']})")
@@ -119,6 +143,19 @@ def _print_fit(report: dict) -> None:
         stdout.print(f"approach 2: N* ∝ C^{a['exponent']:.3f} [{a['interval'][0]:.3f}, {a['interval'][1]:.3f}] "
                      f"from {len(report['isoflop']['optima'])} budgets")
     print_warnings(report.get("notes", []), "note")
+
+
+def _print_selection(selection: dict) -> None:
+    table = Table(title="--form auto: compute-ordered cross-validation (fit below cut-offs, predict above)")
+    for col in ("candidate", "backtests", "mean |rel. error|", "plans N, D", "status"):
+        table.add_column(col, justify="left" if col == "candidate" else "right")
+    chosen = selection["chosen"]["label"]
+    for c in selection["candidates"]:
+        error = "—" if c["cv_mean_abs_rel_error"] is None else f"{c['cv_mean_abs_rel_error']:.3%}"
+        mark = " ◀ chosen" if c["label"] == chosen else ""
+        table.add_row(escape(c["label"] + mark), str(c["n_folds"]), error, "yes" if c["can_plan"] else "no",
+                      escape(c["status"] or c["message"] or ""))
+    stdout.print(table)
 
 
 def ingest_cmd(
@@ -211,6 +248,8 @@ def report_cmd(
     figures: Optional[Path] = typer.Option(None, metavar="FOLDER", help="Also save every figure as PNG and SVG in "
                                            "this folder."),
     title: Optional[str] = typer.Option(None, metavar="TEXT", help="Title of the page."),
+    base: str = typer.Option("muennighoff2023", metavar="NAME|fit", help=BASE_HELP),
+    allow_unidentified: bool = typer.Option(False, "--allow-unidentified", help=ALLOW_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print what the report says as one JSON object."),
 ):
     """One self-contained HTML page: data, fitted law with intervals, backtest, plans, diagnosis and figures."""
@@ -219,7 +258,7 @@ def report_cmd(
         from ..report.html import build_report
         from ..sweep.store import find_sweep
 
-        options = fit_options(form, delta, fix, drop_highest, bootstrap, seed)
+        options = fit_options(form, delta, fix, drop_highest, bootstrap, seed, base, allow_unidentified)
         question = dict(budgets=parse.numbers(budgets, "--budgets"), config=parse.config(config))
         unique = parse.number(unique_tokens, "--unique-tokens")
         threshold = parse.number(backtest_above, "--backtest-above")
@@ -228,7 +267,8 @@ def report_cmd(
         source = find_sweep(source) or source  # an `isoflop demo` output folder holds its sweep in sweep/
         if is_saved_fit(source):
             saved = load_saved_fit(source)
-            analysis = analyse(law=saved.planning_law, saved=saved.report, options=options, **question)
+            analysis = analyse(law=saved.planning_law, saved=saved.report, options=options,
+                               saved_identifiability=saved.identifiability, **question)
         else:
             table = read_source(source, columns, param_convention)
             curves = read_source(source, None, param_convention, curves=True) if source.is_dir() else None
@@ -245,6 +285,9 @@ def report_cmd(
         return
     stdout.print(f"wrote {out_path} ({len(report.figures)} figures)"
                  + (f"; figures as PNG and SVG in {figures}" if written else ""))
+    stdout.print(escape(f"fit: {report.summary['verdict']}"))
+    if report.summary["refusal"]:
+        print_warnings([f"no plans: {report.summary['refusal']}"])
     print_warnings(report.summary["notes"], "note")
 
 

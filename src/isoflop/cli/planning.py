@@ -13,6 +13,7 @@ from rich.table import Table
 from ..plan import budgets as make_budgets
 from ..plan import LABELS as FRONTIER_LABELS
 from ..plan import diagnose, frontier, plan
+from ..analysis import plan_report
 from ..errors import InputError
 from ..flops import CONVENTIONS, Architecture
 from ..hardware import CATALOG, DEFAULT_MFU, Cluster, get_accelerator
@@ -30,15 +31,32 @@ FIT_OPTION = typer.Option(None, "--fit", metavar="FIT.json",
 JSON_OPTION = typer.Option(False, "--json", help=JSON_HELP)
 
 
-def resolve_law(law: Optional[str], fit: Optional[Path]):
-    """The law of ``--law`` or of ``--fit`` (not both); the default preset when neither is given."""
+def resolve_law(law: Optional[str], fit: Optional[Path], allow_unidentified: bool = False):
+    """The law of ``--law`` or of ``--fit`` (not both); the default preset when neither is given. A saved fit
+    that its data do not identify is refused (with the runs to add) unless ``allow_unidentified``."""
+    return resolve(law, fit, allow_unidentified)[0]
+
+
+def resolve(law: Optional[str], fit: Optional[Path], allow_unidentified: bool = False):
+    """(the law, the SavedFit or None, warnings to mark every output with)."""
     if law is not None and fit is not None:
         raise InputError("give --law (a published law) or --fit (a saved fit), not both")
-    if fit is not None:
-        from ..fit.io import load_fit
+    if fit is None:
+        return get_law(law or DEFAULT_LAW), None, ()
+    from ..fit.identify import require_identified
+    from ..fit.io import load_saved_fit
 
-        return load_fit(fit)
-    return get_law(law or DEFAULT_LAW)
+    saved = load_saved_fit(fit)
+    verdict = require_identified(saved, allow_unidentified=allow_unidentified)
+    marks = ()
+    if verdict is not None and verdict.level != "identified":
+        marks = (f"{fit}: the fit is {verdict.summary()}" + (" (planned anyway: --allow-unidentified)"
+                                                               if verdict.level == "unidentified" else ""),)
+    return saved.planning_law, saved, marks
+
+
+ALLOW_OPTION = typer.Option(False, "--allow-unidentified", help="With --fit: plan even from a fit its data cannot "
+                            "pin down (every output is then marked).")
 
 
 def _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision) -> Cluster | None:
@@ -83,13 +101,14 @@ def plan_cmd(
                                           "compute gains less than this fraction of the loss."),
     law: Optional[str] = LAW_OPTION,
     fit: Optional[Path] = FIT_OPTION,
+    allow_unidentified: bool = ALLOW_OPTION,
     as_json: bool = JSON_OPTION,
 ):
     """Model size, tokens and loss for a budget, a size, a dataset or a target loss; data-constrained,
     data-optimal and inference-aware plans; GPU-hours, days and dollars."""
     with user_errors():
         cluster = _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision)
-        the_law = resolve_law(law, fit)
+        the_law, saved, marks = resolve(law, fit, allow_unidentified)
         result = plan(the_law, flops=parse.number(flops, "--flops"),
                                n_params=parse.number(params, "--params"), n_tokens=parse.number(tokens, "--tokens"),
                                target_loss=parse.number(target_loss, "--target-loss"),
@@ -97,9 +116,9 @@ def plan_cmd(
                                inference_tokens=parse.count_or_zero(inference_tokens, "--inference-tokens"),
                                match_flops=parse.number(match_flops, "--match-flops"), cluster=cluster, days=days, inference_mfu=inference_mfu,
                                inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement)
-        report = result.to_dict()
-        report["warnings"] += preset_warnings(the_law, flops=result.flops, n_params=result.n_params,
-                                              n_tokens=result.n_tokens)
+        report = plan_report(result, saved)
+        report["warnings"] = [*marks, *report["warnings"], *preset_warnings(
+            the_law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens)]
         emit(report, as_json, f"Plan: {report['kind']} ({report['law']})")
 
 
@@ -109,22 +128,29 @@ def loss_cmd(
     unique_tokens: Optional[str] = typer.Option(None, metavar="U", help="Unique tokens (data repeats beyond them)."),
     law: Optional[str] = LAW_OPTION,
     fit: Optional[Path] = FIT_OPTION,
+    allow_unidentified: bool = ALLOW_OPTION,
     as_json: bool = JSON_OPTION,
 ):
-    """The loss a law predicts for N parameters trained on D tokens (of which U unique)."""
+    """The loss a law predicts for N parameters trained on D tokens (of which U unique); with --fit, its 95%
+    interval (noise, parameter spread and the form's extrapolation error) and how far it extrapolates."""
+    from ..fit.predict import predict_loss
+
     with user_errors():
         n_params, n_tokens = parse.number(params, "--params"), parse.number(tokens, "--tokens")
-        the_law = resolve_law(law, fit)
+        unique = parse.number(unique_tokens, "--unique-tokens")
+        the_law, saved, marks = resolve(law, fit, allow_unidentified)
         require_nd_law(the_law)
-        result = {"n_params": n_params, "n_tokens": n_tokens, "flops": 6.0 * n_params * n_tokens}
-        if unique_tokens is None:
-            result["loss"] = float(the_law.loss(n_params, n_tokens))
-        else:
+        if unique is not None:
             the_law = with_repetition(the_law)
-            unique = parse.number(unique_tokens, "--unique-tokens")
-            result.update(unique_tokens=unique, epochs=n_tokens / unique,
-                          loss=float(the_law.loss(n_params, n_tokens, unique)))
-        result["law"] = the_law.name
+        prediction = predict_loss(saved if saved is not None and unique is None else the_law, n_params, n_tokens,
+                                  unique)
+        result = prediction.to_dict()
+        interval, warning = result.pop("interval"), result.pop("warning")
+        result.update(law=the_law.name, intervals={"loss": interval} if interval else {})
+        if unique is not None:
+            result.update(unique_tokens=unique, epochs=n_tokens / unique)
+        result["warnings"] = [*marks, *([warning] if warning else []), *preset_warnings(
+            the_law, flops=6.0 * n_params * n_tokens, n_params=n_params, n_tokens=n_tokens)]
         emit(result, as_json, f"Loss ({the_law.name})")
 
 
@@ -138,6 +164,7 @@ def frontier_cmd(
                                                    "many inference tokens."),
     law: Optional[str] = LAW_OPTION,
     fit: Optional[Path] = FIT_OPTION,
+    allow_unidentified: bool = ALLOW_OPTION,
     csv_path: Optional[Path] = typer.Option(None, "--csv", metavar="FILE.csv", help="Also write the table to this "
                                             "CSV file."),
     as_json: bool = JSON_OPTION,
@@ -147,7 +174,8 @@ def frontier_cmd(
         unique = parse.number(unique_tokens, "--unique-tokens")
         served = parse.count_or_zero(inference_tokens, "--inference-tokens")
         budgets = make_budgets(parse.number(flops_from, "--from"), parse.number(flops_to, "--to"), per_decade)
-        result = frontier(resolve_law(law, fit), budgets, unique_tokens=unique, inference_tokens=served)
+        result = frontier(resolve_law(law, fit, allow_unidentified), budgets, unique_tokens=unique,
+                          inference_tokens=served)
         rows = result.rows()
         if csv_path is not None:
             try:
@@ -186,22 +214,22 @@ def diagnose_cmd(
                                         "parameters counted as the law counts them."),
     law: Optional[str] = LAW_OPTION,
     fit: Optional[Path] = FIT_OPTION,
+    allow_unidentified: bool = ALLOW_OPTION,
     tolerance: float = typer.Option(1.5, metavar="FACTOR", help="Factor on tokens/param still counted as "
                                     "compute-optimal."),
     as_json: bool = JSON_OPTION,
 ):
     """Is a planned run undertrained, overtrained or compute-optimal, and how much compute does it waste?"""
     with user_errors():
-        the_law = resolve_law(law, fit)
+        the_law, _, notes = resolve(law, fit, allow_unidentified)
         n_params, n_tokens = parse.number(params, "--params"), parse.number(tokens, "--tokens")
-        notes = ()
         if model is not None:
             if n_params is not None:
                 raise InputError("give --params or --model, not both")
             named = get_model(model)
             n_params = float(named.n_params_for(require_nd_law(the_law).param_convention))
             n_tokens = n_tokens if n_tokens is not None else named.trained_tokens
-            notes = named.law_warnings()
+            notes = (*notes, *named.law_warnings())
             if n_tokens is None:
                 raise InputError(f"--tokens: {model} has no published training-token count; give --tokens")
         if n_params is None or n_tokens is None:

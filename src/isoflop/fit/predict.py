@@ -129,7 +129,8 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         else:
             half = z * np.sqrt(noise**2 + np.asarray(params_sigma) ** 2)
             form_sigma = 0.0
-        interval = (loss * np.exp(-half), loss * np.exp(half))
+        shape = np.shape(loss)  # the calibration's half-width may come back (1,)-shaped for one configuration
+        interval = (np.reshape(loss * np.exp(-half), shape), np.reshape(loss * np.exp(half), shape))
         sigma = {"noise": noise, "params": params_sigma, "form": form_sigma}
     if distance is not None and np.any(distance > warn_decades):
         notes.append(f"extrapolates {np.max(distance):.2g} decades of compute beyond the largest fitted run "
