@@ -47,7 +47,8 @@ def test_flops_json():
     out = run_json("flops", "--layers", "12", "--d-model", "768", "--heads", "12", "--vocab", "50257",
                    "--seq-len", "1024")
     assert out["n_params"] == 124_439_808
-    assert set(out["flops_per_token"]) == {"6N", "kaplan", "palm", "hoffmann-table-a4", "hoffmann-appendix-f-as-printed"}
+    assert set(out["flops_per_token"]) == {"6N", "kaplan", "palm", "hoffmann-table-a4",
+                                           "hoffmann-appendix-f-as-printed"}
 
 
 def test_laws_lists_presets():

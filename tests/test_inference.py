@@ -109,20 +109,25 @@ def test_bad_inputs():
         inference_optimal(BESIROGLU, 1e12, target_loss=1.5)
 
 
-# Sardana et al. 2024 ("Beyond Chinchilla-Optimal", §2) plan with Chinchilla's approach-3 form and
-# A = 406.4, B = 410.7, E = 1.69, α = 0.336, β = 0.283, minimising 6·N·D + 2·N·D_inf (FLOPs, no request
-# model: their request counts and tokens per request enter only the dollar-cost analysis of §3). These
-# exponents are the ones that reproduce every number below; with eq. 10's rounded 0.34 / 0.28 a 70B model
-# would be compute-optimal at 109 tokens/param, while the paper lists the 70B Chinchilla-quality model at
-# 4.26T tokens (61:1) and its inference-optimal replacement at 41.6B params on 7,920B tokens (190:1)
-# (quoted by lifearchitect.ai/chinchilla from the paper's v1).
+# Sardana et al. 2024 ("Beyond Chinchilla-Optimal") plan with Chinchilla's approach-3 form and
+# A = 406.4, B = 410.7, E = 1.69, α = 0.336, β = 0.283, minimising 6·N·D + 2·N·D_inf in FLOPs (no request
+# model: request counts and tokens per request enter only their dollar-cost analysis). The paper's section
+# with the constants is not in the stored search corpus; these exponents were identified as the ones that
+# reproduce all of the independent published numbers below at once (with eq. 10's rounded 0.34 / 0.28 the
+# 13B example gives 8.0B and a 70B model is compute-optimal at 109 tokens/param, not 61). Where each number
+# comes from:
+# - 13B Chinchilla-quality, 2T inference tokens → 7B, 1.7e22 FLOPs (17%) saved: the paper's Figure 1 caption
+#   (quoted in the liner.com review of arXiv 2401.00448).
+# - 70B Chinchilla-quality at 4.26T tokens (61:1) → 41.6B on 7,920B tokens (190:1): arXiv v1, as quoted by
+#   lifearchitect.ai/chinchilla; the 1e13 inference tokens are those that give 7,920B, and ~12% is the issue's.
+# - 7B → 6B at 1e11 tokens and 30B → 13.6B saving 28% at 1e13: the paper's text as quoted in issue 11.
 SARDANA = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.336, beta=0.283, name="sardana2024")
 
 
 @pytest.mark.parametrize("n_params,inference_tokens,expected_n_params,expected_saving", [
     (13e9, 2e12, 7e9, 0.17),      # Figure 1: 13B Chinchilla-quality, 2T tokens of demand → 7B, 17% (1.7e22) saved
-    (7e9, 1e11, 6e9, None),       # §2: a 7B model serving 1e11 tokens → ~6B
-    (30e9, 1e13, 13.6e9, 0.28),   # §2: 30B Chinchilla-quality, 1e13 tokens → 13.6B, 28% fewer FLOPs
+    (7e9, 1e11, 6e9, None),       # a 7B model serving 1e11 tokens → ~6B
+    (30e9, 1e13, 13.6e9, 0.28),   # 30B Chinchilla-quality, 1e13 tokens → 13.6B, 28% fewer FLOPs
     (70e9, 1e13, 41.6e9, 0.12),   # 70B (4.26T tokens) → 41.6B on 7,920B tokens, ~12% saved
 ])
 def test_sardana_worked_examples(n_params, inference_tokens, expected_n_params, expected_saving):

@@ -510,7 +510,7 @@ def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=No
                       usd_per_training_flop=None, usd_per_inference_flop=None,
                       percentiles=DEFAULT_PERCENTILES) -> InferencePlan:
     """Minimise lifetime compute 6·N·D + 2·N·T_inf subject to L(N, D) = ℓ (Sardana et al. 2024, "Beyond
-    Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws", eq. 2). 2·N FLOPs per
+    Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws"). 2·N FLOPs per
     inference token is the forward pass (Kaplan et al. 2020, Table 1).
 
     The quality target ℓ — give exactly one:
