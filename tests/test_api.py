@@ -93,7 +93,8 @@ def test_plan_json_is_strict_and_intervals_have_one_shape():
                             alpha=np.linspace(0.34, 0.355, 5)[:, None], beta=np.full((5, 1), 0.3658))
     ensemble = LawEnsemble(law, members)
     for question in (dict(flops=1e22), dict(n_params=7e9), dict(target_loss=2.1), dict(flops=1e22, unique_tokens=1e10),
-                     dict(unique_tokens=1e10), dict(flops=1e22, inference_tokens=1e12)):
+                     dict(unique_tokens=1e10), dict(match_flops=1e22, inference_tokens=1e12),
+                     dict(n_params=7e9, inference_tokens=1e12)):
         d = isoflop.plan(ensemble, **question).to_dict()
         text = json.dumps(d, allow_nan=False)  # raises on NaN / Infinity
         assert json.loads(text)["kind"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
-import isoflop.fit.parametric as parametric
+from isoflop.fit import parametric
 from isoflop.fit import fit_arrays
 from isoflop.fit.optimize import huber
 

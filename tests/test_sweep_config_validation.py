@@ -32,7 +32,7 @@ BAD = {  # (replace this, with that) in GOOD, and the words the error must hold 
     "seq_len-float": ("seq_len = 32", "seq_len = 32.0", "seq_len must be a whole number, got 32.0"),
     "seq_len-text": ("seq_len = 32", 'seq_len = "32"', "seq_len must be a whole number, got '32'"),
     "seed-bool": ("seq_len = 32", "seq_len = 32\nseed = true", "seed must be a whole number, got True"),
-    "bias-int": ("seq_len = 32", "seq_len = 32\nbias = 1", "bias must be true or false, got 1"),
+    "bias-int": ("seq_len = 32", "seq_len = 32\nbias = 1", "bias must be true or false (or left out), got 1"),
     "law-int": ("seq_len = 32", "seq_len = 32\nlaw = 3", "law must be a string, got 3"),
     "vocab-text": ("seq_len = 32", 'seq_len = 32\nvocab_size = "big"',
                    "vocab_size must be a whole number (or left out), got 'big'"),

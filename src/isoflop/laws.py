@@ -580,9 +580,9 @@ def require_nd_law(law):
     """``law`` itself when it predicts loss from parameters and tokens (``NDLaw``); an InputError that says why
     not otherwise (a loss-vs-compute law knows the frontier's loss, not its N and D)."""
     point = law.point if isinstance(law, LawEnsemble) else law
-    if isinstance(point, (ChinchillaLaw, KaplanLaw, DataConstrainedLaw)):
+    if isinstance(point, NDLaw):
         return law
-    if isinstance(point, LossVsComputeLaw):
-        raise InputError(f"law {point.name!r} (loss-vs-compute) gives loss against compute only, not N and D: "
+    if isinstance(point, (LossVsComputeLaw, BrokenPowerLaw)):
+        raise InputError(f"law {point.name!r} ({point.kind}) gives loss against compute only, not N and D: "
                          f"plan with a chinchilla, kaplan or data-constrained law (e.g. fit --form chinchilla)")
     raise TypeError(f"not a scaling law: {type(point).__name__}")
