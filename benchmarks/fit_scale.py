@@ -58,7 +58,8 @@ def main():
         proc = subprocess.run([sys.executable, __file__, "--one", str(n_rows), "--form", form], capture_output=True,
                               text=True)
         if proc.returncode != 0:
-            print(f"{n_rows:>9,} rows: failed ({proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode})")
+            last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode
+            print(f"{n_rows:>9,} rows: failed ({last})")
             continue
         r = json.loads(proc.stdout)
         params = ", ".join(f"{k} {v:.4g}" for k, v in r["params"].items())

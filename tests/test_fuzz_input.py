@@ -102,9 +102,9 @@ def test_csv_like_logs_fuzz(tmp_path_factory, rows, final_newline, header):
     assert np.isfinite(table.loss).all() and (table.loss > 0).all()
 
 
-json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.floats(), st.integers(-5, 10**6), st.text(max_size=5)),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
-                                                                                         max_size=3), max_leaves=6)
+scalars = st.one_of(st.none(), st.booleans(), st.floats(), st.integers(-5, 10**6), st.text(max_size=5))
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
 
 
 @FUZZ

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from isoflop.errors import InputError
-from isoflop.fit.envelope import schedule_flags  # noqa: F401  (imported to check the module still loads)
 from isoflop.ingest import detect_format, ingest
 from isoflop.ingest.tensorboard import read_records
 

@@ -308,5 +308,6 @@ def write_runs(table: RunTable, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["ingest", "read_curves", "to_run_table", "write_runs", "summarize_runs", "detect_format", "parse_per_run", "Curve",
+__all__ = ["ingest", "read_curves", "to_run_table", "write_runs", "summarize_runs", "detect_format", "parse_per_run",
+           "Curve",
            "LOSS_KEYS", "FORMATS", "ON_CORRUPT"]
