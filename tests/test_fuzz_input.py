@@ -17,7 +17,9 @@ from isoflop.ingest.tensorboard import read_records
 from isoflop.runs import RunTable
 from isoflop.units import parse_nonnegative, parse_positive
 
-pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no NumPy warning escapes, on any input
+# No NumPy warning escapes, on any input; damaged logs are expected here (their warning is tested elsewhere).
+pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore::isoflop.errors.CorruptLogWarning")]
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                          HealthCheck.too_slow])
