@@ -6,11 +6,11 @@ with N log-uniform in [1e7, 1e10], D log-uniform in [1e9, 1e12] and 1% log-norma
 RunTable build (validation) and the fit. Targets (issue 13): 1,000,000 rows in < 4 GiB and < 60 s on the
 2-core machine.
 
-Measured on the 2-core development machine while other jobs kept it loaded (load average 7-9, so wall times
-are pessimistic), default Chinchilla form: 100,000 rows 0.23 GiB peak, 7.7 s; 1,000,000 rows 0.63 GiB peak,
-34 s (2.0 s of it building the RunTable). Before the start grid was scored in row chunks: 100,000 rows
-2.33 GiB and 50 s under the same load, and a million rows would have needed ~24 GB. Kaplan's form at a
-million rows: 0.44 GiB, 86 s wall under that load (36 s of CPU); loss-vs-compute 0.38 GiB, 19 s.
+Measured on the 2-core development machine while other jobs kept it loaded (load average 8-11, so wall
+times are pessimistic), default Chinchilla form: 100,000 rows 0.23 GiB peak, 4.3 s; 1,000,000 rows 0.57 GiB
+peak, 22 s (1.8 s of it building the RunTable). Kaplan's form at a million rows: 0.55 GiB, 46 s;
+loss-vs-compute: 0.51 GiB, 12 s. Before the start grid was scored in row chunks: 100,000 rows took 2.33 GiB
+and 50 s under similar load, and a million rows would have needed ~24 GB.
 
 Usage: python benchmarks/fit_scale.py [ROWS ...] [--form FORM]   (default: 100000 1000000,
 chinchilla)
