@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import struct
 import sys
 from pathlib import Path
 

@@ -19,7 +19,8 @@ TRUE = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 def synthetic(n, noise=0.0, seed=1):
     rng = np.random.default_rng(seed)
     N, D = 10 ** rng.uniform(7, 10, n), 10 ** rng.uniform(9, 12, n)
-    loss = (TRUE["E"] + TRUE["A"] / N ** TRUE["alpha"] + TRUE["B"] / D ** TRUE["beta"]) * np.exp(rng.normal(0, noise, n))
+    loss = TRUE["E"] + TRUE["A"] / N ** TRUE["alpha"] + TRUE["B"] / D ** TRUE["beta"]
+    loss = loss * np.exp(rng.normal(0, noise, n))
     return N, D, loss
 
 

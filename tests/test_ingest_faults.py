@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from isoflop.errors import InputError
-from isoflop.fit.envelope import schedule_flags  # noqa: F401  (imported to check the module still loads)
+from isoflop.errors import CorruptLogWarning, InputError
 from isoflop.ingest import detect_format, ingest
 from isoflop.ingest.tensorboard import read_records
 
 TPS = 1000
+pytestmark = pytest.mark.filterwarnings("ignore::isoflop.errors.CorruptLogWarning")  # asserted where it matters
 
 
 def curve(steps):
@@ -59,7 +59,8 @@ def test_200_corrupt_bytes_mid_file_are_skipped_and_reported(tb):
     middle = len(data) // 2
     data[middle:middle + 200] = np.random.default_rng(0).integers(0, 256, 200, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
-    table = ingest(tb / "run", n_params=1e8, tokens_per_step=TPS)
+    with pytest.warns(CorruptLogWarning, match=r"1 damaged part\(s\) of the logs \(.*corrupt bytes.*everything whole"):
+        table = ingest(tb / "run", n_params=1e8, tokens_per_step=TPS)
     steps = table.frame["step"].to_numpy()
     # The records wholly outside the damaged bytes survive, on both sides of it (TensorBoard's loader kept
     # only those before it and took the step-25 loss as final).
@@ -78,7 +79,8 @@ def test_truncated_file_marks_run_and_keeps_it_out_of_finals(tb, cut):
     path = write_run(tb / "cut")
     size = path.stat().st_size
     path.write_bytes(path.read_bytes()[:size - cut])
-    table = ingest(tb, n_params=1e8, tokens_per_step=TPS)
+    with pytest.warns(CorruptLogWarning, match=r"1 run\(s\) that lost their end are left out of final-loss fits \(cut\)"):
+        table = ingest(tb, n_params=1e8, tokens_per_step=TPS)
     cut_rows = table.frame[table.frame["run_id"] == "cut"]
     assert cut_rows["truncated"].all() and cut_rows["step"].max() == 49  # the last record was the one cut
     warning = next(w for w in table.warnings if "file cut inside a record" in w)
@@ -355,3 +357,14 @@ def test_summarize_runs_is_strict_json(tb):
     assert by_run["whole"]["points"] == 50 and by_run["cut"]["points"] == 49
     assert by_run["whole"]["last_loss"] == np.float32(curve(50)) and by_run["whole"]["planned_tokens"] is None
     assert by_run["whole"]["n_tokens"] == 50 * TPS and by_run["whole"]["loss_key"] == "train/loss"
+
+
+def test_no_corrupt_log_warning_for_whole_logs(tb, recwarn):
+    """Skipped hyperparameter folders and resumed jobs are notes, not damage: no CorruptLogWarning."""
+    write_run(tb / "run")
+    ingest(tb / "run", n_params=1e8, tokens_per_step=TPS)
+    ingest(EXAMPLES_TB, n_params=124e6, tokens_per_step=524_288)
+    assert not [w for w in recwarn if issubclass(w.category, CorruptLogWarning)]
+
+
+EXAMPLES_TB = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "tb_logs"

@@ -62,7 +62,8 @@ def test_zero_means_zero_for_counts_and_is_rejected_for_sizes():
     (format_flops, 9.996e23, "1e24 FLOPs"), (format_flops, 0, "0 FLOPs"),
     (format_bytes, 80e9, "80 GB"), (format_bytes, 1.5e12, "1.5 TB"), (format_bytes, 640, "640 B"),
     (format_usd, 1.234e6, "$1.23M"), (format_usd, 512.3, "$512"), (format_usd, -2e3, "-$2K"),
-    (format_days, 12.34, "12.3 days"), (format_days, 1, "1 day"), (format_days, 0.25, "6 hours"), (format_days, 999.6, "2.74 years"), (format_days, 365.25e6, "1M years"),
+    (format_days, 12.34, "12.3 days"), (format_days, 1, "1 day"), (format_days, 0.25, "6 hours"),
+    (format_days, 999.6, "2.74 years"), (format_days, 365.25e6, "1M years"),
     (format_percent, 0.4123, "41.2%"), (format_number, 1.81724, "1.817"), (format_number, 0.3478, "0.3478"),
     (format_number, 1e-7, "1e-7"), (format_quantity, None, "n/a"), (format_number, float("nan"), "n/a"),
     (format_flops, float("inf"), "n/a")])

@@ -13,6 +13,14 @@ class CorruptFileWarning(UserWarning):
     message names its path and what was done instead (left out, retrained). Never raised for user input."""
 
 
+class CorruptLogWarning(CorruptFileWarning):
+    """Training logs were damaged (corrupt or cut records, cut rows): what was whole was read, the rest is
+    described in the RunTable's warnings, and runs that lost their end are marked ``truncated``.
+
+    Raised as an error instead with ``on_corrupt="error"``; silence it with Python's ``warnings`` filters.
+    """
+
+
 class ConvergenceWarning(UserWarning):
     """A fit stopped before its optimiser converged (as sklearn.exceptions.ConvergenceWarning): its constants
     are the last iterate, not an optimum. Filter it with ``warnings.simplefilter("error", ConvergenceWarning)``

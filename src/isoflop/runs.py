@@ -219,8 +219,8 @@ class RunTable:
             bad = ~np.isfinite(derived) | (derived <= 0)
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
-                raise InputError(f"{source}: row {row + 1}: {col} = {derived[row]:g} is out of range (6·N·D overflows "
-                                 f"or underflows); check the units of n_params, n_tokens and flops")
+                raise InputError(f"{source}: row {row + 1}: {col} = {derived[row]:g} is out of range (6·N·D "
+                                 f"overflows or underflows); check the units of n_params, n_tokens and flops")
         out["run_id"] = (df["run_id"].astype(str) if "run_id" in df.columns
                          else pd.Series([f"row{i + 1}" for i in range(len(df))], index=df.index))
         out = out.reset_index(drop=True)

@@ -219,7 +219,8 @@ def format_interval(low, high, unit: str = "number") -> str:
 
 
 # Output keys → units, by the naming convention of the results (units in names): first match wins.
-_KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("flops", "flops"), ("bytes", "bytes"), ("usd", "usd"), ("cost", "usd"), ("days", "days"),
+_KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("flops", "flops"),
+              ("bytes", "bytes"), ("usd", "usd"), ("cost", "usd"), ("days", "days"),
               ("mfu", "fraction"), ("fraction", "fraction"), ("utilization", "fraction"), ("n_params", "params"),
               ("params", "params"), ("tokens", "tokens"), ("gpu_hours", "count"), ("n_gpus", "count"))
 

@@ -180,8 +180,8 @@ def _kaplan_problem(logn, logd, loss, w):
 
     def design(rows):
         target = loss[rows][None, :] ** (1.0 / grid[:, :1])
-        Phi = np.stack([np.exp(logn[rows])[None, :] ** -grid[:, 1:], np.broadcast_to(np.exp(-logd[rows]), target.shape)],
-                       axis=2)
+        Phi = np.stack([np.exp(logn[rows])[None, :] ** -grid[:, 1:],
+                        np.broadcast_to(np.exp(-logd[rows]), target.shape)], axis=2)
         return Phi, target, w[rows] / target**2  # relative error of L^(1/α_D) ∝ that of L
 
     coef = _nnls_batch(*_normal_equations(design, n, G, 2))

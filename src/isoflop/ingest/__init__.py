@@ -9,9 +9,10 @@ read file by file.
 
 Damaged logs (``on_corrupt``): corrupt or cut TensorBoard records, and cut or malformed CSV / JSON-lines
 rows, are reported in the table's warnings with how much was read and where it stopped. With "warn" (the
-default) everything whole is kept, and a run whose log lost its end is marked in the ``truncated`` column so
-that `RunTable.finals` (final-loss fits) leaves it out instead of taking its last logged loss as final;
-with "error" the first problem is an InputError.
+default) everything whole is kept, a `isoflop.errors.CorruptLogWarning` says so through Python's warnings,
+and a run whose log lost its end is marked in the ``truncated`` column so that `RunTable.finals`
+(final-loss fits) leaves it out instead of taking its last logged loss as final; with "error" the first
+problem is an InputError.
 
 Logs count optimizer steps; a scaling law needs parameters and tokens. The user states them:
 ``n_params`` (a number for every run, or {run_id: number}), and ``tokens_per_step`` (or ``batch_size``
@@ -32,11 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from warnings import warn
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import CorruptLogWarning, InputError
 from ..runs import CONVENTIONS, RunTable, read_frame
 from ..units import parse_quantity
 from .curve import LOSS_KEYS, Curve
@@ -237,7 +239,7 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         frame["planned_tokens"] = np.nan if planned is None else float(planned)
         frame["loss_key"] = curve.loss_key
         frame["truncated"] = bool(curve.truncated)
-        warnings.extend(curve.notes)
+        warnings.extend(curve.damage + curve.notes)
         frames.append(frame)
     keys = dict.fromkeys(c.loss_key for c in curves)
     if len(keys) > 1:
@@ -263,9 +265,17 @@ def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = N
             raise InputError(f"{source}: --run-id names one run, but the source has {len(curves)}: "
                              f"{', '.join(c.run_id for c in curves[:5])}")
         curves = [dataclasses.replace(curves[0], run_id=run_id)]
-    return to_run_table(curves, n_params=n_params, tokens_per_step=tokens_per_step, batch_size=batch_size,
-                        seq_len=seq_len, planned_steps=planned_steps, meta=meta, param_convention=param_convention,
-                        source=str(source))
+    table = to_run_table(curves, n_params=n_params, tokens_per_step=tokens_per_step, batch_size=batch_size,
+                         seq_len=seq_len, planned_steps=planned_steps, meta=meta, param_convention=param_convention,
+                         source=str(source))
+    damage = [d for c in curves for d in c.damage]
+    if damage:  # loud by default: Python prints it once to stderr, the CLI in red
+        cut = sorted({c.run_id for c in curves if c.truncated})
+        warn(f"{source}: {len(damage)} damaged part(s) of the logs ({damage[0]}{'; …' if len(damage) > 1 else ''}); "
+             f"everything whole was kept" + (f", and {len(cut)} run(s) that lost their end are left out of "
+                                             f"final-loss fits ({', '.join(cut[:5])})" if cut else ""),
+             CorruptLogWarning, stacklevel=2)
+    return table
 
 
 def summarize_runs(table: RunTable) -> list[dict]:
@@ -308,5 +318,6 @@ def write_runs(table: RunTable, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["ingest", "read_curves", "to_run_table", "write_runs", "summarize_runs", "detect_format", "parse_per_run", "Curve",
+__all__ = ["ingest", "read_curves", "to_run_table", "write_runs", "summarize_runs", "detect_format", "parse_per_run",
+           "Curve",
            "LOSS_KEYS", "FORMATS", "ON_CORRUPT"]

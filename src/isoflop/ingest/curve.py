@@ -37,7 +37,8 @@ class Curve:
     ``n_tokens``: tokens seen at each point where the log records them; ``n_params``, ``planned_steps``
     (the learning-rate schedule's length, e.g. HF's ``max_steps``) and ``planned_tokens`` where the source
     states them. ``truncated``: the log lost its end (a cut or corrupt file), so its last point is not the
-    run's final loss; ``notes``: what the reader found wrong or skipped, reported as warnings.
+    run's final loss; ``damage``: corrupt or cut parts of the log (reported as warnings, and as a
+    `CorruptLogWarning` by `isoflop.ingest.ingest`); ``notes``: what else the reader skipped or replaced.
     """
 
     run_id: str
@@ -51,9 +52,10 @@ class Curve:
     planned_tokens: float | None = None
     truncated: bool = False
     notes: tuple[str, ...] = ()
+    damage: tuple[str, ...] = ()
 
-    def with_notes(self, notes: tuple[str, ...], truncated: bool = False) -> "Curve":
-        return replace(self, notes=self.notes + tuple(notes), truncated=self.truncated or truncated)
+    def with_notes(self, notes=(), damage=()) -> "Curve":
+        return replace(self, notes=self.notes + tuple(notes), damage=self.damage + tuple(damage))
 
 
 def choose_key(available, wanted: str | None, defaults, source: str, what: str = "loss key",

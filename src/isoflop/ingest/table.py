@@ -157,11 +157,13 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
             run_tokens = tokens_at(steps[has], steps[ok], tokens[ok]) if ok.any() else None
         info = {c: _last_finite(v[mine]) for c, v in meta.items()}
         truncated = str(run) == cut_run
-        notes = tuple(problems) if not curves else ()  # a file's problems, reported once
+        damage = tuple(problems) if not curves else ()  # a file's problems, reported once
+        notes = ()
         if truncated and has.any():
             notes += (f"{path}: run {str(run)!r} ends in the cut row, so its last logged {key!r} (step "
                       f"{steps[has].max():g}) is not its final loss; final-loss fits leave it out",)
         curves.append(Curve(str(run), steps[has], loss[has], key, str(path), n_tokens=run_tokens,
                             n_params=info.get("n_params"), planned_steps=info.get("planned_steps"),
-                            planned_tokens=info.get("planned_tokens"), truncated=truncated, notes=notes))
+                            planned_tokens=info.get("planned_tokens"), truncated=truncated, notes=notes,
+                            damage=damage))
     return curves

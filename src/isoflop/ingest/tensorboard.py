@@ -203,16 +203,16 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
                          required=False)
         if tag is not None:
             tokens = tokens_at(steps, *series[tag])
-        notes = tuple(problems) + tuple(r for r in restarts if f"{key!r} restarts" in r)
+        notes = tuple(r for r in restarts if f"{key!r} restarts" in r)
         if tail_lost and steps.size:
             notes += (f"{where}: the log ends early (after step {steps.max():g}); the last logged "
                       f"{key!r} is not the run's final loss, so final-loss fits leave this run out",)
         curves.append(Curve(run_id, steps, loss, key, str(where), n_tokens=tokens,
-                            truncated=bool(tail_lost), notes=notes))
+                            truncated=bool(tail_lost), notes=notes, damage=tuple(problems)))
     if not curves:
         raise InputError(f"{path}: event files hold no scalars ({'; '.join(n for v in skipped.values() for n in v)})")
     by_dir = {Path(c.source): i for i, c in enumerate(curves)}
     for parent, notes in skipped.items():
         i = by_dir.get(parent, 0) if parent is not None else 0
-        curves[i] = curves[i].with_notes(tuple(notes))
+        curves[i] = curves[i].with_notes(notes)
     return curves

@@ -63,7 +63,7 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
     tokens = numeric(frame[tkey], str(path), tkey) if tkey is not None else None
     sizes = numeric(frame[pkey], str(path), pkey) if pkey is not None else None
     states = frame["State"].astype(str).str.strip().str.lower().to_numpy() if "State" in frame else None
-    curves, notes = [], list(problems)
+    curves, notes = [], []
     for i, name in enumerate(frame["Name"].astype(str)):
         if not np.isfinite(loss[i]):
             notes.append(f"{path}: row {i + 1} (run {name!r}) has no {key!r}; left out")
@@ -84,7 +84,7 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
                             truncated=unfinished, notes=run_notes))
     if not curves:
         raise InputError(f"{path}: no run has a {key!r} value")
-    curves[0] = curves[0].with_notes(tuple(notes))
+    curves[0] = curves[0].with_notes(notes, damage=problems)
     return curves
 
 
@@ -126,5 +126,5 @@ def read_chart_csv(path: str | Path, loss_key: str | None = None, tokens_key: st
                             notes=notes))
     if not curves:
         raise InputError(f"{path}: no '<run> - <metric>' columns")
-    curves[0] = curves[0].with_notes(tuple(problems))
+    curves[0] = curves[0].with_notes(damage=problems)
     return curves

@@ -556,5 +556,7 @@ def read_runs(sweep_dir: str | Path, curves: bool = False) -> RunTable:
     if len(frame) == 0:
         why = "; ".join(notes[:3]) + (f"; … ({len(notes) - 3} more)" if len(notes) > 3 else "")
         raise InputError(f"{empty}{' (' + why + ')' if why else ''}; train them with `isoflop sweep run {sweep_dir}`")
-    table = RunTable.from_frame(frame.reset_index(drop=True), param_convention="total", source=str(sweep_dir))
+    # flops are computed from each spec under its own FLOP convention, so 6·N·D need not match them
+    table = RunTable.from_frame(frame.reset_index(drop=True), param_convention="total", source=str(sweep_dir),
+                               flops_tolerance=None)
     return RunTable(table.frame, table.param_convention, table.warnings + tuple(notes))
