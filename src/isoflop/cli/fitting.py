@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -11,7 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..analysis import ANALYSIS_FORMS, FitOptions, analyse, plan_report
-from ..errors import InputError
+from ..errors import CorruptLogWarning, InputError
 from ..fit.parametric import DEFAULT_DELTA
 from ..provenance import provenance
 from ..runs import CONVENTIONS, parse_column_map
@@ -186,37 +187,45 @@ def ingest_cmd(
                                         "batch_size, seq_len, planned_steps per run."),
     run_id: Optional[str] = typer.Option(None, metavar="NAME", help="Name of the run of a one-run source (default: "
                                          "its file or folder name)."),
-    log_format: str = typer.Option("auto", "--format", metavar="FORMAT", help="auto, tensorboard, huggingface, "
-                                   "wandb or table."),
+    log_format: str = typer.Option("auto", "--format", metavar="FORMAT", help="auto, tensorboard (also the HF "
+                                   "Trainer's runs/ folder), huggingface, wandb (chart or runs-table export) or "
+                                   "table."),
+    on_corrupt: str = typer.Option("warn", metavar="warn|error", help="Damaged logs: read what is whole and warn "
+                                   "(runs that lost their end are kept out of final-loss fits), or stop."),
     param_convention: str = typer.Option("total", metavar="NAME", help=CONVENTION_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Training logs → a runs table of loss curves (run_id, step, n_params, n_tokens, flops, loss)."""
     with user_errors():
-        from ..ingest import ingest, parse_per_run, write_runs
+        from ..ingest import ingest, parse_per_run, summarize_runs, write_runs
 
-        table = ingest(source, format=log_format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
-                       n_params=parse_per_run(params, "--params"),
-                       tokens_per_step=parse_per_run(tokens_per_step, "--tokens-per-step"),
-                       batch_size=batch_size, seq_len=seq_len,
-                       planned_steps=parse_per_run(planned_steps, "--planned-steps"), meta=meta, run_id=run_id,
-                       param_convention=param_convention)
+        if on_corrupt not in ("warn", "error"):
+            raise InputError(f"--on-corrupt: choose one of warn, error, got {on_corrupt!r}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CorruptLogWarning)
+            table = ingest(source, format=log_format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
+                           n_params=parse_per_run(params, "--params"),
+                           tokens_per_step=parse_per_run(tokens_per_step, "--tokens-per-step"),
+                           batch_size=batch_size, seq_len=seq_len,
+                           planned_steps=parse_per_run(planned_steps, "--planned-steps"), meta=meta, run_id=run_id,
+                           param_convention=param_convention, on_corrupt=on_corrupt)
+        losses = [str(w.message) for w in caught if issubclass(w.category, CorruptLogWarning)]
         write_runs(table, out_path)
-        last = table.frame.groupby("run_id", sort=False).agg(
-            points=("step", "size"), loss_key=("loss_key", "first"), n_params=("n_params", "first"),
-            n_tokens=("n_tokens", "max"), loss=("loss", "last"), planned_tokens=("planned_tokens", "max"))
-        runs = [{"run_id": run, **row} for run, row in last.to_dict("index").items()]
+        runs = summarize_runs(table)
         if as_json:
-            print_json({"out": str(out_path), "rows": len(table), "runs": runs, "warnings": list(table.warnings)})
+            print_json({"out": str(out_path), "rows": len(table), "runs": runs, "data_loss": losses,
+                        "warnings": list(table.warnings)})
             return
         view = Table(title=escape(f"Ingested {len(runs)} runs, {len(table)} points → {out_path}"))
-        for col in ("run", "points", "loss key", "params", "tokens", "final loss", "planned tokens"):
+        for col in ("run", "points", "loss key", "params", "tokens", "last loss", "planned tokens"):
             view.add_column(col, justify="left" if col in ("run", "loss key") else "right")
         for r in runs:
-            view.add_row(escape(str(r["run_id"])), str(r["points"]), escape(str(r["loss_key"])),
-                         value("n_params", r["n_params"]), value("n_tokens", r["n_tokens"]), value("loss", r["loss"]),
-                         value("n_tokens", r["planned_tokens"]))
+            view.add_row(escape(str(r["run_id"])) + (" (truncated)" if r["truncated"] else ""), str(r["points"]),
+                         escape(str(r["loss_key"])), value("n_params", r["n_params"]), value("n_tokens", r["n_tokens"]),
+                         value("loss", r["last_loss"]), value("n_tokens", r["planned_tokens"]))
         stdout.print(view)
+        for line in losses:
+            stderr.print(f"[red]data loss:[/red] {escape(line)}")
         print_warnings(table.warnings)
 
 
