@@ -11,10 +11,17 @@ Layout::
                           result.json    final numbers; written atomically, its presence means "done"
                           error.txt      traceback of a failed attempt
 
-Status of a run: ``done`` (a valid result.json), ``running`` (a lock held by a live process: same host and
+Status of a run: ``done`` (a complete result.json with a positive finite loss, see ``check_result``), ``running`` (a lock held by a live process: same host and
 its pid alive with the same start time, or another host and a heartbeat younger than ``STALE_SECONDS``),
 ``failed`` (error.txt), ``pending`` otherwise (``step``: its last logged evaluation). A lock left by a
 killed process is stale and taken over (see ``RunLock``: atomic, even when two processes race for it).
+
+A file that cannot be used is reported by its path, never skipped silently, and never blocks the other
+runs: a bad result.json leaves its run not done (``RunStatus.notes``; ``read_runs`` / ``export_table`` say
+which run they left out and why), bad metrics rows are left out with a note naming file and line, an
+unreadable sweep.json is rebuilt from the runs' spec.json files, an unreadable checkpoint is retrained from
+scratch after a warning (see the trainer). ``read_runs`` is the one adapter from a sweep folder to a
+``RunTable``.
 
 No torch here: results and curves are read as JSON.
 """
