@@ -313,7 +313,8 @@ class RunLock:
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                held = rundir.read_json(self.path) or {}
+                held = rundir.read_json(self.path)
+                held = held if isinstance(held, dict) else {}  # being written, or garbage: just say busy
                 raise RunLocked(f"{self.folder.name} is being trained by pid {held.get('pid', '?')} on "
                                 f"{held.get('host', '?')}") from None
             raise InputError(f"{self.lock_path}: this file system cannot lock files ({exc.strerror or exc}); "
