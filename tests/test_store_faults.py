@@ -308,3 +308,45 @@ def test_pid_files_of_this_process(tmp_path):
     me = {"pid": os.getpid(), "host": socket.gethostname()}
     assert store.lock_is_live(me) and not store.lock_is_live({**me, "pid": 0})
     assert not store.lock_is_live({**me, "pid": True})
+
+
+# ------------------------------------------------------------------------------------------ fuzzing
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                       max_size=3), max_leaves=8)
+ROW_FIELDS = st.fixed_dictionaries({}, optional={"step": JSON_VALUES, "loss": JSON_VALUES, "n_tokens": JSON_VALUES,
+                                                 "flops": JSON_VALUES})
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(st.one_of(st.binary(max_size=40), ROW_FIELDS.map(lambda r: json.dumps(r).encode())),
+                      max_size=8))
+def test_read_metrics_never_raises_and_keeps_only_sane_rows(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("m") / "metrics.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    rows, notes = rundir.read_metrics(path)
+    n_lines = sum(1 for line in path.read_text(errors="replace").split("\n") if line.strip())
+    assert len(rows) + len(notes) == n_lines  # every line is either used or reported
+    for row in rows:
+        assert type(row["step"]) is int and row["step"] >= 0
+        assert not isinstance(row["loss"], bool) and np.isfinite(row["loss"])
+    assert all(n.startswith(str(path)) for n in notes)
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=JSON_VALUES | st.fixed_dictionaries({"loss": JSON_VALUES, "n_params": JSON_VALUES,
+                                                "n_tokens": JSON_VALUES, "flops": JSON_VALUES}))
+def test_check_result_never_raises_and_never_accepts_an_implausible_result(tmp_path_factory, doc):
+    folder = tmp_path_factory.mktemp("r")
+    (folder / "result.json").write_text(json.dumps(doc))
+    result, problem = store.check_result(folder)
+    assert (result is None) != (problem is None)
+    if result is not None:
+        for key in ("loss", "n_params", "n_tokens", "flops"):
+            assert not isinstance(result[key], bool) and np.isfinite(result[key]) and result[key] > 0
+    else:
+        assert problem.startswith(str(folder / "result.json"))

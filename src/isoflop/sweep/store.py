@@ -76,9 +76,10 @@ def read_doc(path: str | Path) -> tuple[object, str | None]:
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc})"
     try:
-        return json.loads(text), None
+        doc = json.loads(text)
     except ValueError as exc:
         return None, f"{path}: not valid JSON ({'empty' if not text.strip() else exc})"
+    return (doc, None) if doc is not None else (None, f"{path}: holds JSON null")
 
 
 def _run_specs(sweep_dir: Path) -> tuple[list[RunSpec], list[str]]:
