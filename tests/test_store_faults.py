@@ -121,7 +121,7 @@ def test_one_bad_metrics_row_is_skipped_with_a_note_and_blocks_nothing(sweep):
     assert [str(w.message) for w in record] == notes
 
 
-def test_curves_carry_planned_tokens_and_tokens_from_the_spec(sweep):
+def test_curves_carry_planned_tokens_from_the_spec(sweep):
     sweep_dir, design = sweep
     curves = store.read_runs(sweep_dir, curves=True)
     frame = curves.frame.set_index(["run_id", "step"])
@@ -132,6 +132,45 @@ def test_curves_carry_planned_tokens_and_tokens_from_the_spec(sweep):
         assert row.planned_tokens == spec.n_tokens == spec.train.n_steps * spec.train.tokens_per_step
         assert row.n_params == spec.n_params and row.loss == 4.0 - half / spec.train.n_steps
     assert curves.param_convention == "total"
+
+
+def test_curves_tolerate_a_lost_spec_and_rows_without_tokens(sweep):
+    sweep_dir, design = sweep
+    a, b = (store.run_dir(sweep_dir, s.run_id) for s in design.runs[:2])
+    (a / "spec.json").write_text("{")  # n_params from result.json; planned tokens unknown (NaN)
+    with open(b / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 5, "loss": 2.0}) + "\n")
+    curves = store.read_runs(sweep_dir, curves=True)
+    assert len(curves) == 12
+    frame = curves.frame.set_index("run_id")
+    assert np.isnan(frame.loc[design.runs[0].run_id, "planned_tokens"]).all()
+    assert (frame.loc[design.runs[0].run_id, "n_params"] == design.runs[0].n_params).all()
+    assert any(f"run {design.runs[0].run_id}: {a / 'spec.json'}: not valid JSON" in w for w in curves.warnings)
+    assert f"{b / 'metrics.jsonl'}: the row of step 5 has no n_tokens or flops; row skipped" in curves.warnings
+
+
+def test_a_minimal_layout_from_another_tool_reads(tmp_path):
+    """Only runs/ID/spec.json (run_id, n_params, n_tokens), metrics.jsonl and result.json: no design."""
+    root = tmp_path / "other"
+    for i, n_params in enumerate((1e6, 2e6)):
+        folder = root / "runs" / f"r{i}"
+        folder.mkdir(parents=True)
+        (folder / "spec.json").write_text(json.dumps({"run_id": f"r{i}", "n_params": n_params, "n_tokens": 1e8}))
+        rundir.append_jsonl(folder / "metrics.jsonl", {"step": 10, "n_tokens": 5e7, "flops": 3e14, "loss": 3.0})
+    store.write_result(root / "runs" / "r0", {"n_params": 1e6, "n_tokens": 1e8, "flops": 6e14, "loss": 2.5})
+    assert store.is_sweep(root)
+    finals = store.read_runs(root)
+    assert finals.run_ids.tolist() == ["r0"] and finals.loss.tolist() == [2.5]
+    assert finals.warnings == ("left out 1 of 2 runs not finished yet (r1)",)
+    curves = store.read_runs(root, curves=True)
+    assert curves.column("planned_tokens").tolist() == [1e8, 1e8] and curves.n_params.tolist() == [1e6, 2e6]
+
+
+def test_a_folder_that_is_not_a_sweep_points_to_ingest(tmp_path):
+    (tmp_path / "events.out.tfevents.1").write_bytes(b"")
+    for curves in (False, True):
+        with pytest.raises(InputError, match="not a sweep folder.*isoflop ingest"):
+            store.read_runs(tmp_path, curves=curves)
 
 
 def test_no_finished_run_is_one_clear_error(sweep):
@@ -171,8 +210,8 @@ def test_truncated_sweep_json_is_rebuilt_from_the_specs(sweep):
     state = store.sweep_state(sweep_dir)
     assert state.counts()["done"] == 6 and "rebuilt" in state.notes[0]
     assert json.loads(json.dumps(state.to_dict()))["notes"] == list(state.notes)
-    table = store.read_runs(sweep_dir)
-    assert len(table) == 6 and any("rebuilt" in w for w in table.warnings)
+    table = store.read_runs(sweep_dir)  # reads the run folders only: nothing of it is lost
+    assert len(table) == 6 and table.warnings == ()
     # one spec.json garbled too: that run is named, the others still load
     (store.run_dir(sweep_dir, design.runs[0].run_id) / "spec.json").write_text("{")
     state = store.sweep_state(sweep_dir)
@@ -188,7 +227,7 @@ def test_sweep_json_that_is_not_a_design_is_an_input_error(sweep):
     path = sweep_dir / "sweep.json"
     for text, words in (("[1, 2, 3]", "holds a JSON list"), ('{"config": {}}', "not a sweep design")):
         path.write_text(text)
-        for call in (store.load_design, store.sweep_state, store.read_runs):
+        for call in (store.load_design, store.sweep_state):
             with pytest.raises(InputError, match=words) as info:
                 call(sweep_dir)
             assert str(path) in str(info.value)
@@ -308,3 +347,45 @@ def test_pid_files_of_this_process(tmp_path):
     me = {"pid": os.getpid(), "host": socket.gethostname()}
     assert store.lock_is_live(me) and not store.lock_is_live({**me, "pid": 0})
     assert not store.lock_is_live({**me, "pid": True})
+
+
+# ------------------------------------------------------------------------------------------ fuzzing
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                       max_size=3), max_leaves=8)
+ROW_FIELDS = st.fixed_dictionaries({}, optional={"step": JSON_VALUES, "loss": JSON_VALUES, "n_tokens": JSON_VALUES,
+                                                 "flops": JSON_VALUES})
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(st.one_of(st.binary(max_size=40), ROW_FIELDS.map(lambda r: json.dumps(r).encode())),
+                      max_size=8))
+def test_read_metrics_never_raises_and_keeps_only_sane_rows(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("m") / "metrics.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    rows, notes = rundir.read_metrics(path)
+    n_lines = sum(1 for line in path.read_text(errors="replace").split("\n") if line.strip())
+    assert len(rows) + len(notes) == n_lines  # every line is either used or reported
+    for row in rows:
+        assert type(row["step"]) is int and row["step"] >= 0
+        assert not isinstance(row["loss"], bool) and np.isfinite(row["loss"])
+    assert all(n.startswith(str(path)) for n in notes)
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=JSON_VALUES | st.fixed_dictionaries({"loss": JSON_VALUES, "n_params": JSON_VALUES,
+                                                "n_tokens": JSON_VALUES, "flops": JSON_VALUES}))
+def test_check_result_never_raises_and_never_accepts_an_implausible_result(tmp_path_factory, doc):
+    folder = tmp_path_factory.mktemp("r")
+    (folder / "result.json").write_text(json.dumps(doc))
+    result, problem = store.check_result(folder)
+    assert (result is None) != (problem is None)
+    if result is not None:
+        for key in ("loss", "n_params", "n_tokens", "flops"):
+            assert not isinstance(result[key], bool) and np.isfinite(result[key]) and result[key] > 0
+    else:
+        assert problem.startswith(str(folder / "result.json"))

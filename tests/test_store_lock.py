@@ -100,6 +100,9 @@ def test_a_lock_being_written_is_not_stale(tmp_path):
         time.sleep(0.06)
         with pytest.raises(store.RunLocked):
             store.RunLock(folder).__enter__()
+        (folder / rundir.LOCK).write_text("[1, 2]")
+        with pytest.raises(store.RunLocked, match=r"pid \? on \?"):
+            store.RunLock(folder).__enter__()
         (folder / rundir.LOCK).write_text('{"pid": ')
         time.sleep(0.14)
         with pytest.raises(store.RunLocked):

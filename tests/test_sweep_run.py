@@ -88,7 +88,8 @@ def test_sigkill_then_restart_skips_done_runs_and_resumes_the_rest(tmp_path):
     sweep_dir = tmp_path / "kill"
     cmd = [sys.executable, "-m", "isoflop", "sweep", "run", str(config), "--out", str(sweep_dir),
            "--device", "cpu", "--no-progress", "--json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(os.environ, OMP_NUM_THREADS="1")  # no oversubscription on a shared machine (was too slow there)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.time() + 120
     try:
         while True:  # wait until two runs are done and a third has a checkpoint
@@ -116,7 +117,7 @@ def test_sigkill_then_restart_skips_done_runs_and_resumes_the_rest(tmp_path):
             checkpoint_step[spec.run_id] = torch.load(ckpt, weights_only=False)["step"]
     assert checkpoint_step and max(checkpoint_step.values()) > 0
 
-    second = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout)
     status = {r["run_id"]: r["status"] for r in report["runs"]}

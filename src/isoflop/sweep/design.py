@@ -258,7 +258,7 @@ def check_types(cls, d: dict, source: str, prefix: str = "") -> None:
         if key in QUANTITY_FIELDS:
             ok, expected = value is None or _is_quantity(value), "a number such as 1e11 or 70B, or a list of them"
         else:
-            ok, expected = _fits(value, hints[key]), _describe_type(hints[key])
+            ok, expected = _fits(value, hints[key]), _describe_type(hints[key]) or f"of type {hints[key]}"
         if not ok:
             raise InputError(f"{source}: {prefix}{key} must be {expected}, got {value!r} "
                              f"({type(value).__name__})")

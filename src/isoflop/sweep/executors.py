@@ -1,8 +1,8 @@
 """Run a sweep's pending runs: locally (sequential on CPU, one process per GPU) or on a Ray cluster.
 
 Every executor does the same per run (``execute_run``): skip it when result.json is valid, take its lock,
-check result.json again under the lock (another process may have just finished it), train (resuming from its checkpoint), write result.json atomically — or error.txt on failure, which does not
-stop the sweep. So a sweep killed at any moment and started again skips finished runs and resumes the rest.
+check result.json again under the lock (another process may have just finished it), train (resuming from
+its checkpoint), write result.json atomically — or error.txt on failure, which does not stop the sweep. So a sweep killed at any moment and started again skips finished runs and resumes the rest.
 
 - ``local``: on CPU (or one GPU) the runs go one after another in this process, with rich progress bars
   (overall and per run). With several visible CUDA devices, one worker process per GPU pulls runs from a
@@ -49,6 +49,10 @@ class RunOutcome:
 
     def to_dict(self) -> dict:
         return dict(asdict(self), notes=list(self.notes))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunOutcome":
+        return cls(**{**d, "notes": tuple(d.get("notes", ()))})
 
 
 @dataclass(frozen=True)
@@ -280,7 +284,7 @@ def _run_multi_gpu(sweep_dir, todo, n_gpus, compile, retry_failed, progress, con
         overall = bars.add_task(f"sweep ({n_gpus} GPUs)", total=len(ordered), info="")
         futures = [pool.submit(_gpu_task, str(sweep_dir), s.to_dict(), compile, retry_failed) for s in ordered]
         for future in as_completed(futures):
-            outcome = RunOutcome(**future.result())
+            outcome = RunOutcome.from_dict(future.result())
             outcomes.append(outcome)
             bars.console.print(_describe(outcome), highlight=False)
             bars.update(overall, advance=1)
@@ -329,7 +333,7 @@ def _run_ray(sweep_dir, todo, device, compile, retry_failed, progress, cpus_per_
             spec = refs[ready[0]]
             try:
                 outcome_dict, result = ray.get(ready[0])
-                outcome = RunOutcome(**outcome_dict)
+                outcome = RunOutcome.from_dict(outcome_dict)
                 folder = store.run_dir(sweep_dir, spec.run_id)
                 if result is not None and store.read_result(folder) is None:  # no shared filesystem
                     folder.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,17 @@ Layout::
                           result.json    final numbers; written atomically, its presence means "done"
                           error.txt      traceback of a failed attempt
 
-Status of a run: ``done`` (a valid result.json), ``running`` (a lock held by a live process: same host and
+Status of a run: ``done`` (a complete result.json with a positive finite loss, see ``check_result``), ``running`` (a lock held by a live process: same host and
 its pid alive with the same start time, or another host and a heartbeat younger than ``STALE_SECONDS``),
 ``failed`` (error.txt), ``pending`` otherwise (``step``: its last logged evaluation). A lock left by a
 killed process is stale and taken over (see ``RunLock``: atomic, even when two processes race for it).
+
+A file that cannot be used is reported by its path, never skipped silently, and never blocks the other
+runs: a bad result.json leaves its run not done (``RunStatus.notes``; ``read_runs`` / ``export_table`` say
+which run they left out and why), bad metrics rows are left out with a note naming file and line, an
+unreadable sweep.json is rebuilt from the runs' spec.json files, an unreadable checkpoint is retrained from
+scratch after a warning (see the trainer). ``read_runs`` is the one adapter from a sweep folder to a
+``RunTable``.
 
 No torch here: results and curves are read as JSON.
 """
@@ -69,9 +76,10 @@ def read_doc(path: str | Path) -> tuple[object, str | None]:
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc})"
     try:
-        return json.loads(text), None
+        doc = json.loads(text)
     except ValueError as exc:
         return None, f"{path}: not valid JSON ({'empty' if not text.strip() else exc})"
+    return (doc, None) if doc is not None else (None, f"{path}: holds JSON null")
 
 
 def _run_specs(sweep_dir: Path) -> tuple[list[RunSpec], list[str]]:
@@ -306,7 +314,8 @@ class RunLock:
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                held = rundir.read_json(self.path) or {}
+                held = rundir.read_json(self.path)
+                held = held if isinstance(held, dict) else {}  # being written, or garbage: just say busy
                 raise RunLocked(f"{self.folder.name} is being trained by pid {held.get('pid', '?')} on "
                                 f"{held.get('host', '?')}") from None
             raise InputError(f"{self.lock_path}: this file system cannot lock files ({exc.strerror or exc}); "
@@ -435,18 +444,29 @@ def sweep_status(sweep_dir: str | Path) -> list[RunStatus]:
 TABLE_EXTRA = ["flops_budget", "flop_convention", "train_loss", "seconds", "n_layer", "d_model"]
 
 
-def _finished(design: SweepDesign, sweep_dir: Path) -> tuple[list[dict], list[str], list[str]]:
+def _run_folders(sweep_dir: Path) -> list[Path]:
+    """The run folders, sorted. The readers below need only these (not sweep.json), so they work on a sweep
+    whose sweep.json is lost and on layouts written by other tools with just run_id/n_params/n_tokens."""
+    if not is_sweep(sweep_dir):
+        raise InputError(f"{sweep_dir}: not a sweep folder (no {DESIGN} and no runs/*/{rundir.SPEC}); create one "
+                         f"with `isoflop sweep design CONFIG --out {sweep_dir}`, or for training logs run "
+                         f"`isoflop ingest {sweep_dir} --out runs.parquet`")
+    root = sweep_dir / RUNS
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def _finished(sweep_dir: Path) -> tuple[list[dict], list[str], list[str]]:
     """(one row per finished run, a note per run left out because its result.json cannot count, the ids of
     runs not finished yet)."""
     rows, notes, unfinished = [], [], []
-    for spec in design.runs:
-        result, problem = check_result(run_dir(sweep_dir, spec.run_id))
+    for folder in _run_folders(sweep_dir):
+        result, problem = check_result(folder)
         if result is not None:
-            rows.append({key: result.get(key) for key in TABLE_COLUMNS + TABLE_EXTRA} | {"run_id": spec.run_id})
+            rows.append({key: result.get(key) for key in TABLE_COLUMNS + TABLE_EXTRA} | {"run_id": folder.name})
         elif problem is not None:
-            notes.append(f"left out run {spec.run_id}: {problem}")
+            notes.append(f"left out run {folder.name}: {problem}")
         else:
-            unfinished.append(spec.run_id)
+            unfinished.append(folder.name)
     return rows, notes, unfinished
 
 
@@ -463,32 +483,49 @@ def export_table(sweep_dir: str | Path) -> pd.DataFrame:
     flops_budget, flop_convention, train_loss, seconds, n_layer, d_model. Sorted by (flops_budget, n_params).
     A run whose result.json cannot count is left out with a CorruptFileWarning naming the file and why
     (``read_runs`` returns these notes instead)."""
-    design = load_design(sweep_dir)
-    rows, notes, _ = _finished(design, Path(sweep_dir))
+    rows, notes, _ = _finished(Path(sweep_dir))
     for note in notes:
         warnings.warn(note, CorruptFileWarning, stacklevel=2)
     return _table(rows)
 
 
-def _curve_rows(spec: RunSpec, rows: list[dict]) -> list[dict]:
-    """A run's evaluations with tokens and FLOPs from its spec (step × tokens per step, as the trainer logs
-    them), so that only step and loss need to survive in metrics.jsonl."""
-    train = spec.train
-    out = []
-    for row in rows:
-        n_tokens = row["step"] * train.tokens_per_step
-        out.append({"run_id": spec.run_id, "step": row["step"], "n_params": spec.n_params, "n_tokens": n_tokens,
-                    "flops": n_tokens * train.flops_per_token, "loss": row["loss"],
-                    "train_loss": row.get("train_loss"), "lr": row.get("lr"), PLANNED: spec.n_tokens})
-    return out
+def _run_size(folder: Path) -> tuple[float | None, float, str | None]:
+    """(n_params, planned n_tokens or NaN, a note when spec.json cannot give them) of one run: from its
+    spec.json, n_params falling back to a plausible result.json."""
+    spec, problem = read_doc(folder / rundir.SPEC)
+    spec = spec if isinstance(spec, dict) else {}
+    n_params, planned = spec.get("n_params"), spec.get("n_tokens")
+    planned = float(planned) if _positive(planned) else float("nan")
+    if not _positive(n_params):
+        result = read_result(folder)
+        n_params = result["n_params"] if result is not None else None
+    if problem is None and (n_params is None or np.isnan(planned)):
+        problem = f"{folder / rundir.SPEC}: no positive n_params and n_tokens"
+    return (float(n_params) if n_params is not None else None), planned, problem
 
 
-def _curves(design: SweepDesign, sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+def _curves(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Every usable evaluation of every run, with its planned_tokens, and notes on what was left out."""
     rows, notes = [], []
-    for spec in design.runs:
-        good, bad = rundir.read_metrics(run_dir(sweep_dir, spec.run_id) / rundir.METRICS)
-        rows += _curve_rows(spec, good)
+    for folder in _run_folders(sweep_dir):
+        good, bad = rundir.read_metrics(folder / rundir.METRICS)
         notes += bad
+        if not good:
+            continue
+        n_params, planned, problem = _run_size(folder)
+        if n_params is None:
+            notes.append(f"left out the curve of run {folder.name}: {problem}")
+            continue
+        if problem is not None:
+            notes.append(f"run {folder.name}: {problem}; its planned tokens are unknown")
+        for row in good:
+            if "n_tokens" not in row or "flops" not in row:
+                notes.append(f"{folder / rundir.METRICS}: the row of step {row['step']} has no n_tokens or "
+                             f"flops; row skipped")
+                continue
+            rows.append({"run_id": folder.name, "step": row["step"], "n_params": n_params,
+                         "n_tokens": row["n_tokens"], "flops": row["flops"], "loss": row["loss"],
+                         "train_loss": row.get("train_loss"), "lr": row.get("lr"), PLANNED: planned})
     return pd.DataFrame(rows, columns=CURVE_COLUMNS + ["train_loss", "lr", PLANNED]), notes
 
 
@@ -496,8 +533,7 @@ def export_curves(sweep_dir: str | Path) -> pd.DataFrame:
     """Every evaluation of every run (finished or not): run_id, step, n_params, n_tokens (seen so far),
     flops (spent so far), loss (validation), plus train_loss and lr. Rows of metrics.jsonl that cannot be
     used are left out with a CorruptFileWarning naming the file and line."""
-    design = load_design(sweep_dir)
-    frame, notes = _curves(design, Path(sweep_dir))
+    frame, notes = _curves(Path(sweep_dir))
     for note in notes:
         warnings.warn(note, CorruptFileWarning, stacklevel=2)
     return frame[CURVE_COLUMNS + ["train_loss", "lr"]]
@@ -530,28 +566,27 @@ def read_runs(sweep_dir: str | Path, curves: bool = False) -> RunTable:
     """The sweep's runs as a RunTable (n_params total and exact, so param_convention 'total').
 
     curves=False: one row per finished run (its result.json). curves=True: every evaluation of every run,
-    finished or not (step > 0), with ``planned_tokens`` = the run's scheduled n_tokens from its spec, so
-    approach 1 can flag runs that stopped short; tokens and FLOPs come from the step and the spec.
+    finished or not (n_tokens > 0), with ``planned_tokens`` = the run's scheduled n_tokens from its
+    spec.json, so approach 1 can flag runs that stopped short.
 
-    What was left out and why is appended to the table's ``warnings``, each naming the file: a result.json
-    that is unreadable or implausible (that run is left out), metrics rows that cannot be used, runs not
-    finished yet, a sweep.json rebuilt from the runs' spec.json files. No usable row at all is an InputError
-    that says why.
+    Only the run folders are read (runs/*/result.json, metrics.jsonl, spec.json), not sweep.json. What was
+    left out and why is appended to the table's ``warnings``, each naming the file: a result.json that is
+    unreadable or implausible (that run is left out), metrics rows that cannot be used, a spec.json without
+    sizes, runs not finished yet. No usable row at all is an InputError that says why; a folder that is not
+    a sweep is an InputError that suggests ``isoflop ingest``.
     """
     sweep_dir = Path(sweep_dir)
-    design, notes = _read_design(sweep_dir)
     if curves:
-        frame, bad = _curves(design, sweep_dir)
+        frame, notes = _curves(sweep_dir)
         frame = frame[frame["n_tokens"] > 0]  # the evaluation before any training has no tokens yet
-        notes += bad
         empty = f"{sweep_dir}: no evaluations logged yet"
     else:
-        rows, bad, unfinished = _finished(design, sweep_dir)
+        rows, notes, unfinished = _finished(sweep_dir)
         frame = _table(rows)
-        notes += bad
         if unfinished:
+            n_runs = len(rows) + len(notes) + len(unfinished)
             shown = ", ".join(unfinished[:5]) + (", …" if len(unfinished) > 5 else "")
-            notes.append(f"left out {len(unfinished)} of {len(design.runs)} runs not finished yet ({shown})")
+            notes.append(f"left out {len(unfinished)} of {n_runs} runs not finished yet ({shown})")
         empty = f"{sweep_dir}: no finished runs yet"
     if len(frame) == 0:
         why = "; ".join(notes[:3]) + (f"; … ({len(notes) - 3} more)" if len(notes) > 3 else "")

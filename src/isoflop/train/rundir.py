@@ -2,7 +2,7 @@
 
 - ``metrics.jsonl``: one JSON object per evaluation, appended and flushed. A process killed mid-write can
   leave a truncated last line; ``read_metrics`` skips it and any other unusable row, with a note naming
-  the file and line (``read_jsonl`` skips them without a word: only for a writer repairing its own file).
+  the file and line (``read_jsonl``, kept for existing callers, skips them without a word).
 - ``checkpoint.pt``: written by the trainer through ``isoflop.io_utils.atomic_writer`` (temp, fsync, replace).
 - JSON documents (``spec.json``, ``result.json``): ``write_json_atomic``, i.e. ``io_utils.atomic_write_json``.
 """
