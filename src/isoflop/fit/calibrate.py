@@ -100,8 +100,11 @@ class Backtests:
 
 
 def run_backtests(table: RunTable, fitter, *, min_train_runs: int, step_decades: float = STEP_DECADES,
-                  max_folds: int = MAX_FOLDS, min_train_decades: float = MIN_TRAIN_DECADES) -> Backtests:
-    """Fit ``fitter(train_table) -> FitResult`` below compute cut-offs and score the runs above each."""
+                  max_folds: int = MAX_FOLDS, min_train_decades: float | None = None) -> Backtests:
+    """Fit ``fitter(train_table) -> FitResult`` below compute cut-offs and score the runs above each.
+
+    ``min_train_decades``: the compute span a fold's training runs must cover (default MIN_TRAIN_DECADES)."""
+    min_train_decades = MIN_TRAIN_DECADES if min_train_decades is None else min_train_decades
     table = table.finals()
     log_c = np.log10(table.flops)
     top, bottom = log_c.max(), log_c.min()
