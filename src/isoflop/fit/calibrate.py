@@ -39,7 +39,7 @@ from ..runs import RunTable
 
 STEP_DECADES = 1 / 3
 MAX_FOLDS = 4
-MIN_TRAIN_DECADES = 1.0
+MIN_TRAIN_DECADES = 0.75  # a fold fitted on less than this is too short to extrapolate from at all
 MIN_DISTANCE_DECADES = 0.25  # scores nearer than this divide by ~0
 MIN_SCORES = 5
 
