@@ -229,8 +229,8 @@ def require_identified(fit_or_verdict, bootstrap=None, *, allow_unidentified: bo
     """The fit's Identifiability, or InputError when it is unidentified and ``allow_unidentified`` is False.
 
     ``fit_or_verdict``: a FitResult, an Identifiability or a saved fit (`io.SavedFit`); anything else (a
-    preset law or ensemble) has nothing to check and gives None. Planning code calls this before planning; with the override, mark every output with the
-    returned verdict's ``summary()``.
+    preset law or ensemble) has nothing to check and gives None. Planning code calls this before planning;
+    with the override, mark every output with the returned verdict's ``summary()``.
     """
     from .io import SavedFit
 
