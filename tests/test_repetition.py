@@ -83,3 +83,11 @@ def test_needs_unique_tokens():
                                               "loss": [3.0, 2.9, 2.8, 2.7]}))
     with pytest.raises(InputError, match="unique_tokens column"):
         fit_repetition(table)
+
+
+def test_joint_base_on_three_configurations_is_unidentified():
+    """The 22 C4 runs have only 3 distinct (N, D): a jointly fitted base law (5 constants) is not pinned down."""
+    table = RunTable.load(shared_file("datablations_repeated_c4.csv"))
+    verdict = fit_repetition(table, base=None).identifiability
+    assert verdict.level == "unidentified" and "only 3 distinct (N, D) pairs" in verdict.reasons[0]
+    assert fit_repetition(table).identifiability.level != "unidentified"  # R_D*, R_N* on a fixed base are

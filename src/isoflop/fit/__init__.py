@@ -60,13 +60,15 @@ def fit(table: RunTable, form: str = "chinchilla", *, delta: float = DEFAULT_DEL
     return replace(result, warnings=notes + result.warnings, data=replace(result.data, unique_tokens=unique))
 
 
-from .calibrate import Calibration, calibrate  # noqa: E402  (these modules use fit() above)
-from .identify import Identifiability, identify, require_identified  # noqa: E402
+# identify() and calibrate() stay in their modules (isoflop.fit.identify / .calibrate): exported here, the
+# functions would shadow the submodules of the same name.
+from .calibrate import Calibration  # noqa: E402  (these modules use fit() above)
+from .identify import Identifiability, require_identified  # noqa: E402
 from .predict import Prediction, predict_loss  # noqa: E402
 from .repetition import bootstrap_repetition, fit_repetition  # noqa: E402
 from .select import CANDIDATES, FitChoice, Selection, select_fit  # noqa: E402
 
 __all__ = ["fit", "fit_arrays", "FitResult", "FitData", "FORMS", "N_FREE", "DEFAULT_DELTA", "WEIGHTINGS",
-           "compute_weights", "identify", "require_identified", "Identifiability", "predict_loss", "Prediction",
-           "calibrate", "Calibration", "select_fit", "Selection", "FitChoice", "CANDIDATES", "fit_repetition",
+           "compute_weights", "require_identified", "Identifiability", "predict_loss", "Prediction",
+           "Calibration", "select_fit", "Selection", "FitChoice", "CANDIDATES", "fit_repetition",
            "bootstrap_repetition"]

@@ -39,7 +39,7 @@ from ..runs import RunTable
 
 STEP_DECADES = 1 / 3
 MAX_FOLDS = 4
-MIN_TRAIN_DECADES = 1.0
+MIN_TRAIN_DECADES = 0.75  # a fold fitted on less than this is too short to extrapolate from at all
 MIN_DISTANCE_DECADES = 0.25  # scores nearer than this divide by ~0
 MIN_SCORES = 5
 
@@ -100,8 +100,11 @@ class Backtests:
 
 
 def run_backtests(table: RunTable, fitter, *, min_train_runs: int, step_decades: float = STEP_DECADES,
-                  max_folds: int = MAX_FOLDS, min_train_decades: float = MIN_TRAIN_DECADES) -> Backtests:
-    """Fit ``fitter(train_table) -> FitResult`` below compute cut-offs and score the runs above each."""
+                  max_folds: int = MAX_FOLDS, min_train_decades: float | None = None) -> Backtests:
+    """Fit ``fitter(train_table) -> FitResult`` below compute cut-offs and score the runs above each.
+
+    ``min_train_decades``: the compute span a fold's training runs must cover (default MIN_TRAIN_DECADES)."""
+    min_train_decades = MIN_TRAIN_DECADES if min_train_decades is None else min_train_decades
     table = table.finals()
     log_c = np.log10(table.flops)
     top, bottom = log_c.max(), log_c.min()

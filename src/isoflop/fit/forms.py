@@ -9,8 +9,8 @@ Same objective as approach 3 (Huber δ on log residuals, Hoffmann et al. 2022, e
 scipy.optimize.least_squares with its Huber loss (``loss="huber"``, ``f_scale=δ`` gives exactly
 Σ h_δ(r)), from starts derived from the nested forms' fits (generic starts for the first: E a fraction of the
 lowest loss, both bracket terms equal at the median run; the loss-vs-compute fit for the second, a special
-case with c1 = 0, so the richer fit starts where the simpler one ended). These forms carry no solver state for the batched bootstrap; their intervals come from the
-backtest calibration of `calibrate.py`.
+case with c1 = 0, so the richer fit starts where the simpler one ended). These forms carry no solver state
+for the batched bootstrap; their intervals come from the backtest calibration of `calibrate.py`.
 """
 
 from __future__ import annotations

@@ -152,6 +152,12 @@ def identify(fit, bootstrap=None) -> Identifiability:
         if len(np.unique(data.n_tokens)) == 1:
             bad.append(f"all runs share one training length ({_fmt(data.n_tokens[0])} tokens): the exponent of D "
                        f"cannot be estimated")
+    if uses_nd and data is not None and data.n_params is not None:
+        n_base = n_free - 2 if fit.form == "data-constrained" else n_free  # R_D*, R_N* vary with U, not (N, D)
+        pairs = len({(a, b) for a, b in zip(data.n_params.tolist(), data.n_tokens.tolist())})
+        if n_base > 0 and pairs <= n_base:
+            bad.append(f"only {pairs} distinct (N, D) pairs for {n_base} constants of the (N, D) law: they cannot "
+                       f"all be estimated")
     if fit.form == "data-constrained" and data is not None and data.unique_tokens is not None:
         epochs = data.n_tokens / data.unique_tokens
         if epochs.max() < 2:
@@ -229,8 +235,8 @@ def require_identified(fit_or_verdict, bootstrap=None, *, allow_unidentified: bo
     """The fit's Identifiability, or InputError when it is unidentified and ``allow_unidentified`` is False.
 
     ``fit_or_verdict``: a FitResult, an Identifiability or a saved fit (`io.SavedFit`); anything else (a
-    preset law or ensemble) has nothing to check and gives None. Planning code calls this before planning; with the override, mark every output with the
-    returned verdict's ``summary()``.
+    preset law or ensemble) has nothing to check and gives None. Planning code calls this before planning;
+    with the override, mark every output with the returned verdict's ``summary()``.
     """
     from .io import SavedFit
 

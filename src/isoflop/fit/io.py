@@ -79,8 +79,9 @@ def _number(path, key, value, signed=False):
         raise InputError(f"{path}: {key} must be a finite number, got {value!r}")
     if signed:
         return float(value)
-    if value < 0 or (value == 0 and key.split(".")[-1] in _POSITIVE):
-        raise InputError(f"{path}: {key} = {value!r} is impossible (must be {'> 0' if key.split('.')[-1] in _POSITIVE else '≥ 0'})")
+    positive = key.split(".")[-1].split("[")[0] in _POSITIVE
+    if value < 0 or (value == 0 and positive):
+        raise InputError(f"{path}: {key} = {value!r} is impossible (must be {'> 0' if positive else '≥ 0'})")
     return float(value)
 
 

@@ -15,8 +15,8 @@ published C4 base misses the datablations runs by ~5% in loss), which would be a
 So when every (N, D) among the runs has a single-epoch run (U_D ≥ D), the fit is "anchored": it matches
 the measured penalty of repetition, log L(N, D, U_D) − log L(N, D, single epoch), to the law's — the
 comparison Muennighoff et al. make in their Figure 3 / return-allocation analysis — and the base's
-level cancels. Minimised with scipy.optimize.least_squares (``loss="huber"``, ``f_scale=δ`` is exactly Σ h_δ) from a small
-grid of starts; the bootstrap resamples runs and refits each resample from the full-data optimum.
+level cancels. Minimised with scipy.optimize.least_squares (``loss="huber"``, ``f_scale=δ`` is exactly
+Σ h_δ) from a small grid of starts; the bootstrap resamples runs and refits each resample from the full-data optimum.
 """
 
 from __future__ import annotations
@@ -98,8 +98,9 @@ def fit_repetition(table: RunTable, base="muennighoff2023", *, delta: float = DE
 
     ``base``: a preset name (default Muennighoff et al.'s C4 base law), a Chinchilla law or FitResult, or
     None to fit the base jointly. ``anchored``: fit the penalty relative to each (N, D)'s single-epoch run
-    (default: whenever the base is fixed and every (N, D) has one). Returns a FitResult whose ``law`` is a DataConstrainedLaw (form
-    ``data-constrained``), so the data-constrained and data-optimal planners take it as it is.
+    (default: whenever the base is fixed and every (N, D) has one). Returns a FitResult whose ``law`` is a
+    DataConstrainedLaw (form ``data-constrained``), so the data-constrained and data-optimal planners take
+    it as it is.
     """
     table = table.finals()
     if "unique_tokens" not in table.frame:
