@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from isoflop.fit.predict import predict_loss
-from isoflop.fit.select import BASELINE, select_fit
+from isoflop.fitting.predict import predict_loss
+from isoflop.fitting.select import BASELINE, select_fit
 from isoflop.laws import ChinchillaLaw, KaplanIrreducibleLaw
 from isoflop.runs import RunTable, parse_column_map
 

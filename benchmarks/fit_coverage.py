@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 
-from isoflop.fit import fit_arrays
-from isoflop.fit.bootstrap import bootstrap
+from isoflop.fitting import fit_arrays
+from isoflop.fitting.bootstrap import bootstrap
 from isoflop.laws import ChinchillaLaw
 
 

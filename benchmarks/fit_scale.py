@@ -1,4 +1,4 @@
-"""Fit at scale: peak memory and time of `isoflop.fit.fit` on 1e5 and 1e6 synthetic rows.
+"""Fit at scale: peak memory and time of `isoflop.fitting.fit` on 1e5 and 1e6 synthetic rows.
 
 Each size runs in a fresh subprocess so that its peak resident set size (``ru_maxrss``) is its own. The rows
 are drawn from Besiroglu et al. (2024)'s Chinchilla law, L = 1.8172 + 482.01/N^0.3478 + 2085.43/D^0.3658,
@@ -30,7 +30,7 @@ TRUE = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 def one(n_rows: int, form: str = "chinchilla") -> dict:
     import pandas as pd
 
-    from isoflop.fit import fit
+    from isoflop.fitting import fit
     from isoflop.runs import RunTable
 
     rng = np.random.default_rng(0)

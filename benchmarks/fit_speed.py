@@ -17,8 +17,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import huber, logsumexp
 
-from isoflop.fit import fit
-from isoflop.fit.bootstrap import bootstrap
+from isoflop.fitting import fit
+from isoflop.fitting.bootstrap import bootstrap
 from isoflop.runs import RunTable, parse_column_map
 
 DATA = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared/data/chinchilla_epoch.csv"

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from isoflop.plan import compute_optimal
+from isoflop.planning import compute_optimal
 from isoflop.presets import get_law
 
 if __name__ == "__main__":

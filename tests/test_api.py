@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import isoflop
-from isoflop.fit.bootstrap import bootstrap
+from isoflop.fitting.bootstrap import bootstrap
 from isoflop.laws import ChinchillaLaw, KaplanLaw, LawEnsemble, LossVsComputeLaw, NDLaw
 from isoflop.runs import RunTable
 from tests.conftest import shared_file
@@ -24,13 +24,13 @@ def test_one_import_gives_the_api():
     assert set(isoflop.__all__) <= set(dir(isoflop))
 
 
-def test_facade_functions_survive_later_submodule_imports():
-    # `fit`, `plan` and `report` are both facade functions and subpackages: a later first import of a
-    # submodule must not rebind the package attribute to the module.
-    code = ("import isoflop, isoflop.fit.select, isoflop.fit.isoflop, isoflop.report.html, isoflop.report.plots, "
-            "isoflop.plan, isoflop.sweep.store; "
-            "assert all(callable(f) and type(f).__name__ == 'function' for f in "
-            "(isoflop.fit, isoflop.plan, isoflop.report)); "
+def test_facade_functions_and_their_modules_never_collide():
+    # The functions `fit`, `plan`, `report` live beside the modules `fitting`, `planning`, `reporting`: any import
+    # form of a module (`import a.b.c as x` included) works, and no import rebinds a function.
+    code = ("import isoflop, isoflop.fitting.select, isoflop.reporting.html, isoflop.sweep.store; "
+            "import isoflop.fitting.parametric as parametric, isoflop.planning as planning; "
+            "assert parametric.fit_arrays and planning.compute_optimal; "
+            "assert all(type(f).__name__ == 'function' for f in (isoflop.fit, isoflop.plan, isoflop.report)); "
             "assert 'torch' not in __import__('sys').modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -104,7 +104,7 @@ def test_plan_json_is_strict_and_intervals_have_one_shape():
 
 
 def test_unconverged_values_become_null_in_json():
-    from isoflop.plan import _plain
+    from isoflop.planning import _plain
 
     assert _plain(np.array([1.0, np.nan, np.inf])) == [1.0, None, None] and _plain(np.float64("nan")) is None
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy.special import huber, logsumexp
 
-from isoflop.fit import fit, fit_arrays
-from isoflop.fit.bootstrap import bootstrap, resample_weights
-from isoflop.fit.io import load_fit
+from isoflop.fitting import fit, fit_arrays
+from isoflop.fitting.bootstrap import bootstrap, resample_weights
+from isoflop.fitting.io import load_fit
 from isoflop.laws import ChinchillaLaw, LawEnsemble
 from isoflop.runs import RunTable, parse_column_map
 from tests.conftest import shared_file

@@ -11,7 +11,7 @@ from scipy.optimize import minimize_scalar
 
 from isoflop.errors import InputError
 from isoflop.laws import RD_STAR_C4, RN_STAR_C4, ChinchillaLaw, DataConstrainedLaw, with_repetition
-from isoflop.plan import compute_optimal, constrained_optimal, data_optimal, tokens_for_loss
+from isoflop.planning import compute_optimal, constrained_optimal, data_optimal, tokens_for_loss
 from isoflop.presets import get_law
 
 MUENNIGHOFF = get_law("muennighoff2023")

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from isoflop.fit.io import load_fit
+from isoflop.fitting.io import load_fit
 from isoflop.laws import LawEnsemble
 from tests.readme import demo_command
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from isoflop.errors import InputError
-from isoflop.fit.envelope import envelope, local_linear, schedule_flags
+from isoflop.fitting.envelope import envelope, local_linear, schedule_flags
 from isoflop.laws import ChinchillaLaw
 from isoflop.runs import RunTable
 

@@ -62,7 +62,7 @@ def test_trainer_state_and_wandb_export():
 
 
 def test_runs_csv_fits_back_near_its_law():
-    from isoflop.fit import fit
+    from isoflop.fitting import fit
 
     table = RunTable.load(EXAMPLES / "runs.csv")
     assert len(table) == 20 and not table.warnings

@@ -9,7 +9,7 @@ from scipy.special import huber as scipy_huber
 from scipy.special import logsumexp
 
 from isoflop.errors import InputError
-from isoflop.fit import fit, fit_arrays
+from isoflop.fitting import fit, fit_arrays
 from isoflop.laws import ChinchillaLaw, KaplanLaw, LossVsComputeLaw
 from isoflop.runs import RunTable, parse_column_map
 from tests.conftest import shared_file

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from isoflop.errors import InputError
-from isoflop.fit import fit_arrays
-from isoflop.fit.calibrate import calibrate
-from isoflop.fit.io import load_fit, load_saved_fit, save_fit_result
-from isoflop.fit.predict import predict_loss
-from isoflop.fit.select import BASELINE
+from isoflop.fitting import fit_arrays
+from isoflop.fitting.calibrate import calibrate
+from isoflop.fitting.io import load_fit, load_saved_fit, save_fit_result
+from isoflop.fitting.predict import predict_loss
+from isoflop.fitting.select import BASELINE
 from isoflop.laws import ChinchillaLaw, LawEnsemble
-from isoflop.plan import compute_optimal
+from isoflop.planning import compute_optimal
 from isoflop.runs import RunTable
 
 TRUTH = ChinchillaLaw(E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)
@@ -90,7 +90,7 @@ def test_version_1_files_still_load(tmp_path):
 
 def test_saved_verdict_enforced(tmp_path):
     """A saved unidentified fit refuses to plan when read back, with the runs to add."""
-    from isoflop.fit.identify import require_identified
+    from isoflop.fitting.identify import require_identified
 
     n, d = np.full(8, 1e8), np.geomspace(1e9, 1e11, 8)
     result = fit_arrays(TRUTH.loss(n, d) * np.exp(np.random.default_rng(0).normal(0, 0.01, 8)), n, d)

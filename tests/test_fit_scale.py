@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
-from isoflop.fit import parametric
-from isoflop.fit import fit_arrays
-from isoflop.fit.optimize import huber
+import isoflop.fitting.parametric as parametric
+from isoflop.fitting import fit_arrays
+from isoflop.fitting.optimize import huber
 
 TRUE = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}  # Besiroglu et al. 2024
 
@@ -106,7 +106,7 @@ def test_fit_memory_per_row_is_small():
 
 def test_epoch_objective_unchanged_by_chunking(monkeypatch):
     """Tiny chunks on Epoch's 240 points: same optimum as one chunk (ORACLES.md: ≤ 0.0010182741)."""
-    from isoflop.fit import fit
+    from isoflop.fitting import fit
     from isoflop.runs import RunTable, parse_column_map
     from tests.conftest import shared_file
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from isoflop.fit.forms import fit_extra
-from isoflop.fit.select import BASELINE, FitChoice, evaluate, select_fit
+from isoflop.fitting.forms import fit_extra
+from isoflop.fitting.select import BASELINE, FitChoice, evaluate, select_fit
 from isoflop.laws import BrokenPowerLaw, ChinchillaLaw, KaplanIrreducibleLaw
 from isoflop.runs import RunTable
 
@@ -79,7 +79,7 @@ def test_kaplan_irreducible_plans_like_kaplan():
     """E does not move the compute-optimal split: brute-force minimisation along 6·N·D = C agrees."""
     from scipy.optimize import minimize_scalar
 
-    from isoflop.plan import compute_optimal
+    from isoflop.planning import compute_optimal
 
     law = KaplanIrreducibleLaw(E=1.8, n_c=3e8, alpha_n=0.3, d_c=6e9, alpha_d=0.35)
     plan = compute_optimal(law, 1e21)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from isoflop.cli import app
 from isoflop.errors import InputError
-from isoflop.plan import MIN_FLOPS, budgets, compute_optimal, constrained_optimal, frontier, inference_optimal
+from isoflop.planning import MIN_FLOPS, budgets, compute_optimal, constrained_optimal, frontier, inference_optimal
 from isoflop.presets import get_law
 
 runner = CliRunner()

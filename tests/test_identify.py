@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from isoflop.errors import ConvergenceWarning, InputError
-from isoflop.fit import fit, fit_arrays
-from isoflop.fit.identify import identify, require_identified, rule_of_thumb_n_params
+from isoflop.fitting import fit, fit_arrays
+from isoflop.fitting.identify import identify, require_identified, rule_of_thumb_n_params
 from isoflop.laws import ChinchillaLaw
 from isoflop.presets import get_law
 from isoflop.runs import RunTable, parse_column_map
@@ -112,7 +112,7 @@ def test_bootstrap_of_training_curves_names_the_rows():
     result = fit(table, "chinchilla-tied")
     assert result.n_points == 8 and "last row" in result.warnings[0]
     assert result.bootstrap(20).n_resamples == 20
-    from isoflop.fit.bootstrap import bootstrap
+    from isoflop.fitting.bootstrap import bootstrap
 
     with pytest.raises(InputError, match="used 8 rows .* got 24 losses"):
         bootstrap(result, table.loss, table.run_ids, n_resamples=20)

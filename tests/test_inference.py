@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from isoflop.errors import InputError
 from isoflop.hardware import Cluster, get_accelerator
 from isoflop.laws import ChinchillaLaw
-from isoflop.plan import compute_optimal, inference_optimal, min_flops_for_loss
+from isoflop.planning import compute_optimal, inference_optimal, min_flops_for_loss
 from isoflop.presets import get_law
 
 BESIROGLU = get_law("besiroglu2024")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from isoflop.cli import app
 from isoflop.errors import InputError
-from isoflop.fit.envelope import schedule_flags
+from isoflop.fitting.envelope import schedule_flags
 from isoflop.ingest import detect_format, ingest, parse_per_run, write_runs
 from isoflop.runs import RunTable
 

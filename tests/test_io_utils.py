@@ -7,7 +7,7 @@ import os
 import pytest
 
 from isoflop.errors import InputError
-from isoflop.fit.io import save_fit
+from isoflop.fitting.io import save_fit
 from isoflop.io_utils import atomic_write, atomic_write_json, atomic_writer
 
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from isoflop.errors import InputError
-from isoflop.fit import fit
-from isoflop.fit.isoflop import fit_isoflop, group_budgets
-from isoflop.fit.select import backtest
+from isoflop.fitting import fit
+from isoflop.fitting.isoflop import fit_isoflop, group_budgets
+from isoflop.fitting.select import backtest
 from isoflop.laws import ChinchillaLaw
 from isoflop.runs import RunTable
 from tests.conftest import shared_file

@@ -10,7 +10,7 @@ from scipy.optimize import minimize_scalar
 
 from isoflop.errors import InputError
 from isoflop.laws import ChinchillaLaw, KaplanLaw
-from isoflop.plan import compute_optimal
+from isoflop.planning import compute_optimal
 from isoflop.presets import PRESETS, get_law
 
 # (law, flops, N*, D*, L*) — ORACLES.md "Derived" rows; tolerance 0.5 %.

@@ -63,7 +63,7 @@ def test_to_dict_is_strict_json():
 def test_diagnose_a_named_model():
     # `isoflop diagnose --model llama-3-8b --tokens 15T`: Llama 3 8B on 15T tokens is far past Chinchilla's
     # ~20 tokens/param (Llama Team 2024 trained it so on purpose), i.e. overtrained against the compute optimum.
-    from isoflop.plan import diagnose
+    from isoflop.planning import diagnose
     from isoflop.presets import get_law
     model = get_model("llama-3-8b")
     law = get_law("besiroglu2024")

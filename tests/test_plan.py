@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from isoflop.errors import InputError
 from isoflop.laws import ChinchillaLaw
-from isoflop.plan import (compute_optimal, diagnose, min_flops_for_loss, optimal_for_params,
+from isoflop.planning import (compute_optimal, diagnose, min_flops_for_loss, optimal_for_params,
                           optimal_for_tokens)
 from isoflop.presets import get_law
 
@@ -118,7 +118,7 @@ def test_bad_inputs():
 # ------------------------------------------------------------------------------- ensembles and intervals
 
 from isoflop.laws import DataConstrainedLaw, LawEnsemble  # noqa: E402
-from isoflop.plan import (constrained_optimal, data_optimal, inference_optimal,  # noqa: E402
+from isoflop.planning import (constrained_optimal, data_optimal, inference_optimal,  # noqa: E402
                           tokens_for_loss)
 
 K = 200

@@ -10,12 +10,12 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from isoflop.fit.envelope import envelope  # noqa: E402
-from isoflop.fit.isoflop import fit_isoflop  # noqa: E402
+from isoflop.fitting.envelope import envelope  # noqa: E402
+from isoflop.fitting.isoflop import fit_isoflop  # noqa: E402
 from isoflop.laws import ChinchillaLaw, LawEnsemble  # noqa: E402
-from isoflop.plan import compute_optimal, constrained_optimal  # noqa: E402
+from isoflop.planning import compute_optimal, constrained_optimal  # noqa: E402
 from isoflop.presets import PRESETS  # noqa: E402
-from isoflop.report import plots  # noqa: E402
+from isoflop.reporting import plots  # noqa: E402
 from tests.test_envelope import LAW, law_curves, table_of  # noqa: E402
 
 BUDGETS = (1e17, 3e17, 1e18, 3e18, 1e19)
@@ -130,7 +130,7 @@ def test_loss_landscape_paths_and_config():
 
 
 def test_residuals_are_the_fits():
-    from isoflop.fit import fit
+    from isoflop.fitting import fit
 
     table = isoflop_sweep().finals()
     result = fit(table)
@@ -184,7 +184,7 @@ def test_figures_need_an_nd_law():
 
 
 def test_import_stays_light():
-    code = ("import sys, isoflop, isoflop.report, isoflop.ingest, isoflop.fit.envelope, isoflop.cli; "
+    code = ("import sys, isoflop, isoflop.reporting, isoflop.ingest, isoflop.fitting.envelope, isoflop.cli; "
             "print(sorted(m for m in ('matplotlib', 'tensorboard', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -7,10 +7,10 @@ import pytest
 from scipy.stats import norm
 
 from isoflop.errors import InputError
-from isoflop.fit import fit_arrays
-from isoflop.fit.calibrate import Calibration, calibrate, conformal_quantile, robust_sigma
-from isoflop.fit.predict import predict_loss
-from isoflop.fit.select import BASELINE, select_fit
+from isoflop.fitting import fit_arrays
+from isoflop.fitting.calibrate import Calibration, calibrate, conformal_quantile, robust_sigma
+from isoflop.fitting.predict import predict_loss
+from isoflop.fitting.select import BASELINE, select_fit
 from isoflop.laws import ChinchillaLaw, LawEnsemble
 from isoflop.presets import get_law
 from isoflop.runs import RunTable, parse_column_map

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from isoflop.errors import InputError
-from isoflop.fit.io import load_saved_fit, save_fit_result
-from isoflop.fit.repetition import bootstrap_repetition, fit_repetition
-from isoflop.plan import compute_optimal, constrained_optimal, data_optimal
+from isoflop.fitting.io import load_saved_fit, save_fit_result
+from isoflop.fitting.repetition import bootstrap_repetition, fit_repetition
+from isoflop.planning import compute_optimal, constrained_optimal, data_optimal
 from isoflop.presets import get_law
 from isoflop.runs import RunTable
 from tests.conftest import shared_file

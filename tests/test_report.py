@@ -16,7 +16,7 @@ pytest.importorskip("matplotlib")
 
 from isoflop.cli import app  # noqa: E402
 from isoflop.analysis import FitOptions, analyse  # noqa: E402
-from isoflop.report import build_report as render_report  # noqa: E402
+from isoflop.reporting import build_report as render_report  # noqa: E402
 from tests.test_envelope import LAW  # noqa: E402
 from tests.test_plots import BUDGETS, isoflop_sweep  # noqa: E402
 

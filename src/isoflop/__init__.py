@@ -18,22 +18,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The facade's functions `fit`, `plan` and `report` share their names with subpackages. Importing a package's
-# submodule for the first time binds it as the package's attribute, so every such subpackage is imported
-# here, before the functions below take the names; later imports (e.g. of isoflop.report.html) bind nothing
-# on `isoflop` itself (a test checks this).
-from . import plan as _plan_module
-from . import report as _report_package  # noqa: F401  (light: matplotlib loads with report.plots only)
+# The facade's functions `fit`, `plan` and `report` are functions; the modules behind them are `fitting`,
+# `planning` and `reporting`, so `import isoflop.fitting.parametric as p` and the functions never collide.
+from . import planning as _planning
 from ._version import __version__
 from .analysis import Analysis, FitOptions, analyse
 from .errors import InputError
-from .fit import fit as _fit_table
-from .fit.bootstrap import BootstrapResult
-from .fit.parametric import FitResult
+from .fitting import fit as _fit_table
+from .fitting.bootstrap import BootstrapResult
+from .fitting.parametric import FitResult
 from .flops import Architecture
 from .hardware import Cluster, get_accelerator
 from .laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw, LawEnsemble, LossVsComputeLaw, NDLaw
-from .plan import Allocation, Diagnosis, Frontier, Plan
+from .planning import Allocation, Diagnosis, Frontier, Plan
 from .presets import PRESETS, get_law
 from .runs import RunTable
 from .sweep.design import SweepConfig, SweepDesign, design_sweep
@@ -94,23 +91,23 @@ def fit(runs, form: str = "chinchilla", *, delta: float | None = None, fixed: di
 def plan(law, **question) -> Plan:
     """Plan with ``law`` (anything ``as_law`` takes); the question follows from the keywords — flops,
     n_params, n_tokens, target_loss, unique_tokens, inference_tokens, cluster, days, … (see
-    ``isoflop.plan.plan``)."""
-    return _plan_module.plan(as_law(law), **question)
+    ``isoflop.planning.plan``)."""
+    return _planning.plan(as_law(law), **question)
 
 
 def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5) -> Diagnosis:
     """Is (n_params, n_tokens) undertrained, compute-optimal or overtrained, and how much compute does it waste?"""
-    return _plan_module.diagnose(as_law(law), n_params, n_tokens, tolerance)
+    return _planning.diagnose(as_law(law), n_params, n_tokens, tolerance)
 
 
 def frontier(law, flops, unique_tokens=None, inference_tokens=None) -> Frontier:
     """Compute-optimal (and data-constrained, inference-aware) allocations over an array of budgets."""
-    return _plan_module.frontier(as_law(law), flops, unique_tokens, inference_tokens)
+    return _planning.frontier(as_law(law), flops, unique_tokens, inference_tokens)
 
 
 def report(analysis: Analysis, path=None, *, title: str | None = None, unique_tokens=None, source: str = ""):
     """The HTML report of an Analysis (``analyse``); written to ``path`` when given. Needs matplotlib."""
-    from .report.html import build_report
+    from .reporting.html import build_report
 
     built = build_report(analysis, unique_tokens=unique_tokens, source=source, title=title)
     if path is not None:

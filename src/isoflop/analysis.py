@@ -5,9 +5,9 @@ three can never disagree: the same runs and the same fitting options give the sa
 Each step that does not apply to the data (too few budgets for approach 2, no curves for approach 1, …) is
 skipped with a note that says why, never with an exception. The report only renders an ``Analysis``.
 
-Methods: approach 3 (Hoffmann et al. 2022, section 3.3; `isoflop.fit.parametric`), the bootstrap over runs
-(`isoflop.fit.bootstrap`), approach 2 (section 3.2; `isoflop.fit.isoflop`), approach 1 (section 3.1;
-`isoflop.fit.envelope`) and compute-ordered backtests (`isoflop.fit.select`).
+Methods: approach 3 (Hoffmann et al. 2022, section 3.3; `isoflop.fitting.parametric`), the bootstrap over runs
+(`isoflop.fitting.bootstrap`), approach 2 (section 3.2; `isoflop.fitting.isoflop`), approach 1 (section 3.1;
+`isoflop.fitting.envelope`) and compute-ordered backtests (`isoflop.fitting.select`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import InputError
-from .fit import fit as fit_law
-from .fit.identify import identify, require_identified
-from .fit.parametric import DEFAULT_DELTA, FORMS, FitResult
-from .plan import Plan, diagnose, plan
+from .fitting import fit as fit_law
+from .fitting.identify import identify, require_identified
+from .fitting.parametric import DEFAULT_DELTA, FORMS, FitResult
+from .planning import Plan, diagnose, plan
 from .runs import RunTable
 
 MAX_BOOTSTRAP = 100_000  # resamples: (K, runs) weights and K laws in memory
@@ -171,7 +171,7 @@ class Analysis:
 def default_backtest_threshold(finals: RunTable) -> float | None:
     """Hold out the largest budgets (groups of `group_budgets`), as few as hold at least max(3, 10%) of the
     runs, keeping at least 2 budgets to fit on; None where that is impossible."""
-    from .fit.isoflop import group_budgets
+    from .fitting.isoflop import group_budgets
 
     labels = group_budgets(finals.flops)
     groups = np.unique(labels)[::-1]
@@ -227,7 +227,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
         law = fit_result.law
         if options.n_bootstrap:
             if options.form == "data-constrained":
-                from .fit.repetition import bootstrap_repetition
+                from .fitting.repetition import bootstrap_repetition
 
                 boot = bootstrap_repetition(fit_result, options.n_bootstrap, seed=options.seed)
             else:
@@ -240,7 +240,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             if threshold is None:
                 notes.append("backtest: too few compute budgets to hold the largest out")
         if threshold is not None:
-            from .fit.select import backtest
+            from .fitting.select import backtest
 
             try:
                 backtests = tuple(backtest(finals, threshold, (options.form,), delta=options.delta,
@@ -250,7 +250,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
                     raise
                 notes.append(f"backtest: {exc}")
         if isoflop:
-            from .fit.isoflop import fit_isoflop
+            from .fitting.isoflop import fit_isoflop
 
             try:
                 iso = fit_isoflop(finals)
@@ -260,7 +260,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
         notes.append("a saved fit carries no runs: no data summary, backtest, residuals or approach 2")
         identifiability = saved_identifiability
     if curves is not None:
-        from .fit.envelope import envelope
+        from .fitting.envelope import envelope
 
         try:
             env = envelope(curves, smooth=smooth)
@@ -300,14 +300,14 @@ def _fit(finals: RunTable, options: FitOptions):
 
     Every fit is calibrated by compute-ordered backtests (fit below cut-offs, score above: `fit.calibrate`),
     so predictions carry the error of extrapolating the form, not only noise and parameter spread."""
-    from .fit.calibrate import calibrate
-    from .fit.select import select_fit
+    from .fitting.calibrate import calibrate
+    from .fitting.select import select_fit
 
     if options.form == "auto":
         selection = select_fit(finals)
         return selection.result, selection, selection.calibration
     if options.form == "data-constrained":
-        from .fit.repetition import fit_repetition
+        from .fitting.repetition import fit_repetition
 
         return fit_repetition(finals, None if options.base == "fit" else options.base, delta=options.delta), None, None
 
@@ -325,7 +325,7 @@ def plan_report(plan_result: Plan, source, *, bootstrap=None, calibration=None) 
     the loss (`fit.predict.predict_loss`: noise, parameter spread and the form's extrapolation error) in place
     of the ensemble's parameter-only one; a warning past ``fit.predict.WARN_DECADES``. ``source``: the
     FitResult or saved fit the plan's law came from."""
-    from .fit.predict import predict_loss
+    from .fitting.predict import predict_loss
 
     out = plan_result.to_dict()
     if plan_result.kind == "inference-aware" or source is None:

@@ -27,9 +27,9 @@ def run_demo(design, out_dir: str | Path, *, device: str = "auto", progress: boo
     """Train ``design`` into ``out_dir/sweep`` (resuming what is there), analyse it and write fit.json and
     report.html; returns the JSON-ready summary (the caller writes it as summary.json)."""
     from .analysis import FitOptions, analyse
-    from .fit.io import save_fit
+    from .fitting.io import save_fit
     from .provenance import provenance
-    from .report.html import build_report
+    from .reporting.html import build_report
     from .sweep import store
     from .sweep.executors import run_sweep
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..analysis import ANALYSIS_FORMS, FitOptions, analyse, plan_report
 from ..errors import CorruptLogWarning, InputError
-from ..fit.parametric import DEFAULT_DELTA
+from ..fitting.parametric import DEFAULT_DELTA
 from ..provenance import provenance
 from ..runs import CONVENTIONS, parse_column_map
 from . import parse
@@ -97,7 +97,7 @@ def fit_cmd(
         report["notes"] = [n for n in result.notes if not n.startswith("approach 1")]
         report["provenance"] = provenance([runs])
         if save is not None:
-            from ..fit.io import save_fit_result
+            from ..fitting.io import save_fit_result
 
             save_fit_result(save, result.fit, result.bootstrap, result.calibration,
                             extra={k: v for k, v in report.items() if k in ("plan", "provenance", "selection", "notes",
@@ -263,8 +263,8 @@ def report_cmd(
 ):
     """One self-contained HTML page: data, fitted law with intervals, backtest, plans, diagnosis and figures."""
     with user_errors():
-        from ..fit.io import is_saved_fit, load_saved_fit
-        from ..report.html import build_report
+        from ..fitting.io import is_saved_fit, load_saved_fit
+        from ..reporting.html import build_report
         from ..sweep.store import find_sweep
 
         options = fit_options(form, delta, fix, drop_highest, bootstrap, seed, base, allow_unidentified)

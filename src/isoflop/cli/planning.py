@@ -10,9 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..plan import budgets as make_budgets
-from ..plan import LABELS as FRONTIER_LABELS
-from ..plan import diagnose, frontier, plan
+from ..planning import budgets as make_budgets
+from ..planning import LABELS as FRONTIER_LABELS
+from ..planning import diagnose, frontier, plan
 from ..analysis import plan_report
 from ..errors import InputError
 from ..flops import CONVENTIONS, Architecture
@@ -43,8 +43,8 @@ def resolve(law: Optional[str], fit: Optional[Path], allow_unidentified: bool = 
         raise InputError("give --law (a published law) or --fit (a saved fit), not both")
     if fit is None:
         return get_law(law or DEFAULT_LAW), None, ()
-    from ..fit.identify import require_identified
-    from ..fit.io import load_saved_fit
+    from ..fitting.identify import require_identified
+    from ..fitting.io import load_saved_fit
 
     saved = load_saved_fit(fit)
     verdict = require_identified(saved, allow_unidentified=allow_unidentified)
@@ -133,7 +133,7 @@ def loss_cmd(
 ):
     """The loss a law predicts for N parameters trained on D tokens (of which U unique); with --fit, its 95%
     interval (noise, parameter spread and the form's extrapolation error) and how far it extrapolates."""
-    from ..fit.predict import predict_loss
+    from ..fitting.predict import predict_loss
 
     with user_errors():
         n_params, n_tokens = parse.number(params, "--params"), parse.number(tokens, "--tokens")

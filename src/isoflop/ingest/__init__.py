@@ -26,7 +26,7 @@ Which key is the loss: the first of `curve.LOSS_KEYS` a run logged — held-out 
 losses (a diverged run) are dropped, with a warning; of repeated steps (a restarted job logs them again)
 the last logged is kept. The result has columns run_id, step, n_params, n_tokens, flops = 6·N·D, loss,
 loss_key (the logged key each loss came from) and planned_tokens (the learning-rate schedule's length in tokens: planned_steps × tokens per step, NaN where
-unknown), which `isoflop.fit.envelope` uses to flag runs that did not run the length of their schedule.
+unknown), which `isoflop.fitting.envelope` uses to flag runs that did not run the length of their schedule.
 """
 
 from __future__ import annotations

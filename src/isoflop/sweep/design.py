@@ -2,7 +2,7 @@
 to a real transformer shape and given the tokens that spend exactly its budget.
 
 For a budget C the prior law's compute-optimal size N*(C) (Hoffmann et al. 2022, eq. 4, via
-``isoflop.plan.compute_optimal``) is scaled by ``center`` and the k = ``sizes_per_budget`` targets are spread
+``isoflop.planning.compute_optimal``) is scaled by ``center`` and the k = ``sizes_per_budget`` targets are spread
 log-uniformly over [N*/spread, N*·spread]:
 
     N_i = center · N*(C) · spread^(u_i),   u_i = −1 + 2i/(k−1),  i = 0..k−1.
@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import InputError
 from ..flops import BLOCKS, CONVENTIONS, propose_architecture
 from ..laws import require_nd_law
-from ..plan import compute_optimal
+from ..planning import compute_optimal
 from ..presets import get_law
 from ..train.spec import DataSpec, TrainSpec
 from ..units import format_quantity, parse_quantity

@@ -60,7 +60,7 @@ def fit(table: RunTable, form: str = "chinchilla", *, delta: float = DEFAULT_DEL
     return replace(result, warnings=notes + result.warnings, data=replace(result.data, unique_tokens=unique))
 
 
-# identify() and calibrate() stay in their modules (isoflop.fit.identify / .calibrate): exported here, the
+# identify() and calibrate() stay in their modules (isoflop.fitting.identify / .calibrate): exported here, the
 # functions would shadow the submodules of the same name.
 from .calibrate import Calibration  # noqa: E402  (these modules use fit() above)
 from .identify import Identifiability, require_identified  # noqa: E402

@@ -24,7 +24,7 @@ import matplotlib  # the `plot` extra: this module is imported only to draw
 import numpy as np
 
 from ..errors import InputError
-from ..fit.isoflop import group_budgets
+from ..fitting.isoflop import group_budgets
 from ..laws import FLOPS_PER_PARAM_TOKEN
 from ..presets import PRESETS
 
@@ -69,7 +69,7 @@ def isoflop_curves(table, result=None, *, window: float | None = 3.0, budget_rto
     budget's parabola is drawn over the runs it was fitted to, and the minima (gid ``"minima"``) are
     exactly ``result.optima``'s (n_params, loss).
     """
-    from ..fit.isoflop import fit_isoflop, parabola_fit
+    from ..fitting.isoflop import fit_isoflop, parabola_fit
 
     table = table.finals()
     if result is None:
@@ -112,7 +112,7 @@ def frontier(law, flops=None, *, presets=DEFAULT_PRESETS, isoflop=None, envelope
     of ``presets``; points: ``"approach2"`` (an IsoflopResult's optima), ``"approach1"`` (an
     EnvelopeResult's steps).
     """
-    from ..plan import compute_optimal
+    from ..planning import compute_optimal
 
     _point_law(law)
     flops = np.logspace(18, 26, 81) if flops is None else np.asarray(flops, float)
@@ -155,7 +155,7 @@ def loss_landscape(law, *, budgets=None, unique_tokens=None, config=None, table=
     (D beyond it repeats data). Points: ``"runs"`` (a RunTable's final (N, D)), ``"config"`` the
     configuration ``config`` = (n_params, n_tokens).
     """
-    from ..plan import MIN_FLOPS, compute_optimal, constrained_optimal
+    from ..planning import MIN_FLOPS, compute_optimal, constrained_optimal
 
     point = _point_law(law)
     budgets = None if budgets is None else np.atleast_1d(np.asarray(budgets, float))

@@ -17,7 +17,7 @@ Here:
    the same at every step and cancels out of the exponent. Back-and-forth switching between the same two
    sizes (noise near a crossover) counts as one step at the geometric mean of its crossings.
 3. log N* = a·log C + k and log D* = b·log C + k' are fitted by OLS over the steps with Student-t
-   intervals (`isoflop.fit.isoflop.power_law`); the number of points is the number of steps, not the
+   intervals (`isoflop.fitting.isoflop.power_law`); the number of points is the number of steps, not the
    1,500 grid points, whose dependence would make the intervals falsely narrow.
 
 Schedules. A loss logged halfway through a cosine schedule is higher than the final loss of a run whose

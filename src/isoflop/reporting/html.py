@@ -4,7 +4,7 @@ One file, readable offline: figures are embedded as base64 PNG ``data:`` URIs, t
 and there is no script and no external resource. Sections: the data; the fitted law (approach 3, Huber on
 log residuals) with bootstrap intervals; N*(C) ∝ C^a from approaches 1, 2 and 3 side by side; an
 extrapolation backtest; compute-optimal plans for chosen budgets; the diagnosis of a configuration; and
-the figures of `isoflop.report.plots`. A section whose method does not apply to the data (too few budgets
+the figures of `isoflop.reporting.plots`. A section whose method does not apply to the data (too few budgets
 for approach 2, no training curves for approach 1, …) is replaced by a note that says why.
 
 ``build_report`` turns an ``isoflop.analysis.Analysis`` (which computed everything) into a `Report` (its

@@ -1,5 +1,5 @@
 """Figures and a self-contained HTML report (`plots` needs matplotlib, the `plot` extra; it is imported only
-when a figure is drawn, so ``import isoflop.report`` stays light)."""
+when a figure is drawn, so ``import isoflop.reporting`` stays light)."""
 
 from .html import Report, build_report, render
 
