@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Optional
 
 import typer
 
 from .._version import __version__
+from ..errors import ConvergenceWarning, CorruptFileWarning
 from . import fitting, planning, sweeps
+from .output import print_warnings
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -43,8 +46,20 @@ app.add_typer(sweeps.sweep_app, name="sweep")
 app.command("demo", context_settings=CONTEXT)(sweeps.demo_cmd)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """isoflop's own warnings (a corrupt file left out, a fit that did not converge) as one yellow line."""
+    if issubclass(category, (CorruptFileWarning, ConvergenceWarning)):
+        print_warnings([str(message)])
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main() -> None:
     """Entry point of the `isoflop` script. A closed pipe (``isoflop plan --json | head -c 10``) ends quietly."""
+    warnings.showwarning = _show_warning
     try:
         app()
     except BrokenPipeError:
