@@ -259,11 +259,13 @@ def _run_folders(sweep_dir: Path) -> list[Path]:
 def export_table(sweep_dir: str | Path) -> pd.DataFrame:
     """One row per finished run: run_id, n_params (total, exact), n_tokens, flops (what the run spent under
     its flop_convention), loss (final validation loss, nats/token), param_convention ('total'), followed by
-    flops_budget, flop_convention, train_loss, seconds, n_layer, d_model. Sorted by (flops_budget, n_params)."""
+    flops_budget, flop_convention, train_loss, seconds, n_layer, d_model. Sorted by (flops_budget, n_params).
+    A WSD sweep gives one row per finished cooldown; its trunks (constant learning rate to the end, not
+    annealed: not a result point) are left out."""
     rows = []
     for folder in _run_folders(Path(sweep_dir)):
         result = read_result(folder)
-        if result is None:
+        if result is None or result.get("kind") == "trunk":
             continue
         rows.append({key: result.get(key) for key in TABLE_COLUMNS + ["flops_budget", "flop_convention",
                                                                       "train_loss", "seconds", "n_layer", "d_model"]})
