@@ -164,6 +164,9 @@ def test_wsd_tokens_per_param_range_and_cosine_configs_unchanged():
     for r in design.points:
         assert 10 <= r.n_tokens / r.n_params * (r.flops_budget / r.flops) <= 300 * 1.01
     assert len(design.points) < 16
+    fewest = design_sweep(SweepConfig.from_dict({**WSD, "min_n_tokens": 1e6}))
+    assert {r.run_id for r in fewest.points} == {r.run_id for r in design_sweep(SweepConfig.from_dict(WSD)).points
+                                                  if r.flops_budget / (6 * r.n_params) >= 1e6}
     plain = SweepConfig.from_dict(BASE).to_dict()
     assert "schedule" not in plain and "sizes" not in plain  # sweep.json of cosine sweeps is as before
     assert all(r.kind == "cosine" and r.train_flops == r.flops for r in design_sweep(SweepConfig.from_dict(BASE)).runs)

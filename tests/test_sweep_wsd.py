@@ -60,6 +60,8 @@ def test_wsd_sweep_gives_one_row_per_cooldown_equal_to_whole_runs(tmp_path):
 KILL = dict(TINY, budgets=[6e8, 1.2e9, 2.4e9])
 CHILD = """
 import json, sys
+import torch
+torch.set_num_threads(1)  # see one_thread
 from isoflop.sweep.demo import run_demo_sweep
 run_demo_sweep(sys.argv[1], device="cpu", progress=False, config=json.loads(sys.argv[2]), workers=1)
 """
@@ -74,7 +76,7 @@ def _snapshot(sweep_dir):
     return out
 
 
-def _kill_when(cmd, env, ready, timeout=120):
+def _kill_when(cmd, env, ready, timeout=300):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.time() + timeout
     try:

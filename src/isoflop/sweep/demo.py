@@ -27,13 +27,17 @@ from . import store
 from .design import SweepConfig, SweepDesign, design_sweep
 from .executors import SweepReport, run_sweep
 
-# Sizes spread over 1.2 decades of parameters; budgets over 1.5 decades of compute, the top half-decade kept
-# for the self-backtest. Batch, learning rate and head size were chosen for throughput and a smooth fit on
-# 2 CPU cores (see the wsd branch's report); the shape rule is the package default otherwise.
+# Six sizes over 1.15 decades of parameters; eleven budgets a factor √2 apart over 1.5 decades of compute
+# (the top half-decade is what the self-backtest predicts). A point needs ≥ 1M tokens (~490 steps of 2048
+# tokens: shorter runs are limited by optimisation, not data) and ≤ 600 tokens per parameter (the smallest
+# models are saturated long before; their steps cost as much as a mid-size model's on a CPU). Batch and
+# learning rate are fixed across sizes so that all trunks share one recipe; 2048-token steps keep the
+# per-step overhead below the step's work on 2 CPU cores.
 DEMO_CONFIG = dict(
-    schedule="wsd", budgets=[3e10, 6e10, 1.2e11, 2.5e11, 5e11, 1e12], sizes=[8e3, 1.5e4, 3e4, 6e4, 1.2e5],
+    schedule="wsd", sizes=[8e3, 1.8e4, 2.3e4, 3.5e4, 7e4, 1.2e5],
+    budgets=[6e10, 8.5e10, 1.2e11, 1.7e11, 2.4e11, 3.4e11, 4.8e11, 6.8e11, 9.6e11, 1.36e12, 1.92e12],
     cooldown_fraction=0.2, cooldown_shape="1-sqrt", batch_tokens=2048, peak_lr=0.01, head_dim=16, seq_len=64,
-    min_tokens_per_param=2.0, evals_per_run=10, checkpoints_per_run=4, eval_sequences=256,
+    min_n_tokens=1e6, max_tokens_per_param=600, evals_per_run=10, checkpoints_per_run=4, eval_sequences=256,
     data={"source": "stdlib"})
 DEMO_WORKERS = 2  # worker processes on CPU, one torch thread each
 PLAN_FACTOR = 100.0  # the plan is made this many times beyond the largest budget of the sweep

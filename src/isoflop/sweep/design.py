@@ -67,7 +67,8 @@ class SweepConfig:
     module docstring). sizes: target model sizes used at every budget instead of the grid around N*(C)
     (required for wsd). cooldown_fraction: cooldown length as a fraction of the branch point's tokens;
     cooldown_shape: 'linear' or '1-sqrt'. min_tokens_per_param / max_tokens_per_param: drop grid points
-    whose D/N falls outside (with sizes).
+    whose D/N falls outside; min_n_tokens: drop points of fewer tokens (runs of a few hundred steps are
+    limited by optimisation, not by data, and bend the fitted exponents).
     """
 
     budgets: tuple[float, ...]
@@ -98,6 +99,7 @@ class SweepConfig:
     cooldown_shape: str = "1-sqrt"
     min_tokens_per_param: float | None = None
     max_tokens_per_param: float | None = None
+    min_n_tokens: float | None = None
 
     def __post_init__(self):
         self._check_wsd()
@@ -161,6 +163,8 @@ class SweepConfig:
         elif self.schedule == "wsd":
             raise InputError("sizes: a wsd sweep trains one trunk per model size; list the sizes, "
                              "e.g. sizes = [1e4, 3e4, 1e5]")
+        if self.min_n_tokens is not None:
+            object.__setattr__(self, "min_n_tokens", parse_quantity(self.min_n_tokens, "min_n_tokens"))
         for name in ("min_tokens_per_param", "max_tokens_per_param"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
@@ -215,7 +219,7 @@ class SweepConfig:
 
 
 _WSD_KEYS = ("schedule", "sizes", "cooldown_fraction", "cooldown_shape", "min_tokens_per_param",
-             "max_tokens_per_param")
+             "max_tokens_per_param", "min_n_tokens")
 
 
 def _data_from_dict(d: dict) -> DataSpec:
@@ -398,7 +402,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
                                  f"{n_params:,}-parameter model ({tokens_per_step} tokens × "
                                  f"{flops_per_token:.3g} FLOPs/token = {tokens_per_step * flops_per_token:.3g} FLOPs); "
                                  f"raise the budget or lower batch_tokens/seq_len")
-            if not _tokens_per_param_ok(config, n_steps * tokens_per_step / n_params):
+            if not _tokens_ok(config, n_steps * tokens_per_step, n_params):
                 continue
             warmup = int(np.clip(round(hp.warmup_tokens / tokens_per_step), 1, max(1, n_steps // 4)))
             train = TrainSpec(arch=arch, n_steps=n_steps, batch_size=batch_size, peak_lr=float(peak_lr),
@@ -412,9 +416,11 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     return SweepDesign(config=config, law=law_name, runs=tuple(runs), warnings=tuple(warnings))
 
 
-def _tokens_per_param_ok(config: SweepConfig, ratio: float) -> bool:
-    low, high = config.min_tokens_per_param, config.max_tokens_per_param
-    return (low is None or ratio >= low) and (high is None or ratio <= high)
+def _tokens_ok(config: SweepConfig, n_tokens: float, n_params: float) -> bool:
+    """Whether a point of ``n_tokens`` on ``n_params`` passes the config's tokens and D/N filters."""
+    low, high, least = config.min_tokens_per_param, config.max_tokens_per_param, config.min_n_tokens
+    ratio = n_tokens / n_params
+    return (low is None or ratio >= low) and (high is None or ratio <= high) and (least is None or n_tokens >= least)
 
 
 def _design_wsd(config: SweepConfig) -> SweepDesign:
@@ -444,10 +450,10 @@ def _design_wsd(config: SweepConfig) -> SweepDesign:
             continue
         seen.add(n_params)
         fpt = arch.flops_per_token(config.flop_convention)
-        budgets = [c for c in config.budgets if _tokens_per_param_ok(config, c / fpt / n_params)]
+        budgets = [c for c in config.budgets if _tokens_ok(config, c / fpt, n_params)]
         if not budgets:
-            warnings.append(f"sizes: no budget gives the {n_params:,}-parameter model a tokens-per-parameter "
-                            f"ratio in range; size left out")
+            warnings.append(f"sizes: no budget gives the {n_params:,}-parameter model a token count in range "
+                            f"(min_n_tokens, min/max_tokens_per_param); size left out")
             continue
         hp = rule(n_params, budgets[-1], arch.n_params_non_embedding)  # the longest run's settings serve all
         batch_tokens = config.batch_tokens if config.batch_tokens is not None else hp.batch_tokens
