@@ -59,6 +59,7 @@ def main():
            "max_abs_rel_diff": float(rel.abs().max()), "share_wsd_better": float((rel < 0).mean()),
            "wsd_flops": wsd.total_flops, "cosine_flops": cosine.total_flops,
            "flop_ratio": wsd.total_flops / cosine.total_flops, "seconds": seconds,
+           "demo_flop_ratio": demo_design().total_flops / demo_design().grid_flops,
            "points": [{"run_id": k, "n_params": int(a.n_params[k]), "n_tokens": int(a.n_tokens[k]),
                        "loss_wsd": float(a.loss[k]), "loss_cosine": float(b.loss[k]), "rel_diff": float(rel[k])}
                       for k in common]}
@@ -71,7 +72,8 @@ def main():
     print(f"{len(common)} points: mean relative difference (wsd − cosine)/cosine = {100 * out['mean_rel_diff']:+.2f}% "
           f"(median {100 * out['median_rel_diff']:+.2f}%, max |.| {100 * out['max_abs_rel_diff']:.2f}%, "
           f"wsd better at {100 * out['share_wsd_better']:.0f}% of points)")
-    print(f"FLOPs: wsd {out['wsd_flops']:.3g}, cosine grid {out['cosine_flops']:.3g}, ratio {out['flop_ratio']:.2f}")
+    print(f"FLOPs: wsd {out['wsd_flops']:.3g}, cosine grid {out['cosine_flops']:.3g}, ratio {out['flop_ratio']:.2f} "
+          f"(the whole demo: {out['demo_flop_ratio']:.2f})")
     if all(v is not None for v in seconds.values()):
         print(f"wall: wsd {seconds['wsd']:.0f} s, cosine {seconds['cosine']:.0f} s (2 shared CPU cores: noisy)")
 

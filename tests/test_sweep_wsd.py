@@ -49,6 +49,13 @@ def test_wsd_sweep_gives_one_row_per_cooldown_equal_to_whole_runs(tmp_path):
         assert by_id.n_tokens[spec.run_id] == spec.n_tokens and by_id.flops[spec.run_id] == spec.flops
         result = store.read_result(store.run_dir(tmp_path / "seq", spec.run_id))
         assert result["kind"] == "cooldown" and result["branch_tokens"] == spec.train.decay_start * 256
+    branches = store.export_branches(tmp_path / "seq")
+    assert sorted(branches.run_id) == sorted(r.run_id for r in design.points)
+    for row in branches.itertuples():  # each cooldown names its trunk, which kept a state at the branch point
+        assert row.n_tokens == row.branch_tokens + row.cooldown_steps * 256
+        assert (store.run_dir(tmp_path / "seq", row.trunk) / rundir.branch_checkpoint(row.branch_tokens // 256)).exists()
+    curves = store.export_curves(tmp_path / "seq")
+    assert set(branches.trunk) <= set(curves.run_id)  # the trunks' loss curves
     # two worker processes: the same numbers (a cooldown waits for its trunk)
     store.init_sweep(tmp_path / "par", design)
     report = run_sweep(tmp_path / "par", device="cpu", progress=False, workers=2)

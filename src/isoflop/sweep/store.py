@@ -276,6 +276,24 @@ def export_table(sweep_dir: str | Path) -> pd.DataFrame:
     return frame
 
 
+BRANCH_COLUMNS = ["run_id", "trunk", "n_params", "branch_tokens", "n_tokens", "flops", "loss", "cooldown_steps"]
+
+
+def export_branches(sweep_dir: str | Path) -> pd.DataFrame:
+    """One row per finished WSD cooldown, with the trunk it branched from and the tokens at the branch point
+    (for drawing each trunk's curve from ``export_curves`` with its cooldowns); empty for a cosine sweep.
+    Sorted by (n_params, n_tokens)."""
+    rows = []
+    for folder in _run_folders(Path(sweep_dir)):
+        result = read_result(folder)
+        if result is not None and result.get("kind") == "cooldown":
+            rows.append({key: result.get(key) for key in BRANCH_COLUMNS})
+    frame = pd.DataFrame(rows, columns=BRANCH_COLUMNS)
+    if len(frame):
+        frame = frame.sort_values(["n_params", "n_tokens"], kind="stable").reset_index(drop=True)
+    return frame
+
+
 def export_curves(sweep_dir: str | Path) -> pd.DataFrame:
     """Every evaluation of every run (finished or not): run_id, step, n_params, n_tokens (seen so far),
     flops (spent so far), loss (validation), plus train_loss and lr."""
