@@ -147,3 +147,61 @@ def test_block_config_errors():
         SweepConfig.from_dict({**BASE, "query_groups": 0})
     gpt2_untied = SweepConfig.from_dict({**BASE, "tied_embeddings": False})
     assert gpt2_untied.block == "gpt2" and gpt2_untied.bias is True and gpt2_untied.query_groups == 1
+
+
+# ------------------------------------------------------------------------------------- warmup-stable-decay
+
+WSD = dict(budgets=[3e10, 1e11, 3e11, 1e12], schedule="wsd", sizes=[1e4, 2e4, 5e4, 1e5], head_dim=16, seq_len=64,
+           data="stdlib", cooldown_fraction=0.25, batch_tokens=2048, peak_lr=0.01)
+
+
+def test_wsd_branches_end_each_point_on_its_budget_and_share_one_trunk():
+    design = design_sweep(SweepConfig.from_dict(WSD))
+    trunks = {r.run_id: r for r in design.runs if r.kind == "trunk"}
+    cooldowns = [r for r in design.runs if r.kind == "cooldown"]
+    assert len(trunks) == 4 and len(cooldowns) == 16 and design.points == tuple(cooldowns)
+    for r in cooldowns:
+        t, trunk = r.train, trunks[r.trunk].train
+        assert (t.batch_size, t.peak_lr, t.cooldown_shape, t.final_lr_ratio) == (32, 0.01, "1-sqrt", 0.0)
+        n = round(r.flops_budget / (6 * r.n_params) / 2048)          # steps that spend the budget (6N)
+        assert t.n_steps == n and t.decay_start == round(n / 1.25)   # branch at D/(1 + f)
+        assert t.cooldown_steps == n - round(n / 1.25)
+        assert t.decay_start in trunk.keep_checkpoints and t.stable_key() == trunk.stable_key()
+        assert r.train_flops == pytest.approx(6 * r.n_params * t.cooldown_steps * 2048)
+        assert abs(r.flops - r.flops_budget) <= 0.5 * 6 * r.n_params * 2048
+    for trunk in trunks.values():  # constant learning rate to the last branch point
+        mine = [r for r in cooldowns if r.trunk == trunk.run_id]
+        assert trunk.train.n_steps == max(r.train.decay_start for r in mine) and trunk.train.cooldown_steps == 0
+        assert not trunk.is_point
+    # each stable phase counted once; the grid is the same points trained separately
+    total = sum(t.flops for t in trunks.values()) + sum(6 * r.n_params * r.train.cooldown_steps * 2048
+                                                        for r in cooldowns)
+    assert design.total_flops == pytest.approx(total)
+    assert design.grid_flops == pytest.approx(sum(r.flops for r in cooldowns))
+    assert design.flops_saved == pytest.approx(design.grid_flops - total) and design.flops_saved > 0
+    doc = design.to_dict()
+    assert doc["flops_saved"] == pytest.approx(design.flops_saved) and doc["n_points"] == 16
+    again = type(design).from_dict(doc)
+    assert again.runs == design.runs
+
+
+def test_wsd_tokens_per_param_range_and_cosine_configs_unchanged():
+    design = design_sweep(SweepConfig.from_dict({**WSD, "min_tokens_per_param": 10, "max_tokens_per_param": 300}))
+    for r in design.points:
+        assert 10 <= r.n_tokens / r.n_params * (r.flops_budget / r.flops) <= 300 * 1.01
+    assert len(design.points) < 16
+    fewest = design_sweep(SweepConfig.from_dict({**WSD, "min_n_tokens": 1e6}))
+    assert {r.run_id for r in fewest.points} == {r.run_id for r in design_sweep(SweepConfig.from_dict(WSD)).points
+                                                  if r.flops_budget / (6 * r.n_params) >= 1e6}
+    plain = SweepConfig.from_dict(BASE).to_dict()
+    assert "schedule" not in plain and "sizes" not in plain  # sweep.json of cosine sweeps is as before
+    assert all(r.kind == "cosine" and r.train_flops == r.flops for r in design_sweep(SweepConfig.from_dict(BASE)).runs)
+
+
+@pytest.mark.parametrize("change, field", [
+    (dict(sizes=None), "sizes"), (dict(cooldown_fraction=0), "cooldown_fraction"),
+    (dict(cooldown_shape="cos"), "cooldown_shape"), (dict(schedule="step"), "schedule"),
+    (dict(budgets=[1e6]), "budgets"), (dict(min_tokens_per_param=-1), "min_tokens_per_param")])
+def test_bad_wsd_configs_name_the_field(change, field):
+    with pytest.raises(InputError, match=field):
+        design_sweep(SweepConfig.from_dict({**WSD, **change}))

@@ -14,6 +14,16 @@ run's recorded ``flops`` (what it really spends) is within half a step of its bu
 rate and warm-up come from a named rule in ``rules.py``; the schedule is warm-up + cosine to 10% over exactly
 the run (``isoflop.train.spec.learning_rate``).
 
+Warmup-stable-decay sweeps (``schedule = "wsd"``; Hägele et al. 2024, "Scaling Laws and Compute-Optimal
+Training Beyond Fixed Training Durations", §3-4): every model size in ``sizes`` trains once at constant
+learning rate (its *trunk*), and for each budget C a short cooldown branches off the trunk so that the point
+ends at D = C / flops_per_token(N) tokens: with f = ``cooldown_fraction`` the branch is at D/(1 + f) tokens and
+the cooldown trains the remaining f/(1 + f)·D (f = 0.2: the paper's ~20% cooldown). Each cooldown is a result
+point (N, D, loss) of its own; the trunk is not. The design counts each stable phase once
+(``total_flops``) and reports the FLOPs saved against the same points trained as separate cosine runs
+(``grid_flops`` − ``total_flops``). All cooldowns of a size share the trunk's batch size and learning rate,
+taken from the rule at the size's largest budget (or ``peak_lr`` / ``batch_tokens``).
+
 Nothing here imports torch.
 """
 
@@ -32,7 +42,7 @@ from ..flops import BLOCKS, CONVENTIONS, propose_architecture
 from ..laws import require_nd_law
 from ..planning import compute_optimal
 from ..presets import get_law
-from ..train.spec import DataSpec, TrainSpec
+from ..train.spec import COOLDOWN_SHAPES, SCHEDULES, DataSpec, TrainSpec
 from ..units import format_quantity, parse_quantity
 from .rules import get_rule
 
@@ -65,6 +75,12 @@ class SweepConfig:
     hyper_rule: batch/LR rule in rules.RULES; lr_multiplier scales its learning rate; batch_tokens / peak_lr
     override it. seed: every run's seed (shared, so runs see the same batches: common random numbers).
     evals_per_run, checkpoints_per_run, eval_sequences: measurement and checkpoint cadence.
+    schedule: 'cosine' (a separate run per point) or 'wsd' (one trunk per size, a cooldown per point; see the
+    module docstring). sizes: target model sizes used at every budget instead of the grid around N*(C)
+    (required for wsd). cooldown_fraction: cooldown length as a fraction of the branch point's tokens;
+    cooldown_shape: 'linear' or '1-sqrt'. min_tokens_per_param / max_tokens_per_param: drop grid points
+    whose D/N falls outside; min_n_tokens: drop points of fewer tokens (runs of a few hundred steps are
+    limited by optimisation, not by data, and bend the fitted exponents).
     """
 
     budgets: tuple[float, ...]
@@ -91,8 +107,16 @@ class SweepConfig:
     checkpoints_per_run: int = 5
     eval_sequences: int = 128
     data: DataSpec = field(default_factory=DataSpec)
+    schedule: str = "cosine"
+    sizes: tuple[float, ...] | None = None
+    cooldown_fraction: float = 0.2
+    cooldown_shape: str = "1-sqrt"
+    min_tokens_per_param: float | None = None
+    max_tokens_per_param: float | None = None
+    min_n_tokens: float | None = None
 
     def __post_init__(self):
+        self._check_wsd()
         budgets = self.budgets if isinstance(self.budgets, (list, tuple)) else [self.budgets]
         if not budgets:
             raise InputError("budgets: give at least one compute budget in FLOPs, e.g. budgets = [1e11, 3e11]")
@@ -144,6 +168,42 @@ class SweepConfig:
             raise InputError(f"vocab_size: {self.vocab_size} does not match data source {self.data.source!r}, "
                              f"which has {self.data.n_vocab} tokens; leave vocab_size out to use the data's")
 
+    def _check_wsd(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule: unknown {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.cooldown_shape not in COOLDOWN_SHAPES:
+            raise InputError(f"cooldown_shape: unknown {self.cooldown_shape!r}; "
+                             f"choose one of {', '.join(COOLDOWN_SHAPES)}")
+        f = self.cooldown_fraction
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
+            raise InputError(f"cooldown_fraction: must be a number in (0, 1] (0.2 = a cooldown of 20% of the "
+                             f"branch point's tokens), got {f!r}")
+        if self.sizes is not None:
+            sizes = self.sizes if isinstance(self.sizes, (list, tuple)) else [self.sizes]
+            object.__setattr__(self, "sizes", tuple(sorted(parse_quantity(n, "sizes") for n in sizes)))
+            if not self.sizes:
+                raise InputError("sizes: give at least one model size, e.g. sizes = [1e4, 3e4, 1e5]")
+        elif self.schedule == "wsd":
+            raise InputError("sizes: a wsd sweep trains one trunk per model size; list the sizes, "
+                             "e.g. sizes = [1e4, 3e4, 1e5]")
+        if self.min_n_tokens is not None:
+            object.__setattr__(self, "min_n_tokens", parse_quantity(self.min_n_tokens, "min_n_tokens"))
+        for name in ("min_tokens_per_param", "max_tokens_per_param"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise InputError(f"{name}: must be a positive number, got {value!r}")
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["budgets"] = list(self.budgets)
+        out["data"] = self.data.to_dict()
+        if self.schedule == "cosine" and self.sizes is None:  # a config written before WSD keeps its keys
+            for name in _WSD_KEYS:
+                del out[name]
+        elif self.sizes is not None:
+            out["sizes"] = list(self.sizes)
+        return out
+
     @property
     def n_vocab(self) -> int:
         return self.data.n_vocab
@@ -184,11 +244,9 @@ class SweepConfig:
                              for p in data["paths"]]
         return cls.from_dict(d, source=str(path))
 
-    def to_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["budgets"] = list(self.budgets)
-        out["data"] = self.data.to_dict()
-        return out
+
+_WSD_KEYS = ("schedule", "sizes", "cooldown_fraction", "cooldown_shape", "min_tokens_per_param",
+             "max_tokens_per_param", "min_n_tokens")
 
 
 def _data_from_dict(d: dict) -> DataSpec:
@@ -270,13 +328,33 @@ class RunSpec:
 
     ``n_params`` (exact, total), ``n_tokens`` and ``flops`` (= n_tokens · flops per token under
     ``train.flop_convention``) are what the run really does; ``flops_budget`` and ``target_n_params`` are the
-    grid point it was snapped from.
+    grid point it was snapped from. ``trunk``: for a WSD cooldown, the run id of the trunk it branches from.
     """
 
     run_id: str
     flops_budget: float
     target_n_params: float
     train: TrainSpec
+    trunk: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """'cosine' (a run of its own), 'trunk' (a WSD stable phase; not a result point) or 'cooldown'."""
+        if self.train.schedule != "wsd":
+            return "cosine"
+        return "cooldown" if self.trunk is not None else "trunk"
+
+    @property
+    def is_point(self) -> bool:
+        """Whether the run's final loss is a result point (N, D, loss) for the fits; a trunk's is not."""
+        return self.kind != "trunk"
+
+    @property
+    def train_flops(self) -> float:
+        """FLOPs this run trains itself: a cooldown only its cooldown steps (its stable phase is the trunk's)."""
+        if self.kind == "cooldown":
+            return self.train.cooldown_steps * self.train.tokens_per_step * self.train.flops_per_token
+        return self.flops
 
     @property
     def n_params(self) -> int:
@@ -291,14 +369,18 @@ class RunSpec:
         return self.train.flops
 
     def to_dict(self) -> dict:
-        return {"run_id": self.run_id, "flops_budget": self.flops_budget, "target_n_params": self.target_n_params,
-                "n_params": self.n_params, "n_tokens": self.n_tokens, "flops": self.flops,
-                "train": self.train.to_dict()}
+        out = {"run_id": self.run_id, "flops_budget": self.flops_budget, "target_n_params": self.target_n_params,
+               "n_params": self.n_params, "n_tokens": self.n_tokens, "flops": self.flops,
+               "train": self.train.to_dict()}
+        if self.kind != "cosine":
+            out.update(kind=self.kind, trunk=self.trunk)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSpec":
         return cls(run_id=d["run_id"], flops_budget=float(d["flops_budget"]),
-                   target_n_params=float(d["target_n_params"]), train=TrainSpec.from_dict(d["train"]))
+                   target_n_params=float(d["target_n_params"]), train=TrainSpec.from_dict(d["train"]),
+                   trunk=d.get("trunk"))
 
 
 @dataclass(frozen=True)
@@ -312,14 +394,31 @@ class SweepDesign:
 
     @property
     def total_flops(self) -> float:
-        return float(sum(r.flops for r in self.runs))
+        """FLOPs the sweep trains: each WSD stable phase counted once (``RunSpec.train_flops``)."""
+        return float(sum(r.train_flops for r in self.runs))
+
+    @property
+    def points(self) -> tuple[RunSpec, ...]:
+        """The runs whose final losses are result points (every run but WSD trunks)."""
+        return tuple(r for r in self.runs if r.is_point)
+
+    @property
+    def grid_flops(self) -> float:
+        """FLOPs of the same points trained as separate runs (a cosine run each)."""
+        return float(sum(r.flops for r in self.points))
+
+    @property
+    def flops_saved(self) -> float:
+        """grid_flops − total_flops: what sharing the stable phases saves (0 for a cosine sweep)."""
+        return self.grid_flops - self.total_flops
 
     def estimate_seconds(self, device_flops: float) -> float:
         """Rough wall time: total FLOPs / ``device_flops`` (sustained FLOP/s), ignoring evaluation."""
         return self.total_flops / device_flops
 
     def to_dict(self) -> dict:
-        return {"law": self.law, "total_flops": self.total_flops, "n_runs": len(self.runs),
+        return {"law": self.law, "total_flops": self.total_flops, "grid_flops": self.grid_flops,
+                "flops_saved": self.flops_saved, "n_points": len(self.points), "n_runs": len(self.runs),
                 "warnings": list(self.warnings), "config": self.config.to_dict(),
                 "runs": [r.to_dict() for r in self.runs]}
 
@@ -353,8 +452,13 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     plans as its point law) overrides ``config.law``.
 
     Raises InputError naming the field when two budgets would share run ids, a size cannot be snapped to a
-    shape, or a budget cannot pay for one optimiser step. Two targets that snap to the same shape are merged (noted in ``warnings``).
+    shape, or a budget cannot pay for one optimiser step. Two targets that snap to the same shape are merged
+    (noted in ``warnings``). With ``config.sizes`` every budget uses those sizes; ``schedule = "wsd"`` designs
+    trunks and cooldowns (``_design_wsd``).
     """
+    if config.schedule == "wsd":
+        config.data.check_files()
+        return _design_wsd(config)
     law = require_nd_law(get_law(config.law) if law is None else law)
     law_name = law.name
     count = "non_embedding" if law.param_convention == "non_embedding" else "total"
@@ -374,7 +478,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     runs, warnings = [], []
     for budget, centre in zip(budgets, centres):
         seen = set()
-        for target in centre * config.spread**u:
+        for target in (config.sizes if config.sizes is not None else centre * config.spread**u):
             try:
                 block = {**BLOCKS[config.block], "tied_embeddings": config.tied_embeddings, "bias": config.bias}
                 arch = propose_architecture(target, vocab_size=V, seq_len=T, aspect_ratio=config.aspect_ratio,
@@ -402,6 +506,8 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
                                  f"{n_params:,}-parameter model ({tokens_per_step} tokens × "
                                  f"{flops_per_token:.3g} FLOPs/token = {tokens_per_step * flops_per_token:.3g} FLOPs); "
                                  f"raise the budget or lower batch_tokens/seq_len")
+            if not _tokens_ok(config, n_steps * tokens_per_step, n_params):
+                continue
             warmup = int(np.clip(round(hp.warmup_tokens / tokens_per_step), 1, max(1, n_steps // 4)))
             train = TrainSpec(arch=arch, n_steps=n_steps, batch_size=batch_size, peak_lr=float(peak_lr),
                               warmup_steps=warmup, seed=config.seed, data=config.data,
@@ -412,3 +518,86 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
             runs.append(RunSpec(run_id=f"c{format_budget(budget)}-n{n_params}", flops_budget=float(budget),
                                 target_n_params=float(target), train=train))
     return SweepDesign(config=config, law=law_name, runs=tuple(runs), warnings=tuple(warnings))
+
+
+def _tokens_ok(config: SweepConfig, n_tokens: float, n_params: float) -> bool:
+    """Whether a point of ``n_tokens`` on ``n_params`` passes the config's tokens and D/N filters."""
+    low, high, least = config.min_tokens_per_param, config.max_tokens_per_param, config.min_n_tokens
+    ratio = n_tokens / n_params
+    return (low is None or ratio >= low) and (high is None or ratio <= high) and (least is None or n_tokens >= least)
+
+
+def _design_wsd(config: SweepConfig) -> SweepDesign:
+    """One trunk per size of ``config.sizes`` and one cooldown per budget (see the module docstring).
+
+    For size N (exact count after snapping) and budget C the point ends at n = round(C / fpt / tokens_per_step)
+    steps; it branches at b = round(n / (1 + f)) and cools down for n − b steps. The trunk trains to the
+    largest b at constant learning rate and keeps its state at every b. Sizes come first in ascending order,
+    each trunk before its cooldowns, so a one-process executor can run them in order.
+    """
+    rule = get_rule(config.hyper_rule)
+    T, V, f = config.seq_len, config.n_vocab, config.cooldown_fraction
+    runs, warnings, seen = [], [], set()
+    for target in config.sizes:
+        try:
+            arch = propose_architecture(target, vocab_size=V, seq_len=T, aspect_ratio=config.aspect_ratio,
+                                        head_dim=config.head_dim, count="total",
+                                        tied_embeddings=config.tied_embeddings, bias=config.bias,
+                                        tolerance=config.snap_tolerance)
+        except InputError as exc:
+            raise InputError(f"sizes: the target size {format_quantity(target)} parameters cannot be snapped "
+                             f"to a shape ({exc}); change sizes or head_dim, or raise snap_tolerance") from None
+        n_params = arch.n_params
+        if n_params in seen:
+            warnings.append(f"sizes: target {format_quantity(target)} snapped to the same shape as a neighbour "
+                            f"({n_params:,} parameters); kept once")
+            continue
+        seen.add(n_params)
+        fpt = arch.flops_per_token(config.flop_convention)
+        budgets = [c for c in config.budgets if _tokens_ok(config, c / fpt, n_params)]
+        if not budgets:
+            warnings.append(f"sizes: no budget gives the {n_params:,}-parameter model a token count in range "
+                            f"(min_n_tokens, min/max_tokens_per_param); size left out")
+            continue
+        hp = rule(n_params, budgets[-1], arch.n_params_non_embedding)  # the longest run's settings serve all
+        batch_tokens = config.batch_tokens if config.batch_tokens is not None else hp.batch_tokens
+        peak_lr = float(config.peak_lr if config.peak_lr is not None else hp.peak_lr * config.lr_multiplier)
+        batch_size = max(1, round(batch_tokens / T))
+        tokens_per_step = batch_size * T
+        branches = {}  # branch step → (budget, steps of the point)
+        for budget in budgets:
+            n_steps = round(budget / fpt / tokens_per_step)
+            branch = round(n_steps / (1 + f))
+            if branch < 1 or n_steps - branch < 1:
+                raise InputError(f"budgets: {budget:.3g} FLOPs cannot pay for a stable step and a cooldown step "
+                                 f"of the {n_params:,}-parameter model ({tokens_per_step} tokens per step); "
+                                 f"raise the budget or lower batch_tokens/seq_len")
+            if branch in branches:
+                warnings.append(f"budget {budget:.3g}: the {n_params:,}-parameter model branches at the same step "
+                                f"as budget {branches[branch][0]:.3g}; kept once")
+                continue
+            branches[branch] = (budget, n_steps)
+        first, last = min(branches), max(branches)
+        warmup = int(np.clip(round(hp.warmup_tokens / tokens_per_step), 1, max(1, first // 4)))
+        common = dict(arch=arch, batch_size=batch_size, peak_lr=peak_lr, warmup_steps=warmup, seed=config.seed,
+                      data=config.data, flop_convention=config.flop_convention, schedule="wsd",
+                      cooldown_shape=config.cooldown_shape, final_lr_ratio=0.0,  # Hägele et al. cool down to 0
+                      eval_sequences=config.eval_sequences)
+        trunk_id = f"n{n_params}-trunk"
+        trunk = TrainSpec(n_steps=last, cooldown_steps=0, keep_checkpoints=tuple(branches),
+                          eval_every=math.ceil(last / config.evals_per_run),
+                          checkpoint_every=math.ceil(last / config.checkpoints_per_run), **common)
+        runs.append(RunSpec(run_id=trunk_id, flops_budget=float(budgets[-1]), target_n_params=float(target),
+                            train=trunk))
+        for branch, (budget, n_steps) in sorted(branches.items()):
+            cool = n_steps - branch
+            # evaluated at its end only (the trunk holds the curve); checkpoints as often as a run's
+            spec = TrainSpec(n_steps=n_steps, cooldown_steps=cool, eval_every=n_steps,
+                             checkpoint_every=math.ceil(cool / config.checkpoints_per_run) if cool > 1 else 1,
+                             **common)
+            runs.append(RunSpec(run_id=f"c{format_budget(budget)}-n{n_params}", flops_budget=float(budget),
+                                target_n_params=float(target), train=spec, trunk=trunk_id))
+    if not runs:
+        raise InputError("sizes: no size has a budget with tokens per parameter in range; widen "
+                         "min_tokens_per_param/max_tokens_per_param or change budgets")
+    return SweepDesign(config=config, law=config.law, runs=tuple(runs), warnings=tuple(warnings))

@@ -7,6 +7,12 @@ its checkpoint), write result.json atomically — or error.txt on failure, which
 - ``local``: on CPU (or one GPU) the runs go one after another in this process, with rich progress bars
   (overall and per run). With several visible CUDA devices, one worker process per GPU pulls runs from a
   shared queue, largest first.
+  On CPU with ``workers`` > 1, that many worker processes of ``threads_per_worker`` intra-op threads each
+  pull runs from the sweep: on small models several single-thread processes keep the cores busier than one
+  multi-thread process (per-step overhead is serial), and on a busy machine they degrade in proportion to
+  the cores they get, where intra-op threads that wait on each other at every operator stall.
+- WSD sweeps (``design.py``): a cooldown starts from its trunk's kept state at its branch step, so it runs
+  after its trunk; the parallel executor hands a cooldown out as soon as its trunk has finished.
 - ``ray``: one Ray task per run, requesting one GPU (``device`` cuda) or ``cpus_per_run`` CPUs. Connects to
   the cluster named by ``RAY_ADDRESS`` when it is set, else starts a local Ray; an already initialised Ray
   is used as is. Workers write into the same store, so on a multi-node cluster the sweep folder must be on a
@@ -73,7 +79,10 @@ class SweepReport:
 def result_record(spec: RunSpec, result) -> dict:
     """result.json: the run's exact numbers plus its shape and the settings that produced them."""
     arch = spec.train.arch
-    return {"run_id": spec.run_id, "n_params": spec.n_params, "n_tokens": spec.n_tokens, "flops": spec.flops,
+    wsd = {} if spec.kind == "cosine" else {"kind": spec.kind, "trunk": spec.trunk,
+                                            "cooldown_steps": spec.train.cooldown_steps,
+                                            "branch_tokens": spec.train.decay_start * spec.train.tokens_per_step}
+    return {**wsd, "run_id": spec.run_id, "n_params": spec.n_params, "n_tokens": spec.n_tokens, "flops": spec.flops,
             "loss": result.loss, "param_convention": "total", "flop_convention": spec.train.flop_convention,
             "flops_budget": spec.flops_budget, "train_loss": result.train_loss, "n_steps": spec.train.n_steps,
             "batch_size": spec.train.batch_size, "seq_len": arch.seq_len, "peak_lr": spec.train.peak_lr,
@@ -126,11 +135,14 @@ def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", c
                 if on_step is not None:
                     on_step(done_steps, n_steps, row)
 
+            init_from = None
+            if spec.kind == "cooldown":  # starts from the trunk's state at its branch step
+                init_from = store.run_dir(sweep_dir, spec.trunk) / rundir.branch_checkpoint(spec.train.decay_start)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", CorruptFileWarning)
                 try:
                     result = train(spec.train, folder, device=device, compile=compile, source=source,
-                                   on_step=step_hook)
+                                   on_step=step_hook, init_from=init_from)
                     record = result_record(spec, result)
                     store.write_result(folder, record)
                 except Exception as exc:  # a failed run is recorded and the sweep goes on
@@ -177,13 +189,19 @@ def check_run_options(*, executor: str = "local", device: str = "auto", cpus_per
 
 def run_sweep(sweep_dir: str | Path, *, executor: str = "local", device: str = "auto",
               compile: bool | None = None, retry_failed: bool = True, progress: bool = True,
-              cpus_per_run: int = 1, console=None) -> SweepReport:
+              cpus_per_run: int = 1, console=None, workers: int = 1, threads_per_worker: int = 1) -> SweepReport:
     """Train every run of the sweep in ``sweep_dir`` that is not done yet; returns what happened to each.
 
     device: 'cpu', 'cuda' or 'auto'. compile: torch.compile (default: on CUDA). progress: rich progress
     bars on ``console`` (default: stderr). cpus_per_run: the CPU request of each Ray task on CPU.
+    workers, threads_per_worker: on CPU with the local executor, run that many worker processes with that
+    many torch threads each (workers = 1: one after another in this process, torch's own thread count).
     """
     check_run_options(executor=executor, device=device, cpus_per_run=cpus_per_run)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers: must be an integer ≥ 1, got {workers!r}")
+    if isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int) or threads_per_worker < 1:
+        raise InputError(f"threads_per_worker: must be an integer ≥ 1, got {threads_per_worker!r}")
     sweep_dir = Path(sweep_dir)
     design = store.load_design(sweep_dir)
     t0 = time.perf_counter()
@@ -196,6 +214,9 @@ def run_sweep(sweep_dir: str | Path, *, executor: str = "local", device: str = "
         n_gpus = trainer.torch.cuda.device_count() if device == "cuda" else 0
         if n_gpus > 1:
             outcomes = _run_multi_gpu(sweep_dir, todo, n_gpus, compile, retry_failed, progress, console)
+        elif device == "cpu" and workers > 1:
+            outcomes = _run_cpu_workers(sweep_dir, todo, workers, threads_per_worker, compile, retry_failed,
+                                        progress, console)
         else:
             outcomes = _run_sequential(sweep_dir, todo, device, compile, retry_failed, progress, console)
     return SweepReport(outcomes=tuple(settled) + tuple(outcomes), seconds=time.perf_counter() - t0,
@@ -254,6 +275,84 @@ def _run_sequential(sweep_dir, todo, device, compile, retry_failed, progress, co
             bars.remove_task(run_bar)
             bars.console.print(_describe(outcome), highlight=False)
             bars.update(overall, advance=1)
+    return outcomes
+
+
+# ------------------------------------------------------------------------------------- CPU worker processes
+
+_WORKER_SOURCES = {}  # per worker process: one loaded corpus per data spec
+
+
+def _cpu_worker_init(threads: int):
+    # A fresh (spawned) process: fix its thread count before any torch work.
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set in this process
+        pass
+
+
+def _cpu_task(sweep_dir: str, spec_dict: dict, compile, retry_failed) -> dict:
+    from ..train.data import load_source
+
+    spec = RunSpec.from_dict(spec_dict)
+    try:
+        if spec.train.data not in _WORKER_SOURCES:
+            _WORKER_SOURCES[spec.train.data] = load_source(spec.train.data)
+    except InputError as exc:
+        store.write_error(store.run_dir(sweep_dir, spec.run_id), f"InputError: {exc}\n")
+        return RunOutcome(spec.run_id, "failed", error=f"InputError: {exc}").to_dict()
+    return execute_run(sweep_dir, spec, device="cpu", compile=compile, source=_WORKER_SOURCES[spec.train.data],
+                       retry_failed=retry_failed).to_dict()
+
+
+def _chain_flops(spec: RunSpec, todo: list[RunSpec]) -> float:
+    """Work that waits on ``spec``: its own FLOPs plus, for a trunk, its pending cooldowns'."""
+    return spec.train_flops + sum(s.train_flops for s in todo if s.trunk == spec.run_id)
+
+
+def _run_cpu_workers(sweep_dir, todo, workers, threads, compile, retry_failed, progress, console) -> list[RunOutcome]:
+    """Runs on ``workers`` processes; a cooldown is handed out once its trunk is done, and among the runs
+    that can start the one with the most work waiting on it goes first (longest chain first)."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    pending_trunks = {s.run_id for s in todo if s.kind == "trunk"}
+    ready = [s for s in todo if s.trunk not in pending_trunks]
+    blocked = [s for s in todo if s.trunk in pending_trunks]
+    priority = {s.run_id: _chain_flops(s, todo) for s in todo}
+    outcomes, running = [], {}
+    ctx = mp.get_context("spawn")  # a forked child would inherit torch's thread pools mid-state
+    with _progress(console, progress) as bars, ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_cpu_worker_init, initargs=(threads,)) as pool:
+        overall = bars.add_task(f"sweep ({workers} workers)", total=len(todo), info="")
+        while ready or running:
+            ready.sort(key=lambda s: priority[s.run_id])
+            while ready and len(running) < workers:  # hand out only what can start now: priorities stay live
+                spec = ready.pop()
+                running[pool.submit(_cpu_task, str(sweep_dir), spec.to_dict(), compile, retry_failed)] = spec
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                spec = running.pop(future)
+                try:
+                    outcome = RunOutcome(**future.result())
+                except Exception as exc:  # the worker process died
+                    outcome = RunOutcome(spec.run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+                results = [outcome]
+                if spec.kind == "trunk":
+                    waiting = [s for s in blocked if s.trunk == spec.run_id]
+                    blocked = [s for s in blocked if s.trunk != spec.run_id]
+                    if outcome.status in ("done", "skipped"):
+                        ready.extend(waiting)
+                    else:  # left pending (no error.txt): they run once their trunk has
+                        results += [RunOutcome(s.run_id, "failed", error=f"its trunk {spec.run_id} did not finish")
+                                    for s in waiting]
+                for o in results:
+                    outcomes.append(o)
+                    bars.console.print(_describe(o), highlight=False)
+                    bars.update(overall, advance=1)
     return outcomes
 
 

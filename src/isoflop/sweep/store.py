@@ -456,11 +456,13 @@ def _run_folders(sweep_dir: Path) -> list[Path]:
 
 
 def _finished(sweep_dir: Path) -> tuple[list[dict], list[str], list[str]]:
-    """(one row per finished run, a note per run left out because its result.json cannot count, the ids of
-    runs not finished yet)."""
+    """(one row per finished run — for a WSD sweep, per finished cooldown —, a note per run left out because
+    its result.json cannot count, the ids of runs not finished yet)."""
     rows, notes, unfinished = [], [], []
     for folder in _run_folders(sweep_dir):
         result, problem = check_result(folder)
+        if result is not None and result.get("kind") == "trunk":
+            continue  # a WSD trunk ends at constant learning rate, not annealed: not a result point
         if result is not None:
             rows.append({key: result.get(key) for key in TABLE_COLUMNS + TABLE_EXTRA} | {"run_id": folder.name})
         elif problem is not None:
@@ -527,6 +529,24 @@ def _curves(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
                          "n_tokens": row["n_tokens"], "flops": row["flops"], "loss": row["loss"],
                          "train_loss": row.get("train_loss"), "lr": row.get("lr"), PLANNED: planned})
     return pd.DataFrame(rows, columns=CURVE_COLUMNS + ["train_loss", "lr", PLANNED]), notes
+
+
+BRANCH_COLUMNS = ["run_id", "trunk", "n_params", "branch_tokens", "n_tokens", "flops", "loss", "cooldown_steps"]
+
+
+def export_branches(sweep_dir: str | Path) -> pd.DataFrame:
+    """One row per finished WSD cooldown, with the trunk it branched from and the tokens at the branch point
+    (for drawing each trunk's curve from ``export_curves`` with its cooldowns); empty for a cosine sweep.
+    Sorted by (n_params, n_tokens)."""
+    rows = []
+    for folder in _run_folders(Path(sweep_dir)):
+        result = read_result(folder)
+        if result is not None and result.get("kind") == "cooldown":
+            rows.append({key: result.get(key) for key in BRANCH_COLUMNS})
+    frame = pd.DataFrame(rows, columns=BRANCH_COLUMNS)
+    if len(frame):
+        frame = frame.sort_values(["n_params", "n_tokens"], kind="stable").reset_index(drop=True)
+    return frame
 
 
 def export_curves(sweep_dir: str | Path) -> pd.DataFrame:

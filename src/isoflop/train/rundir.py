@@ -23,6 +23,11 @@ ERROR = "error.txt"
 LOCK = "lock.json"
 
 
+def branch_checkpoint(step: int) -> str:
+    """File name of a WSD trunk's kept state after ``step`` optimiser steps, where a cooldown branches."""
+    return f"branch-{int(step)}.pt"
+
+
 def temp_path(path: Path) -> Path:
     """A sibling temporary name unique to this process (see ``isoflop.io_utils.temp_path``)."""
     return io_utils.temp_path(path)

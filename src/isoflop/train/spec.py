@@ -7,6 +7,14 @@ Learning-rate schedule (``learning_rate``): linear warm-up to the peak, then a c
 peak whose cycle ends exactly at the last step. Hoffmann et al. 2022 (Chinchilla, §3.1 and appendix B) show
 that the cosine cycle must match the run's length — an overlong cycle leaves shorter runs under-decayed and
 biases their loss upward — and decay by 10×.
+
+Warmup-stable-decay (``schedule="wsd"``, ``wsd_learning_rate``): linear warm-up, then the constant peak, then
+a cooldown over the last ``cooldown_steps`` steps to ``final_lr_ratio``·peak, linear or "1−sqrt" in shape
+(Hägele et al. 2024, "Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations", §3 and
+fig. 3: a cooldown of ~20% of the run, 1−sqrt best, matches or beats a cosine cycle of the same length).
+Because nothing before the cooldown depends on the run's length, one constant-LR "trunk" serves every
+length: a run of T steps with cooldown c is the trunk's state at step T − c, cooled down (see
+``TrainSpec.stable_key``).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from ..errors import InputError
 from ..flops import CONVENTIONS, Architecture
 
 DATA_SOURCES = ("stdlib", "markov", "text", "tokens")
+SCHEDULES = ("cosine", "wsd")
+COOLDOWN_SHAPES = ("linear", "1-sqrt")
 
 
 def learning_rate(step, *, peak_lr: float, warmup_steps: int, n_steps: int, final_lr_ratio: float = 0.1):
@@ -40,6 +50,35 @@ def learning_rate(step, *, peak_lr: float, warmup_steps: int, n_steps: int, fina
     progress = np.clip((t - w) / max(T - w, 1.0), 0.0, 1.0)
     decay = peak_lr * (final_lr_ratio + (1.0 - final_lr_ratio) * 0.5 * (1.0 + np.cos(math.pi * progress)))
     lr = np.where(t <= w, warm, decay)
+    return float(lr) if lr.ndim == 0 else lr
+
+
+def wsd_learning_rate(step, *, peak_lr: float, warmup_steps: int, n_steps: int, cooldown_steps: int,
+                      shape: str = "1-sqrt", final_lr_ratio: float = 0.0):
+    """Warmup-stable-decay learning rate of optimiser step ``step`` (0-based; scalars or NumPy arrays).
+
+    Hägele et al. 2024, §3 (the cooldown functions of their fig. 3). With t = step + 1, w = ``warmup_steps``,
+    T = ``n_steps``, c = ``cooldown_steps``, S = T − c (the cooldown's start), η = ``peak_lr``,
+    r = ``final_lr_ratio`` and x = (t − S)/c the share of the cooldown done:
+
+        t ≤ w:       lr = η·t / w                       (linear warm-up, as ``learning_rate``)
+        w < t ≤ S:   lr = η                             (stable)
+        t > S:       lr = η·(r + (1 − r)·(1 − x))       (shape "linear")
+                     lr = η·(r + (1 − r)·(1 − √x))      (shape "1-sqrt")
+
+    The last step (t = T) uses exactly r·η. c = 0 gives a constant learning rate after warm-up: a trunk
+    that cooldowns branch from. Steps before S do not depend on T or c.
+    """
+    if shape not in COOLDOWN_SHAPES:
+        raise InputError(f"cooldown_shape: unknown {shape!r}; choose one of {', '.join(COOLDOWN_SHAPES)}")
+    t = np.asarray(step, dtype=float) + 1.0
+    w, c = float(warmup_steps), float(cooldown_steps)
+    start = float(n_steps) - c
+    warm = peak_lr * t / max(w, 1.0)
+    x = np.clip((t - start) / max(c, 1.0), 0.0, 1.0)
+    fall = x if shape == "linear" else np.sqrt(x)
+    decay = peak_lr * (final_lr_ratio + (1.0 - final_lr_ratio) * (1.0 - fall))
+    lr = np.where(t <= w, warm, np.where(t <= start, peak_lr, decay))
     return float(lr) if lr.ndim == 0 else lr
 
 
@@ -138,6 +177,12 @@ class TrainSpec:
     eval_every: int = 100
     eval_sequences: int = 64
     checkpoint_every: int = 200
+    # Warmup-stable-decay (see wsd_learning_rate); to_dict leaves these out for cosine runs, so the specs
+    # of existing sweeps read and compare as before.
+    schedule: str = "cosine"
+    cooldown_steps: int = 0
+    cooldown_shape: str = "1-sqrt"
+    keep_checkpoints: tuple[int, ...] = ()  # steps whose state is kept as branch-STEP.pt (cooldowns start there)
 
     def __post_init__(self):
         for name in ("n_steps", "batch_size", "warmup_steps", "eval_every", "eval_sequences", "checkpoint_every"):
@@ -150,13 +195,45 @@ class TrainSpec:
         if self.flop_convention not in CONVENTIONS:
             raise InputError(f"flop_convention: unknown {self.flop_convention!r}; "
                              f"choose one of {', '.join(CONVENTIONS)}")
+        self._check_schedule()
         if self.arch.vocab_size != self.data.n_vocab:
             raise InputError(f"vocab_size: the model has {self.arch.vocab_size} tokens but data source "
                              f"{self.data.source!r} has {self.data.n_vocab}")
 
+    def _check_schedule(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule: unknown {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.cooldown_shape not in COOLDOWN_SHAPES:
+            raise InputError(f"cooldown_shape: unknown {self.cooldown_shape!r}; "
+                             f"choose one of {', '.join(COOLDOWN_SHAPES)}")
+        c = self.cooldown_steps
+        if isinstance(c, bool) or int(c) != c or not 0 <= c <= self.n_steps:
+            raise InputError(f"cooldown_steps: must be an integer from 0 to n_steps ({self.n_steps}), got {c!r}")
+        object.__setattr__(self, "cooldown_steps", int(c))
+        if self.schedule == "cosine" and (self.cooldown_steps or self.keep_checkpoints):
+            raise InputError("cooldown_steps/keep_checkpoints: only a schedule = 'wsd' run has a cooldown")
+        keep = tuple(sorted({int(k) for k in self.keep_checkpoints}))
+        if any(not 1 <= k <= self.n_steps for k in keep):
+            raise InputError(f"keep_checkpoints: steps must lie in 1..n_steps ({self.n_steps}), got {keep}")
+        object.__setattr__(self, "keep_checkpoints", keep)
+
     @property
     def seq_len(self) -> int:
         return self.arch.seq_len
+
+    @property
+    def decay_start(self) -> int:
+        """Optimiser steps taken before the cooldown begins (n_steps for cosine: no shared stable phase)."""
+        return self.n_steps - self.cooldown_steps if self.schedule == "wsd" else self.n_steps
+
+    def stable_key(self) -> dict:
+        """What fixes the trajectory up to ``decay_start`` under WSD: two WSD specs with equal keys reach the
+        same state at any step both take before their cooldowns (batches depend on (seed, step) only)."""
+        d = self.to_dict()
+        for name in ("n_steps", "cooldown_steps", "cooldown_shape", "final_lr_ratio", "keep_checkpoints",
+                     "eval_every", "checkpoint_every", "eval_sequences"):
+            d.pop(name, None)
+        return d
 
     @property
     def tokens_per_step(self) -> int:
@@ -179,12 +256,21 @@ class TrainSpec:
         return self.n_tokens * self.flops_per_token
 
     def lr(self, step):
-        """Learning rate of optimiser step ``step`` (0-based); see ``learning_rate``."""
+        """Learning rate of optimiser step ``step`` (0-based); see ``learning_rate`` / ``wsd_learning_rate``."""
+        if self.schedule == "wsd":
+            return wsd_learning_rate(step, peak_lr=self.peak_lr, warmup_steps=self.warmup_steps,
+                                     n_steps=self.n_steps, cooldown_steps=self.cooldown_steps,
+                                     shape=self.cooldown_shape, final_lr_ratio=self.final_lr_ratio)
         return learning_rate(step, peak_lr=self.peak_lr, warmup_steps=self.warmup_steps, n_steps=self.n_steps,
                              final_lr_ratio=self.final_lr_ratio)
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.schedule == "cosine":  # the keys a cosine spec had before WSD existed, nothing more
+            for name in ("schedule", "cooldown_steps", "cooldown_shape", "keep_checkpoints"):
+                del out[name]
+        else:
+            out["keep_checkpoints"] = list(self.keep_checkpoints)
         arch = self.arch
         out["arch"] = {f.name: getattr(arch, f.name) for f in fields(arch)}
         out["data"] = self.data.to_dict()
@@ -192,4 +278,5 @@ class TrainSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainSpec":
-        return cls(**{**d, "arch": Architecture(**d["arch"]), "data": DataSpec.from_dict(d["data"])})
+        return cls(**{**d, "arch": Architecture(**d["arch"]), "data": DataSpec.from_dict(d["data"]),
+                      "keep_checkpoints": tuple(d.get("keep_checkpoints", ()))})

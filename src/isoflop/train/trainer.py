@@ -8,6 +8,11 @@ end, and returns a ``TrainResult``. With a ``run_dir`` it appends one row per ev
 checkpoint and produces the same numbers an uninterrupted run would (batches are a pure function of
 (seed, step), see ``data.py``).
 
+Warmup-stable-decay (``spec.schedule == "wsd"``, Hägele et al. 2024): a trunk run (no cooldown) also keeps its
+state at each step of ``spec.keep_checkpoints`` as branch-STEP.pt; a cooldown run is started from such a
+file with ``init_from`` and trains only its cooldown steps, reaching exactly the state a full WSD run of its
+length would (tests check equality).
+
 Devices: on CPU the run is float32 and deterministic given the seed. On CUDA it uses bf16 autocast, TF32
 matmuls, fused AdamW (fused on CPU too where torch has it) and (switchable) ``torch.compile``: the nanoGPT
 recipe.
@@ -131,6 +136,23 @@ def _save_checkpoint(path: Path, model, optimizer, spec: TrainSpec, step: int, s
 CHECKPOINT_KEYS = ("model", "optimizer", "step", "seconds", "spec", "torch_rng")
 
 
+def _load_branch(path: Path, spec: TrainSpec, device: str):
+    """The trunk state a cooldown run starts from: it must be a WSD state taken exactly at ``spec``'s cooldown
+    start, with the same stable phase (``TrainSpec.stable_key``)."""
+    if not path.is_file():
+        raise InputError(f"{path}: the trunk's state at step {spec.decay_start} is missing; train the trunk "
+                         f"first (it keeps one file per branch point)")
+    state = torch.load(path, map_location=device, weights_only=False)
+    trunk = TrainSpec.from_dict(state["spec"])
+    if trunk.schedule != "wsd" or trunk.stable_key() != spec.stable_key():
+        raise InputError(f"{path} comes from a trunk with another stable phase (model, data, seed, batch or "
+                         f"learning rate differ); it cannot start this cooldown")
+    if int(state["step"]) != spec.decay_start or trunk.decay_start < spec.decay_start:
+        raise InputError(f"{path} holds step {state['step']} (trunk stable to {trunk.decay_start}), but this "
+                         f"cooldown starts at step {spec.decay_start}")
+    return state
+
+
 def _load_checkpoint(path: Path, spec: TrainSpec, device: str):
     """The checkpoint's state, or None (after a CorruptFileWarning naming the path) when it cannot be read
     or lacks what resuming needs: the run is then retrained from scratch rather than failed."""
@@ -152,7 +174,8 @@ def _load_checkpoint(path: Path, spec: TrainSpec, device: str):
 
 def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "auto",
           compile: bool | None = None, source=None, micro_batch_size: int | None = None,
-          on_step: Callable[[int, int, dict | None], None] | None = None) -> TrainResult:
+          on_step: Callable[[int, int, dict | None], None] | None = None,
+          init_from: str | Path | None = None) -> TrainResult:
     """Train one model as ``spec`` says; resume from ``run_dir``/checkpoint.pt when it exists.
 
     device: 'cpu', 'cuda', 'cuda:<i>' or 'auto'. compile: ``torch.compile`` the model (default: on CUDA
@@ -160,6 +183,8 @@ def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "
     in to share it between runs). micro_batch_size: sequences per forward pass (gradient accumulation
     when below ``spec.batch_size``; default the whole batch). on_step(steps_done, n_steps, row): called after
     every optimiser step, with the metrics row when that step was evaluated (progress bars, heartbeats).
+    init_from: a WSD trunk's branch-STEP.pt to start a cooldown run from (STEP = ``spec.decay_start``); used
+    only when ``run_dir`` holds no checkpoint of its own yet. ``seconds`` then counts the cooldown only.
     """
     device = resolve_device(device)
     cuda = device.startswith("cuda")
@@ -187,6 +212,8 @@ def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "
             state = _load_checkpoint(checkpoint, spec, device)
             if state is None:
                 notes.append(f"{checkpoint}: unreadable checkpoint; retrained from scratch")
+        if state is None and init_from is not None:
+            state = dict(_load_branch(Path(init_from), spec, device), seconds=0.0)
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -207,6 +234,12 @@ def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "
     t0 = time.perf_counter()
     train_losses = []
     val_loss = float("nan")
+    if init_from is not None and run_dir is None:
+        state = _load_branch(Path(init_from), spec, device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        start_step = int(state["step"])
     if start_step >= spec.n_steps:  # already trained to the end: just score it
         val_loss = evaluate(model, val, device, autocast, micro)
 
@@ -243,6 +276,9 @@ def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "
                    "train_loss": last_train_loss, "lr": lr, "seconds": seconds_before + time.perf_counter() - t0}
             if metrics is not None:
                 rundir.append_jsonl(metrics, row)
+        if run_dir is not None and done in spec.keep_checkpoints:  # a WSD branch point: kept for good
+            _save_checkpoint(run_dir / rundir.branch_checkpoint(done), model, optimizer, spec, done,
+                             seconds_before + time.perf_counter() - t0, last_train_loss)
         if checkpoint is not None and (done % spec.checkpoint_every == 0 or done == spec.n_steps):
             _save_checkpoint(checkpoint, model, optimizer, spec, done, seconds_before + time.perf_counter() - t0,
                              last_train_loss)
