@@ -1,9 +1,10 @@
 """``isoflop demo``: train a small IsoFLOP sweep on the CPU, then fit, backtest, plan and report it.
 
-The sweep trains byte-level GPTs on the Python standard library's own source (built in: no download). The
-analysis is the one every front end uses (`isoflop.analysis.analyse`): approach 3 with a bootstrap over
-runs, approaches 2 and 1, a backtest that holds out the largest budgets, and a compute-optimal plan with
-intervals for a budget 100× the largest in the sweep. Written to the output folder: ``sweep/`` (the run
+The sweep (``isoflop.sweep.demo``) trains byte-level GPTs on the Python standard library's own source (built
+in: no download) with warmup-stable-decay cooldowns. The analysis is the one every front end uses
+(`isoflop.analysis.analyse`): approach 3 with a bootstrap over points, identifiability, a self-backtest on
+the top half-decade of compute, approaches 2 and 1, and a compute-optimal plan with intervals for a budget
+100× the largest in the sweep. Written to the output folder: ``sweep/`` (the run
 store), ``fit.json`` (usable with ``isoflop plan --fit``), ``report.html`` and ``summary.json``.
 """
 
@@ -11,46 +12,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PLAN_FACTOR = 100.0  # plan this many times beyond the sweep's largest budget
 DEMO_BOOTSTRAP = 200
 
-# The demo's sweep: 3 budgets × 4 sizes of byte-level GPTs on the standard library, ~2-3 minutes on 2 CPU
-# cores. centre 0.7: tiny byte-level models want fewer parameters per FLOP than Chinchilla-scale laws
-# predict, and a centred grid shows the IsoFLOP valley on both sides. head_dim 8 lets the smallest shapes
-# (~3-5K parameters) exist.
-DEMO_CONFIG = dict(budgets=[1e11, 2.5e11, 5e11], sizes_per_budget=4, spread=2.5, center=0.7, head_dim=8,
-                   seq_len=64, evals_per_run=10, checkpoints_per_run=4, eval_sequences=256,
-                   data={"source": "stdlib"})
 
+def run_demo(out_dir: str | Path, *, device: str = "auto", progress: bool = True, console=None) -> dict:
+    """Train the demo sweep (``isoflop.sweep.demo``) into ``out_dir/sweep`` (resuming what is there), analyse
+    it and write fit.json and report.html; returns the JSON-ready summary (the caller writes summary.json).
 
-def run_demo(design, out_dir: str | Path, *, device: str = "auto", progress: bool = True) -> dict:
-    """Train ``design`` into ``out_dir/sweep`` (resuming what is there), analyse it and write fit.json and
-    report.html; returns the JSON-ready summary (the caller writes it as summary.json)."""
-    from .analysis import FitOptions, analyse
-    from .fitting.io import save_fit
+    The analysis: approach 3 with a 200-resample bootstrap, its identifiability, a self-backtest that fits the
+    points below the top half-decade of compute and predicts the top, approaches 2 and 1, and the
+    compute-optimal plan 100× beyond the largest budget with its interval."""
+    from .analysis import FitOptions, analyse, plan_report
+    from .fitting.io import save_fit_result
     from .provenance import provenance
     from .reporting.html import build_report
     from .sweep import store
-    from .sweep.executors import run_sweep
+    from .sweep.demo import BACKTEST_DECADES, PLAN_FACTOR, run_demo_sweep
 
     out_dir = Path(out_dir)
-    sweep_dir = out_dir / "sweep"
-    store.init_sweep(sweep_dir, design)
-    # torch.compile would spend longer compiling each tiny shape than training it
-    outcome = run_sweep(sweep_dir, device=device, compile=False, progress=progress)
+    sweep_dir, outcome = run_demo_sweep(out_dir, device=device, progress=progress, console=console)
     runs = store.read_runs(sweep_dir)
-    plan_flops = PLAN_FACTOR * float(runs.flops.max())
+    top = float(runs.flops.max())
     analysis = analyse(runs, FitOptions(n_bootstrap=DEMO_BOOTSTRAP), curves=store.read_runs(sweep_dir, curves=True),
-                       budgets=(plan_flops,), auto_backtest=True, isoflop=True)
+                       budgets=(PLAN_FACTOR * top,), backtest_above=top / 10**BACKTEST_DECADES, isoflop=True)
     origin = provenance([sweep_dir])
     report = build_report(analysis, source=str(sweep_dir), provenance=origin,
-                          title="isoflop demo: an IsoFLOP sweep on the Python standard library")
-    fitted = dict(analysis.fit_dict(), provenance=origin)
-    return {"sweep_dir": str(sweep_dir), "law_prior": design.law, "total_flops": design.total_flops,
+                          title="isoflop demo: a warmup-stable-decay IsoFLOP sweep on the Python standard library")
+    fitted = dict(analysis.fit_dict(), verdict=analysis.verdict(), provenance=origin)
+    plan = None if analysis.plans is None else plan_report(analysis.plans, analysis.fit, bootstrap=analysis.bootstrap,
+                                                           calibration=analysis.calibration)
+    fit_file = save_fit_result(out_dir / "fit.json", analysis.fit, analysis.bootstrap, analysis.calibration,
+                               extra={"provenance": origin, "verdict": analysis.verdict()})
+    return {"sweep_dir": str(sweep_dir), "total_flops": float(store.load_design(sweep_dir).total_flops),
             "runs": store.export_table(sweep_dir).to_dict("records"), "failed": outcome.ids("failed"),
-            "fit": fitted, "plan": analysis.plans.to_dict(),
+            "verdict": analysis.verdict(), "refusal": analysis.refusal, "fit": fitted, "plan": plan,
             "backtest": [b.to_dict() for b in analysis.backtests],
             "isoflop": None if analysis.isoflop is None else analysis.isoflop.to_dict(),
-            "notes": list(analysis.notes),
-            "fit_file": str(save_fit(out_dir / "fit.json", fitted, analysis.law)),
+            "notes": list(analysis.notes), "fit_file": str(fit_file),
             "report": str(report.write(out_dir / "report.html")), "provenance": origin}
+

@@ -232,17 +232,19 @@ def demo_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Design and train a small IsoFLOP sweep on the Python standard library, then fit, plan and report."""
-    from ..demo import DEMO_CONFIG, run_demo
+    from ..demo import run_demo
+    from ..sweep.demo import demo_design
 
     with user_errors():
         _out_folder("--out", out_dir)
         _check_choice("--device", device, DEVICES)
-        design = design_sweep(SweepConfig.from_dict(DEMO_CONFIG, source="demo"))
+        design = demo_design()
         if not as_json:
-            stdout.print(design_table(design, "isoflop demo: IsoFLOP sweep on the Python standard library"))
+            stdout.print(design_table(design, "isoflop demo: a warmup-stable-decay sweep on the Python standard "
+                                              "library"))
             stdout.print(f"{len(design.runs)} runs, {value('flops', design.total_flops)} in total")
         t0 = time.perf_counter()
-        summary = run_demo(design, out_dir, device=device, progress=progress and not as_json)
+        summary = run_demo(out_dir, device=device, progress=progress and not as_json)
         summary["wall_seconds"] = time.perf_counter() - t0
         from ..io_utils import atomic_write_json
 
@@ -262,7 +264,7 @@ def _render_demo(summary: dict) -> None:
     stdout.print(_results_table(pd.DataFrame(summary["runs"]), "Final validation loss (◀ best size per budget)"))
     fit = summary["fit"]
     intervals = fit.get("intervals", {})
-    law = Table(title=escape(f"Fitted law: {fit['law']} on {fit['n_points']} runs (status {fit['status']})"),
+    law = Table(title=escape(f"Fitted law: {fit['law']} on {fit['n_points']} points"),
                 box=box.SIMPLE)
     for col in ("parameter", "value", "95% interval"):
         law.add_column(col, justify="right")
@@ -272,13 +274,22 @@ def _render_demo(summary: dict) -> None:
     if "bootstrap" in fit:
         b = fit["bootstrap"]
         stdout.print(f"bootstrap: {b['n_converged']} of {b['n_resamples']} resamples converged")
+    colour = "green" if summary["verdict"].endswith("; identified") else "yellow"
+    stdout.print(f"[{colour}]{escape(summary['verdict'])}[/{colour}]")
     for b in summary["backtest"]:
-        stdout.print(f"self-backtest: fit on {b['n_train']} runs below {value('flops', b['threshold_flops'])}, "
-                     f"predict {b['n_test']} above: mean |error| {b['mean_abs_rel_error']:.2%}")
+        stdout.print(f"self-backtest: fit on {b['n_train']} points below {value('flops', b['threshold_flops'])}, "
+                     f"predict the {b['n_test']} above: mean |error| {b['mean_abs_rel_error']:.2%}, "
+                     f"max {b['max_abs_rel_error']:.2%}")
     plan = summary["plan"]
-    bounds = plan.get("intervals", {})
-    stdout.print(f"plan at {value('flops', plan['flops'])} (100× the largest budget): "
-                 f"N* = {value('n_params', plan['n_params'])} {interval('n_params', bounds.get('n_params'))}, "
-                 f"D* = {value('n_tokens', plan['n_tokens'])} {interval('n_tokens', bounds.get('n_tokens'))}, "
-                 f"loss {sig(plan['loss'])} {interval('loss', bounds.get('loss'))}")
+    if plan is None:
+        print_warnings([f"no plan: {summary['refusal']}"])
+    else:
+        bounds = plan.get("intervals", {})
+        low, high = bounds.get("n_params", (None, None))
+        spread = f" (a factor {high / low:.3g})" if low else ""
+        stdout.print(f"plan at {value('flops', plan['flops'])} (100× the largest budget): "
+                     f"N* = {value('n_params', plan['n_params'])} {interval('n_params', bounds.get('n_params'))}"
+                     f"{spread}, D* = {value('n_tokens', plan['n_tokens'])} "
+                     f"{interval('n_tokens', bounds.get('n_tokens'))}, loss {sig(plan['loss'])} "
+                     f"{interval('loss', bounds.get('loss'))}")
     print_warnings(fit.get("warnings", []))
