@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,9 +67,19 @@ def workdir(tmp_path_factory):
     return examples
 
 
-def run(command: str, cwd: Path) -> subprocess.CompletedProcess:
+def run(command: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run one README line as a user's shell would; on a timeout the whole process group goes (no orphan
+    training keeps the CPUs busy after the test)."""
     env = dict(os.environ, COLUMNS="120")
-    return subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return subprocess.CompletedProcess(command, -9, out, err + f"\ntimed out after {timeout:.0f} s")
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def needs_shared(command: str) -> bool:
