@@ -24,7 +24,6 @@ from . import planning as _planning
 from ._version import __version__
 from .analysis import Analysis, FitOptions, analyse
 from .errors import InputError
-from .fitting import fit as _fit_table
 from .fitting.bootstrap import BootstrapResult
 from .fitting.parametric import FitResult
 from .flops import Architecture

@@ -473,21 +473,14 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     centres = config.center * np.asarray(optimal.n_params, dtype=float).reshape(-1)
     k = config.sizes_per_budget
     u = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
-    T, V = config.seq_len, config.n_vocab
+    T = config.seq_len
 
     runs, warnings = [], []
     for budget, centre in zip(budgets, centres):
         seen = set()
         for target in (config.sizes if config.sizes is not None else centre * config.spread**u):
-            try:
-                block = {**BLOCKS[config.block], "tied_embeddings": config.tied_embeddings, "bias": config.bias}
-                arch = propose_architecture(target, vocab_size=V, seq_len=T, aspect_ratio=config.aspect_ratio,
-                                            head_dim=config.head_dim, count=count, tolerance=config.snap_tolerance,
-                                            query_groups=config.query_groups, **block)
-            except InputError as exc:
-                raise InputError(f"sizes: at budget {budget:.3g} FLOPs the target size {format_quantity(target)} "
-                                 f"parameters cannot be snapped to a shape ({exc}); raise budgets, lower spread "
-                                 f"or head_dim, or raise snap_tolerance") from None
+            arch = _snap(config, target, count, f"at budget {budget:.3g} FLOPs the target size",
+                         "raise budgets, lower spread or head_dim, or raise snap_tolerance")
             n_params = arch.n_params
             if n_params in seen:
                 warnings.append(f"budget {budget:.3g}: target {format_quantity(target)} snapped to the same shape "
@@ -527,6 +520,19 @@ def _tokens_ok(config: SweepConfig, n_tokens: float, n_params: float) -> bool:
     return (low is None or ratio >= low) and (high is None or ratio <= high) and (least is None or n_tokens >= least)
 
 
+def _snap(config: SweepConfig, target: float, count: str, what: str, fix: str):
+    """The config's block (gpt2 or llama, its norms, MLP, positions, grouped-query attention) snapped to
+    ``target`` parameters counted as ``count``; an InputError naming ``what`` and ``fix`` when no shape fits."""
+    block = {**BLOCKS[config.block], "tied_embeddings": config.tied_embeddings, "bias": config.bias}
+    try:
+        return propose_architecture(target, vocab_size=config.n_vocab, seq_len=config.seq_len,
+                                    aspect_ratio=config.aspect_ratio, head_dim=config.head_dim, count=count,
+                                    tolerance=config.snap_tolerance, query_groups=config.query_groups, **block)
+    except InputError as exc:
+        raise InputError(f"sizes: {what} {format_quantity(target)} parameters cannot be snapped to a shape "
+                         f"({exc}); {fix}") from None
+
+
 def _design_wsd(config: SweepConfig) -> SweepDesign:
     """One trunk per size of ``config.sizes`` and one cooldown per budget (see the module docstring).
 
@@ -536,17 +542,10 @@ def _design_wsd(config: SweepConfig) -> SweepDesign:
     each trunk before its cooldowns, so a one-process executor can run them in order.
     """
     rule = get_rule(config.hyper_rule)
-    T, V, f = config.seq_len, config.n_vocab, config.cooldown_fraction
+    T, f = config.seq_len, config.cooldown_fraction
     runs, warnings, seen = [], [], set()
     for target in config.sizes:
-        try:
-            arch = propose_architecture(target, vocab_size=V, seq_len=T, aspect_ratio=config.aspect_ratio,
-                                        head_dim=config.head_dim, count="total",
-                                        tied_embeddings=config.tied_embeddings, bias=config.bias,
-                                        tolerance=config.snap_tolerance)
-        except InputError as exc:
-            raise InputError(f"sizes: the target size {format_quantity(target)} parameters cannot be snapped "
-                             f"to a shape ({exc}); change sizes or head_dim, or raise snap_tolerance") from None
+        arch = _snap(config, target, "total", "the target size", "change sizes or head_dim, or raise snap_tolerance")
         n_params = arch.n_params
         if n_params in seen:
             warnings.append(f"sizes: target {format_quantity(target)} snapped to the same shape as a neighbour "
