@@ -22,4 +22,4 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{len(shared)} tests skipped: {SHARED_SKIP} (the published data sets live in "
                                     f"../shared/data beside the project; CI has them)", yellow=True)
     else:
-        terminalreporter.write_line(f"../shared/data present: every published-data test ran")
+        terminalreporter.write_line("../shared/data present: every published-data test ran")

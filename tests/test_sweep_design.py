@@ -205,3 +205,10 @@ def test_wsd_tokens_per_param_range_and_cosine_configs_unchanged():
 def test_bad_wsd_configs_name_the_field(change, field):
     with pytest.raises(InputError, match=field):
         design_sweep(SweepConfig.from_dict({**WSD, **change}))
+
+
+def test_wsd_sweep_of_the_llama_block_has_llama_shapes():
+    design = design_sweep(SweepConfig.from_dict({**WSD, "block": "llama"}))
+    for r in design.runs:
+        arch = r.train.arch
+        assert (arch.mlp, arch.norm, arch.position, arch.bias) == ("swiglu", "rmsnorm", "rotary", False)
