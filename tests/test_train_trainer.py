@@ -93,3 +93,12 @@ def test_trained_loss_approaches_but_stays_above_the_entropy_rate():
     assert short > long  # more training approaches the floor ...
     assert long - H < 0.03  # ... and gets within 0.03 nats of it (ln 8 = 2.08 at the start)
     assert short - H > 2 * (long - H)
+
+
+def test_training_leaves_subnormals_as_they_were(tmp_path):
+    # the trainer flushes subnormals to zero for speed while it trains; the flag is process-wide, so it must
+    # be off again afterwards (a fit or a test in the same process relies on IEEE arithmetic)
+    import torch
+
+    train(tiny_spec(n_steps=10), tmp_path / "a", device="cpu")
+    assert np.float32(1e-40) > 0 and bool(torch.tensor(1e-40) > 0)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -111,18 +111,28 @@ def make_optimizer(model, *, lr: float, betas=(0.9, 0.95), weight_decay: float =
 def configure_device(device: str):
     """Process settings for fast training on ``device`` and the autocast context to run steps under.
 
-    CUDA: TF32 for fp32 matmuls and bf16 autocast. CPU: float32, with subnormal floats flushed to zero —
-    Adam's second moments of rarely-updated weights (e.g. embeddings of unseen bytes) decay geometrically
-    into subnormals, which x86 CPUs process ~100x slower (measured: 32 s instead of 3 s for 100 steps of a
-    36K-parameter model); flushing changes no recorded loss at float32 precision. Both are process-wide
-    torch flags.
+    CUDA: TF32 for fp32 matmuls and bf16 autocast. CPU: float32, with subnormal floats flushed to zero while
+    ``train`` runs (``flush_denormal``) — Adam's second moments of rarely-updated weights (e.g. embeddings of
+    unseen bytes) decay geometrically into subnormals, which x86 CPUs process ~100x slower (measured: 32 s
+    instead of 3 s for 100 steps of a 36K-parameter model); flushing changes no recorded loss at float32
+    precision.
     """
     if device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    torch.set_flush_denormal(True)
     return nullcontext()
+
+
+@contextmanager
+def flush_denormal():
+    """Flush subnormal floats to zero for the block, then restore IEEE behaviour: the flag is process-wide
+    (it is the CPU's), and NumPy code after training (the demo's fit, a test) must see true subnormals."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def _save_checkpoint(path: Path, model, optimizer, spec: TrainSpec, step: int, seconds: float, last_train_loss):
@@ -172,10 +182,16 @@ def _load_checkpoint(path: Path, spec: TrainSpec, device: str):
     return state
 
 
-def train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "auto",
-          compile: bool | None = None, source=None, micro_batch_size: int | None = None,
-          on_step: Callable[[int, int, dict | None], None] | None = None,
-          init_from: str | Path | None = None) -> TrainResult:
+def train(spec: TrainSpec, run_dir: str | Path | None = None, **options) -> TrainResult:
+    """Train one model (``_train`` says how), with subnormals flushed on the CPU only while it trains."""
+    with flush_denormal():
+        return _train(spec, run_dir, **options)
+
+
+def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "auto",
+           compile: bool | None = None, source=None, micro_batch_size: int | None = None,
+           on_step: Callable[[int, int, dict | None], None] | None = None,
+           init_from: str | Path | None = None) -> TrainResult:
     """Train one model as ``spec`` says; resume from ``run_dir``/checkpoint.pt when it exists.
 
     device: 'cpu', 'cuda', 'cuda:<i>' or 'auto'. compile: ``torch.compile`` the model (default: on CUDA
