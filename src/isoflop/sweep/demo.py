@@ -41,7 +41,10 @@ DEMO_CONFIG = dict(
     cooldown_fraction=0.2, cooldown_shape="1-sqrt", batch_tokens=2048, peak_lr=0.01, head_dim=16, seq_len=64,
     aspect_ratio=32.0, snap_tolerance=0.02, min_n_tokens=7e5, max_tokens_per_param=300, evals_per_run=10,
     checkpoints_per_run=4, eval_sequences=256, data={"source": "stdlib"})
-DEMO_WORKERS = 2  # worker processes on CPU, one torch thread each
+# Worker processes on CPU, one torch thread each. Measured on the 2-core machine (shared, load 3.6): 2×300
+# steps of a 72K model took 21.6-21.8 s as two 1-thread processes and 118-182 s as one 2-thread process;
+# the demo sweep took 230 s alone and 366 s beside one busy-looping process (benchmarks/demo_under_load.py).
+DEMO_WORKERS = 2
 PLAN_FACTOR = 100.0  # the plan is made this many times beyond the largest budget of the sweep
 BACKTEST_DECADES = 0.5  # the self-backtest predicts the points in the top half-decade of compute
 # What "identified" means for the demo (issue 12): most bootstrap refits converge, the law predicts the top
