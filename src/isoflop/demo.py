@@ -22,19 +22,16 @@ def run_demo(out_dir: str | Path, *, device: str = "auto", progress: bool = True
     The analysis: approach 3 with a 200-resample bootstrap, its identifiability, a self-backtest that fits the
     points below the top half-decade of compute and predicts the top, approaches 2 and 1, and the
     compute-optimal plan 100× beyond the largest budget with its interval."""
-    from .analysis import FitOptions, analyse, plan_report
+    from .analysis import plan_report
     from .fitting.io import save_fit_result
     from .provenance import provenance
     from .reporting.html import build_report
     from .sweep import store
-    from .sweep.demo import BACKTEST_DECADES, PLAN_FACTOR, run_demo_sweep
+    from .sweep.demo import run_demo_sweep
 
     out_dir = Path(out_dir)
     sweep_dir, outcome = run_demo_sweep(out_dir, device=device, progress=progress, console=console)
-    runs = store.read_runs(sweep_dir)
-    top = float(runs.flops.max())
-    analysis = analyse(runs, FitOptions(n_bootstrap=DEMO_BOOTSTRAP), curves=store.read_runs(sweep_dir, curves=True),
-                       budgets=(PLAN_FACTOR * top,), backtest_above=top / 10**BACKTEST_DECADES, isoflop=True)
+    analysis = analyse_demo(store.read_runs(sweep_dir), store.read_runs(sweep_dir, curves=True))
     origin = provenance([sweep_dir])
     report = build_report(analysis, source=str(sweep_dir), provenance=origin,
                           title="isoflop demo: a warmup-stable-decay IsoFLOP sweep on the Python standard library")
@@ -43,7 +40,8 @@ def run_demo(out_dir: str | Path, *, device: str = "auto", progress: bool = True
                                                            calibration=analysis.calibration)
     fit_file = save_fit_result(out_dir / "fit.json", analysis.fit, analysis.bootstrap, analysis.calibration,
                                extra={"provenance": origin, "verdict": analysis.verdict()})
-    return {"sweep_dir": str(sweep_dir), "total_flops": float(store.load_design(sweep_dir).total_flops),
+    return {"sweep_dir": str(sweep_dir), "design": _design_summary(store.load_design(sweep_dir)),
+            "branches": store.export_branches(sweep_dir).to_dict("records"),
             "runs": store.export_table(sweep_dir).to_dict("records"), "failed": outcome.ids("failed"),
             "verdict": analysis.verdict(), "refusal": analysis.refusal, "fit": fitted, "plan": plan,
             "backtest": [b.to_dict() for b in analysis.backtests],
@@ -51,3 +49,21 @@ def run_demo(out_dir: str | Path, *, device: str = "auto", progress: bool = True
             "notes": list(analysis.notes), "fit_file": str(fit_file),
             "report": str(report.write(out_dir / "report.html")), "provenance": origin}
 
+
+
+def analyse_demo(runs, curves=None):
+    """The demo's analysis of its points (an ``Analysis``): approach 3 with a 200-resample bootstrap and its
+    identifiability, the self-backtest on the top half-decade of compute, approach 2 (and 1 from ``curves``),
+    and the compute-optimal plan 100× beyond the largest budget."""
+    from .analysis import FitOptions, analyse
+    from .sweep.demo import BACKTEST_DECADES, PLAN_FACTOR
+
+    top = float(runs.flops.max())
+    return analyse(runs, FitOptions(n_bootstrap=DEMO_BOOTSTRAP), curves=curves, budgets=(PLAN_FACTOR * top,),
+                   backtest_above=top / 10**BACKTEST_DECADES, isoflop=True)
+
+
+def _design_summary(design) -> dict:
+    """What the sweep trained and what sharing WSD trunks saved against separate runs of the same points."""
+    return {"n_runs": len(design.runs), "n_points": len(design.points), "total_flops": design.total_flops,
+            "grid_flops": design.grid_flops, "flops_saved": design.flops_saved}

@@ -112,13 +112,15 @@ class ChinchillaLaw:
 
     @property
     def n_params_exponent(self):
-        """a in N*(C) ∝ C^a: a = β/(α+β) (Hoffmann et al. 2022, eq. 4)."""
-        return self.beta / (self.alpha + self.beta)
+        """a in N*(C) ∝ C^a: a = β/(α+β) (Hoffmann et al. 2022, eq. 4); NaN for a degenerate α = β = 0."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _as_float(np.divide(self.beta, np.add(self.alpha, self.beta)))
 
     @property
     def n_tokens_exponent(self):
         """b in D*(C) ∝ C^b: b = α/(α+β) = 1 − a."""
-        return self.alpha / (self.alpha + self.beta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _as_float(np.divide(self.alpha, np.add(self.alpha, self.beta)))
 
     @property
     def G(self):
@@ -580,8 +582,8 @@ def require_nd_law(law):
     """``law`` itself when it predicts loss from parameters and tokens (``NDLaw``); an InputError that says why
     not otherwise (a loss-vs-compute law knows the frontier's loss, not its N and D)."""
     point = law.point if isinstance(law, LawEnsemble) else law
-    if isinstance(point, NDLaw):
-        return law
+    if isinstance(point, (ChinchillaLaw, KaplanLaw, KaplanIrreducibleLaw, DataConstrainedLaw)):
+        return law  # (not isinstance(point, NDLaw): a runtime Protocol check evaluates every property)
     if isinstance(point, (LossVsComputeLaw, BrokenPowerLaw)):
         raise InputError(f"law {point.name!r} ({point.kind}) gives loss against compute only, not N and D: "
                          f"plan with a chinchilla, kaplan or data-constrained law (e.g. fit --form chinchilla)")
