@@ -123,11 +123,16 @@ def design_cmd(
 
             store.init_sweep(out_dir, design)
         if as_json:
-            print_json({**design.to_dict(), "device": device, "device_flops": flops_per_second,
+            print_json({**design.to_dict(), "grid_flops": design.grid_flops, "flops_saved": design.flops_saved,
+                        "device": device, "device_flops": flops_per_second,
                         "estimated_seconds": seconds, "sweep_dir": str(out_dir) if out_dir else None})
             return
         stdout.print(design_table(design, f"IsoFLOP sweep (prior: {design.law})"))
         print_warnings(design.warnings, "note")
+        if design.flops_saved > 0:
+            stdout.print(f"warmup-stable-decay: {len(design.points)} points for {value('flops', design.total_flops)}; "
+                         f"as separate runs they would cost {value('flops', design.grid_flops)} "
+                         f"({design.flops_saved / design.grid_flops:.0%} saved)")
         stdout.print(f"{len(design.runs)} runs, total compute {value('flops', design.total_flops)}; estimated "
                      f"{_duration(seconds)} on {device} at {sig(flops_per_second, 3)} FLOP/s"
                      + (f"; sweep folder {out_dir}" if out_dir else ""))
@@ -172,6 +177,10 @@ def run_cmd(
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (default: on CUDA)."),
     retry_failed: bool = typer.Option(True, "--retry-failed/--no-retry-failed", help="Retrain failed runs."),
     cpus_per_run: int = typer.Option(1, metavar="COUNT", help="CPUs each Ray task asks for on CPU."),
+    workers: int = typer.Option(1, metavar="COUNT", help="Local CPU training: worker processes at once (a WSD "
+                                "cooldown waits for its trunk)."),
+    threads_per_worker: int = typer.Option(1, metavar="COUNT", help="Local CPU training: torch threads per "
+                                           "worker process."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
@@ -186,7 +195,8 @@ def run_cmd(
             raise InputError(f"--cpus-per-run: must be at least 1, got {cpus_per_run}")
         sweep_dir = _sweep_dir_for(target, out_dir)
         report = run_sweep(sweep_dir, executor=executor, device=device, compile=compile,
-                           retry_failed=retry_failed, progress=progress and not as_json, cpus_per_run=cpus_per_run)
+                           retry_failed=retry_failed, progress=progress and not as_json, cpus_per_run=cpus_per_run,
+                           workers=workers, threads_per_worker=threads_per_worker)
         frame = store.export_table(sweep_dir)
     if as_json:
         print_json({"sweep_dir": str(sweep_dir), **report.to_dict(), "table": frame.to_dict("records")})
