@@ -99,9 +99,12 @@ def _counts(n_layer, d_model, n_head, n_kv_head, d_ff, vocab_size, seq_len, *, t
     return total, embedding + head, n_layer * (n_experts - experts_per_token) * expert
 
 
+MAX_DIMENSION = 1 << 40  # any width, depth, vocabulary or context beyond this is a typo (and overflows int64)
+
+
 def _positive_int(name, value):
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise InputError(f"architecture: {name} must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or int(value) != value or not 1 <= value <= MAX_DIMENSION:
+        raise InputError(f"architecture: {name} must be an integer from 1 to {MAX_DIMENSION:,}, got {value!r}")
     return int(value)
 
 
@@ -266,6 +269,9 @@ def _kv_heads(n_head, query_groups: int):
     return np.gcd(n_head, np.maximum(1, n_head // query_groups))
 
 
+MAX_TARGET_N_PARAMS = 1e15  # 1,000× the largest models trained: a larger target is an input error
+
+
 def propose_architecture(target_n_params: float, *, vocab_size: int, seq_len: int, aspect_ratio: float = 64.0,
                          head_dim: int = 64, count: str = "total", tied_embeddings: bool = True,
                          bias: bool = True, learned_pos: bool = True, max_layers: int = 256,
@@ -281,6 +287,9 @@ def propose_architecture(target_n_params: float, *, vocab_size: int, seq_len: in
     found loss flat for d_model/n_layer between about 20 and 200. ``BLOCKS[name]`` holds the keyword
     arguments of a block family (``propose_architecture(..., **BLOCKS['llama'])``).
     """
+    if not 0 < target_n_params <= MAX_TARGET_N_PARAMS:
+        raise InputError(f"target size {target_n_params:.3g} parameters is outside (0, {MAX_TARGET_N_PARAMS:.0e}]: "
+                         f"no transformer to snap to")
     if count not in ("total", "non_embedding"):
         raise InputError(f"count must be 'total' or 'non_embedding', got {count!r}")
     if position is None:

@@ -29,11 +29,15 @@ JSON_HELP = "Print one JSON object instead of a table."
 
 @contextmanager
 def user_errors():
-    """Bad input (ValueError, InputError included) → one red line on stderr and exit code 2."""
+    """Bad input (ValueError, InputError included) and file-system errors → one red line on stderr, exit 2."""
     try:
         yield
     except ValueError as exc:
         stderr.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except OSError as exc:  # a file-system refusal the code below did not foresee: still one line, naming the path
+        where = f"{exc.filename}: " if exc.filename else ""
+        stderr.print(f"[red]error:[/red] {escape(where + (exc.strerror or str(exc)))}")
         raise typer.Exit(2) from None
 
 

@@ -140,6 +140,8 @@ def load_saved_fit(path: str | Path) -> SavedFit:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(f"{path}: no such fit file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the fit ({exc.strerror or exc}); give the path of a fit.json") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not JSON ({exc}); save a fit with `isoflop fit --save`") from None
     if not isinstance(data, dict):

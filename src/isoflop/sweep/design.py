@@ -52,6 +52,7 @@ from .rules import get_rule
 # cuda: 1e14 FLOP/s — about 10% of an H100's dense bf16 peak (989 TFLOP/s): small models are far from
 #      the 40-50% MFU that large ones reach.
 DEVICE_FLOPS = {"cpu": 2e10, "cuda": 1e14}
+MAX_GRID = 1000  # budgets, or sizes per budget, in one sweep
 
 # Query heads per key/value head of the llama block by default: Llama 2 70B and Llama 3 use 8 (64 / 8 heads);
 # a sweep's small models have 1-16 heads, so 2 keeps at least a few key/value heads while still exercising
@@ -121,11 +122,15 @@ class SweepConfig:
         if not budgets:
             raise InputError("budgets: give at least one compute budget in FLOPs, e.g. budgets = [1e11, 3e11]")
         object.__setattr__(self, "budgets", tuple(sorted(parse_quantity(b, "budgets") for b in budgets)))
-        for name, low in (("sizes_per_budget", 1), ("seq_len", 1), ("head_dim", 1), ("evals_per_run", 1),
-                          ("checkpoints_per_run", 1), ("eval_sequences", 1), ("seed", 0)):
+        if len(budgets) > MAX_GRID:
+            raise InputError(f"budgets: {len(budgets):,} budgets is more than a sweep of {MAX_GRID} can use; give fewer")
+        # upper bounds: far beyond any real sweep, well before a grid that exhausts memory
+        for name, low, high in (("sizes_per_budget", 1, MAX_GRID), ("seq_len", 1, 1 << 20), ("head_dim", 1, 1 << 16),
+                                ("evals_per_run", 1, 100_000), ("checkpoints_per_run", 1, 100_000),
+                                ("eval_sequences", 1, 1 << 24), ("seed", 0, 2**63 - 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InputError(f"{name}: must be an integer ≥ {low}, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InputError(f"{name}: must be an integer from {low} to {high:,}, got {value!r}")
         for name in ("spread", "center", "aspect_ratio", "snap_tolerance", "lr_multiplier"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
