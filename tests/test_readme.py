@@ -10,6 +10,7 @@ The README's Python blocks run as well.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -53,7 +54,9 @@ def key_paths(obj, prefix="") -> list[str]:
 
 
 def slug(command: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", command.lower()).strip("-")[:80]
+    """A file name for a command: readable, and unique (two commands may share their first 60 characters)."""
+    digest = hashlib.sha256(command.encode()).hexdigest()[:8]
+    return re.sub(r"[^a-z0-9]+", "-", command.lower()).strip("-")[:60] + "-" + digest
 
 
 @pytest.fixture(scope="module")
