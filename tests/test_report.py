@@ -245,3 +245,16 @@ def test_cli_report_from_sweep_folder(sweep, tmp_path):
     assert list(summary["envelope"]["flagged"]) == [unfinished]  # curves from metrics.jsonl, checked against spec
     assert re.match(r"stopped at (4\d|50)% of its schedule", summary["envelope"]["flagged"][unfinished])
     assert "training_curves" in summary["figures"]
+
+
+def test_fit_and_report_give_the_same_law_and_plan(tmp_path):
+    """One orchestrator behind both commands: the same runs and options give the same law and the same plan."""
+    runs = str(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")
+    options = ["--drop-highest", "2", "--delta", "0.01", "--bootstrap", "0"]
+    fitted = json.loads(runner.invoke(app, ["fit", runs, *options, "--plan", "1e21", "--json"]).stdout)
+    reported = runner.invoke(app, ["report", runs, *options, "--budgets", "1e21", "--out", str(tmp_path / "r.html"),
+                                   "--json"])
+    assert reported.exit_code == 0, reported.output
+    summary = json.loads(reported.stdout)
+    assert summary["fit"]["params"] == fitted["params"] and summary["fit"]["n_points"] == fitted["n_points"] == 18
+    assert summary["plans"][0]["n_params"] == fitted["plan"]["n_params"]
