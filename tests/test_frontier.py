@@ -35,7 +35,7 @@ def test_side_by_side_columns_equal_the_planners():
     rows = table.rows()
     assert len(rows) == 6
     co, dc = compute_optimal(LAW, grid), constrained_optimal(LAW, grid, 3e11)
-    inf = inference_optimal(LAW, 1e13, flops=grid)
+    inf = inference_optimal(LAW, 1e13, match_flops=grid)
     np.testing.assert_allclose([r["optimal_n_params"] for r in rows], co.n_params, rtol=1e-15)
     np.testing.assert_allclose([r["constrained_epochs"] for r in rows], dc.epochs, rtol=1e-15)
     np.testing.assert_allclose([r["inference_n_params"] for r in rows], inf.n_params, rtol=1e-15)

@@ -31,7 +31,7 @@ def brute_force(law, target, inference_tokens, n_center, d_center, train_price=1
 ])
 def test_matches_brute_force_2d_search(name, flops, inference_tokens):
     law = get_law(name)
-    plan = inference_optimal(law, inference_tokens, flops=flops)
+    plan = inference_optimal(law, inference_tokens, match_flops=flops)
     co = compute_optimal(law, flops)
     n_bf, d_bf, cost_bf = brute_force(law, co.loss, inference_tokens, co.n_params, co.n_tokens)
     assert plan.loss == pytest.approx(co.loss, rel=1e-12)  # same quality as the compute-optimal model
@@ -48,14 +48,14 @@ def test_cost_weighted_matches_brute_force():
     train, serve = Cluster(h100, mfu=0.4, usd_per_gpu_hour=2.5), Cluster(h100, mfu=0.1, usd_per_gpu_hour=2.5)
     assert serve.usd_per_flop == pytest.approx(4 * train.usd_per_flop)
     co = compute_optimal(BESIROGLU, 1e23)
-    plan = inference_optimal(BESIROGLU, 3e12, flops=1e23, usd_per_training_flop=train.usd_per_flop,
+    plan = inference_optimal(BESIROGLU, 3e12, match_flops=1e23, usd_per_training_flop=train.usd_per_flop,
                              usd_per_inference_flop=serve.usd_per_flop)
     n_bf, _, usd_bf = brute_force(BESIROGLU, co.loss, 3e12, co.n_params, co.n_tokens,
                                   train.usd_per_flop, serve.usd_per_flop)
     assert plan.total_usd <= usd_bf * (1 + 1e-12) and plan.total_usd == pytest.approx(usd_bf, rel=2e-3)
     assert plan.n_params == pytest.approx(n_bf, rel=0.03)
     # Dearer inference pushes towards a smaller model than the FLOP-only plan.
-    assert plan.n_params < inference_optimal(BESIROGLU, 3e12, flops=1e23).n_params
+    assert plan.n_params < inference_optimal(BESIROGLU, 3e12, match_flops=1e23).n_params
     out = plan.to_dict()
     assert out["total_usd"] == pytest.approx(out["training_usd"] + out["inference_usd"])
     assert out["total_usd"] <= out["compute_optimal_total_usd"]
@@ -65,7 +65,7 @@ def test_cost_weighted_matches_brute_force():
 def test_zero_inference_is_compute_optimal(name):
     law = get_law(name)
     budgets = np.logspace(19, 25, 7)
-    plan, co = inference_optimal(law, 0.0, flops=budgets), compute_optimal(law, budgets)
+    plan, co = inference_optimal(law, 0.0, match_flops=budgets), compute_optimal(law, budgets)
     np.testing.assert_allclose(plan.n_params, co.n_params, rtol=1e-9)
     np.testing.assert_allclose(plan.n_tokens, co.n_tokens, rtol=1e-9)
     by_target = inference_optimal(law, 0.0, target_loss=float(co.loss[3]))
@@ -80,7 +80,7 @@ laws = st.builds(ChinchillaLaw, E=st.floats(0.5, 3.0), A=st.floats(50, 5e3), B=s
 @given(law=laws, log10_flops=st.floats(19, 25), log10_tokens=st.lists(st.floats(9, 15), min_size=2, max_size=6))
 def test_more_inference_never_means_a_larger_model(law, log10_flops, log10_tokens):
     tokens = np.sort(10.0 ** np.array(log10_tokens))
-    plan = inference_optimal(law, tokens, flops=10.0**log10_flops)
+    plan = inference_optimal(law, tokens, match_flops=10.0**log10_flops)
     assert np.all(np.diff(plan.n_params) <= 1e-9 * plan.n_params[1:])
     assert np.all(plan.n_params <= plan.compute_optimal.n_params * (1 + 1e-9))
     np.testing.assert_allclose(plan.loss, plan.compute_optimal.loss, rtol=1e-9)
@@ -102,9 +102,9 @@ def test_bad_inputs():
     with pytest.raises(InputError, match="exactly one"):
         inference_optimal(BESIROGLU, 1e12)
     with pytest.raises(InputError, match="inference tokens"):
-        inference_optimal(BESIROGLU, -1.0, flops=1e22)
+        inference_optimal(BESIROGLU, -1.0, match_flops=1e22)
     with pytest.raises(InputError, match="both"):
-        inference_optimal(BESIROGLU, 1e12, flops=1e22, usd_per_training_flop=1e-18)
+        inference_optimal(BESIROGLU, 1e12, match_flops=1e22, usd_per_training_flop=1e-18)
     with pytest.raises(InputError, match="irreducible"):
         inference_optimal(BESIROGLU, 1e12, target_loss=1.5)
 
@@ -155,10 +155,6 @@ def test_match_flops_names_the_target_not_the_budget():
     plan = inference_optimal(BESIROGLU, 1e13, match_flops=1e23)
     assert plan.compute_optimal.flops == pytest.approx(1e23, rel=1e-12)
     assert plan.flops > 1e23 and plan.flops == pytest.approx(6 * plan.n_params * plan.n_tokens)
-    legacy = inference_optimal(BESIROGLU, 1e13, flops=1e23)  # deprecated alias, same plan
-    assert legacy.n_params == plan.n_params
-    with pytest.raises(InputError, match="not also flops"):
-        inference_optimal(BESIROGLU, 1e13, flops=1e23, match_flops=1e23)
     with pytest.raises(InputError, match="exactly one"):
         inference_optimal(BESIROGLU, 1e13, match_flops=1e23, n_params=1e9)
 

@@ -506,7 +506,7 @@ def _inference_optimal(law, inference_tokens, match_flops, target_loss, n_params
                          usd_per_inference_flop=usd_per_inference_flop, warnings=_tokens_per_param_warnings(d / n))
 
 
-def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=None, n_params=None, flops=None,
+def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=None, n_params=None,
                       usd_per_training_flop=None, usd_per_inference_flop=None,
                       percentiles=DEFAULT_PERCENTILES) -> InferencePlan:
     """Minimise lifetime compute 6·N·D + 2·N·T_inf subject to L(N, D) = ℓ (Sardana et al. 2024, "Beyond
@@ -519,7 +519,6 @@ def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=No
     - ``n_params``: the loss of the compute-optimal model of that size (Sardana et al.'s "13B
       Chinchilla-quality model");
     - ``target_loss``: a loss in nats per token.
-    ``flops`` is a deprecated alias of ``match_flops`` kept while callers move over.
 
     Cost-weighted variant (Sardana et al.'s real-world cost): give both ``usd_per_training_flop`` and
     ``usd_per_inference_flop`` (e.g. ``Cluster.usd_per_flop`` with the MFU of each phase) to minimise
@@ -527,10 +526,6 @@ def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=No
     more inference tokens never give a larger model. Past 10,000 tokens per parameter the result carries a
     warning (Sardana et al. validated their law up to there). Vectorised over targets and inference tokens.
     """
-    if flops is not None:
-        if match_flops is not None:
-            raise InputError("give match_flops (the compute-optimal budget whose loss to match), not also flops")
-        match_flops = flops
     if sum(x is not None for x in (match_flops, target_loss, n_params)) != 1:
         raise InputError("give exactly one quality target for an inference-aware plan: match_flops (the loss of "
                          "the compute-optimal run at that budget), n_params (of the compute-optimal model of that "
