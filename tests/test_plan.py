@@ -142,7 +142,7 @@ def _all_plans(law):
         (constrained_optimal(law, budgets, 1e11), ("n_params", "n_tokens", "epochs", "loss")),
         (data_optimal(law, 1e11), ("best_loss", "flops", "n_params", "n_tokens", "epochs", "loss")),
         (tokens_for_loss(law, 7e10, 2.1, unique_tokens=5e11), ("flops", "n_tokens", "epochs")),
-        (inference_optimal(law, 1e13, flops=budgets), ("n_params", "n_tokens", "loss", "total_flops")),
+        (inference_optimal(law, 1e13, match_flops=budgets), ("n_params", "n_tokens", "loss", "total_flops")),
         (diagnose(law, 280e9, 300e9), ("loss", "compute_equivalent_flops", "wasted_fraction")),
     ]
 
