@@ -42,7 +42,7 @@ from ..flops import BLOCKS, CONVENTIONS, propose_architecture
 from ..laws import require_nd_law
 from ..planning import compute_optimal
 from ..presets import get_law
-from ..train.spec import COOLDOWN_SHAPES, SCHEDULES, DataSpec, TrainSpec
+from ..train.spec import DataSpec, TrainSpec, check_schedule_names
 from ..units import format_quantity, parse_quantity
 from .rules import get_rule
 
@@ -174,11 +174,7 @@ class SweepConfig:
                              f"which has {self.data.n_vocab} tokens; leave vocab_size out to use the data's")
 
     def _check_wsd(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise InputError(f"schedule: unknown {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        if self.cooldown_shape not in COOLDOWN_SHAPES:
-            raise InputError(f"cooldown_shape: unknown {self.cooldown_shape!r}; "
-                             f"choose one of {', '.join(COOLDOWN_SHAPES)}")
+        check_schedule_names(self.schedule, self.cooldown_shape)
         f = self.cooldown_fraction
         if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
             raise InputError(f"cooldown_fraction: must be a number in (0, 1] (0.2 = a cooldown of 20% of the "

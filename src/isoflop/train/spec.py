@@ -150,6 +150,14 @@ class DataSpec:
         return cls(**{**d, "paths": tuple(d.get("paths", ()))})
 
 
+def check_schedule_names(schedule: str, cooldown_shape: str) -> None:
+    """InputError naming the key when the schedule or the cooldown's shape is not one this trainer knows."""
+    if schedule not in SCHEDULES:
+        raise InputError(f"schedule: unknown {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if cooldown_shape not in COOLDOWN_SHAPES:
+        raise InputError(f"cooldown_shape: unknown {cooldown_shape!r}; choose one of {', '.join(COOLDOWN_SHAPES)}")
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     """Everything the trainer needs to train one model, deterministically given ``seed``.
@@ -201,11 +209,7 @@ class TrainSpec:
                              f"{self.data.source!r} has {self.data.n_vocab}")
 
     def _check_schedule(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise InputError(f"schedule: unknown {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        if self.cooldown_shape not in COOLDOWN_SHAPES:
-            raise InputError(f"cooldown_shape: unknown {self.cooldown_shape!r}; "
-                             f"choose one of {', '.join(COOLDOWN_SHAPES)}")
+        check_schedule_names(self.schedule, self.cooldown_shape)
         c = self.cooldown_steps
         if isinstance(c, bool) or int(c) != c or not 0 <= c <= self.n_steps:
             raise InputError(f"cooldown_steps: must be an integer from 0 to n_steps ({self.n_steps}), got {c!r}")
