@@ -116,3 +116,58 @@ def test_bootstrap_of_training_curves_names_the_rows():
 
     with pytest.raises(InputError, match="used 8 rows .* got 24 losses"):
         bootstrap(result, table.loss, table.run_ids, n_resamples=20)
+
+
+def test_curvature_interval_matches_the_spread_of_refits():
+    # Oracle: refit the law on many independent noisy copies of one design (least squares, Gaussian noise on
+    # log loss, where the Wald approximation is exact to first order); the spread of the fitted exponents is
+    # what the curvature interval of a single fit claims.
+    from isoflop.fitting.identify import curvature_intervals
+
+    budgets = np.geomspace(1e17, 1e20, 6)
+    n = np.concatenate([rule_of_thumb_n_params(c) * np.geomspace(1 / 8, 8, 7) for c in budgets])
+    d = np.repeat(budgets, 7) / (6 * n)
+    rng = np.random.default_rng(7)
+    fits = [fit_arrays(TRUTH.loss(n, d) * np.exp(rng.normal(0, 0.02, n.size)), n, d, delta=np.inf)
+            for _ in range(60)]
+    alphas = np.array([f.law.alpha for f in fits])
+    halves = np.array([(hi - lo) / 2 for lo, hi in (curvature_intervals(f)["α"] for f in fits)])
+    assert np.median(halves) / 1.96 == pytest.approx(alphas.std(ddof=1), rel=0.3)
+    # and the intervals cover the true α about 95% of the time
+    covered = np.mean([lo <= TRUTH.alpha <= hi for lo, hi in (curvature_intervals(f)["α"] for f in fits)])
+    assert covered >= 0.85
+
+
+def test_no_bootstrap_is_no_excuse_to_call_a_fit_identified(epoch):
+    # A design the bootstrap calls weakly identified (sizes over 0.6 decades, 1.5% noise) is weakly
+    # identified without one too, from the curvature, and the reason says how to run the full check.
+    rng = np.random.default_rng(3)
+    budgets = np.geomspace(1e17, 10**18.6, 5)
+    n = np.concatenate([rule_of_thumb_n_params(c) * np.geomspace(1 / 2, 2, 3) for c in budgets])
+    d = np.repeat(budgets, 3) / (6 * n)
+    result = fit_arrays(TRUTH.loss(n, d) * np.exp(rng.normal(0, 0.015, n.size)), n, d)
+    verdict = identify(result)
+    assert verdict.level == "weakly identified"
+    assert any("from the curvature" in r and "bootstrap" in r for r in verdict.reasons)
+    assert identify(result, result.bootstrap(200)).level != "identified"
+    # Epoch's 240 points: identified from the curvature alone, as with the bootstrap
+    assert identify(fit(epoch)).level == "identified"
+
+
+def test_forms_without_a_bootstrap_get_the_curvature_check():
+    # kaplan-irreducible has no batched bootstrap; its α_N = p·α_D interval (delta method) against the
+    # spread of refits on independent noisy copies, as above
+    from isoflop.fitting.forms import fit_extra
+    from isoflop.fitting.identify import curvature_intervals
+    from isoflop.laws import KaplanIrreducibleLaw
+
+    truth = KaplanIrreducibleLaw(E=1.5, n_c=8.8e13, alpha_n=0.076, d_c=5.4e13, alpha_d=0.095)
+    n = np.repeat(np.geomspace(1e7, 1e10, 6), 5)
+    d = np.tile(np.geomspace(1e8, 1e11, 5), 6)
+    rng = np.random.default_rng(0)
+    fits = [fit_extra("kaplan-irreducible", truth.loss(n, d) * np.exp(rng.normal(0, 0.003, n.size)), n, d,
+                      delta=np.inf) for _ in range(40)]
+    assert set(curvature_intervals(fits[0])) == {"α_D", "α_N"}
+    alpha_n = np.array([f.law.alpha_n for f in fits])
+    halves = np.array([(hi - lo) / 2 for lo, hi in (curvature_intervals(f)["α_N"] for f in fits)])
+    assert np.median(halves) / 1.96 == pytest.approx(alpha_n.std(ddof=1), rel=0.35)

@@ -24,7 +24,10 @@ from ..laws import BrokenPowerLaw, KaplanIrreducibleLaw
 from .parametric import DEFAULT_DELTA, FitData, FitResult, fit_arrays
 
 EXTRA_FORMS = ("kaplan-irreducible", "broken-power-law")
-N_FREE_EXTRA = {"kaplan-irreducible": 5, "broken-power-law": 6}
+# θ of each form, in the solver's order (log L = LSE(...) in these; see the log-loss functions below)
+THETA_NAMES = {"kaplan-irreducible": ("e", "q", "p", "w", "alpha_d"),
+               "broken-power-law": ("e", "log_b", "c0", "c1", "log_d1", "f1")}
+N_FREE_EXTRA = {form: len(names) for form, names in THETA_NAMES.items()}
 
 
 def _sigmoid(x):
@@ -54,6 +57,16 @@ def _bnsl_log_loss(theta, logc):
     sig = _sigmoid(z)
     jac = np.column_stack([p_e, p_g, -logc * p_g, -f1 * soft * p_g, c1 * sig * p_g, -c1 * (soft - z * sig) * p_g])
     return np.logaddexp(e, g), jac
+
+
+def log_loss_jacobian(fit: FitResult) -> np.ndarray:
+    """∂ log L̂ / ∂θ (n, P) at ``fit``'s optimum, one row per fitted point (for `identify.py`'s curvature check)."""
+    data = fit.data
+    if fit.form == "kaplan-irreducible":
+        return _kaplan_irreducible_log_loss(fit.theta_, np.log(data.n_params), np.log(data.n_tokens))[1]
+    if fit.form == "broken-power-law":
+        return _bnsl_log_loss(fit.theta_, np.log(data.flops))[1]
+    raise InputError(f"unknown form {fit.form!r}; choose one of {', '.join(EXTRA_FORMS)}")
 
 
 def _best_least_squares(residual, jac, starts, lower, upper, delta, max_nfev):

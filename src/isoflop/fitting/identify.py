@@ -16,6 +16,12 @@ range, the optimum is interior (not on a bound) and curvature separates the para
    Regression Analysis and Its Applications", ch. 2 and 7).
 6. With a bootstrap (Efron & Tibshirani 1993): the fraction of resamples that converged, and how wide the
    exponents' percentile intervals are (a 95% interval of α spanning 0.16–3.56 says α is unknown).
+   Without one, the same width check on the curvature's approximate intervals, θ̂ ± 1.96·se with
+   cov(θ̂) ≈ s²·(JᵀWJ)⁻¹ and s² the weighted residual variance on log loss (the Wald/Laplace approximation:
+   Seber & Wild 1989, "Nonlinear Regression", §5.1; the delta method for exponents that are products of θ).
+   It is cruder than the bootstrap (it assumes the fit is locally linear), so on its own it can mark a fit
+   weakly identified but never unidentified, and the reason says a bootstrap gives the full check: a
+   fit is never called identified only because nobody looked at how wide its exponents are.
 
 Levels: ``identified``, ``weakly identified`` (usable, marked) and ``unidentified`` (planning refuses unless
 overridden: `require_identified`). Suggestions name runs to add, as numbers: cheaper IsoFLOP budgets until
@@ -93,6 +99,68 @@ def _span(x) -> float:
 
 def _fmt(x: float) -> str:
     return f"{x:.2g}"
+
+
+def _log_loss_jacobian(fit) -> np.ndarray | None:
+    """∂ log L̂ / ∂θ at the optimum over the free θ, one row per fitted point (None when the form has none)."""
+    from .forms import EXTRA_FORMS, log_loss_jacobian
+
+    if fit.problem_ is not None:
+        problem = fit.problem_
+        _, J = problem.model.residual_jacobian(fit.theta_[None], np.zeros(problem.model.n_points))
+        return J[0][:, problem.free]
+    if fit.form in EXTRA_FORMS and fit.data is not None:
+        return log_loss_jacobian(fit)
+    return None
+
+
+def _free_theta(fit) -> dict:
+    """{θ name: value} of the free constants, in the Jacobian's column order."""
+    from .forms import THETA_NAMES
+
+    if fit.problem_ is not None:
+        names, free = fit.problem_.theta_names, fit.problem_.free
+    else:
+        names = THETA_NAMES[fit.form]
+        free = np.ones(len(names), bool)
+    return {name: float(value) for name, value, keep in zip(names, fit.theta_, free) if keep}
+
+
+def _exponent_gradients(theta: dict) -> dict:
+    """{exponent: (value, {θ name: ∂exponent/∂θ})} for the exponents among the free θ. α_N = p·α_D in the
+    Kaplan forms (θ holds p = α_N/α_D); the others are θ entries themselves."""
+    out = {key: (theta[key], {key: 1.0}) for key in ("alpha", "beta", "alpha_d", "gamma") if key in theta}
+    if "p" in theta and "alpha_d" in theta:
+        out["alpha_n"] = (theta["p"] * theta["alpha_d"], {"p": theta["alpha_d"], "alpha_d": theta["p"]})
+    return out
+
+
+def curvature_intervals(fit, jacobian=None, z: float = 1.96) -> dict:
+    """Approximate 95% intervals {symbol: (low, high)} of the fit's exponents from the curvature at the
+    optimum: cov ≈ s²·(JᵀWJ)⁻¹, s² = Σ w·r² / (Σ w − p) on log loss (see the module docstring, check 6).
+    Empty when the form has no Jacobian or there are no residual degrees of freedom."""
+    J = _log_loss_jacobian(fit) if jacobian is None else jacobian
+    if J is None:
+        return {}
+    theta = _free_theta(fit)
+    names = list(theta)
+    w = np.ones(J.shape[0]) if fit.data is None or fit.data.weights is None else np.asarray(fit.data.weights, float)
+    dof = float(np.sum(w)) - J.shape[1]
+    if dof <= 0 or len(names) != J.shape[1]:
+        return {}
+    s2 = float(np.sum(w * np.square(fit.residuals))) / dof
+    with np.errstate(all="ignore"):
+        try:
+            cov = s2 * np.linalg.inv(J.T @ (w[:, None] * J))
+        except np.linalg.LinAlgError:  # singular: nothing is pinned down
+            cov = np.full((len(names), len(names)), np.inf)
+    out = {}
+    for key, (value, gradient) in _exponent_gradients(theta).items():
+        g = np.array([gradient.get(name, 0.0) for name in names])
+        variance = float(g @ cov @ g) if np.all(np.isfinite(cov)) else np.inf
+        se = np.sqrt(variance) if variance >= 0 else np.inf
+        out[_EXPONENTS[key]] = (value - z * se, value + z * se)
+    return out
 
 
 def rule_of_thumb_n_params(flops) -> np.ndarray:
@@ -176,6 +244,7 @@ def identify(fit, bootstrap=None) -> Identifiability:
                     f"recommended)")
 
     condition = None
+    jacobian = _log_loss_jacobian(fit)
     if problem is not None:
         span = problem.upper - problem.lower
         theta = fit.theta_
@@ -183,10 +252,8 @@ def identify(fit, bootstrap=None) -> Identifiability:
         for i in np.flatnonzero(on_bound):
             name = problem.theta_names[i]
             bad.append(f"{_NATURAL.get(name, name)} sits on its bound: the data do not pin it down")
-        _, J = problem.model.residual_jacobian(theta[None], np.zeros(problem.model.n_points))
-        Jf = J[0][:, problem.free]
         with np.errstate(all="ignore"):
-            condition = float(np.linalg.cond(Jf.T @ Jf))
+            condition = float(np.linalg.cond(jacobian.T @ jacobian))
         if not np.isfinite(condition) or condition > CONDITION_BAD:
             bad.append(f"the curvature matrix JᵀJ is near-singular (condition number {condition:.2g}): "
                        f"parameters trade off against each other")
@@ -216,6 +283,12 @@ def identify(fit, bootstrap=None) -> Identifiability:
             if lo < 1e-3 * hi:
                 bad.append(f"E's {bootstrap.level:.0%} interval spans {lo:.2g}–{hi:.3g}: the irreducible loss is "
                            f"not estimated")
+
+    if bootstrap is None and jacobian is not None:
+        for symbol, (lo, hi) in curvature_intervals(fit, jacobian).items():
+            if not (lo > 0 and hi / lo <= EXPONENT_RATIO_WEAK):
+                weak.append(f"{symbol}'s approximate 95% interval from the curvature spans {lo:.3g}–{hi:.3g} "
+                            f"(a bootstrap, e.g. --bootstrap 200, gives the full check)")
 
     level = "unidentified" if bad else "weakly identified" if weak else "identified"
     budgets, sizes, words = (), (), ()
