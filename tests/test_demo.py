@@ -82,5 +82,5 @@ def test_demo_report_opens_in_a_browser(demo, tmp_path):
     out, summary, _ = demo
     page = (out / "report.html").read_text(encoding="utf-8")
     n_images = page.count("<img ")
-    assert n_images == 5
+    assert n_images == 6 and 'id="wsd_branches"' in page  # the trunks with their cooldown branches
     check_in_chromium(page, tmp_path, n_images)

@@ -164,6 +164,31 @@ def test_training_curves_show_the_envelope():
     np.testing.assert_allclose(steps[:, 0], [s.flops for s in result.steps])
 
 
+def test_wsd_branches_start_on_the_trunk_and_mark_the_fitted_points():
+    # Two trunks evaluated every 100 tokens of a known curve; cooldowns branch off at known points.
+    curve = lambda n, d: 2.0 + 1e3 / n + 50.0 / np.sqrt(d)  # noqa: E731
+    tokens = np.arange(100, 1001, 100.0)
+    curves = pd.concat([pd.DataFrame({"run_id": f"n{n}-trunk", "n_params": n, "n_tokens": tokens,
+                                      "loss": curve(n, tokens)}) for n in (1e3, 1e4)], ignore_index=True)
+    branches = pd.DataFrame({"run_id": ["a", "b", "c", "d"], "trunk": ["n1000.0-trunk"] * 2 + ["n10000.0-trunk"] * 2,
+                             "n_params": [1e3, 1e3, 1e4, 1e4], "branch_tokens": [400, 800, 400, 50],
+                             "n_tokens": [500, 1000, 500, 60], "loss": [2.9, 2.8, 2.2, 2.6]})
+    fig = plots.wsd_branches(curves, branches, fitted={"a", "c", "d"})
+    ax = fig.axes[0]
+    x, y = line_xy(ax, "trunk-n1000.0-trunk")
+    np.testing.assert_allclose(y, curve(1e3, tokens))
+    x, y = line_xy(ax, "branch-b")  # from the trunk's loss at 800 tokens (an evaluation) to the cooldown's end
+    np.testing.assert_allclose(x, [800, 1000])
+    np.testing.assert_allclose(y, [curve(1e3, 800), 2.8])
+    x, y = line_xy(ax, "branch-d")  # branches before the trunk's first evaluation: no start to draw from
+    assert np.isnan(y[0]) and y[1] == 2.6
+    fitted = by_gid(ax.collections, "fitted").get_offsets()
+    assert sorted(map(tuple, np.asarray(fitted))) == [(60, 2.6), (500, 2.2), (500, 2.9)]
+    np.testing.assert_allclose(by_gid(ax.collections, "not-fitted").get_offsets(), [[1000, 2.8]])
+    with pytest.raises(Exception, match="no WSD cooldowns"):
+        plots.wsd_branches(curves, branches.iloc[:0])
+
+
 def test_save_png_and_svg(tmp_path):
     import base64
 

@@ -76,6 +76,35 @@ def test_summary_recovers_the_law(report, sweep):
     json.dumps(report.to_dict())
 
 
+def test_the_verdict_comes_first(report, page):
+    # The banner opens the page, before the first section, and says what the summary says.
+    s = report.summary
+    banner = page[page.index('<div class="verdict'):page.index("<section>")]
+    level = s["fit"]["identifiability"]["level"]
+    assert f'class="verdict {level.split()[0]}"' in banner and s["verdict"] in banner
+    b = s["backtest"][0]
+    assert f"mean |error| {b['mean_abs_rel_error']:.2%}" in banner
+    row = s["plans"][0]
+    spread = row["n_params_interval"][1] / row["n_params_interval"][0]
+    assert "Plan</b> at 1e+21 FLOPs" in banner and f"(a factor {spread:.3g})" in banner
+
+
+def test_an_unidentified_fit_says_so_at_the_top_and_plans_nothing():
+    # all runs share one model size: α cannot be estimated, and the report refuses to plan
+    rng = np.random.default_rng(0)
+    n = np.full(8, 1e8)
+    d = np.geomspace(1e9, 1e11, 8)
+    import pandas as pd
+
+    from isoflop.runs import RunTable
+    table = RunTable.from_frame(pd.DataFrame({"n_params": n, "n_tokens": d,
+                                              "loss": LAW.loss(n, d) * np.exp(rng.normal(0, 0.002, 8))}))
+    page = build_report(table, budgets=(1e21,), n_bootstrap=20, figures=False).html()
+    banner = page[page.index('<div class="verdict'):page.index("<section>")]
+    assert 'class="verdict unidentified"' in banner and "share one model size" in banner
+    assert "No plans:" in banner and "To pin it down:" in banner and "Plan</b>" not in banner
+
+
 def test_html_is_self_contained(page):
     assert page.startswith("<!doctype html>")
     images = re.findall(r'<img [^>]*src="([^"]+)"', page)

@@ -62,6 +62,16 @@ def test_wsd_sweep_gives_one_row_per_cooldown_equal_to_whole_runs(tmp_path):
     assert sorted(report.ids("done")) == sorted(r.run_id for r in design.runs)
     par = store.export_table(tmp_path / "par").set_index("run_id")
     assert (par.loss == by_id.loss.loc[par.index]).all()
+    # `isoflop report` on the sweep folder draws the trunks with their cooldown branches
+    from typer.testing import CliRunner
+
+    from isoflop.cli import app
+
+    pytest.importorskip("matplotlib")
+    done = CliRunner().invoke(app, ["report", str(tmp_path / "seq"), "--out", str(tmp_path / "r.html"),
+                                    "--bootstrap", "0", "--allow-unidentified", "--json"])
+    assert done.exit_code == 0, done.output
+    assert "wsd_branches" in json.loads(done.stdout)["figures"]
 
 
 KILL = dict(TINY, budgets=[6e8, 1.2e9, 2.4e9])

@@ -33,7 +33,8 @@ def run_demo(out_dir: str | Path, *, device: str = "auto", progress: bool = True
     sweep_dir, outcome = run_demo_sweep(out_dir, device=device, progress=progress, console=console)
     analysis = analyse_demo(store.read_runs(sweep_dir), store.read_runs(sweep_dir, curves=True))
     origin = provenance([sweep_dir])
-    report = build_report(analysis, source=str(sweep_dir), provenance=origin,
+    branches = store.export_branches(sweep_dir)
+    report = build_report(analysis, source=str(sweep_dir), provenance=origin, branches=branches,
                           title="isoflop demo: a warmup-stable-decay IsoFLOP sweep on the Python standard library")
     fitted = dict(analysis.fit_dict(), verdict=analysis.verdict(), provenance=origin)
     plan = None if analysis.plans is None else plan_report(analysis.plans, analysis.fit, bootstrap=analysis.bootstrap,
@@ -41,7 +42,7 @@ def run_demo(out_dir: str | Path, *, device: str = "auto", progress: bool = True
     fit_file = save_fit_result(out_dir / "fit.json", analysis.fit, analysis.bootstrap, analysis.calibration,
                                extra={"provenance": origin, "verdict": analysis.verdict()})
     return {"sweep_dir": str(sweep_dir), "design": _design_summary(store.load_design(sweep_dir)),
-            "branches": store.export_branches(sweep_dir).to_dict("records"),
+            "branches": branches.to_dict("records"),
             "runs": store.export_table(sweep_dir).to_dict("records"), "failed": outcome.ids("failed"),
             "verdict": analysis.verdict(), "refusal": analysis.refusal, "fit": fitted, "plan": plan,
             "backtest": [b.to_dict() for b in analysis.backtests],

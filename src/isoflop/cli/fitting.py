@@ -265,7 +265,7 @@ def report_cmd(
     with user_errors():
         from ..fitting.io import is_saved_fit, load_saved_fit
         from ..reporting.html import build_report
-        from ..sweep.store import find_sweep
+        from ..sweep.store import export_branches, find_sweep, is_sweep
 
         options = fit_options(form, delta, fix, drop_highest, bootstrap, seed, base, allow_unidentified)
         question = dict(budgets=parse.numbers(budgets, "--budgets"), config=parse.config(config))
@@ -285,8 +285,9 @@ def report_cmd(
             with bar:
                 analysis = analyse(table, options, curves=curves, backtest_above=threshold, auto_backtest=True,
                                    isoflop=True, smooth=smooth, progress=advance, **question)
+        branches = export_branches(source) if is_sweep(source) else None  # a WSD sweep's cooldowns
         report = build_report(analysis, unique_tokens=unique, source=str(source), title=title,
-                              provenance=provenance([source]))
+                              provenance=provenance([source]), branches=branches)
         report.write(out_path)
         written = report.save_figures(figures) if figures is not None else []
     if as_json:

@@ -58,20 +58,21 @@ class Report:
 
 
 def build_report(analysis, *, unique_tokens=None, source: str = "", title: str | None = None,
-                 figures: bool = True, provenance: dict | None = None) -> Report:
+                 figures: bool = True, provenance: dict | None = None, branches=None) -> Report:
     """The report of an ``isoflop.analysis.Analysis``: its summary and figures; computes nothing itself.
 
-    ``unique_tokens``: also draw the data-constrained path on the loss landscape.
+    ``unique_tokens``: also draw the data-constrained path on the loss landscape. ``branches``: a WSD sweep's
+    cooldowns (``sweep.store.export_branches``), drawn off their trunks' curves.
     """
     summary = dict(analysis.to_dict(), source=source)
     if provenance is not None:
         summary["provenance"] = provenance
-    shown = _figures(analysis, unique_tokens) if figures else {}
+    shown = _figures(analysis, unique_tokens, branches) if figures else {}
     name = Path(source).name if source else "runs"
     return Report(title or f"isoflop report: {name}", summary, shown, analysis.law)
 
 
-def _figures(analysis, unique_tokens) -> dict:
+def _figures(analysis, unique_tokens, branches=None) -> dict:
     try:
         from . import plots
     except ImportError:
@@ -100,6 +101,12 @@ def _figures(analysis, unique_tokens) -> dict:
     if fit_result is not None:
         out["residuals"] = (plots.residuals(fit_result, finals),
                             "Residuals log L̂ − log L of the fit; band: ± RMS.")
+    if curves is not None and branches is not None and len(branches):
+        fitted = None if finals is None else set(finals.run_ids)
+        out["wsd_branches"] = (plots.wsd_branches(curves, branches, fitted),
+                               "Warmup-stable-decay: each model size's trunk at constant learning rate (solid) and "
+                               "the cooldowns branched off it (dashed), each one point (N, D, loss); filled: "
+                               "points the fit used, hollow: points it did not.")
     if curves is not None:
         out["training_curves"] = (plots.training_curves(curves, env),
                                   "Training curves against compute" + (" with the approach-1 envelope: the lowest "
@@ -122,6 +129,9 @@ figure { margin: 1.2em 0; } figure img { max-width: 100%; height: auto; border: 
 figcaption { font-size: .9em; color: #555; }
 .note { color: #8a5a00; font-size: .92em; } .muted { color: #777; font-size: .9em; }
 code { background: #f5f5f5; padding: 0 .2em; }
+.verdict { border-left: 6px solid; padding: .4em 1em; margin: 1em 0; background: #fafafa; }
+.verdict p, .verdict ul { margin: .3em 0; }
+.identified { border-color: #2e7d32; } .weakly { border-color: #c77c00; } .unidentified { border-color: #c62828; }
 """
 
 
@@ -163,6 +173,41 @@ def _data_section(data) -> str:
     out = _kv(rows)
     out += "".join(f'<p class="note">warning: {html.escape(w)}</p>' for w in data["warnings"])
     return out
+
+
+def _verdict_banner(s: dict) -> str:
+    """The answer first: whether the data pin the law down (why not, which runs would), the self-backtest and
+    the first plan with its interval, or why there is no plan."""
+    fit = s.get("fit") or {}
+    verdict = fit.get("identifiability") or {}
+    level = verdict.get("level", "")
+    css = {"identified": "identified", "weakly identified": "weakly", "unidentified": "unidentified"}.get(level, "")
+    out = [f'<p><b>Verdict:</b> {html.escape(s.get("verdict", ""))}</p>']
+    reasons = verdict.get("reasons", [])
+    if len(reasons) > 1:
+        out.append("<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in reasons) + "</ul>")
+    if verdict.get("suggestions"):
+        out.append("<p>To pin it down: " + html.escape("; ".join(verdict["suggestions"])) + ".</p>")
+    for b in s.get("backtest") or []:
+        out.append(f"<p><b>Backtest:</b> fit on the {b['n_train']} runs below {_fmt(b['threshold_flops'])} FLOPs, "
+                   f"predict the {b['n_test']} above: mean |error| {b['mean_abs_rel_error']:.2%}, max "
+                   f"{b['max_abs_rel_error']:.2%}.</p>")
+    plans = s.get("plans") or []
+    if plans:
+        r = plans[0]
+
+        def interval(key):  # nothing where the plan has no interval (no bootstrap)
+            pair = r.get(f"{key}_interval")
+            return f" {_interval(pair)}" if pair else ""
+        spread = r.get("n_params_interval")
+        factor = f" (a factor {spread[1] / spread[0]:.3g})" if spread and spread[0] > 0 else ""
+        more = f"; {len(plans) - 1} more budget(s) under Plans" if len(plans) > 1 else ""
+        out.append(f"<p><b>Plan</b> at {_fmt(r['flops'])} FLOPs: N* = {_fmt(r['n_params'])}{interval('n_params')}"
+                   f"{factor}, D* = {_fmt(r['n_tokens'])}{interval('n_tokens')}, loss {_fmt(r['loss'])}"
+                   f"{interval('loss')}{more}.</p>")
+    if s.get("refusal"):
+        out.append(f'<p class="note"><b>No plans:</b> {html.escape(s["refusal"])}</p>')
+    return f'<div class="verdict {css}">{"".join(out)}</div>'
 
 
 def _fit_section(fit) -> str:
@@ -256,6 +301,8 @@ def render(report: Report) -> str:
     parts = [f"<h1>{html.escape(report.title)}</h1>"]
     if s.get("source"):
         parts.append(f'<p class="muted">source: <code>{html.escape(s["source"])}</code></p>')
+    if s.get("fit"):
+        parts.append(_verdict_banner(s))
     sections = []
     if s.get("data"):
         sections.append(("Data", _data_section(s["data"])))

@@ -12,6 +12,8 @@ back, e.g. ``next(l for l in fig.axes[0].lines if l.get_gid() == "fit").get_ydat
   number of unique tokens, the runs and a user's configuration.
 - `residuals`: log L̂ − log L of a fit against compute and model size.
 - `training_curves`: loss against FLOPs per run with the approach-1 envelope.
+- `wsd_branches`: a warmup-stable-decay sweep's trunks with their cooldown branches, marking the points the
+  fit used.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..errors import InputError
 from ..fitting.isoflop import group_budgets
 from ..laws import FLOPS_PER_PARAM_TOKEN
 from ..presets import PRESETS
+from ..units import format_quantity
 
 DEFAULT_PRESETS = ("hoffmann2022", "besiroglu2024", "kaplan2020")
 
@@ -270,6 +273,51 @@ def training_curves(table, envelope=None, *, max_runs: int = 200):
     if envelope is not None:
         title += f": envelope N* ∝ C^{envelope.n_params_fit.exponent:.3f}"
     ax.set(xscale="log", xlabel="compute C (FLOPs)", ylabel="loss (nats/token)", title=title)
+    return fig
+
+
+def wsd_branches(curves, branches, fitted=None):
+    """A WSD sweep (Hägele et al. 2024): each trunk's loss against tokens at its constant learning rate
+    (gid ``"trunk-RUN"``), and for each cooldown a branch from the trunk's loss at the branch point to the
+    cooldown's final loss (gid ``"branch-RUN"``). The final points are filled where the fit used them
+    (gid ``"fitted"``) and hollow where it did not (gid ``"not-fitted"``: dropped, or not finished).
+
+    ``curves``: every evaluation of every run (``sweep.store.export_curves`` or a curves RunTable's frame);
+    ``branches``: ``sweep.store.export_branches``; ``fitted``: the run ids the fit used (None: all).
+    """
+    frame = getattr(curves, "frame", curves)
+    if branches is None or not len(branches):
+        raise InputError("this sweep has no WSD cooldowns to draw (it uses the cosine schedule)")
+    sizes = np.log10(np.asarray(branches["n_params"], float))
+    lo, hi = sizes.min(), sizes.max()
+    cmap = _viridis()
+    fig, ax = _figure(width=7.0, height=4.8)
+    points = {True: [], False: []}
+    for trunk, group in branches.groupby("trunk", sort=False):
+        shade = 0.5 if hi == lo else (np.log10(group["n_params"].iloc[0]) - lo) / (hi - lo)
+        color = cmap(shade)
+        rows = frame[frame["run_id"] == trunk].sort_values("n_tokens")
+        if len(rows):
+            ax.plot(rows["n_tokens"], rows["loss"], color=color, lw=1.6, gid=f"trunk-{trunk}",
+                    label=f"N = {format_quantity(group['n_params'].iloc[0])}")
+        for branch in group.itertuples():
+            # the trunk's loss at the branch point, read off its curve (linear in log tokens between
+            # evaluations); no branch line where the curve does not reach the branch point
+            inside = len(rows) and rows["n_tokens"].min() <= branch.branch_tokens <= rows["n_tokens"].max()
+            start = (np.interp(np.log(branch.branch_tokens), np.log(rows["n_tokens"]), rows["loss"])
+                     if inside else np.nan)
+            ax.plot([branch.branch_tokens, branch.n_tokens], [start, branch.loss], color=color, lw=0.8, ls="--",
+                    gid=f"branch-{branch.run_id}")
+            points[fitted is None or branch.run_id in fitted].append((branch.n_tokens, branch.loss, color))
+    for used, marker in ((True, dict(gid="fitted", label="cooldown point, fitted")),
+                         (False, dict(gid="not-fitted", label="cooldown point, not fitted"))):
+        if points[used]:
+            x, y, colors = zip(*points[used])
+            face = list(colors) if used else "white"
+            ax.scatter(x, y, s=28, facecolors=face, edgecolors=list(colors), linewidths=1.2, zorder=5, **marker)
+    ax.set(xscale="log", xlabel="training tokens D", ylabel="loss (nats/token)",
+           title="WSD trunks (solid, constant learning rate) and their cooldowns (dashed)")
+    ax.legend(fontsize=7)
     return fig
 
 
