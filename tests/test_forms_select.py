@@ -88,3 +88,19 @@ def test_kaplan_irreducible_plans_like_kaplan():
     assert plan.n_params == pytest.approx(np.exp(best.x), rel=1e-6)
     assert law.n_tokens_for_loss(1e9, law.loss(1e9, 3e10)) == pytest.approx(3e10, rel=1e-9)
     assert law.n_tokens_for_loss(1e9, 1.7) == np.inf  # below E: unreachable
+
+
+def test_one_standard_error_rule_on_paired_fold_errors():
+    from isoflop.fitting.select import BASELINE, Candidate, FitChoice, beats_baseline
+
+    def cand(errors, choice=FitChoice("kaplan")):
+        return Candidate(choice, float(np.mean(list(errors.values()))), len(errors), None, None, "", errors)
+
+    base = cand({-1.0: 0.030, -1.3: 0.020, -1.7: 0.025}, BASELINE)
+    # better at every cut-off: mean difference −0.01, SE 0.001 → clear
+    assert beats_baseline(cand({-1.0: 0.020, -1.3: 0.011, -1.7: 0.014}), base)
+    # a lower mean from one lucky fold: d = (−0.03, +0.002, +0.002), mean −0.0087, SE 0.0107 → not clear
+    assert not beats_baseline(cand({-1.0: 0.000, -1.3: 0.022, -1.7: 0.027}), base)
+    # one shared fold, or a diverged fold, is never enough
+    assert not beats_baseline(cand({-1.0: 0.001}), base)
+    assert not beats_baseline(cand({-1.0: 0.020, -1.3: np.inf, -1.7: 0.014}), base)

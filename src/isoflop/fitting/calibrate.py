@@ -90,13 +90,17 @@ class Backtests:
     def n_folds(self) -> int:
         return len(self.cutoffs)
 
+    def fold_errors(self) -> dict:
+        """{cut-off (log10 FLOPs): that fold's mean |L̂/L − 1|}; a diverged fold fit (inf or nan) scores inf."""
+        with np.errstate(all="ignore"):
+            err = np.nan_to_num(np.abs(np.expm1(self.log_error)), nan=np.inf)
+            return {cut: float(err[self.fold == k].mean()) for k, cut in enumerate(self.cutoffs)}
+
     def mean_abs_rel_error(self) -> float | None:
         """Mean over folds of each fold's mean |L̂/L − 1| (each cut-off counts once)."""
         if self.n_folds == 0:
             return None
-        with np.errstate(all="ignore"):  # a diverged fold fit predicts inf or nan: it scores inf
-            err = np.nan_to_num(np.abs(np.expm1(self.log_error)), nan=np.inf)
-            return float(np.mean([err[self.fold == k].mean() for k in range(self.n_folds)]))
+        return float(np.mean(list(self.fold_errors().values())))
 
 
 def run_backtests(table: RunTable, fitter, *, min_train_runs: int, step_decades: float = STEP_DECADES,

@@ -7,7 +7,7 @@ C < threshold and score the absolute relative error |L̂ − L| / L on the runs 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -138,6 +138,7 @@ class Candidate:
     calibration: object  # calibrate.Calibration
     result: object  # FitResult on all runs (None when the full fit failed)
     message: str = ""
+    fold_errors: dict = field(default_factory=dict)  # {cut-off (log10 FLOPs): mean |rel. error| of that fold}
 
     def to_dict(self) -> dict:
         cv = self.cv_error if self.cv_error is not None and np.isfinite(self.cv_error) else None
@@ -185,22 +186,32 @@ def evaluate(table: RunTable, choice: FitChoice) -> Candidate:
         backtests = run_backtests(table, choice.fit, min_train_runs=max(2 * choice.n_free, choice.n_free + 3))
     calibration = calibration_from_backtests(backtests, result)
     message = "" if backtests.n_folds else "too few runs or too little compute span for a backtest"
-    return Candidate(choice, backtests.mean_abs_rel_error(), backtests.n_folds, calibration, result, message)
+    return Candidate(choice, backtests.mean_abs_rel_error(), backtests.n_folds, calibration, result, message,
+                     backtests.fold_errors())
 
 
-SELECTION_MARGIN = 0.2
+def beats_baseline(candidate: Candidate, baseline: Candidate) -> bool:
+    """The one-standard-error rule on paired fold errors: ``candidate`` replaces the baseline only when its
+    mean improvement over the cut-offs both were scored at exceeds one standard error of that mean
+    (at least two shared cut-offs; one fold cannot tell skill from luck)."""
+    shared = sorted(set(candidate.fold_errors) & set(baseline.fold_errors))
+    d = np.array([candidate.fold_errors[c] - baseline.fold_errors[c] for c in shared])
+    if d.size < 2 or not np.all(np.isfinite(d)):
+        return False
+    return bool(d.mean() + d.std(ddof=1) / np.sqrt(d.size) < 0)
 
 
-def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = True,
-               margin: float = SELECTION_MARGIN) -> Selection:
-    """``--form auto``: compute-ordered cross-validation of every candidate; the best that can plan wins,
-    if it beats the plain Huber Chinchilla fit (``BASELINE``) by more than ``margin`` (relative CV error).
+def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = True) -> Selection:
+    """``--form auto``: compute-ordered cross-validation of every candidate; the plain Huber Chinchilla fit
+    (``BASELINE``) stays unless a candidate that can plan beats it clearly, and then the clear winner with
+    the lowest CV error is chosen.
 
-    The margin guards against the winner's curse of picking the minimum of many noisy CV errors from a few
-    folds: like the one-standard-error rule (Breiman et al. 1984, "Classification and Regression Trees",
-    §3.4.3; Hastie, Tibshirani & Friedman 2009, "The Elements of Statistical Learning", §7.10), the simple,
-    published default stays unless the data clearly favour another choice. Candidates without a backtest
-    rank last; when none has one, the baseline is chosen.
+    "Clearly" is the one-standard-error rule (Breiman et al. 1984, "Classification and Regression Trees",
+    §3.4.3; Hastie, Tibshirani & Friedman 2009, "The Elements of Statistical Learning", §7.10) applied to
+    the paired differences of fold errors (`beats_baseline`): the minimum of many noisy CV errors from a few
+    folds is optimistic (the winner's curse), so the simple, published default stays unless the data favour
+    another choice at every cut-off by more than their own fold-to-fold scatter. Candidates without a
+    backtest rank last; when none has one, the baseline is chosen.
     """
     evaluated = [evaluate(table, c) for c in candidates]
     ranked = sorted(evaluated, key=lambda c: (c.cv_error is None or c.result is None,
@@ -209,8 +220,7 @@ def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = 
                 and c.result.status != "iteration limit" and (c.choice.can_plan or not planning_only)]
     baseline = [c for c in evaluated if c.choice == BASELINE and c.result is not None]
     if eligible and baseline and baseline[0].cv_error is not None:
-        clear = eligible[0].cv_error < (1 - margin) * baseline[0].cv_error
-        best = eligible[0] if clear else baseline[0]
+        best = next((c for c in eligible if c is baseline[0] or beats_baseline(c, baseline[0])), baseline[0])
     elif eligible:
         best = eligible[0]
     elif baseline:
