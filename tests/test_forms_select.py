@@ -104,3 +104,22 @@ def test_one_standard_error_rule_on_paired_fold_errors():
     # one shared fold, or a diverged fold, is never enough
     assert not beats_baseline(cand({-1.0: 0.001}), base)
     assert not beats_baseline(cand({-1.0: 0.020, -1.3: np.inf, -1.7: 0.014}), base)
+
+
+def test_auto_backtests_the_choice_it_made():
+    # Data from Kaplan's interaction form: auto picks another choice than the baseline, and the analysis's
+    # backtest scores that choice (it used to fail on the form name "auto" and report no backtest at all).
+    from isoflop.analysis import FitOptions, analyse
+
+    truth = KaplanIrreducibleLaw(E=1.8, n_c=3e8, alpha_n=0.3, d_c=6e9, alpha_d=0.35)
+    table = iso_design(truth, 0.005, 0)
+    result = analyse(table, FitOptions(form="auto"), backtest_above=1e20)
+    choice = result.selection.best.choice
+    assert choice != BASELINE
+    (bt,) = result.backtests
+    below = table.flops < 1e20
+    law = choice.fit(table.subset(below)).law  # oracle: the same choice refitted by hand
+    test = table.subset(~below)
+    err = np.abs(law.loss(test.n_params, test.n_tokens) / test.loss - 1)
+    assert bt.form == choice.label and bt.n_test == int((~below).sum())
+    assert bt.mean_abs_rel_error == pytest.approx(err.mean(), rel=1e-9)

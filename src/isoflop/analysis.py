@@ -244,7 +244,8 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
 
             try:
                 backtests = tuple(backtest(finals, threshold, (options.form,), delta=options.delta,
-                                           fixed=options.fixed or None))
+                                           fixed=options.fixed or None,
+                                           choice=None if selection is None else selection.best.choice))
             except InputError as exc:
                 if backtest_above is not None:
                     raise

@@ -252,6 +252,7 @@ def identify(fit, bootstrap=None) -> Identifiability:
         for i in np.flatnonzero(on_bound):
             name = problem.theta_names[i]
             bad.append(f"{_NATURAL.get(name, name)} sits on its bound: the data do not pin it down")
+    if jacobian is not None:
         with np.errstate(all="ignore"):
             condition = float(np.linalg.cond(jacobian.T @ jacobian))
         if not np.isfinite(condition) or condition > CONDITION_BAD:

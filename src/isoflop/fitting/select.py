@@ -29,16 +29,12 @@ class Backtest:
         return dict(vars(self))
 
 
-def predict(law, table: RunTable) -> np.ndarray:
-    """The law's loss at each row (loss-vs-compute laws use flops; (N, D) laws use n_params, n_tokens)."""
-    if law.kind == "loss-vs-compute":
-        return law.loss(table.flops)
-    return law.loss(table.n_params, table.n_tokens)
-
-
-def backtest(table: RunTable, threshold_flops: float, forms=("chinchilla",), **fit_options) -> list[Backtest]:
-    """One Backtest per form: fit below ``threshold_flops``, score at and above it."""
+def backtest(table: RunTable, threshold_flops: float, forms=("chinchilla",), *, choice=None,
+             **fit_options) -> list[Backtest]:
+    """One Backtest per form: fit below ``threshold_flops``, score at and above it. ``choice``: a FitChoice
+    (what ``--form auto`` selected) to backtest instead of ``forms``."""
     from . import fit  # the package-level fit validates point counts
+    from .calibrate import table_loss
 
     table = table.finals()
     below = table.flops < threshold_flops
@@ -46,11 +42,13 @@ def backtest(table: RunTable, threshold_flops: float, forms=("chinchilla",), **f
         raise InputError(f"backtest threshold {threshold_flops:.3g} FLOPs leaves no runs on one side "
                          f"(runs span {table.flops.min():.3g} to {table.flops.max():.3g})")
     train, test = table.subset(below), table.subset(~below)
+    fitters = ({choice.label: choice.fit} if choice is not None else
+               {form: (lambda t, form=form: fit(t, form, **fit_options)) for form in forms})
     results = []
-    for form in forms:
-        result = fit(train, form, **fit_options)
-        err = np.abs(predict(result.law, test) / test.loss - 1)
-        results.append(Backtest(form, float(threshold_flops), len(train), len(test), float(err.mean()),
+    for label, fitter in fitters.items():
+        result = fitter(train)
+        err = np.abs(table_loss(result.law, test) / test.loss - 1)
+        results.append(Backtest(label, float(threshold_flops), len(train), len(test), float(err.mean()),
                                 float(err.max()), result.status))
     return results
 
