@@ -74,6 +74,40 @@ def test_wsd_sweep_gives_one_row_per_cooldown_equal_to_whole_runs(tmp_path):
     assert "wsd_branches" in json.loads(done.stdout)["figures"]
 
 
+def test_ray_runs_cooldowns_after_their_trunks(tmp_path):
+    # Ray used to submit every run at once: a cooldown could start before its trunk had kept its state.
+    ray = pytest.importorskip("ray")
+    design = demo_design(TINY)
+    store.init_sweep(tmp_path / "seq", design)
+    run_sweep(tmp_path / "seq", device="cpu", progress=False)
+    store.init_sweep(tmp_path / "ray", design)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        report = run_sweep(tmp_path / "ray", executor="ray", device="cpu", progress=False)
+    finally:
+        ray.shutdown()
+    assert sorted(report.ids("done")) == sorted(r.run_id for r in design.runs)
+    seq = store.export_table(tmp_path / "seq").set_index("run_id")
+    par = store.export_table(tmp_path / "ray").set_index("run_id")
+    assert (par.loss == seq.loss.loc[par.index]).all()  # one thread per task: the same numbers
+
+
+def test_a_failed_trunk_fails_its_cooldowns_without_running_them(tmp_path):
+    design = demo_design(TINY)
+    store.init_sweep(tmp_path, design)
+    trunk = next(r for r in design.runs if r.kind == "trunk")
+    # a folder where the trunk's checkpoint file must go: its first checkpoint write fails
+    (store.run_dir(tmp_path, trunk.run_id) / rundir.CHECKPOINT).mkdir(parents=True)
+    report = run_sweep(tmp_path, device="cpu", progress=False, workers=2)
+    mine = [r.run_id for r in design.runs if r.trunk == trunk.run_id]
+    failed = {o.run_id: o.error for o in report.outcomes if o.status == "failed"}
+    assert set(failed) == {trunk.run_id, *mine}
+    assert all(failed[run] == f"its trunk {trunk.run_id} did not finish" for run in mine)
+    assert not any((store.run_dir(tmp_path, run) / rundir.METRICS).exists() for run in mine)  # never started
+    others = [r.run_id for r in design.runs if r.run_id not in failed]
+    assert others and sorted(report.ids("done")) == sorted(others)
+
+
 KILL = dict(TINY, budgets=[6e8, 1.2e9, 2.4e9])
 CHILD = """
 import json, sys

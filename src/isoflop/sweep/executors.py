@@ -5,14 +5,15 @@ check result.json again under the lock (another process may have just finished i
 its checkpoint), write result.json atomically — or error.txt on failure, which does not stop the sweep. So a sweep killed at any moment and started again skips finished runs and resumes the rest.
 
 - ``local``: on CPU (or one GPU) the runs go one after another in this process, with rich progress bars
-  (overall and per run). With several visible CUDA devices, one worker process per GPU pulls runs from a
-  shared queue, largest first.
+  (overall and per run). With several visible CUDA devices, one worker process per GPU takes runs as
+  they can start, longest chain of work first.
   On CPU with ``workers`` > 1, that many worker processes of ``threads_per_worker`` intra-op threads each
   pull runs from the sweep: on small models several single-thread processes keep the cores busier than one
   multi-thread process (per-step overhead is serial), and on a busy machine they degrade in proportion to
   the cores they get, where intra-op threads that wait on each other at every operator stall.
 - WSD sweeps (``design.py``): a cooldown starts from its trunk's kept state at its branch step, so it runs
-  after its trunk; the parallel executor hands a cooldown out as soon as its trunk has finished.
+  after its trunk; every parallel executor (CPU workers, one process per GPU, Ray) hands a cooldown out as
+  soon as its trunk has finished, and fails it without running it when its trunk failed (``_dispatch``).
 - ``ray``: one Ray task per run, requesting one GPU (``device`` cuda) or ``cpus_per_run`` CPUs. Connects to
   the cluster named by ``RAY_ADDRESS`` when it is set, else starts a local Ray; an already initialised Ray
   is used as is. Workers write into the same store, so on a multi-node cluster the sweep folder must be on a
@@ -313,47 +314,69 @@ def _chain_flops(spec: RunSpec, todo: list[RunSpec]) -> float:
     return spec.train_flops + sum(s.train_flops for s in todo if s.trunk == spec.run_id)
 
 
-def _run_cpu_workers(sweep_dir, todo, workers, threads, compile, retry_failed, progress, console) -> list[RunOutcome]:
-    """Runs on ``workers`` processes; a cooldown is handed out once its trunk is done, and among the runs
-    that can start the one with the most work waiting on it goes first (longest chain first)."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+def _dispatch(todo, slots: int, submit, wait_any, collect, bars, title: str) -> list[RunOutcome]:
+    """Run ``todo`` on ``slots`` parallel workers in WSD order: a cooldown is submitted only once its trunk is
+    done (it starts from the trunk's kept state), a trunk that fails fails its waiting cooldowns without
+    running them, and among the runs that can start the one with the most work waiting on it goes first
+    (longest chain first; priorities stay live because only what can start now is handed out).
 
+    submit(spec) -> handle; wait_any(handles) -> the finished ones (at least one); collect(handle, spec) ->
+    its RunOutcome (a failed one when the worker died)."""
     pending_trunks = {s.run_id for s in todo if s.kind == "trunk"}
     ready = [s for s in todo if s.trunk not in pending_trunks]
     blocked = [s for s in todo if s.trunk in pending_trunks]
     priority = {s.run_id: _chain_flops(s, todo) for s in todo}
     outcomes, running = [], {}
-    ctx = mp.get_context("spawn")  # a forked child would inherit torch's thread pools mid-state
-    with _progress(console, progress) as bars, ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_cpu_worker_init, initargs=(threads,)) as pool:
-        overall = bars.add_task(f"sweep ({workers} workers)", total=len(todo), info="")
-        while ready or running:
-            ready.sort(key=lambda s: priority[s.run_id])
-            while ready and len(running) < workers:  # hand out only what can start now: priorities stay live
-                spec = ready.pop()
-                running[pool.submit(_cpu_task, str(sweep_dir), spec.to_dict(), compile, retry_failed)] = spec
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                spec = running.pop(future)
-                try:
-                    outcome = RunOutcome(**future.result())
-                except Exception as exc:  # the worker process died
-                    outcome = RunOutcome(spec.run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-                results = [outcome]
-                if spec.kind == "trunk":
-                    waiting = [s for s in blocked if s.trunk == spec.run_id]
-                    blocked = [s for s in blocked if s.trunk != spec.run_id]
-                    if outcome.status in ("done", "skipped"):
-                        ready.extend(waiting)
-                    else:  # left pending (no error.txt): they run once their trunk has
-                        results += [RunOutcome(s.run_id, "failed", error=f"its trunk {spec.run_id} did not finish")
-                                    for s in waiting]
-                for o in results:
-                    outcomes.append(o)
-                    bars.console.print(_describe(o), highlight=False)
-                    bars.update(overall, advance=1)
+    overall = bars.add_task(title, total=len(todo), info="")
+    while ready or running:
+        ready.sort(key=lambda s: priority[s.run_id])
+        while ready and len(running) < slots:
+            spec = ready.pop()
+            running[submit(spec)] = spec
+        for handle in wait_any(list(running)):
+            spec = running.pop(handle)
+            results = [collect(handle, spec)]
+            if spec.kind == "trunk":
+                waiting = [s for s in blocked if s.trunk == spec.run_id]
+                blocked = [s for s in blocked if s.trunk != spec.run_id]
+                if results[0].status in ("done", "skipped"):
+                    ready.extend(waiting)
+                else:  # left pending (no error.txt): they run once their trunk has
+                    results += [RunOutcome(s.run_id, "failed", error=f"its trunk {spec.run_id} did not finish")
+                                for s in waiting]
+            for outcome in results:
+                outcomes.append(outcome)
+                bars.console.print(_describe(outcome), highlight=False)
+                bars.update(overall, advance=1)
     return outcomes
+
+
+def _run_process_pool(sweep_dir, todo, n_workers, task, initializer, initargs, compile, retry_failed, progress,
+                      console, title) -> list[RunOutcome]:
+    """``_dispatch`` on ``n_workers`` spawned processes running ``task(sweep_dir, spec_dict, compile,
+    retry_failed) -> RunOutcome dict``."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    def collect(future, spec):
+        try:
+            return RunOutcome.from_dict(future.result())
+        except Exception as exc:  # the worker process died
+            return RunOutcome(spec.run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+
+    # spawn: a forked child would inherit torch's thread pools mid-state, and CUDA cannot be re-initialised
+    ctx = mp.get_context("spawn")
+    with _progress(console, progress) as bars, ProcessPoolExecutor(
+            max_workers=n_workers, mp_context=ctx, initializer=initializer, initargs=initargs) as pool:
+        return _dispatch(todo, n_workers,
+                         lambda spec: pool.submit(task, str(sweep_dir), spec.to_dict(), compile, retry_failed),
+                         lambda futures: wait(futures, return_when=FIRST_COMPLETED)[0], collect, bars, title)
+
+
+def _run_cpu_workers(sweep_dir, todo, workers, threads, compile, retry_failed, progress, console) -> list[RunOutcome]:
+    """Runs on ``workers`` processes of ``threads`` torch threads each, in WSD order (``_dispatch``)."""
+    return _run_process_pool(sweep_dir, todo, workers, _cpu_task, _cpu_worker_init, (threads,), compile,
+                             retry_failed, progress, console, f"sweep ({workers} workers)")
 
 
 # ------------------------------------------------------------------------------------------- one per GPU
@@ -369,25 +392,14 @@ def _gpu_task(sweep_dir: str, spec_dict: dict, compile, retry_failed) -> dict:
 
 
 def _run_multi_gpu(sweep_dir, todo, n_gpus, compile, retry_failed, progress, console) -> list[RunOutcome]:
+    """One process per GPU, each pinned to its GPU, in WSD order (``_dispatch``)."""
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    ctx = mp.get_context("spawn")  # CUDA cannot be re-initialised in a forked child
-    queue = ctx.Queue()
+    queue = mp.get_context("spawn").Queue()
     for i in range(n_gpus):
         queue.put(i)
-    ordered = sorted(todo, key=lambda s: -s.flops)  # longest first: better packing across GPUs
-    outcomes = []
-    with _progress(console, progress) as bars, ProcessPoolExecutor(
-            max_workers=n_gpus, mp_context=ctx, initializer=_gpu_worker_init, initargs=(queue,)) as pool:
-        overall = bars.add_task(f"sweep ({n_gpus} GPUs)", total=len(ordered), info="")
-        futures = [pool.submit(_gpu_task, str(sweep_dir), s.to_dict(), compile, retry_failed) for s in ordered]
-        for future in as_completed(futures):
-            outcome = RunOutcome.from_dict(future.result())
-            outcomes.append(outcome)
-            bars.console.print(_describe(outcome), highlight=False)
-            bars.update(overall, advance=1)
-    return outcomes
+    return _run_process_pool(sweep_dir, todo, n_gpus, _gpu_task, _gpu_worker_init, (queue,), compile,
+                             retry_failed, progress, console, f"sweep ({n_gpus} GPUs)")
 
 
 # ----------------------------------------------------------------------------------------------------- ray
@@ -420,27 +432,26 @@ def _run_ray(sweep_dir, todo, device, compile, retry_failed, progress, cpus_per_
     else:
         options = {"num_gpus": 0, "num_cpus": cpus_per_run}
     remote = ray.remote(_ray_task)
-    ordered = sorted(todo, key=lambda s: -s.flops)
-    refs = {remote.options(**options).remote(str(sweep_dir), s.to_dict(), device, compile, retry_failed,
-                                             int(options["num_cpus"])): s for s in ordered}
-    outcomes = []
+
+    def submit(spec):
+        return remote.options(**options).remote(str(sweep_dir), spec.to_dict(), device, compile, retry_failed,
+                                                int(options["num_cpus"]))
+
+    def collect(ref, spec):
+        try:
+            outcome_dict, result = ray.get(ref)
+            folder = store.run_dir(sweep_dir, spec.run_id)
+            if result is not None and store.read_result(folder) is None:  # no shared filesystem
+                folder.mkdir(parents=True, exist_ok=True)
+                store.write_result(folder, result)
+            return RunOutcome.from_dict(outcome_dict)
+        except Exception as exc:  # the task itself died (worker lost, out of memory, ...)
+            store.write_error(store.run_dir(sweep_dir, spec.run_id), f"ray task failed: {exc}\n")
+            return RunOutcome(spec.run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+
+    # Ray queues tasks by the resources they ask for, so every run that can start is submitted at once;
+    # a cooldown still waits for its trunk. Without a shared filesystem a cooldown cannot see its trunk's
+    # kept state: run WSD sweeps on Ray with the sweep folder on shared storage.
     with _progress(console, progress) as bars:
-        overall = bars.add_task("sweep (ray)", total=len(refs), info="")
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            spec = refs[ready[0]]
-            try:
-                outcome_dict, result = ray.get(ready[0])
-                outcome = RunOutcome.from_dict(outcome_dict)
-                folder = store.run_dir(sweep_dir, spec.run_id)
-                if result is not None and store.read_result(folder) is None:  # no shared filesystem
-                    folder.mkdir(parents=True, exist_ok=True)
-                    store.write_result(folder, result)
-            except Exception as exc:  # the task itself died (worker lost, out of memory, ...)
-                store.write_error(store.run_dir(sweep_dir, spec.run_id), f"ray task failed: {exc}\n")
-                outcome = RunOutcome(spec.run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-            outcomes.append(outcome)
-            bars.console.print(_describe(outcome), highlight=False)
-            bars.update(overall, advance=1)
-    return outcomes
+        return _dispatch(todo, max(len(todo), 1), submit, lambda refs: ray.wait(refs, num_returns=1)[0], collect,
+                         bars, "sweep (ray)")
