@@ -14,6 +14,17 @@ def shared_file(name: str) -> Path:
     return path
 
 
+@pytest.fixture
+def local_ray():
+    """A local Ray of 2 CPUs for the test, shut down after it (skips where ray is not installed)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
 def pytest_terminal_summary(terminalreporter):
     """Say how many tests skipped for want of ../shared/data (CI has it; a bare clone does not)."""
     skipped = terminalreporter.stats.get("skipped", [])

@@ -138,18 +138,13 @@ def test_sigkill_then_restart_skips_done_runs_and_resumes_the_rest(tmp_path):
     assert {s.state for s in store.sweep_status(sweep_dir)} == {"done"}
 
 
-def test_ray_executor_gives_one_result_per_run(tmp_path):
-    ray = pytest.importorskip("ray")
+def test_ray_executor_gives_one_result_per_run(tmp_path, local_ray):
     path = tmp_path / "ray.toml"
     path.write_text(TOML.replace("budgets = [2e9, 6e9]", "budgets = [2e9]"))
     config = SweepConfig.from_toml(path)
     design = design_sweep(config)
     store.init_sweep(tmp_path / "sweep", design)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        report = run_sweep(tmp_path / "sweep", executor="ray", device="cpu", progress=False)
-    finally:
-        ray.shutdown()
+    report = run_sweep(tmp_path / "sweep", executor="ray", device="cpu", progress=False)
     assert sorted(report.ids("done")) == sorted(r.run_id for r in design.runs)
     table = store.export_table(tmp_path / "sweep")
     assert sorted(table.run_id) == sorted(r.run_id for r in design.runs)

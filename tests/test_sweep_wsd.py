@@ -74,18 +74,13 @@ def test_wsd_sweep_gives_one_row_per_cooldown_equal_to_whole_runs(tmp_path):
     assert "wsd_branches" in json.loads(done.stdout)["figures"]
 
 
-def test_ray_runs_cooldowns_after_their_trunks(tmp_path):
+def test_ray_runs_cooldowns_after_their_trunks(tmp_path, local_ray):
     # Ray used to submit every run at once: a cooldown could start before its trunk had kept its state.
-    ray = pytest.importorskip("ray")
     design = demo_design(TINY)
     store.init_sweep(tmp_path / "seq", design)
     run_sweep(tmp_path / "seq", device="cpu", progress=False)
     store.init_sweep(tmp_path / "ray", design)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        report = run_sweep(tmp_path / "ray", executor="ray", device="cpu", progress=False)
-    finally:
-        ray.shutdown()
+    report = run_sweep(tmp_path / "ray", executor="ray", device="cpu", progress=False)
     assert sorted(report.ids("done")) == sorted(r.run_id for r in design.runs)
     seq = store.export_table(tmp_path / "seq").set_index("run_id")
     par = store.export_table(tmp_path / "ray").set_index("run_id")
