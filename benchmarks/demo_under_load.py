@@ -42,14 +42,13 @@ def measure(out: Path, loaded: bool, workers: int | None) -> dict:
         cpu0, t0 = _children_cpu_seconds(), time.perf_counter()
         sweep_dir, report = run_demo_sweep(out, device="cpu", progress=False, workers=workers)
         wall = time.perf_counter() - t0
+        # read now: the sweep's worker processes have been reaped, the hog (a child too) not yet, so its CPU
+        # time, which arrives with its wait() below, is not counted
+        cpu = _children_cpu_seconds() - cpu0
     finally:
         if hog is not None:
             hog.kill()
             hog.wait()
-    # the hog is a child too: its CPU time arrives with wait(); count the sweep's workers only
-    cpu = _children_cpu_seconds() - cpu0
-    if hog is not None:
-        cpu = None  # not separable from the hog's share after the fact
     counts = report.to_dict()["counts"]
     return {"loaded": loaded, "wall_seconds": wall, "worker_cpu_seconds": cpu, "counts": counts,
             "n_points": len(store.export_table(sweep_dir)), "load_average": os.getloadavg()}
