@@ -52,6 +52,7 @@ def test_selection_prefers_the_true_form_over_a_misspecified_one():
     assert kaplan.cv_error > 2 * chinchilla.cv_error
     selection = select_fit(t, (BASELINE, FitChoice("kaplan"), FitChoice("loss-vs-compute")))
     assert selection.best.choice == BASELINE  # loss-vs-compute cannot plan, so it is never chosen
+    assert BASELINE.label in selection.reason  # and the table says why the baseline stayed
     table = selection.to_frame()
     assert list(table.columns[:3]) == ["form", "delta", "asymmetry"] and len(table) == 3
     json.dumps(selection.to_dict(), allow_nan=False)
@@ -116,6 +117,7 @@ def test_auto_backtests_the_choice_it_made():
     result = analyse(table, FitOptions(form="auto"), backtest_above=1e20)
     choice = result.selection.best.choice
     assert choice != BASELINE
+    assert result.selection.reason.startswith(f"{choice.label} beats {BASELINE.label} by more than one standard")
     (bt,) = result.backtests
     below = table.flops < 1e20
     law = choice.fit(table.subset(below)).law  # oracle: the same choice refitted by hand

@@ -156,6 +156,8 @@ def _print_selection(selection: dict) -> None:
         mark = " ◀ chosen" if c["label"] == chosen else ""
         table.add_row(escape(c["label"] + mark), str(c["n_folds"]), error, "yes" if c["can_plan"] else "no",
                       escape(c["status"] or c["message"] or ""))
+    if selection.get("reason"):
+        table.caption = escape(selection["reason"])
     stdout.print(table)
 
 

@@ -152,6 +152,7 @@ class Selection:
 
     candidates: tuple[Candidate, ...]
     best: Candidate
+    reason: str = ""  # why ``best`` was chosen, in words
 
     @property
     def result(self):
@@ -162,7 +163,8 @@ class Selection:
         return self.best.calibration
 
     def to_dict(self) -> dict:
-        return {"chosen": self.best.choice.to_dict(), "candidates": [c.to_dict() for c in self.candidates]}
+        return {"chosen": self.best.choice.to_dict(), "reason": self.reason,
+                "candidates": [c.to_dict() for c in self.candidates]}
 
     def to_frame(self):
         import pandas as pd
@@ -207,8 +209,8 @@ def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = 
     "Clearly" is the one-standard-error rule (Breiman et al. 1984, "Classification and Regression Trees",
     §3.4.3; Hastie, Tibshirani & Friedman 2009, "The Elements of Statistical Learning", §7.10) applied to
     the paired differences of fold errors (`beats_baseline`): the minimum of many noisy CV errors from a few
-    folds is optimistic (the winner's curse), so the simple, published default stays unless the data favour
-    another choice at every cut-off by more than their own fold-to-fold scatter. Candidates without a
+    folds is optimistic (the winner's curse), so the simple, published default stays unless another
+    choice's mean improvement over the cut-offs both were scored at exceeds its own fold-to-fold scatter. Candidates without a
     backtest rank last; when none has one, the baseline is chosen.
     """
     evaluated = [evaluate(table, c) for c in candidates]
@@ -219,10 +221,18 @@ def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = 
     baseline = [c for c in evaluated if c.choice == BASELINE and c.result is not None]
     if eligible and baseline and baseline[0].cv_error is not None:
         best = next((c for c in eligible if c is baseline[0] or beats_baseline(c, baseline[0])), baseline[0])
+        if best is not baseline[0]:
+            reason = (f"{best.choice.label} beats {BASELINE.label} by more than one standard error of the paired "
+                      f"fold errors")
+        elif eligible[0] is not best:
+            reason = (f"kept {BASELINE.label}: {eligible[0].choice.label} has a lower mean error but does not beat "
+                      f"it by more than one standard error of the paired fold errors")
+        else:
+            reason = f"{BASELINE.label} has the lowest cross-validation error"
     elif eligible:
-        best = eligible[0]
+        best, reason = eligible[0], "the baseline could not be backtested; lowest cross-validation error"
     elif baseline:
-        best = baseline[0]
+        best, reason = baseline[0], "no candidate could be backtested: the plain fit is kept"
     else:
         raise InputError("no candidate form could be fitted to these runs; add runs (see the fit's identifiability)")
-    return Selection(tuple(ranked), best)
+    return Selection(tuple(ranked), best, reason)
