@@ -32,6 +32,12 @@ def test_input_errors():
         predict_loss(TRUTH, -1.0, 1e9)
     with pytest.raises(InputError, match="level"):
         predict_loss(TRUTH, 1e9, 1e10, level=95)
+    import warnings
+
+    with warnings.catch_warnings():  # finite sizes whose compute overflows: one clear error, no NumPy warning
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match="overflows a float"):
+            predict_loss(TRUTH, 1e200, 1e200)
 
 
 def test_ensemble_interval_is_members_spread():

@@ -90,7 +90,11 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
                                                           if unique_tokens is not None else ()):
         if not np.all(np.isfinite(value)) or np.any(value <= 0):
             raise InputError(f"{name} must be positive and finite, got {value!r}")
-    flops = FLOPS_PER_PARAM_TOKEN * n * d
+    with np.errstate(over="ignore"):
+        flops = FLOPS_PER_PARAM_TOKEN * n * d
+    if not np.all(np.isfinite(flops)):
+        raise InputError(f"6·n_params·n_tokens overflows a float (up to {np.max(n):.3g} params × "
+                         f"{np.max(d):.3g} tokens); give sizes a run could have")
     members, max_flops, noise = None, None, None
     if isinstance(source, SavedFit):
         law, members, calibration = source.law, source.members, calibration or source.calibration
