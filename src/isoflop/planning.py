@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .errors import InputError
+from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, require_nd_law, with_repetition
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
@@ -45,14 +46,6 @@ MIN_FLOPS = FLOPS_PER_PARAM_TOKEN * MIN_N_PARAMS * MIN_STEP_TOKENS
 # Bisection steps for roots in log space: 64 halvings of a bracket at most ~140 wide (e-folds) leave it below
 # 1e-17, i.e. the answer is exact to double precision.
 _BISECTION_STEPS = 64
-
-
-def _plain(x):
-    """NumPy values → Python floats/lists for strict JSON: a non-finite number becomes None (null)."""
-    arr = np.asarray(x)
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        arr = np.where(np.isfinite(arr), arr, None)
-    return arr.item() if arr.ndim == 0 else arr.tolist()
 
 
 def _plain_intervals(intervals) -> dict:

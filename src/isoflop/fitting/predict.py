@@ -19,18 +19,12 @@ from statistics import NormalDist
 import numpy as np
 
 from ..errors import InputError
+from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
 from .calibrate import Calibration, law_loss, robust_sigma
 from .parametric import FitResult
 
 WARN_DECADES = 1.0  # extrapolating further than this beyond the largest run is flagged
-
-
-def _plain(x):
-    arr = np.asarray(x, float)
-    if arr.ndim == 0:
-        return float(arr) if np.isfinite(arr) else None
-    return [float(v) if np.isfinite(v) else None for v in arr.ravel()]
 
 
 @dataclass(frozen=True)
