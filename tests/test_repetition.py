@@ -91,3 +91,19 @@ def test_joint_base_on_three_configurations_is_unidentified():
     verdict = fit_repetition(table, base=None).identifiability
     assert verdict.level == "unidentified" and "only 3 distinct (N, D) pairs" in verdict.reasons[0]
     assert fit_repetition(table).identifiability.level != "unidentified"  # R_D*, R_N* on a fixed base are
+
+
+def test_wide_repetition_intervals_are_named_in_the_verdict():
+    # R_D* and R_N* count in identifiability like exponents do: the 22 C4 runs leave R_D* spanning a factor
+    # of ~4 (weakly identified, and said so); 150 synthetic runs at 0.3% noise pin both within 1.6×.
+    from isoflop.fitting.identify import EXPONENT_RATIO_WEAK, identify
+
+    c4 = fit_repetition(RunTable.load(shared_file("datablations_repeated_c4.csv")))
+    boot = bootstrap_repetition(c4, 60, seed=0)
+    lo, hi = boot.intervals["rd_star"]
+    assert hi / lo > EXPONENT_RATIO_WEAK
+    assert any(r.startswith("R_D*'s 95% interval spans") for r in identify(c4, boot).reasons)
+    pinned = fit_repetition(synthetic())
+    boot = bootstrap_repetition(pinned, 60, seed=0)
+    assert all(hi / lo <= EXPONENT_RATIO_WEAK for lo, hi in boot.intervals.values())
+    assert not any("R_D*" in r or "R_N*" in r for r in identify(pinned, boot).reasons)

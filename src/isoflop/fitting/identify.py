@@ -15,7 +15,8 @@ range, the optimum is interior (not on a bound) and curvature separates the para
    matrix means directions in parameter space the data cannot tell apart (Bates & Watts 1988, "Nonlinear
    Regression Analysis and Its Applications", ch. 2 and 7).
 6. With a bootstrap (Efron & Tibshirani 1993): the fraction of resamples that converged, and how wide the
-   exponents' percentile intervals are (a 95% interval of α spanning 0.16–3.56 says α is unknown).
+   exponents' percentile intervals are (a 95% interval of α spanning 0.16–3.56 says α is unknown); for a
+   repetition fit also R_D* and R_N* (Muennighoff et al. 2023), whose wide intervals mark it weakly identified.
    Without one, the same width check on the curvature's approximate intervals, θ̂ ± 1.96·se with
    cov(θ̂) ≈ s²·(JᵀWJ)⁻¹ and s² the weighted residual variance on log loss (the Wald/Laplace approximation:
    Seber & Wild 1989, "Nonlinear Regression", §5.1; the delta method for exponents that are products of θ).
@@ -279,6 +280,11 @@ def identify(fit, bootstrap=None) -> Identifiability:
                 bad.append(text)
             elif ratio > EXPONENT_RATIO_WEAK:
                 weak.append(text)
+        for key, symbol in (("rd_star", "R_D*"), ("rn_star", "R_N*")):  # repetition half-lives (Muennighoff 2023)
+            if key in bootstrap.intervals:
+                lo, hi = bootstrap.intervals[key]
+                if not (lo > 0 and hi / lo <= EXPONENT_RATIO_WEAK):
+                    weak.append(f"{symbol}'s {bootstrap.level:.0%} interval spans {lo:.3g}–{hi:.3g}")
         if "E" in bootstrap.intervals:
             lo, hi = bootstrap.intervals["E"]
             if lo < 1e-3 * hi:
