@@ -474,26 +474,20 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     centres = config.center * np.asarray(optimal.n_params, dtype=float).reshape(-1)
     k = config.sizes_per_budget
     u = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
-    T = config.seq_len
 
     runs, warnings = [], []
     for budget, centre in zip(budgets, centres):
         seen = set()
         for target in (config.sizes if config.sizes is not None else centre * config.spread**u):
-            arch = _snap(config, target, count, f"at budget {budget:.3g} FLOPs the target size",
-                         "raise budgets, lower spread or head_dim, or raise snap_tolerance")
-            n_params = arch.n_params
-            if n_params in seen:
-                warnings.append(f"budget {budget:.3g}: target {format_quantity(target)} snapped to the same shape "
-                                f"as a neighbour ({n_params:,} parameters); kept once")
+            arch = _snap_distinct(config, target, count, f"at budget {budget:.3g} FLOPs the target size",
+                                  "raise budgets, lower spread or head_dim, or raise snap_tolerance", seen, warnings,
+                                  f"budget {budget:.3g}")
+            if arch is None:
                 continue
-            seen.add(n_params)
+            n_params = arch.n_params
             flops_per_token = arch.flops_per_token(config.flop_convention)
             hp = rule(n_params, budget, arch.n_params_non_embedding)
-            batch_tokens = config.batch_tokens if config.batch_tokens is not None else hp.batch_tokens
-            peak_lr = config.peak_lr if config.peak_lr is not None else hp.peak_lr * config.lr_multiplier
-            batch_size = max(1, round(batch_tokens / T))
-            tokens_per_step = batch_size * T
+            batch_size, tokens_per_step, peak_lr = _recipe(config, hp)
             n_steps = round(budget / flops_per_token / tokens_per_step)
             if n_steps < 1:
                 raise InputError(f"budgets: {budget:.3g} FLOPs cannot pay for one optimiser step of the "
@@ -503,7 +497,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
             if not _tokens_ok(config, n_steps * tokens_per_step, n_params):
                 continue
             warmup = int(np.clip(round(hp.warmup_tokens / tokens_per_step), 1, max(1, n_steps // 4)))
-            train = TrainSpec(arch=arch, n_steps=n_steps, batch_size=batch_size, peak_lr=float(peak_lr),
+            train = TrainSpec(arch=arch, n_steps=n_steps, batch_size=batch_size, peak_lr=peak_lr,
                               warmup_steps=warmup, seed=config.seed, data=config.data,
                               flop_convention=config.flop_convention,
                               eval_every=math.ceil(n_steps / config.evals_per_run),
@@ -512,6 +506,28 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
             runs.append(RunSpec(run_id=f"c{format_budget(budget)}-n{n_params}", flops_budget=float(budget),
                                 target_n_params=float(target), train=train))
     return SweepDesign(config=config, law=law_name, runs=tuple(runs), warnings=tuple(warnings))
+
+
+def _recipe(config: SweepConfig, hp) -> tuple[int, int, float]:
+    """(batch size in sequences, tokens per step, peak LR) of a run: the config's batch_tokens and peak_lr where
+    given, else the hyperparameter rule's ``hp`` (its LR times lr_multiplier)."""
+    batch_tokens = config.batch_tokens if config.batch_tokens is not None else hp.batch_tokens
+    peak_lr = float(config.peak_lr if config.peak_lr is not None else hp.peak_lr * config.lr_multiplier)
+    batch_size = max(1, round(batch_tokens / config.seq_len))
+    return batch_size, batch_size * config.seq_len, peak_lr
+
+
+def _snap_distinct(config: SweepConfig, target: float, count: str, what: str, fix: str, seen: set, warnings: list,
+                   where: str):
+    """``_snap`` to ``target``, or None when an earlier target already snapped to that shape (two targets on one
+    shape give one run, not two; the warning names ``where``). ``seen`` collects the parameter counts taken."""
+    arch = _snap(config, target, count, what, fix)
+    if arch.n_params in seen:
+        warnings.append(f"{where}: target {format_quantity(target)} snapped to the same shape as a neighbour "
+                        f"({arch.n_params:,} parameters); kept once")
+        return None
+    seen.add(arch.n_params)
+    return arch
 
 
 def _tokens_ok(config: SweepConfig, n_tokens: float, n_params: float) -> bool:
@@ -543,16 +559,14 @@ def _design_wsd(config: SweepConfig) -> SweepDesign:
     each trunk before its cooldowns, so a one-process executor can run them in order.
     """
     rule = get_rule(config.hyper_rule)
-    T, f = config.seq_len, config.cooldown_fraction
+    f = config.cooldown_fraction
     runs, warnings, seen = [], [], set()
     for target in config.sizes:
-        arch = _snap(config, target, "total", "the target size", "change sizes or head_dim, or raise snap_tolerance")
-        n_params = arch.n_params
-        if n_params in seen:
-            warnings.append(f"sizes: target {format_quantity(target)} snapped to the same shape as a neighbour "
-                            f"({n_params:,} parameters); kept once")
+        arch = _snap_distinct(config, target, "total", "the target size",
+                              "change sizes or head_dim, or raise snap_tolerance", seen, warnings, "sizes")
+        if arch is None:
             continue
-        seen.add(n_params)
+        n_params = arch.n_params
         fpt = arch.flops_per_token(config.flop_convention)
         budgets = [c for c in config.budgets if _tokens_ok(config, c / fpt, n_params)]
         if not budgets:
@@ -560,10 +574,7 @@ def _design_wsd(config: SweepConfig) -> SweepDesign:
                             f"(min_n_tokens, min/max_tokens_per_param); size left out")
             continue
         hp = rule(n_params, budgets[-1], arch.n_params_non_embedding)  # the longest run's settings serve all
-        batch_tokens = config.batch_tokens if config.batch_tokens is not None else hp.batch_tokens
-        peak_lr = float(config.peak_lr if config.peak_lr is not None else hp.peak_lr * config.lr_multiplier)
-        batch_size = max(1, round(batch_tokens / T))
-        tokens_per_step = batch_size * T
+        batch_size, tokens_per_step, peak_lr = _recipe(config, hp)
         branches = {}  # branch step → (budget, steps of the point)
         for budget in budgets:
             n_steps = round(budget / fpt / tokens_per_step)
