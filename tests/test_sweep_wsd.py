@@ -17,6 +17,7 @@ from isoflop.sweep.demo import demo_design  # noqa: E402
 from isoflop.sweep.executors import run_sweep  # noqa: E402
 from isoflop.train import rundir  # noqa: E402
 from isoflop.train.trainer import train  # noqa: E402
+from tests.test_sweep_run import _snapshot  # noqa: E402  (finished runs' result.json: bytes and mtime)
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -111,15 +112,6 @@ torch.set_num_threads(1)  # see one_thread
 from isoflop.sweep.demo import run_demo_sweep
 run_demo_sweep(sys.argv[1], device="cpu", progress=False, config=json.loads(sys.argv[2]), workers=1)
 """
-
-
-def _snapshot(sweep_dir):
-    out = {}
-    for folder in sorted((sweep_dir / "runs").iterdir()):
-        if store.read_result(folder) is not None:
-            path = folder / "result.json"
-            out[folder.name] = (path.stat().st_mtime_ns, path.read_bytes())
-    return out
 
 
 def _kill_when(cmd, env, ready, timeout=300):
