@@ -53,7 +53,7 @@ def test_demo_law_is_pinned_down_backtested_and_planned(demo):
     out, summary, stdout = demo
     fit = summary["fit"]
     assert fit["status"] == "converged" and fit["n_points"] == len(summary["runs"])
-    assert fit["identifiability"]["level"] in ("identified", "weakly identified") and summary["refusal"] is None
+    assert fit["identifiability"]["level"] == "identified" and summary["refusal"] is None  # issue 12
     boot = fit["bootstrap"]
     assert boot["n_converged"] >= 0.95 * boot["n_resamples"]
     # self-backtest: fit below the top half-decade of compute, predict the top (issue 12: ≤ 2 %)

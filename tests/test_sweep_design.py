@@ -8,7 +8,7 @@ import pytest
 from isoflop.errors import InputError
 from isoflop.flops import Architecture
 from isoflop.presets import get_law
-from isoflop.sweep.design import SweepConfig, design_sweep, format_budget
+from isoflop.sweep.design import MIN_WARMUP_STEPS, SweepConfig, design_sweep, format_budget
 from isoflop.sweep.rules import deepseek2024, kaplan2020
 
 BASE = dict(budgets=[1e11, 3e11], sizes_per_budget=4, spread=2.5, center=0.7, head_dim=8)
@@ -57,7 +57,8 @@ def test_batch_and_lr_follow_the_named_rules():
         assert t.peak_lr == pytest.approx(0.3118 * C ** -0.125)            # DeepSeek LLM eq. 1
         assert t.batch_size == round(0.2920 * C ** 0.3271 / t.arch.seq_len)
         tokens_per_step = t.batch_size * t.arch.seq_len
-        assert t.warmup_steps == min(max(1, round(r.n_params / tokens_per_step)), max(1, t.n_steps // 4))
+        rule = max(round(r.n_params / tokens_per_step), MIN_WARMUP_STEPS)  # warm-up N tokens, ≥ 100 steps
+        assert t.warmup_steps == min(rule, max(1, t.n_steps // 4))
     assert deepseek2024(1e6, 1e20).peak_lr == pytest.approx(0.3118 * 10 ** -2.5)  # C^(-1/8) = 10^(-2.5)
     assert kaplan2020(1e6, 1e20).peak_lr == pytest.approx(0.003239 - 0.0001395 * math.log(1e6))
     assert kaplan2020(1e12, 1e20).peak_lr == 1e-4  # floored where the fit turns negative
@@ -196,6 +197,24 @@ def test_wsd_tokens_per_param_range_and_cosine_configs_unchanged():
     plain = SweepConfig.from_dict(BASE).to_dict()
     assert "schedule" not in plain and "sizes" not in plain  # sweep.json of cosine sweeps is as before
     assert all(r.kind == "cosine" and r.train_flops == r.flops for r in design_sweep(SweepConfig.from_dict(BASE)).runs)
+
+
+def test_warmup_has_a_floor_of_steps_but_never_more_than_a_quarter_of_the_first_point():
+    # the rule's N tokens would give these models 4-58 steps of 2,048 tokens: too few for Adam (design.py)
+    for budgets, expected in (([3e10, 1e11, 3e11, 1e12], None), ([1e12, 3e12], {100})):
+        design = design_sweep(SweepConfig.from_dict({**WSD, "budgets": budgets}))
+        trunks = [r for r in design.runs if r.kind == "trunk"]
+        for trunk in trunks:
+            first = min(trunk.train.keep_checkpoints)  # the shortest point's branch comes after warm-up
+            assert trunk.train.warmup_steps == min(max(round(trunk.n_params / 2048), 100), first // 4)
+            cooldowns = [r for r in design.runs if r.trunk == trunk.run_id]
+            assert {r.train.warmup_steps for r in cooldowns} == {trunk.train.warmup_steps}  # one stable phase
+        if expected:
+            assert {t.train.warmup_steps for t in trunks} == expected
+    rule_only = design_sweep(SweepConfig.from_dict({**WSD, "budgets": [1e12, 3e12], "min_warmup_steps": 0}))
+    assert sorted(r.train.warmup_steps for r in rule_only.runs if r.kind == "trunk") == [4, 11, 21, 59]
+    with pytest.raises(InputError, match="min_warmup_steps"):
+        SweepConfig.from_dict({**WSD, "min_warmup_steps": -1})
 
 
 @pytest.mark.parametrize("change, field", [

@@ -58,6 +58,13 @@ MAX_GRID = 1000  # budgets, or sizes per budget, in one sweep
 # a sweep's small models have 1-16 heads, so 2 keeps at least a few key/value heads while still exercising
 # grouped-query attention. Set query_groups in the config to change it.
 LLAMA_QUERY_GROUPS = 2
+# The rules warm up over N tokens (Porian et al. 2024), a handful of steps for a tiny model: 6 steps for 12K
+# parameters at 2,048 tokens per step. Adam's second-moment estimate needs ~2/(1 − β2) steps before its updates
+# settle (Ma & Yarats 2021, "On the adequacy of untuned warmup for adaptive optimization": 40 at β2 = 0.95),
+# and below that the outcome is chaotic. Measured on the demo's byte-level GPTs (LR 0.01, 1.6M tokens, seeds
+# 0-2): a 72K model's final loss spread 6.3% across seeds with 35 warm-up steps, 2.9% with 40 and 1.1% with 100;
+# a 181K one 0.6% with 89-100. Hence a floor of 100 steps (at most a quarter of the run, below).
+MIN_WARMUP_STEPS = 100
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,8 @@ class SweepConfig:
     (required for wsd). cooldown_fraction: cooldown length as a fraction of the branch point's tokens;
     cooldown_shape: 'linear' or '1-sqrt'. min_tokens_per_param / max_tokens_per_param: drop grid points
     whose D/N falls outside; min_n_tokens: drop points of fewer tokens (runs of a few hundred steps are
-    limited by optimisation, not by data, and bend the fitted exponents).
+    limited by optimisation, not by data, and bend the fitted exponents). min_warmup_steps: the fewest
+    warm-up steps of any run (``warmup_steps``), whatever the rule's warm-up tokens give.
     """
 
     budgets: tuple[float, ...]
@@ -115,6 +123,7 @@ class SweepConfig:
     min_tokens_per_param: float | None = None
     max_tokens_per_param: float | None = None
     min_n_tokens: float | None = None
+    min_warmup_steps: int = MIN_WARMUP_STEPS
 
     def __post_init__(self):
         self._check_wsd()
@@ -127,7 +136,8 @@ class SweepConfig:
         # upper bounds: far beyond any real sweep, well before a grid that exhausts memory
         for name, low, high in (("sizes_per_budget", 1, MAX_GRID), ("seq_len", 1, 1 << 20), ("head_dim", 1, 1 << 16),
                                 ("evals_per_run", 1, 100_000), ("checkpoints_per_run", 1, 100_000),
-                                ("eval_sequences", 1, 1 << 24), ("seed", 0, 2**63 - 1)):
+                                ("eval_sequences", 1, 1 << 24), ("seed", 0, 2**63 - 1),
+                                ("min_warmup_steps", 0, 1_000_000)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise InputError(f"{name}: must be an integer from {low} to {high:,}, got {value!r}")
@@ -496,7 +506,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
                                  f"raise the budget or lower batch_tokens/seq_len")
             if not _tokens_ok(config, n_steps * tokens_per_step, n_params):
                 continue
-            warmup = int(np.clip(round(hp.warmup_tokens / tokens_per_step), 1, max(1, n_steps // 4)))
+            warmup = warmup_steps(config, hp, tokens_per_step, n_steps)
             train = TrainSpec(arch=arch, n_steps=n_steps, batch_size=batch_size, peak_lr=peak_lr,
                               warmup_steps=warmup, seed=config.seed, data=config.data,
                               flop_convention=config.flop_convention,
@@ -506,6 +516,13 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
             runs.append(RunSpec(run_id=f"c{format_budget(budget)}-n{n_params}", flops_budget=float(budget),
                                 target_n_params=float(target), train=train))
     return SweepDesign(config=config, law=law_name, runs=tuple(runs), warnings=tuple(warnings))
+
+
+def warmup_steps(config: SweepConfig, hp, tokens_per_step: int, first_steps: int) -> int:
+    """Warm-up steps: the rule's warm-up tokens, at least ``config.min_warmup_steps``, and at most a quarter of
+    ``first_steps`` (the run's steps; for a WSD trunk its first branch point, which must come after warm-up)."""
+    steps = max(round(hp.warmup_tokens / tokens_per_step), config.min_warmup_steps)
+    return int(np.clip(steps, 1, max(1, first_steps // 4)))
 
 
 def _recipe(config: SweepConfig, hp) -> tuple[int, int, float]:
@@ -589,7 +606,7 @@ def _design_wsd(config: SweepConfig) -> SweepDesign:
                 continue
             branches[branch] = (budget, n_steps)
         first, last = min(branches), max(branches)
-        warmup = int(np.clip(round(hp.warmup_tokens / tokens_per_step), 1, max(1, first // 4)))
+        warmup = warmup_steps(config, hp, tokens_per_step, first)
         common = dict(arch=arch, batch_size=batch_size, peak_lr=peak_lr, warmup_steps=warmup, seed=config.seed,
                       data=config.data, flop_convention=config.flop_convention, schedule="wsd",
                       cooldown_shape=config.cooldown_shape, final_lr_ratio=0.0,  # Hägele et al. cool down to 0
