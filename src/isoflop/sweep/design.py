@@ -62,8 +62,9 @@ LLAMA_QUERY_GROUPS = 2
 # parameters at 2,048 tokens per step. Adam's second-moment estimate needs ~2/(1 − β2) steps before its updates
 # settle (Ma & Yarats 2021, "On the adequacy of untuned warmup for adaptive optimization": 40 at β2 = 0.95),
 # and below that the outcome is chaotic. Measured on the demo's byte-level GPTs (LR 0.01, 1.6M tokens, seeds
-# 0-2): a 72K model's final loss spread 6.3% across seeds with 35 warm-up steps, 2.9% with 40 and 1.1% with 100;
-# a 181K one 0.6% with 89-100. Hence a floor of 100 steps (at most a quarter of the run, below).
+# 0-2; benchmarks/warmup_seeds.py): a 72K model's final loss spread 9.9% across seeds with 17 warm-up steps,
+# 6.4% with 35, 2.9% with 40 and 1.1% with 100; a 181K one 0.6% with 89-100. Hence a floor of 100 steps (at
+# most a quarter of the run, below).
 MIN_WARMUP_STEPS = 100
 
 
