@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from isoflop.errors import InputError
+from isoflop.errors import CorruptFileWarning, InputError
 from isoflop.sweep import store
 from isoflop.sweep.design import SweepConfig, design_sweep
 from isoflop.train import rundir
@@ -74,7 +74,8 @@ def test_half_written_result_is_not_done(sweep):
     (folder / "result.json").write_text('{"run_id": "x", "loss": 2.')
     assert store.read_result(folder) is None
     assert store.run_status(sweep_dir, design.runs[0]).state == "pending"
-    assert len(store.export_table(sweep_dir)) == 0
+    with pytest.warns(CorruptFileWarning, match="result.json: not valid JSON"):  # said, not silently dropped
+        assert len(store.export_table(sweep_dir)) == 0
 
 
 def test_lock_is_exclusive_and_stale_locks_are_taken_over(sweep):
