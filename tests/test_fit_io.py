@@ -48,6 +48,12 @@ def test_round_trip(saved):
     direct = predict_loss(result, 1e11, 2e12, bootstrap=boot, calibration=cal)
     from_file = predict_loss(loaded, 1e11, 2e12)
     assert from_file.interval == pytest.approx(direct.interval, rel=1e-12) and from_file.calibrated
+    # The fitted runs' tokens per parameter travel with the file, so the file warns where the fit warns.
+    dn = result.data.n_tokens / result.data.n_params
+    assert loaded.tokens_per_param_range == pytest.approx((dn.min(), dn.max()), rel=1e-12)
+    far = (predict_loss(result, 1e9, 1e9 * dn.max() * 3, bootstrap=boot, calibration=cal),
+           predict_loss(loaded, 1e9, 1e9 * dn.max() * 3))
+    assert far[0].warning == far[1].warning and "tokens per parameter" in far[1].warning
     # The planners take what load_fit returns (an ensemble: intervals).
     law = load_fit(path)
     assert isinstance(law, LawEnsemble) and compute_optimal(law, 1e23).intervals
@@ -63,6 +69,9 @@ def test_round_trip(saved):
     (lambda d: d.update(params=[1, 2]), "params must be an object"),
     (lambda d: d["ensemble"].update(beta=[0.3, "x"]), r"ensemble.beta\[1\] must be a finite number"),
     (lambda d: d["calibration"].update(scores="0.1"), "calibration.scores must be a list"),
+    (lambda d: d.update(tokens_per_param_range=[5.0]), r"tokens_per_param_range must be \[lowest, highest\]"),
+    (lambda d: d.update(tokens_per_param_range=[50.0, 5.0]), "tokens_per_param_range must be positive and ordered"),
+    (lambda d: d.update(tokens_per_param_range=[1.0, "x"]), "tokens_per_param_range must be a finite number"),
 ])
 def test_malformed_files_name_file_and_key(saved, tmp_path, edit, message):
     data = json.loads(saved[0].read_text())
@@ -86,6 +95,7 @@ def test_version_1_files_still_load(tmp_path):
     path = tmp_path / "v1.json"
     path.write_text(json.dumps({"law": "chinchilla", "params": TRUTH.to_dict() | {"kind": None}, "objective": 0.1}))
     assert load_fit(path).alpha == TRUTH.alpha
+    assert load_saved_fit(path).tokens_per_param_range is None  # nothing said: nothing to check against
 
 
 def test_saved_verdict_enforced(tmp_path):

@@ -62,6 +62,30 @@ def test_fit_distance_noise_and_warning():
     assert "extrapolates" in p.warning and "calibrate" in p.warning and not p.calibrated
 
 
+def test_tokens_per_param_outside_the_fitted_runs_is_flagged():
+    # The runs span D/N from 10^0.5 to 10^2 (3.2-100); the flag is a factor 2 beyond either end, checked
+    # against the range computed here from the arrays themselves.
+    rng = np.random.default_rng(1)
+    n = 10 ** rng.uniform(7.5, 9.5, 200)
+    d = n * 10 ** rng.uniform(0.5, 2.0, 200)
+    result = fit_arrays(TRUTH.loss(n, d) * np.exp(rng.normal(0, 0.005, n.size)), n, d)
+    lo, hi = (d / n).min(), (d / n).max()
+    inside = predict_loss(result, 1e8, 1e8 * np.sqrt(lo * hi))
+    assert inside.fitted_tokens_per_param == pytest.approx((lo, hi), rel=1e-12)
+    assert inside.warning is None or "tokens per parameter" not in inside.warning
+    edge = predict_loss(result, 1e8, 1e8 * hi * 1.9)  # within the factor-2 margin
+    assert edge.warning is None or "tokens per parameter" not in edge.warning
+    for ratio in (hi * 2.1, lo / 2.1):
+        p = predict_loss(result, 1e8, 1e8 * ratio)
+        assert f"D/N = {ratio:.3g} lies outside the fitted runs' {lo:.3g}–{hi:.3g} tokens per parameter" in p.warning
+    many = predict_loss(result, [1e8, 1e8, 1e8], [1e8 * lo / 10, 1e8 * np.sqrt(lo * hi), 1e8 * hi * 10])
+    assert "2 configurations' D/N" in many.warning
+    assert json.loads(json.dumps(many.to_dict(), allow_nan=False))["fitted_tokens_per_param"] == [lo, hi]
+    # a compute-only law has no shape in D/N to leave
+    lvc = fit_arrays(TRUTH.loss(n, d), n, d, 6 * n * d, form="loss-vs-compute")
+    assert "tokens per parameter" not in (predict_loss(lvc, 1e8, 1e8 * hi * 10).warning or "")
+
+
 def test_conformal_quantile_and_half_width():
     assert conformal_quantile(np.arange(1.0, 20.0), 0.95) == 19.0  # ⌈20·0.95⌉ = 19th of 19
     assert conformal_quantile(np.arange(1.0, 40.0), 0.95) == 38.0  # ⌈40·0.95⌉ = 38th

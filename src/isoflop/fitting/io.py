@@ -4,7 +4,8 @@ fitted law, its bootstrap ensemble, its identifiability verdict and its extrapol
 Layout (format "isoflop-fit", version 2; version-1 files, without "format", still load):
 {"format": "isoflop-fit", "version": 2, "law": form, "params": {...}, "param_convention": ...,
  "ensemble": {name: [K values]} (optional), "identifiability": {...}, "calibration": {...} (optional),
- "max_flops": largest fitted run, "noise_sigma": robust SD of the log residuals, ... the fit report}.
+ "max_flops": largest fitted run, "noise_sigma": robust SD of the log residuals,
+ "tokens_per_param_range": [lowest, highest] D/N of the fitted runs (optional), ... the fit report}.
 Every value read back is checked: a missing or non-numeric constant, or an impossible one (α + β = 0,
 negative coefficients), raises InputError naming the file and the key.
 """
@@ -25,6 +26,7 @@ from ..laws import (BrokenPowerLaw, ChinchillaLaw, DataConstrainedLaw, KaplanIrr
 from .calibrate import Calibration, robust_sigma
 from .identify import Identifiability
 from .parametric import law_params
+from .predict import tokens_per_param_range
 
 FORMAT, VERSION = "isoflop-fit", 2
 _CLASSES = {"chinchilla": ChinchillaLaw, "chinchilla-tied": ChinchillaLaw, "kaplan": KaplanLaw,
@@ -61,8 +63,10 @@ def save_fit_result(path: str | Path, result, bootstrap=None, calibration: Calib
 
     data = result.data
     flops = data.flops if data.flops is not None else 6.0 * data.n_params * data.n_tokens
+    dn_range = tokens_per_param_range(data.n_params, data.n_tokens)
     report = dict(result.to_dict(), format=FORMAT, version=VERSION, max_flops=float(np.max(flops)),
                   noise_sigma=robust_sigma(result.residuals),
+                  tokens_per_param_range=None if dn_range is None else list(dn_range),
                   identifiability=identify(result, bootstrap).to_dict(),
                   calibration=None if calibration is None else calibration.to_dict(), **(extra or {}))
     if result.law.kind == "data-constrained":
@@ -113,7 +117,8 @@ def law_from_params(form: str, params: dict, name: str = "fit", param_convention
 @dataclass(frozen=True)
 class SavedFit:
     """A fit read back: the point ``law``, bootstrap ``members`` (a law with (K, 1) constants, or None), the
-    ``identifiability`` verdict and ``calibration`` when saved, and the data's ``max_flops`` / ``noise_sigma``."""
+    ``identifiability`` verdict and ``calibration`` when saved, and the data's ``max_flops`` / ``noise_sigma`` /
+    ``tokens_per_param_range`` (None where the file does not say)."""
 
     law: object
     members: object | None
@@ -122,6 +127,7 @@ class SavedFit:
     max_flops: float | None
     noise_sigma: float | None
     report: dict
+    tokens_per_param_range: tuple[float, float] | None = None
 
     @property
     def ensemble(self):
@@ -195,9 +201,17 @@ def load_saved_fit(path: str | Path) -> SavedFit:
                                   cv_mean_abs_rel_error=c.get("cv_mean_abs_rel_error"))
     max_flops = data.get("max_flops")
     noise = data.get("noise_sigma")
+    dn_range = data.get("tokens_per_param_range")
+    if dn_range is not None:
+        if not isinstance(dn_range, list) or len(dn_range) != 2:
+            raise InputError(f"{path}: tokens_per_param_range must be [lowest, highest], got {dn_range!r}")
+        dn_range = tuple(_number(path, "tokens_per_param_range", x) for x in dn_range)
+        if not 0 < dn_range[0] <= dn_range[1]:
+            raise InputError(f"{path}: tokens_per_param_range must be positive and ordered, got {list(dn_range)}")
     return SavedFit(law=law, members=members, identifiability=verdict, calibration=calibration,
                     max_flops=None if max_flops is None else _number(path, "max_flops", max_flops),
-                    noise_sigma=None if noise is None else _number(path, "noise_sigma", noise), report=data)
+                    noise_sigma=None if noise is None else _number(path, "noise_sigma", noise), report=data,
+                    tokens_per_param_range=dn_range)
 
 
 def load_fit(path: str | Path):

@@ -25,6 +25,10 @@ from .calibrate import Calibration, law_loss, robust_sigma
 from .parametric import FitResult
 
 WARN_DECADES = 1.0  # extrapolating further than this beyond the largest run is flagged
+# Tokens per parameter further than this factor outside the fitted runs' range is flagged: the backtests that
+# calibrate the interval extrapolate in compute along the runs' own D/N, so they say nothing about a shape of
+# the law (e.g. 0.01 or 10,000 tokens per parameter) that no run probed.
+WARN_TOKENS_PER_PARAM_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Prediction:
     unique_tokens: float | None = None
     sigma: dict | None = None  # {"noise", "params", "form"}: log-loss components of the half-width
     warning: str | None = None
+    fitted_tokens_per_param: tuple | None = None  # (lowest, highest) D/N of the fitted runs, when known
 
     def to_dict(self) -> dict:
         return {"n_params": _plain(self.n_params), "n_tokens": _plain(self.n_tokens), "flops": _plain(self.flops),
@@ -56,6 +61,8 @@ class Prediction:
                                           else _plain(self.extrapolation_decades)),
                 "calibrated": self.calibrated, "law": self.law,
                 "sigma": None if self.sigma is None else {k: _plain(v) for k, v in self.sigma.items()},
+                "fitted_tokens_per_param": (None if self.fitted_tokens_per_param is None
+                                            else [_plain(x) for x in self.fitted_tokens_per_param]),
                 "warning": self.warning}
 
 
@@ -89,16 +96,17 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     if not np.all(np.isfinite(flops)):
         raise InputError(f"6·n_params·n_tokens overflows a float (up to {np.max(n):.3g} params × "
                          f"{np.max(d):.3g} tokens); give sizes a run could have")
-    members, max_flops, noise = None, None, None
+    members, max_flops, noise, dn_range = None, None, None, None
     if isinstance(source, SavedFit):
         law, members, calibration = source.law, source.members, calibration or source.calibration
-        max_flops, noise = source.max_flops, source.noise_sigma
+        max_flops, noise, dn_range = source.max_flops, source.noise_sigma, source.tokens_per_param_range
     elif isinstance(source, FitResult):
         law = source.law
         data = source.data
         if data is not None:
             fitted = data.flops if data.flops is not None else FLOPS_PER_PARAM_TOKEN * data.n_params * data.n_tokens
             max_flops = float(np.max(fitted))
+            dn_range = tokens_per_param_range(data.n_params, data.n_tokens)
         noise = robust_sigma(source.residuals)
     elif isinstance(source, LawEnsemble):
         law, members = source.point, source.members
@@ -133,10 +141,32 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     if distance is not None and np.any(distance > warn_decades):
         notes.append(f"extrapolates {np.max(distance):.2g} decades of compute beyond the largest fitted run "
                      f"(> {warn_decades:g}): trust the interval, not the point")
+    if dn_range is not None and law.kind not in ("loss-vs-compute", "broken-power-law"):
+        ratio = np.ravel(d / n)
+        lo, hi = dn_range[0] / WARN_TOKENS_PER_PARAM_FACTOR, dn_range[1] * WARN_TOKENS_PER_PARAM_FACTOR
+        outside = (ratio < lo) | (ratio > hi)
+        if np.any(outside):
+            notes.append(f"{_fmt_ratio(ratio[outside])} outside the fitted runs' {dn_range[0]:.3g}–{dn_range[1]:.3g} "
+                         f"tokens per parameter (by more than a factor {WARN_TOKENS_PER_PARAM_FACTOR:g}): no run "
+                         f"tested the law's shape there, and the interval does not account for it")
     if interval is not None and not calibrated and distance is not None and np.any(distance > 0):
         notes.append("the interval covers noise and parameter uncertainty only, not the error of extrapolating "
                      "the form: calibrate it on backtests (fit.calibrate.calibrate or select_fit)")
     return Prediction(n_params=n, n_tokens=d, flops=flops, loss=loss, interval=interval, level=level,
                       extrapolation_decades=distance, calibrated=calibrated, law=name,
                       unique_tokens=None if unique_tokens is None else np.asarray(unique_tokens, float),
-                      sigma=sigma, warning="; ".join(notes) or None)
+                      sigma=sigma, warning="; ".join(notes) or None, fitted_tokens_per_param=dn_range)
+
+
+def tokens_per_param_range(n_params, n_tokens) -> tuple[float, float] | None:
+    """(lowest, highest) tokens per parameter D/N over runs (None without both columns)."""
+    if n_params is None or n_tokens is None:
+        return None
+    ratio = np.asarray(n_tokens, float) / np.asarray(n_params, float)
+    return float(np.min(ratio)), float(np.max(ratio))
+
+
+def _fmt_ratio(ratio: np.ndarray) -> str:
+    if ratio.size == 1:
+        return f"D/N = {ratio[0]:.3g} lies"
+    return f"{ratio.size} configurations' D/N ({np.min(ratio):.3g}–{np.max(ratio):.3g}) lie"
