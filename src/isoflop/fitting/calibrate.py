@@ -44,9 +44,12 @@ MIN_DISTANCE_DECADES = 0.25  # scores nearer than this divide by ~0
 MIN_SCORES = 5
 
 
+COMPUTE_ONLY_KINDS = ("loss-vs-compute", "broken-power-law")  # laws of C alone: no shape in N and D
+
+
 def law_loss(law, n_params=None, n_tokens=None, flops=None, unique_tokens=None):
     """A law's loss at the given runs: compute-only laws read ``flops``, data-constrained laws ``unique_tokens``."""
-    if law.kind in ("loss-vs-compute", "broken-power-law"):
+    if law.kind in COMPUTE_ONLY_KINDS:
         if flops is None:
             flops = 6.0 * np.asarray(n_params, float) * np.asarray(n_tokens, float)
         return law.loss(flops)
@@ -185,10 +188,8 @@ def calibration_from_backtests(backtests: Backtests, result) -> Calibration:
     with np.errstate(all="ignore"):
         excess = np.sqrt(np.maximum(backtests.log_error[far] ** 2 - noise**2, 0.0))
         scores = np.sort(excess / backtests.distance[far])
-    data = result.data
-    flops = data.flops if data.flops is not None else 6.0 * data.n_params * data.n_tokens
     return Calibration(noise_sigma=noise, scores=tuple(float(s) for s in scores if np.isfinite(s)),
-                       max_flops=float(np.max(flops)), n_folds=backtests.n_folds,
+                       max_flops=float(np.max(result.data.compute)), n_folds=backtests.n_folds,
                        cv_mean_abs_rel_error=backtests.mean_abs_rel_error())
 
 

@@ -196,9 +196,7 @@ def _suggest(flops, n_params, span_c, needs_sizes):
 def identify(fit, bootstrap=None) -> Identifiability:
     """Classify ``fit`` (a FitResult; ``bootstrap``: its BootstrapResult, optional) — see the module docstring."""
     data = fit.data
-    flops = data.flops if data is not None else None
-    if flops is None and data is not None and data.n_params is not None and data.n_tokens is not None:
-        flops = FLOPS_PER_PARAM_TOKEN * data.n_params * data.n_tokens
+    flops = data.compute if data is not None else None
     spans = {"n_params": _span(data.n_params) if data is not None else 0.0,
              "n_tokens": _span(data.n_tokens) if data is not None else 0.0,
              "flops": _span(flops) if flops is not None else 0.0}

@@ -26,7 +26,6 @@ from ..laws import (BrokenPowerLaw, ChinchillaLaw, DataConstrainedLaw, KaplanIrr
 from .calibrate import Calibration, robust_sigma
 from .identify import Identifiability
 from .parametric import law_params
-from .predict import tokens_per_param_range
 
 FORMAT, VERSION = "isoflop-fit", 2
 _CLASSES = {"chinchilla": ChinchillaLaw, "chinchilla-tied": ChinchillaLaw, "kaplan": KaplanLaw,
@@ -62,9 +61,8 @@ def save_fit_result(path: str | Path, result, bootstrap=None, calibration: Calib
     from .identify import identify
 
     data = result.data
-    flops = data.flops if data.flops is not None else 6.0 * data.n_params * data.n_tokens
-    dn_range = tokens_per_param_range(data.n_params, data.n_tokens)
-    report = dict(result.to_dict(), format=FORMAT, version=VERSION, max_flops=float(np.max(flops)),
+    dn_range = data.tokens_per_param_range()
+    report = dict(result.to_dict(), format=FORMAT, version=VERSION, max_flops=float(np.max(data.compute)),
                   noise_sigma=robust_sigma(result.residuals),
                   tokens_per_param_range=None if dn_range is None else list(dn_range),
                   identifiability=identify(result, bootstrap).to_dict(),

@@ -32,7 +32,7 @@ from warnings import warn
 import numpy as np
 
 from ..errors import ConvergenceWarning, InputError
-from ..laws import ChinchillaLaw, KaplanLaw, LossVsComputeLaw
+from ..laws import FLOPS_PER_PARAM_TOKEN, ChinchillaLaw, KaplanLaw, LossVsComputeLaw
 from .optimize import LSEModel, huber, minimize_batch
 
 FORMS = ("chinchilla", "chinchilla-tied", "kaplan", "loss-vs-compute")
@@ -249,6 +249,23 @@ class FitData:
     groups: np.ndarray
     weights: np.ndarray
     unique_tokens: np.ndarray | None = None
+
+    @property
+    def compute(self) -> np.ndarray | None:
+        """Each run's FLOPs: ``flops`` where given, else C = 6·N·D (Kaplan et al. 2020, eq. 2.1); None without
+        either."""
+        if self.flops is not None:
+            return self.flops
+        if self.n_params is None or self.n_tokens is None:
+            return None
+        return FLOPS_PER_PARAM_TOKEN * self.n_params * self.n_tokens
+
+    def tokens_per_param_range(self) -> tuple[float, float] | None:
+        """(lowest, highest) tokens per parameter D/N over the runs (None without both columns)."""
+        if self.n_params is None or self.n_tokens is None:
+            return None
+        ratio = self.n_tokens / self.n_params
+        return float(np.min(ratio)), float(np.max(ratio))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
-from .calibrate import Calibration, law_loss, robust_sigma
+from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
 from .parametric import FitResult
 
 WARN_DECADES = 1.0  # extrapolating further than this beyond the largest run is flagged
@@ -61,8 +61,7 @@ class Prediction:
                                           else _plain(self.extrapolation_decades)),
                 "calibrated": self.calibrated, "law": self.law,
                 "sigma": None if self.sigma is None else {k: _plain(v) for k, v in self.sigma.items()},
-                "fitted_tokens_per_param": (None if self.fitted_tokens_per_param is None
-                                            else [_plain(x) for x in self.fitted_tokens_per_param]),
+                "fitted_tokens_per_param": _plain(self.fitted_tokens_per_param),
                 "warning": self.warning}
 
 
@@ -104,9 +103,8 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         law = source.law
         data = source.data
         if data is not None:
-            fitted = data.flops if data.flops is not None else FLOPS_PER_PARAM_TOKEN * data.n_params * data.n_tokens
-            max_flops = float(np.max(fitted))
-            dn_range = tokens_per_param_range(data.n_params, data.n_tokens)
+            max_flops = float(np.max(data.compute))
+            dn_range = data.tokens_per_param_range()
         noise = robust_sigma(source.residuals)
     elif isinstance(source, LawEnsemble):
         law, members = source.point, source.members
@@ -141,7 +139,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     if distance is not None and np.any(distance > warn_decades):
         notes.append(f"extrapolates {np.max(distance):.2g} decades of compute beyond the largest fitted run "
                      f"(> {warn_decades:g}): trust the interval, not the point")
-    if dn_range is not None and law.kind not in ("loss-vs-compute", "broken-power-law"):
+    if dn_range is not None and law.kind not in COMPUTE_ONLY_KINDS:
         ratio = np.ravel(d / n)
         lo, hi = dn_range[0] / WARN_TOKENS_PER_PARAM_FACTOR, dn_range[1] * WARN_TOKENS_PER_PARAM_FACTOR
         outside = (ratio < lo) | (ratio > hi)
@@ -156,14 +154,6 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
                       extrapolation_decades=distance, calibrated=calibrated, law=name,
                       unique_tokens=None if unique_tokens is None else np.asarray(unique_tokens, float),
                       sigma=sigma, warning="; ".join(notes) or None, fitted_tokens_per_param=dn_range)
-
-
-def tokens_per_param_range(n_params, n_tokens) -> tuple[float, float] | None:
-    """(lowest, highest) tokens per parameter D/N over runs (None without both columns)."""
-    if n_params is None or n_tokens is None:
-        return None
-    ratio = np.asarray(n_tokens, float) / np.asarray(n_params, float)
-    return float(np.min(ratio)), float(np.max(ratio))
 
 
 def _fmt_ratio(ratio: np.ndarray) -> str:
