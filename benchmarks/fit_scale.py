@@ -10,7 +10,9 @@ Measured on the 2-core development machine while other jobs kept it loaded (load
 times are pessimistic), default Chinchilla form: 100,000 rows 0.23 GiB peak, 4.3 s; 1,000,000 rows 0.57 GiB
 peak, 22 s (1.8 s of it building the RunTable). Kaplan's form at a million rows: 0.55 GiB, 46 s;
 loss-vs-compute: 0.51 GiB, 12 s. Before the start grid was scored in row chunks: 100,000 rows took 2.33 GiB
-and 50 s under similar load, and a million rows would have needed ~24 GB.
+and 50 s under similar load, and a million rows would have needed ~24 GB. On the quiet machine (2026-11-26,
+after the starts were polished one at a time): 100,000 rows 1.3 s; 1,000,000 rows 8.5 s, Kaplan 18.2 s,
+loss-vs-compute 4.7 s, memory unchanged.
 
 Usage: python benchmarks/fit_scale.py [ROWS ...] [--form FORM]   (default: 100000 1000000,
 chinchilla)

@@ -43,6 +43,78 @@ def test_broken_power_law_recovers_known_curve():
     assert result.law.c0 + result.law.c1 == pytest.approx(0.35, abs=0.05)  # the slope past the break
 
 
+def kaplan_irreducible_objective(theta, t, weights=None, delta=1e-3):
+    """Σ w·huber(δ, log L̂ − log L) with L̂ = E + [(N_c/N)^(α_N/α_D) + D_c/D]^α_D written from the paper's form,
+    in θ = (log E, log N_c^p, p, log D_c, α_D)."""
+    from scipy.special import huber
+
+    e, q, p, w, alpha_d = theta
+    bracket = np.exp(q - p * np.log(t.n_params)) + np.exp(w - np.log(t.n_tokens))
+    r = np.log(np.exp(e) + bracket**alpha_d) - np.log(t.loss)
+    return np.sum((1.0 if weights is None else weights) * huber(delta, r))
+
+
+def test_extra_forms_reach_an_optimum_scipy_cannot_improve():
+    """Independent solver: scipy's least_squares with its Huber loss (f_scale = δ gives exactly Σ h_δ), started
+    from our optimum and from the generic start, finds no lower objective for either further form."""
+    from scipy.optimize import least_squares
+
+    truth = KaplanIrreducibleLaw(E=1.8, n_c=3e8, alpha_n=0.3, d_c=6e9, alpha_d=0.35)
+    t = iso_design(truth, 0.005, 3)
+    ours = fit_extra("kaplan-irreducible", t.loss, t.n_params, t.n_tokens, t.flops)
+    assert ours.objective == pytest.approx(kaplan_irreducible_objective(ours.theta_, t), rel=1e-9)
+
+    def resid(theta):
+        e, q, p, w, alpha_d = theta
+        bracket = np.exp(q - p * np.log(t.n_params)) + np.exp(w - np.log(t.n_tokens))
+        return np.log(np.exp(e) + bracket**alpha_d) - np.log(t.loss)
+
+    for start in (ours.theta_, ours.problem_.starts[0]):
+        ref = least_squares(resid, start, loss="huber", f_scale=1e-3, xtol=1e-15, ftol=1e-15, gtol=1e-15,
+                            bounds=(ours.problem_.lower, ours.problem_.upper + 1e-12))
+        assert ours.objective <= ref.cost * (1 + 1e-8)
+
+    curve = BrokenPowerLaw(E=1.7, b=2e3, c0=0.2, c1=0.15, d1=1e19, f1=0.5)
+    c = np.geomspace(1e16, 1e22, 60)
+    loss = curve.loss(c) * np.exp(np.random.default_rng(1).normal(0, 0.003, c.size))
+    bpl = fit_extra("broken-power-law", loss, flops=c)
+
+    def bpl_resid(theta):
+        e, log_b, c0, c1, log_d1, f1 = theta
+        law = BrokenPowerLaw(E=np.exp(e), b=np.exp(log_b), c0=c0, c1=c1, d1=np.exp(log_d1), f1=f1)
+        return np.log(law.loss(c)) - np.log(loss)
+
+    ref = least_squares(bpl_resid, bpl.theta_, loss="huber", f_scale=1e-3, xtol=1e-15, ftol=1e-15, gtol=1e-15,
+                        bounds=(bpl.problem_.lower, bpl.problem_.upper + 1e-12))
+    assert bpl.objective <= ref.cost * (1 + 1e-8)
+
+
+def test_extra_forms_bootstrap_each_resample_to_its_own_optimum():
+    """The further forms now carry solver state, so they bootstrap like the others: every resample is refitted
+    in one batch, and a resample refitted alone by scipy's L-BFGS-B from the same start is no better."""
+    from scipy.optimize import minimize
+
+    from isoflop.fitting.bootstrap import resample_weights
+
+    truth = KaplanIrreducibleLaw(E=1.8, n_c=3e8, alpha_n=0.3, d_c=6e9, alpha_d=0.35)
+    t = iso_design(truth, 0.005, 4)
+    result = fit_extra("kaplan-irreducible", t.loss, t.n_params, t.n_tokens, t.flops)
+    boot = result.bootstrap(40, seed=1)
+    assert boot.n_converged >= 38
+    lo, hi = boot.intervals["alpha_d"]
+    assert lo < result.law.alpha_d < hi and hi / lo < 1.5
+    weights = resample_weights(result.data.groups, 40, np.random.default_rng(1))  # the same draws (seed 1)
+    members = boot.ensemble.members
+    for k in (0, 17):
+        theta_k = [np.log(members.E[k, 0]), np.log(members.n_c[k, 0]) * members.alpha_n[k, 0] / members.alpha_d[k, 0],
+                   members.alpha_n[k, 0] / members.alpha_d[k, 0], np.log(members.d_c[k, 0]), members.alpha_d[k, 0]]
+        mine = kaplan_irreducible_objective(theta_k, t, weights[k])
+        ref = minimize(kaplan_irreducible_objective, result.theta_, args=(t, weights[k]), method="L-BFGS-B",
+                       bounds=list(zip(result.problem_.lower, result.problem_.upper)),
+                       options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 5000})
+        assert mine <= ref.fun * (1 + 1e-8)
+
+
 def test_selection_prefers_the_true_form_over_a_misspecified_one():
     """Data from a Chinchilla law: Kaplan's form (no irreducible loss) extrapolates worse in the backtests."""
     truth = ChinchillaLaw(E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)

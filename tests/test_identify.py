@@ -97,8 +97,10 @@ def test_presets_pass_and_to_dict_is_strict_json(epoch):
 def test_bootstrap_uses_converged_resamples_only():
     loss, n, d, c = demo_like_sweep()
     result = fit_arrays(loss, n, d, c)
-    boot = result.bootstrap(100, seed=0)
-    assert boot.n_converged < boot.n_resamples  # this thin design leaves some resamples unconverged
+    from isoflop.fitting.bootstrap import bootstrap
+
+    boot = bootstrap(result, n_resamples=100, seed=0, max_iter=40)
+    assert 2 <= boot.n_converged < boot.n_resamples  # 40 iterations leave some of this thin design's unconverged
     assert np.shape(boot.ensemble.members.alpha)[0] == boot.n_converged
     assert boot.samples["alpha"].size == boot.n_converged
 

@@ -40,13 +40,34 @@ def test_input_errors():
             predict_loss(TRUTH, 1e200, 1e200)
 
 
+def ensemble_with_log_losses(log_losses, n, d):
+    """Members that differ only in E, chosen so that their log losses at (n, d) are exactly ``log_losses``."""
+    rest = TRUTH.loss(n, d) - TRUTH.E
+    return ChinchillaLaw(E=(np.exp(log_losses) - rest)[:, None], A=TRUTH.A, B=TRUTH.B, alpha=TRUTH.alpha,
+                         beta=TRUTH.beta)
+
+
 def test_ensemble_interval_is_members_spread():
-    members = ChinchillaLaw(E=np.array([[1.8], [1.9]]), A=482.0, B=2085.0, alpha=0.348, beta=0.366)
-    p = predict_loss(LawEnsemble(point=TRUTH, members=members), 1e9, 2e10)
-    # σ_params = SD of the two members' log losses; half-width z·σ (no noise without data).
-    logs = np.log(members.loss(1e9, 2e10)).ravel()
-    half = norm.ppf(0.975) * logs.std()
-    assert p.interval[1] == pytest.approx(p.loss * np.exp(half), rel=1e-12)
+    """σ_params is what a normal spread of the members' log losses has: members at exact normal quantiles with
+    SD 0.01 give half-width z·0.01 (no noise without data)."""
+    n, d, sigma = 1e9, 2e10, 0.01
+    logs = np.log(TRUTH.loss(n, d)) + sigma * norm.ppf((np.arange(2000) + 0.5) / 2000)
+    p = predict_loss(LawEnsemble(point=TRUTH, members=ensemble_with_log_losses(logs, n, d)), n, d)
+    assert p.sigma["params"] == pytest.approx(sigma, rel=0.01)
+    assert float(p.interval[1]) == pytest.approx(float(p.loss * np.exp(norm.ppf(0.975) * 0.01)), rel=0.001)
+
+
+def test_a_few_wild_members_do_not_blow_up_the_interval():
+    """2% of members far off (a bootstrap resample that bends a broken power law past the data): the percentile
+    interval moves to the normal quantiles 0.0255 and 0.9949 of the rest, σ = (2.57 + 1.95)/(2·1.96)·0.01;
+    the members' SD would be ~0.7, 70× wider."""
+    n, d, sigma = 1e9, 2e10, 0.01
+    logs = np.log(TRUTH.loss(n, d)) + sigma * norm.ppf((np.arange(1960) + 0.5) / 1960)
+    logs = np.concatenate([logs, np.log(TRUTH.loss(n, d)) + np.full(40, 5.0)])
+    p = predict_loss(LawEnsemble(point=TRUTH, members=ensemble_with_log_losses(logs, n, d)), n, d)
+    expected = (norm.ppf(0.975 / 0.98) - norm.ppf(0.025 / 0.98)) / (2 * norm.ppf(0.975)) * sigma
+    assert p.sigma["params"] == pytest.approx(expected, rel=0.02)
+    assert logs.std() > 50 * p.sigma["params"]
 
 
 def test_fit_distance_noise_and_warning():

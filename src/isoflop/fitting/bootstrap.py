@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..laws import LawEnsemble
 from .optimize import minimize_batch
-from .parametric import FitResult, _asymmetric_refit, _to_law, law_params
+from .parametric import DEFAULT_MAX_ITER, FitResult, _to_law, law_params
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,18 @@ def resample_weights(groups, n_resamples: int, rng) -> np.ndarray:
 
 
 def bootstrap(fit: FitResult, loss=None, groups=None, *, n_resamples: int = 1000, seed: int = 0,
-              level: float = 0.95, progress=None) -> BootstrapResult:
+              level: float = 0.95, progress=None, max_iter: int = DEFAULT_MAX_ITER) -> BootstrapResult:
     """Refit ``fit``'s law on ``n_resamples`` resamples of runs.
 
     By default the rows are the ones the fit was made on (``fit.data``); ``loss`` and ``groups`` (run id per
     row) may still be given, one per fitted point. ``progress``: optional callable(n_converged).
+    ``max_iter``: the optimiser's iteration limit per resample (resamples that reach it are left out).
     """
     if n_resamples < 2:
         raise InputError(f"bootstrap needs at least 2 resamples, got {n_resamples}")
     if fit.problem_ is None:
-        raise InputError(f"bootstrap is not available for the {fit.form!r} form; use a Chinchilla, Kaplan or "
-                         f"loss-vs-compute fit")
+        raise InputError(f"this {fit.form!r} fit carries no solver state to resample; a data-constrained fit is "
+                         f"bootstrapped by isoflop.fitting.repetition.bootstrap_repetition")
     if loss is None:
         if fit.data is None:
             raise InputError("this fit carries no rows: pass loss= and groups= (one per fitted point)")
@@ -79,11 +80,8 @@ def bootstrap(fit: FitResult, loss=None, groups=None, *, n_resamples: int = 1000
     problem, log_loss = fit.problem_, np.log(loss)
     batch = minimize_batch(problem.model, log_loss, weights, np.repeat(fit.theta_[None], n_resamples, axis=0),
                            delta=fit.delta, lower=problem.lower, upper=problem.upper, free=problem.free,
-                           progress=progress)
+                           progress=progress, asymmetry=fit.asymmetry, max_iter=max_iter)
     theta, converged = batch.theta, batch.converged
-    if fit.asymmetry != 0.5:
-        theta, converged, _, _ = _asymmetric_refit(problem, log_loss, weights, theta, fit.delta, fit.asymmetry,
-                                                    1000)
     if converged.sum() < 2:
         raise InputError(f"bootstrap: only {int(converged.sum())} of {n_resamples} resamples converged; the data "
                          f"do not pin the law down (see the fit's identifiability)")

@@ -18,7 +18,7 @@ measure that error directly, the way a scaling law is used:
    finite-sample conformal quantile: the ⌈(n + 1)·level⌉-th smallest of n).
 3. The predictive half-width in log space (`Calibration.half_width`) adds, in quadrature, run-to-run noise
    (z·σ_noise, σ_noise = 1.4826·MAD of the full fit's log residuals: Rousseeuw & Croux 1993), parameter
-   uncertainty (z·σ_params, the SD of the bootstrap members' log predictions) and the form error q·Δ;
+   uncertainty (z·σ_params, from the bootstrap members' percentile interval of log predictions: `predict.py`) and the form error q·Δ;
    z is the normal quantile of the level. So the interval widens linearly with the distance extrapolated,
    at the rate the user's own data showed.
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..laws import FLOPS_PER_PARAM_TOKEN
+from .optimize import residual_jacobian
 from .parametric import FitResult
 
 LEVELS = ("identified", "weakly identified", "unidentified")
@@ -53,7 +54,7 @@ TOKENS_PER_PARAM_RULE = 20.0
 
 # Internal θ name → the constant a user knows.
 _NATURAL = {"a": "A", "b": "B", "e": "E", "alpha": "α", "beta": "β", "q": "N_c", "p": "α_N/α_D", "w": "D_c",
-            "alpha_d": "α_D", "c": "C0", "gamma": "γ"}
+            "alpha_d": "α_D", "c": "C0", "gamma": "γ", "log_b": "b", "log_d1": "d1"}
 _EXPONENTS = {"alpha": "α", "beta": "β", "alpha_n": "α_N", "alpha_d": "α_D", "gamma": "γ"}
 _USES_N_D = ("chinchilla", "chinchilla-tied", "kaplan", "kaplan-irreducible", "data-constrained")
 
@@ -104,26 +105,16 @@ def _fmt(x: float) -> str:
 
 def _log_loss_jacobian(fit) -> np.ndarray | None:
     """∂ log L̂ / ∂θ at the optimum over the free θ, one row per fitted point (None when the form has none)."""
-    from .forms import EXTRA_FORMS, log_loss_jacobian
-
-    if fit.problem_ is not None:
-        problem = fit.problem_
-        _, J = problem.model.residual_jacobian(fit.theta_[None], np.zeros(problem.model.n_points))
-        return J[0][:, problem.free]
-    if fit.form in EXTRA_FORMS and fit.data is not None:
-        return log_loss_jacobian(fit)
-    return None
+    if fit.problem_ is None:
+        return None
+    problem = fit.problem_
+    _, J = residual_jacobian(problem.model, fit.theta_[None], np.zeros(problem.model.n_points))
+    return J[0][:, problem.free]
 
 
 def _free_theta(fit) -> dict:
     """{θ name: value} of the free constants, in the Jacobian's column order."""
-    from .forms import THETA_NAMES
-
-    if fit.problem_ is not None:
-        names, free = fit.problem_.theta_names, fit.problem_.free
-    else:
-        names = THETA_NAMES[fit.form]
-        free = np.ones(len(names), bool)
+    names, free = fit.problem_.theta_names, fit.problem_.free
     return {name: float(value) for name, value, keep in zip(names, fit.theta_, free) if keep}
 
 

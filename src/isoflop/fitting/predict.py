@@ -3,8 +3,9 @@ ensemble, a calibrated fit, or a saved fit.
 
 The interval is for the loss a run at that configuration would measure (not only for the law's mean): in
 log space its half-width is √((z·σ_noise)² + (z·σ_params)² + (q·Δ)²), see `calibrate.Calibration`:
-run-to-run noise (the fit's robust residual SD), parameter uncertainty (the SD of the bootstrap members'
-log predictions) and the error of extrapolating the form, q per decade beyond the largest fitted run,
+run-to-run noise (the fit's robust residual SD), parameter uncertainty (σ_params: half the bootstrap members'
+percentile interval of log predictions over z, i.e. the SD a normal spread with that interval has; Efron &
+Tibshirani 1993, ch. 13) and the error of extrapolating the form, q per decade beyond the largest fitted run,
 measured by compute-ordered backtests on the user's runs. Without a calibration the form term is missing
 and the prediction says so (``calibrated`` is False, and a warning when it extrapolates). A preset has no
 data behind it here, so it gets no interval and no extrapolation distance.
@@ -121,8 +122,10 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     params_sigma = 0.0
     if members is not None:
         member_loss, _ = _evaluate(members, n, d, flops, unique_tokens)
-        with np.errstate(all="ignore"):
-            params_sigma = np.nanstd(np.log(np.asarray(member_loss, float)), axis=0)
+        with np.errstate(all="ignore"):  # the SD a normal would need to give the members' percentile interval:
+            tail = 50 * (1 - level)  # a few wild members (a break past the data) then cannot blow it up
+            lo, hi = np.nanpercentile(np.log(np.asarray(member_loss, float)), [tail, 100 - tail], axis=0)
+            params_sigma = (hi - lo) / (2 * z)
     interval, sigma, calibrated, notes = None, None, False, []
     if noise is not None or members is not None:
         noise = 0.0 if noise is None else noise
