@@ -149,6 +149,21 @@ def test_kaplan_base_works():
     assert constrained_optimal(law, 1e21, 1e10).loss == pytest.approx(loss_bf, rel=1e-9)
 
 
+def test_kaplan_irreducible_base_works():
+    """`--form auto` may choose Kaplan's form with E; the repetition model applies to it as to any L(N, D)."""
+    from isoflop.laws import KaplanIrreducibleLaw
+    from isoflop.planning import data_optimal
+
+    law = with_repetition(KaplanIrreducibleLaw(E=1.8, n_c=3e8, alpha_n=0.3, d_c=6e9, alpha_d=0.35))
+    n, d, u = 1e9, 1e11, 1e10
+    assert law.loss(n, d, u) == pytest.approx(
+        law.base.loss(law.effective_n_params(n, u), law.effective_n_tokens(d, u)), rel=1e-15)
+    n_bf, loss_bf = _brute_force(law, 1e21, 1e10)
+    assert constrained_optimal(law, 1e21, 1e10).loss == pytest.approx(loss_bf, rel=1e-9)
+    plan = data_optimal(law, 1e10)
+    assert law.saturated_loss(1e10) < plan.loss < law.base.loss(n, 1e10)  # repeating beats one epoch, within the limit
+
+
 # ---------------------------------------------------------------------------------- data-optimal planning
 
 def test_best_reachable_loss_is_the_saturated_limit():

@@ -380,7 +380,7 @@ def with_repetition(law, rd_star: float = RD_STAR_C4, rn_star: float = RN_STAR_C
     if isinstance(law, LawEnsemble):
         return LawEnsemble(with_repetition(law.point, rd_star, rn_star),
                            with_repetition(law.members, rd_star, rn_star))
-    if not isinstance(law, (ChinchillaLaw, KaplanLaw)):
+    if not isinstance(law, (ChinchillaLaw, KaplanLaw, KaplanIrreducibleLaw)):
         raise InputError(f"law {law.name!r} ({law.kind}) has no (N, D) form to model repeated data with")
     return DataConstrainedLaw(base=law, rd_star=rd_star, rn_star=rn_star, name=f"{law.name}+muennighoff2023-repetition")
 
