@@ -147,9 +147,13 @@ def _print_fit(report: dict) -> None:
 
 
 def _print_selection(selection: dict) -> None:
-    table = Table(title="--form auto: compute-ordered cross-validation (fit below cut-offs, predict above)")
-    for col in ("candidate", "backtests", "mean |rel. error|", "plans N, D", "status"):
-        table.add_column(col, justify="left" if col == "candidate" else "right")
+    table = Table(title="--form auto: compute-ordered cross-validation (fit below cut-offs, predict above; "
+                        "CV error: mean |relative error| over the folds)")
+    # The labels are long ("chinchilla-tied, Huber δ=0.001, lower envelope τ=0.8"): on an 80-column terminal
+    # the candidate column keeps most of the width, wrapping at its commas rather than cutting off the form.
+    table.add_column("candidate", justify="left", ratio=3, min_width=30)
+    for col in ("folds", "CV error", "plans", "status"):
+        table.add_column(col, justify="right", ratio=1)
     chosen = selection["chosen"]["label"]
     for c in selection["candidates"]:
         error = "—" if c["cv_mean_abs_rel_error"] is None else f"{c['cv_mean_abs_rel_error']:.3%}"
