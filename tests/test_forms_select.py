@@ -186,7 +186,9 @@ def test_auto_backtests_the_choice_it_made():
 
     truth = KaplanIrreducibleLaw(E=1.8, n_c=3e8, alpha_n=0.3, d_c=6e9, alpha_d=0.35)
     table = iso_design(truth, 0.005, 0)
-    result = analyse(table, FitOptions(form="auto"), backtest_above=1e20)
+    seen = []
+    result = analyse(table, FitOptions(form="auto"), backtest_above=1e20, selection_progress=seen.append)
+    assert seen == list(range(1, len(result.selection.candidates) + 1))  # the progress bar's ticks: one per candidate
     choice = result.selection.best.choice
     assert choice != BASELINE
     assert result.selection.reason.startswith(f"{choice.label} beats {BASELINE.label} by more than one standard")

@@ -173,3 +173,21 @@ def test_forms_without_a_bootstrap_get_the_curvature_check():
     alpha_n = np.array([f.law.alpha_n for f in fits])
     halves = np.array([(hi - lo) / 2 for lo, hi in (curvature_intervals(f)["α_N"] for f in fits)])
     assert np.median(halves) / 1.96 == pytest.approx(alpha_n.std(ddof=1), rel=0.35)
+
+
+def test_no_irreducible_loss_is_named_not_called_a_trade_off():
+    """Runs far from saturation (a pure power law, E = 0): E's column of the Jacobian is ~0 (∂ log L̂/∂ log E =
+    E/L̂), so JᵀJ is singular because E moves no prediction, and the verdict says so instead of blaming a
+    trade-off between constants."""
+    rng = np.random.default_rng(1)
+    n = np.repeat(np.geomspace(1e7, 1e9, 5), 4)
+    d = np.tile(np.geomspace(1e9, 1e11, 4), 5)
+    loss = (400 / n**0.34 + 2000 / d**0.37) * np.exp(rng.normal(0, 0.005, n.size))
+    result = fit_arrays(loss, n, d)
+    assert result.law.E < 1e-6 * loss.min()  # the fit found no irreducible loss
+    verdict = result.identifiability
+    assert verdict.level == "unidentified"
+    reason = next(r for r in verdict.reasons if "near-singular" in r)
+    assert "E moves no prediction" in reason and "no irreducible loss" in reason
+    assert "trade off" not in reason
+    assert reason.split(": ", 1)[1].startswith("E moves no prediction")  # only E is idle: A, B, α, β are not

@@ -193,7 +193,7 @@ def _curves_of(table: RunTable) -> RunTable | None:
 def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *, law=None, saved: dict | None = None,
             curves: RunTable | None = None, budgets=(), config=None, backtest_above=None,
             auto_backtest: bool = False, isoflop: bool = False, smooth: float = 0.0, progress=None,
-            saved_identifiability=None) -> Analysis:
+            selection_progress=None, saved_identifiability=None) -> Analysis:
     """Analyse ``runs`` (final losses, or curves with a ``step`` column whose last rows are fitted), or plan
     from a saved ``law`` (a law or LawEnsemble; ``saved`` its JSON) when there are no runs.
 
@@ -201,7 +201,8 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
     diagnose; ``backtest_above``: fit below this compute and score the runs above it, or with
     ``auto_backtest`` hold out the largest budgets; ``isoflop``: approach 2; ``curves``: training curves for
     approach 1 (taken from ``runs`` when it has them); ``smooth``: approach 1's smoothing in log C;
-    ``progress``: callable(n_converged) during the bootstrap; ``saved_identifiability``: a saved fit's verdict.
+    ``progress``: callable(n_converged) during the bootstrap; ``selection_progress``: callable(n_evaluated) while
+    ``--form auto`` cross-validates its candidates; ``saved_identifiability``: a saved fit's verdict.
 
     Plans and the diagnosis need an identified (or weakly identified) law: from an unidentified fit they are
     refused (``refusal`` says why and which runs to add) unless ``options.allow_unidentified``, and then every
@@ -223,7 +224,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             raise InputError(f"--bootstrap {options.n_bootstrap:,} resamples of {len(finals):,} runs would hold "
                              f"{options.n_bootstrap * len(finals):.3g} weights in memory (limit "
                              f"{MAX_BOOTSTRAP_CELLS:.0e}); give fewer resamples")
-        fit_result, selection, calibration = _fit(finals, options)
+        fit_result, selection, calibration = _fit(finals, options, selection_progress)
         law = fit_result.law
         if options.n_bootstrap:
             if options.form == "data-constrained":
@@ -296,7 +297,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
 
 
 
-def _fit(finals: RunTable, options: FitOptions):
+def _fit(finals: RunTable, options: FitOptions, selection_progress=None):
     """(the FitResult, the form Selection with --form auto, the Calibration of its extrapolation error).
 
     Every fit is calibrated by compute-ordered backtests (fit below cut-offs, score above: `fit.calibrate`),
@@ -305,7 +306,7 @@ def _fit(finals: RunTable, options: FitOptions):
     from .fitting.select import select_fit
 
     if options.form == "auto":
-        selection = select_fit(finals)
+        selection = select_fit(finals, progress=selection_progress)
         return selection.result, selection, selection.calibration
     if options.form == "data-constrained":
         from .fitting.repetition import fit_repetition

@@ -127,6 +127,23 @@ def _exponent_gradients(theta: dict) -> dict:
     return out
 
 
+NEGLIGIBLE_SENSITIVITY = 1e-6  # |∂ log L̂/∂θ| below this at every run: θ moves no prediction
+
+
+def _singular_because(fit, jacobian) -> str:
+    """Why JᵀJ is singular, in words: constants that move no prediction at all (typically E → 0 when the runs
+    are far from the irreducible loss), else constants that trade off against each other."""
+    names = list(_free_theta(fit))
+    idle = [name for name, column in zip(names, jacobian.T) if np.max(np.abs(column)) < NEGLIGIBLE_SENSITIVITY]
+    if not idle:
+        return "parameters trade off against each other"
+    words = f"{', '.join(_NATURAL.get(n, n) for n in idle)} {'moves' if len(idle) == 1 else 'move'} no prediction"
+    if "e" in idle:
+        words += (f" (E = {np.exp(_free_theta(fit)['e']):.2g}: the runs show no irreducible loss, so it cannot "
+                  f"be estimated; runs at more compute, where the loss flattens, would pin it down)")
+    return words
+
+
 def curvature_intervals(fit, jacobian=None, z: float = 1.96) -> dict:
     """Approximate 95% intervals {symbol: (low, high)} of the fit's exponents from the curvature at the
     optimum: cov ≈ s²·(JᵀWJ)⁻¹, s² = Σ w·r² / (Σ w − p) on log loss (see the module docstring, check 6).
@@ -247,7 +264,7 @@ def identify(fit, bootstrap=None) -> Identifiability:
             condition = float(np.linalg.cond(jacobian.T @ jacobian))
         if not np.isfinite(condition) or condition > CONDITION_BAD:
             bad.append(f"the curvature matrix JᵀJ is near-singular (condition number {condition:.2g}): "
-                       f"parameters trade off against each other")
+                       f"{_singular_because(fit, jacobian)}")
         elif condition > CONDITION_WEAK:
             weak.append(f"the curvature matrix JᵀJ is ill-conditioned (condition number {condition:.2g})")
 

@@ -461,7 +461,8 @@ def _result(problem, form, theta, objective, residuals, converged, iterations, d
     Jf = J[0][:, problem.free]
     cond = np.linalg.cond(Jf.T @ Jf)
     if not np.isfinite(cond) or cond > 1e12:
-        warnings.append(f"ill-conditioned (condition number of JᵀJ {cond:.2g}): parameters trade off")
+        warnings.append(f"ill-conditioned (condition number of JᵀJ {cond:.2g}): some constants are not pinned down "
+                        f"(the identifiability verdict says which)")
     # Outliers are reported, never dropped: |residual| beyond 5 robust standard deviations (1.4826·MAD).
     scale = 1.4826 * np.median(np.abs(residuals - np.median(residuals)))
     outliers = np.flatnonzero(np.abs(residuals - np.median(residuals)) > 5 * scale) if scale > 0 else []

@@ -201,7 +201,7 @@ def beats_baseline(candidate: Candidate, baseline: Candidate) -> bool:
     return bool(d.mean() + d.std(ddof=1) / np.sqrt(d.size) < 0)
 
 
-def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = True) -> Selection:
+def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = True, progress=None) -> Selection:
     """``--form auto``: compute-ordered cross-validation of every candidate; the plain Huber Chinchilla fit
     (``BASELINE``) stays unless a candidate that can plan beats it clearly, and then the clear winner with
     the lowest CV error is chosen.
@@ -211,9 +211,13 @@ def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = 
     the paired differences of fold errors (`beats_baseline`): the minimum of many noisy CV errors from a few
     folds is optimistic (the winner's curse), so the simple, published default stays unless another
     choice's mean improvement over the cut-offs both were scored at exceeds its own fold-to-fold scatter. Candidates without a
-    backtest rank last; when none has one, the baseline is chosen.
+    backtest rank last; when none has one, the baseline is chosen. ``progress``: optional callable(n_evaluated).
     """
-    evaluated = [evaluate(table, c) for c in candidates]
+    evaluated = []
+    for choice in candidates:
+        evaluated.append(evaluate(table, choice))
+        if progress is not None:
+            progress(len(evaluated))
     ranked = sorted(evaluated, key=lambda c: (c.cv_error is None or c.result is None,
                                               np.inf if c.cv_error is None else c.cv_error))
     eligible = [c for c in ranked if c.result is not None and c.cv_error is not None
