@@ -179,6 +179,20 @@ def test_one_standard_error_rule_on_paired_fold_errors():
     assert not beats_baseline(cand({-1.0: 0.020, -1.3: np.inf, -1.7: 0.014}), base)
 
 
+def test_plain_fit_reports_its_fits_as_they_finish():
+    """The progress callback of a plain fit ticks once per fit (all runs, then each backtest cut-off) and ends
+    full even when the data allow fewer cut-offs than the most there can be."""
+    from isoflop.analysis import FitOptions, analyse
+    from isoflop.fitting.calibrate import MAX_FOLDS
+
+    table = iso_design(ChinchillaLaw(E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366), 0.005, 0)
+    seen = []
+    result = analyse(table, FitOptions(), fit_progress=lambda done, total: seen.append((done, total)))
+    total = 1 + MAX_FOLDS
+    n_fits = 1 + result.calibration.n_folds
+    assert seen[:n_fits] == [(k, total) for k in range(1, n_fits + 1)] and seen[-1] == (total, total)
+
+
 def test_auto_backtests_the_choice_it_made():
     # Data from Kaplan's interaction form: auto picks another choice than the baseline, and the analysis's
     # backtest scores that choice (it used to fail on the form name "auto" and report no backtest at all).
@@ -187,8 +201,10 @@ def test_auto_backtests_the_choice_it_made():
     truth = KaplanIrreducibleLaw(E=1.8, n_c=3e8, alpha_n=0.3, d_c=6e9, alpha_d=0.35)
     table = iso_design(truth, 0.005, 0)
     seen = []
-    result = analyse(table, FitOptions(form="auto"), backtest_above=1e20, selection_progress=seen.append)
-    assert seen == list(range(1, len(result.selection.candidates) + 1))  # the progress bar's ticks: one per candidate
+    result = analyse(table, FitOptions(form="auto"), backtest_above=1e20,
+                     fit_progress=lambda done, total: seen.append((done, total)))
+    n = len(result.selection.candidates)
+    assert seen == [(k, n) for k in range(1, n + 1)]  # the progress bar's ticks: one per candidate
     choice = result.selection.best.choice
     assert choice != BASELINE
     assert result.selection.reason.startswith(f"{choice.label} beats {BASELINE.label} by more than one standard")

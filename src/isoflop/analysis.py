@@ -12,6 +12,7 @@ Methods: approach 3 (Hoffmann et al. 2022, section 3.3; `isoflop.fitting.paramet
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -193,7 +194,7 @@ def _curves_of(table: RunTable) -> RunTable | None:
 def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *, law=None, saved: dict | None = None,
             curves: RunTable | None = None, budgets=(), config=None, backtest_above=None,
             auto_backtest: bool = False, isoflop: bool = False, smooth: float = 0.0, progress=None,
-            selection_progress=None, saved_identifiability=None) -> Analysis:
+            fit_progress=None, saved_identifiability=None) -> Analysis:
     """Analyse ``runs`` (final losses, or curves with a ``step`` column whose last rows are fitted), or plan
     from a saved ``law`` (a law or LawEnsemble; ``saved`` its JSON) when there are no runs.
 
@@ -201,8 +202,9 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
     diagnose; ``backtest_above``: fit below this compute and score the runs above it, or with
     ``auto_backtest`` hold out the largest budgets; ``isoflop``: approach 2; ``curves``: training curves for
     approach 1 (taken from ``runs`` when it has them); ``smooth``: approach 1's smoothing in log C;
-    ``progress``: callable(n_converged) during the bootstrap; ``selection_progress``: callable(n_evaluated) while
-    ``--form auto`` cross-validates its candidates; ``saved_identifiability``: a saved fit's verdict.
+    ``progress``: callable(n_converged) during the bootstrap; ``fit_progress``: callable(done, total) as the fit's
+    steps finish (``--form auto``: its candidates; otherwise the fit and its backtest fits);
+    ``saved_identifiability``: a saved fit's verdict.
 
     Plans and the diagnosis need an identified (or weakly identified) law: from an unidentified fit they are
     refused (``refusal`` says why and which runs to add) unless ``options.allow_unidentified``, and then every
@@ -224,7 +226,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             raise InputError(f"--bootstrap {options.n_bootstrap:,} resamples of {len(finals):,} runs would hold "
                              f"{options.n_bootstrap * len(finals):.3g} weights in memory (limit "
                              f"{MAX_BOOTSTRAP_CELLS:.0e}); give fewer resamples")
-        fit_result, selection, calibration = _fit(finals, options, selection_progress)
+        fit_result, selection, calibration = _fit(finals, options, fit_progress)
         law = fit_result.law
         if options.n_bootstrap:
             if options.form == "data-constrained":
@@ -297,28 +299,36 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
 
 
 
-def _fit(finals: RunTable, options: FitOptions, selection_progress=None):
+def _fit(finals: RunTable, options: FitOptions, progress=None):
     """(the FitResult, the form Selection with --form auto, the Calibration of its extrapolation error).
 
     Every fit is calibrated by compute-ordered backtests (fit below cut-offs, score above: `fit.calibrate`),
-    so predictions carry the error of extrapolating the form, not only noise and parameter spread."""
-    from .fitting.calibrate import calibrate
-    from .fitting.select import select_fit
+    so predictions carry the error of extrapolating the form, not only noise and parameter spread.
+    ``progress``: callable(done, total), as in `analyse`."""
+    from .fitting.calibrate import MAX_FOLDS, calibrate
+    from .fitting.select import CANDIDATES, select_fit
 
+    tick = progress or (lambda done, total: None)
     if options.form == "auto":
-        selection = select_fit(finals, progress=selection_progress)
+        selection = select_fit(finals, progress=lambda done: tick(done, len(CANDIDATES)))
         return selection.result, selection, selection.calibration
     if options.form == "data-constrained":
         from .fitting.repetition import fit_repetition
 
         return fit_repetition(finals, None if options.base == "fit" else options.base, delta=options.delta), None, None
 
-    def fitter(table):
-        return fit_law(table, options.form, delta=options.delta, fixed=options.fixed or None)
+    n_fits = itertools.count(1)
+
+    def fitter(table):  # the fit on all runs, then one per backtest cut-off
+        result = fit_law(table, options.form, delta=options.delta, fixed=options.fixed or None)
+        tick(next(n_fits), 1 + MAX_FOLDS)
+        return result
 
     result = fitter(finals)
     n_free = len(result.params) - len(options.fixed or {})
-    return result, None, calibrate(finals, fitter, result, min_train_runs=max(2 * n_free, n_free + 3))
+    calibration = calibrate(finals, fitter, result, min_train_runs=max(2 * n_free, n_free + 3))
+    tick(1 + MAX_FOLDS, 1 + MAX_FOLDS)  # fewer cut-offs than the most there can be: the bar still ends full
+    return result, None, calibration
 
 
 def plan_report(plan_result: Plan, source, *, bootstrap=None, calibration=None) -> dict:

@@ -42,17 +42,20 @@ ALLOW_HELP = "Plan even from a fit the data cannot pin down (every output is the
 BASE_HELP = "--form data-constrained: the base law held fixed (a preset), or 'fit' to fit it jointly."
 
 
-def fit_progress(show: bool, form: str, n_resamples: int):
-    """One transient progress display on stderr for the long steps of a fit (--form auto's cross-validation of
-    its candidates; a bootstrap of 250 resamples or more), and the callbacks that advance them."""
-    from ..fitting.select import CANDIDATES
+LONG_FIT_ROWS = 20_000  # from here a fit and its backtests take seconds: show their progress
 
-    auto, long_bootstrap = form == "auto", n_resamples >= 250
-    bar = Progress(console=stderr, transient=True, disable=not show or not (auto or long_bootstrap))
-    selection = bar.add_task("--form auto (candidates cross-validated)", total=len(CANDIDATES), visible=auto)
+
+def fit_progress(show: bool, form: str, n_rows: int, n_resamples: int):
+    """One transient progress display on stderr for the long steps of a fit — --form auto's cross-validation of
+    its candidates or, from LONG_FIT_ROWS runs, the fit and its backtest fits; a bootstrap of 250 resamples or
+    more — and the callbacks that advance them: (bar, bootstrap's callback(done), the fit's callback(done, total))."""
+    long_fit, long_bootstrap = form == "auto" or n_rows >= LONG_FIT_ROWS, n_resamples >= 250
+    bar = Progress(console=stderr, transient=True, disable=not show or not (long_fit or long_bootstrap))
+    fits = bar.add_task("--form auto (candidates cross-validated)" if form == "auto" else "fit and backtest fits",
+                        total=None, visible=long_fit)
     resamples = bar.add_task("bootstrap (resamples converged)", total=max(n_resamples, 1), visible=long_bootstrap)
     return (bar, (lambda done: bar.update(resamples, completed=done)),
-            (lambda done: bar.update(selection, completed=done)))
+            (lambda done, total: bar.update(fits, completed=done, total=total)))
 
 
 def fit_cmd(
@@ -88,10 +91,10 @@ def fit_cmd(
         if save is not None and save.is_dir():
             raise InputError(f"--save {save}: is a folder; give a file name such as fit.json")
         table = read_source(runs, columns, param_convention)
-        bar, advance, advance_selection = fit_progress(not as_json, form, bootstrap)
+        bar, advance, advance_fit = fit_progress(not as_json, form, len(table), bootstrap)
         with bar:
             result = analyse(table, options, budgets=budgets, backtest_above=threshold, isoflop=isoflop_profiles,
-                             progress=advance, selection_progress=advance_selection)
+                             progress=advance, fit_progress=advance_fit)
         report = dict(result.fit_dict(), verdict=result.verdict(), refusal=result.refusal)
         if result.plans is not None:
             report["plan"] = plan_report(result.plans, result.fit, bootstrap=result.bootstrap,
@@ -293,11 +296,10 @@ def report_cmd(
         else:
             table = read_source(source, columns, param_convention)
             curves = read_source(source, None, param_convention, curves=True) if source.is_dir() else None
-            bar, advance, advance_selection = fit_progress(not as_json, form, bootstrap)
+            bar, advance, advance_fit = fit_progress(not as_json, form, len(table), bootstrap)
             with bar:
                 analysis = analyse(table, options, curves=curves, backtest_above=threshold, auto_backtest=True,
-                                   isoflop=True, smooth=smooth, progress=advance, selection_progress=advance_selection,
-                                   **question)
+                                   isoflop=True, smooth=smooth, progress=advance, fit_progress=advance_fit, **question)
         branches = export_branches(source) if is_sweep(source) else None  # a WSD sweep's cooldowns
         report = build_report(analysis, unique_tokens=unique, source=str(source), title=title,
                               provenance=provenance([source]), branches=branches)
