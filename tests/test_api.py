@@ -18,7 +18,7 @@ from tests.conftest import shared_file
 def test_one_import_gives_the_api():
     for name in ("read_runs", "fit", "law", "plan", "diagnose", "frontier", "analyse", "report", "design_sweep",
                  "run_sweep", "RunTable", "Plan", "Allocation", "NDLaw", "LawEnsemble", "Architecture", "Cluster",
-                 "InputError"):
+                 "InputError", "predict_loss", "Prediction", "save_fit", "load_fit", "UnidentifiedWarning"):
         assert hasattr(isoflop, name), name
     assert isoflop.__version__.count(".") == 2
     assert set(isoflop.__all__) <= set(dir(isoflop))
@@ -122,3 +122,72 @@ def test_epoch_notebook_in_six_lines():
     assert result.n_points == 240 and result.objective <= 0.0010182741
     lo, hi = plan.intervals["n_params"]
     assert lo < plan.n_params < hi and plan.n_params == pytest.approx(isoflop.plan(result, flops=1e24).n_params)
+
+
+def one_size_runs():
+    """8 runs of one model size: α and A cannot be estimated (identify's first "unidentified" reason)."""
+    truth = ChinchillaLaw(E=1.8, A=482.0, B=2085.0, alpha=0.35, beta=0.37)
+    n, d = np.full(8, 1e8), np.geomspace(1e9, 1e11, 8)
+    loss = truth.loss(n, d) * np.exp(np.random.default_rng(0).normal(0, 0.003, 8))
+    import pandas as pd
+
+    return RunTable.from_frame(pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss}))
+
+
+def test_python_planners_refuse_an_unidentified_fit_as_the_cli_does():
+    """`isoflop.plan(fit)` used to plan N* from a fit of one model size without a word. Every planner of the
+    façade now refuses a fit, bootstrap, analysis or saved fit whose verdict is "unidentified", says how to
+    override, and with the override marks the answer (UnidentifiedWarning, and the plan's warnings)."""
+    result = isoflop.fit(one_size_runs())
+    assert result.identifiability.level == "unidentified"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the thin resample's own convergence warnings are not what is tested
+        boot = result.bootstrap(20)
+    for source in (result, boot):
+        with pytest.raises(isoflop.InputError, match="one model size.*allow_unidentified=True"):
+            isoflop.plan(source, flops=1e21)
+        with pytest.raises(isoflop.InputError, match="unidentified"):
+            isoflop.diagnose(source, 1e8, 2e9)
+        with pytest.raises(isoflop.InputError, match="unidentified"):
+            isoflop.frontier(source, [1e20, 1e21])
+    with pytest.warns(isoflop.UnidentifiedWarning, match="one model size"):
+        plan = isoflop.plan(result, flops=1e21, allow_unidentified=True)
+    assert "allow_unidentified=True" in plan.warnings[0] and plan.to_dict()["warnings"][0] == plan.warnings[0]
+    assert plan.n_params == pytest.approx(isoflop.plan(result.law, flops=1e21).n_params)  # the same numbers, marked
+    with pytest.warns(isoflop.UnidentifiedWarning):
+        isoflop.diagnose(result, 1e8, 2e9, allow_unidentified=True)
+
+
+def test_predict_save_and_load_from_the_top_level(tmp_path):
+    """A notebook gets the CLI's `loss --fit` and `fit --save` from `import isoflop`: predict_loss from an
+    Analysis uses its fit, bootstrap and calibration (the lower-level call with them is the oracle), and a
+    fit saved and loaded back predicts and plans the same."""
+    from isoflop.fitting.predict import predict_loss as lower_level
+
+    runs = isoflop.read_runs(shared_file("chinchilla_epoch.csv"),
+                             columns={"n_params": "Model Size", "flops": "Training FLOP"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        analysis = isoflop.analyse(runs, isoflop.FitOptions(drop_highest=5, n_bootstrap=100))
+        p = isoflop.predict_loss(analysis, 7e10, 1.4e12)
+    q = lower_level(analysis.fit, 7e10, 1.4e12, bootstrap=analysis.bootstrap, calibration=analysis.calibration)
+    assert p.calibrated and p.interval[0] == q.interval[0] and p.interval[1] == q.interval[1]
+    assert p.extrapolation_decades == pytest.approx(np.log10(6 * 7e10 * 1.4e12 / runs.flops.max()), rel=1e-9)
+    path = isoflop.save_fit(analysis, tmp_path / "fit.json")
+    saved = isoflop.load_fit(path)
+    for source in (saved, str(path), path):
+        r = isoflop.predict_loss(source, 7e10, 1.4e12)
+        assert r.interval[0] == pytest.approx(p.interval[0], rel=1e-12) and r.calibrated
+    assert isoflop.plan(saved, flops=1e24).n_params == pytest.approx(isoflop.plan(analysis, flops=1e24).n_params,
+                                                                       rel=1e-12)
+    assert isoflop.predict_loss("besiroglu2024", 7e10, 1.4e12).interval is None  # a preset: the point alone
+    with pytest.raises(isoflop.InputError, match="takes an Analysis"):
+        isoflop.save_fit(analysis.fit, tmp_path / "x.json")
+
+
+def test_as_law_takes_every_law_class():
+    kaplan_e = isoflop.KaplanIrreducibleLaw(E=1.8, n_c=3e8, alpha_n=0.3, d_c=6e9, alpha_d=0.35)
+    assert isoflop.as_law(kaplan_e) is kaplan_e
+    assert isoflop.plan(kaplan_e, flops=1e21).n_params > 0
+    curve = isoflop.BrokenPowerLaw(E=1.7, b=2e3, c0=0.2, c1=0.15, d1=1e19, f1=0.5)
+    assert isoflop.as_law(curve) is curve

@@ -8,14 +8,22 @@ One import gives the whole loop::
     boot = result.bootstrap(1000)                         # refit 1,000 resamples of runs: intervals
     isoflop.plan(boot, flops=1e24)                        # Plan: N, D, loss, and their 95% intervals
     isoflop.plan("besiroglu2024", flops=5.76e23)          # or plan with a published law (isoflop.law(name))
+    analysis = isoflop.analyse(runs, isoflop.FitOptions(form="auto", n_bootstrap=200))
+    isoflop.predict_loss(analysis, 1e9, 2e10)             # loss, calibrated interval, distance from the runs
+    isoflop.save_fit(analysis, "fit.json"); isoflop.load_fit("fit.json")   # as `isoflop fit --save`
 
 Everything a planner takes as a law may be a law object, a preset's name, a ``FitResult``, a bootstrap
-result or an ``Analysis``: ``as_law`` turns each into the law it stands for (an ensemble where there are
-bootstrap members, so plans carry intervals). Nothing here imports torch; training needs the ``train`` extra.
+result, an ``Analysis`` or a saved fit: ``as_law`` turns each into the law it stands for (an ensemble where
+there are bootstrap members, so plans carry intervals). A fit the data cannot pin down (its
+``identifiability`` is "unidentified") is refused by ``plan``, ``diagnose`` and ``frontier``, as by the CLI,
+unless ``allow_unidentified=True``; then the answer comes with an ``UnidentifiedWarning``. Nothing here
+imports torch; training needs the ``train`` extra.
 """
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 # The facade's functions `fit`, `plan` and `report` are functions; the modules behind them are `fitting`,
@@ -23,12 +31,16 @@ from pathlib import Path
 from . import planning as _planning
 from ._version import __version__
 from .analysis import Analysis, FitOptions, analyse
-from .errors import InputError
+from .errors import ConvergenceWarning, InputError, UnidentifiedWarning
 from .fitting.bootstrap import BootstrapResult
+from .fitting.identify import Identifiability, require_identified
+from .fitting.io import SavedFit, is_saved_fit, load_saved_fit
 from .fitting.parametric import FitResult
+from .fitting.predict import Prediction
 from .flops import Architecture
 from .hardware import Cluster, get_accelerator
-from .laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw, LawEnsemble, LossVsComputeLaw, NDLaw
+from .laws import (BrokenPowerLaw, ChinchillaLaw, DataConstrainedLaw, KaplanIrreducibleLaw, KaplanLaw, LawEnsemble,
+                   LossVsComputeLaw, NDLaw)
 from .planning import Allocation, Diagnosis, Frontier, Plan
 from .presets import PRESETS, get_law
 from .runs import RunTable
@@ -42,7 +54,8 @@ def law(name: str):
 
 def as_law(obj):
     """The law that ``obj`` stands for: a preset's name → its law; a FitResult → its fitted law; a bootstrap
-    result → its ensemble (point + members, for intervals); an Analysis → the law it plans with; a law → itself."""
+    result → its ensemble (point + members, for intervals); an Analysis → the law it plans with; a saved fit
+    (`load_fit`) → its ensemble, or its law without members; a law → itself."""
     if isinstance(obj, str):
         return get_law(obj)
     if isinstance(obj, FitResult):
@@ -51,9 +64,33 @@ def as_law(obj):
         return obj.ensemble
     if isinstance(obj, Analysis):
         return obj.law
-    if isinstance(obj, (ChinchillaLaw, KaplanLaw, DataConstrainedLaw, LossVsComputeLaw, LawEnsemble)):
+    if isinstance(obj, SavedFit):
+        return obj.planning_law
+    if isinstance(obj, (NDLaw, LossVsComputeLaw, BrokenPowerLaw, LawEnsemble)):
         return obj
     raise TypeError(f"not a law, a preset name, a fit or an analysis: {type(obj).__name__}")
+
+
+def _verdict(obj) -> Identifiability | None:
+    """The identifiability verdict ``obj`` carries (a fit, its bootstrap, an analysis, a saved fit); None for a
+    law or a preset, which have no data behind them here."""
+    if isinstance(obj, (FitResult, BootstrapResult, Analysis, SavedFit)):
+        return obj.identifiability
+    return None
+
+
+def _supported_law(obj, allow_unidentified: bool):
+    """(the law ``obj`` stands for, a warning or None). Planning from a fit whose verdict is "unidentified"
+    raises InputError (with the reasons and the runs to add) unless ``allow_unidentified``; then it warns with
+    an UnidentifiedWarning and returns the same words for the answer to carry."""
+    verdict = require_identified(_verdict(obj), allow_unidentified=allow_unidentified,
+                                 override="pass allow_unidentified=True")
+    note = None
+    if verdict is not None and verdict.level == "unidentified":
+        note = (f"planned with allow_unidentified=True from a fit that is {verdict.summary()}; the answer is not "
+                f"supported by the data")
+        warnings.warn(note, UnidentifiedWarning, stacklevel=3)
+    return as_law(obj), note
 
 
 def read_runs(source, columns: dict[str, str] | None = None, param_convention: str = "total",
@@ -77,31 +114,73 @@ def read_runs(source, columns: dict[str, str] | None = None, param_convention: s
 def fit(runs, form: str = "chinchilla", *, delta: float | None = None, fixed: dict | None = None,
         drop_highest: int = 0) -> FitResult:
     """Approach 3 (Hoffmann et al. 2022, §3.3): fit ``form`` (chinchilla, chinchilla-tied, kaplan,
-    loss-vs-compute) to ``runs`` (a RunTable or a path for ``read_runs``), one row per run (a table of curves
-    contributes each run's last row), after dropping the ``drop_highest`` highest losses. Huber ``delta`` on log
-    residuals (default 1e-3; inf: least squares); ``fixed``: e.g. {"E": 1.69}. ``result.bootstrap(K)`` gives
-    intervals."""
+    loss-vs-compute; auto: chosen by compute-ordered cross-validation; data-constrained: Muennighoff et al.'s
+    R_D*, R_N* from runs with unique_tokens) to ``runs`` (a RunTable or a path for ``read_runs``), one row per
+    run (a table of curves contributes each run's last row), after dropping the ``drop_highest`` highest
+    losses. Huber ``delta`` on log residuals (default 1e-3; inf: least squares); ``fixed``: e.g. {"E": 1.69}.
+    ``result.bootstrap(K)`` gives intervals, ``result.identifiability`` the verdict; ``analyse`` also gives the
+    calibration of the extrapolation error that `predict_loss` needs for its full interval."""
     table = runs if isinstance(runs, RunTable) else read_runs(runs)
     options = FitOptions(form=form, fixed=fixed, drop_highest=drop_highest,
                          **({} if delta is None else {"delta": delta}))
     return analyse(table, options).fit
 
 
-def plan(law, **question) -> Plan:
+def plan(law, *, allow_unidentified: bool = False, **question) -> Plan:
     """Plan with ``law`` (anything ``as_law`` takes); the question follows from the keywords — flops,
     n_params, n_tokens, target_loss, unique_tokens, inference_tokens, cluster, days, … (see
-    ``isoflop.planning.plan``)."""
-    return _planning.plan(as_law(law), **question)
+    ``isoflop.planning.plan``). From an unidentified fit: InputError, or with ``allow_unidentified`` a plan
+    whose ``warnings`` say so."""
+    law, note = _supported_law(law, allow_unidentified)
+    result = _planning.plan(law, **question)
+    return result if note is None else replace(result, warnings=(note,) + tuple(result.warnings))
 
 
-def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5) -> Diagnosis:
-    """Is (n_params, n_tokens) undertrained, compute-optimal or overtrained, and how much compute does it waste?"""
-    return _planning.diagnose(as_law(law), n_params, n_tokens, tolerance)
+def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5, *,
+             allow_unidentified: bool = False) -> Diagnosis:
+    """Is (n_params, n_tokens) undertrained, compute-optimal or overtrained, and how much compute does it waste?
+    (An unidentified fit: as in `plan`.)"""
+    return _planning.diagnose(_supported_law(law, allow_unidentified)[0], n_params, n_tokens, tolerance)
 
 
-def frontier(law, flops, unique_tokens=None, inference_tokens=None) -> Frontier:
-    """Compute-optimal (and data-constrained, inference-aware) allocations over an array of budgets."""
-    return _planning.frontier(as_law(law), flops, unique_tokens, inference_tokens)
+def frontier(law, flops, unique_tokens=None, inference_tokens=None, *, allow_unidentified: bool = False) -> Frontier:
+    """Compute-optimal (and data-constrained, inference-aware) allocations over an array of budgets. (An
+    unidentified fit: as in `plan`.)"""
+    return _planning.frontier(_supported_law(law, allow_unidentified)[0], flops, unique_tokens, inference_tokens)
+
+
+def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float = 0.95) -> Prediction:
+    """The loss ``source`` predicts at any (``n_params``, ``n_tokens``[, ``unique_tokens``]), with a ``level``
+    interval for the loss a run there would measure, its distance from the runs (decades of compute beyond
+    the largest; a warning past 1 decade or outside the runs' tokens per parameter). ``source``: an Analysis
+    (its fit, bootstrap and calibrated extrapolation error: the full interval), a saved fit (a path from
+    `isoflop fit --save` / `save_fit`, or `load_fit`'s result), a FitResult or bootstrap (no calibration: the
+    interval says it covers noise and parameters only), or a law or preset name (the point alone)."""
+    from .fitting.predict import predict_loss as _predict
+
+    if isinstance(source, Analysis) and source.fit is not None:
+        return _predict(source.fit, n_params, n_tokens, unique_tokens, bootstrap=source.bootstrap,
+                        calibration=source.calibration, level=level)
+    if isinstance(source, (str, Path)) and is_saved_fit(source):
+        source = load_saved_fit(source)
+    if not isinstance(source, (FitResult, SavedFit)):
+        source = as_law(source)
+    return _predict(source, n_params, n_tokens, unique_tokens, level=level)
+
+
+def save_fit(analysis: Analysis, path) -> Path:
+    """Write an Analysis's fit as `isoflop fit --save` does: constants, bootstrap members, identifiability and
+    calibration, all that `load_fit`, `plan` and `predict_loss` need later."""
+    from .fitting.io import save_fit_result
+
+    if not isinstance(analysis, Analysis) or analysis.fit is None:
+        raise InputError("save_fit takes an Analysis of runs (isoflop.analyse(runs, ...)); it has no fit to save")
+    return save_fit_result(path, analysis.fit, analysis.bootstrap, analysis.calibration)
+
+
+def load_fit(path) -> SavedFit:
+    """A fit written by `save_fit` or `isoflop fit --save`, every key checked; plan or predict with it."""
+    return load_saved_fit(path)
 
 
 def report(analysis: Analysis, path=None, *, title: str | None = None, unique_tokens=None, source: str = ""):
@@ -130,10 +209,11 @@ def init_sweep(sweep_dir, design: SweepDesign):
 
 
 __all__ = [
-    "__version__", "InputError",
+    "__version__", "InputError", "ConvergenceWarning", "UnidentifiedWarning",
     "read_runs", "RunTable", "fit", "FitResult", "BootstrapResult", "analyse", "Analysis", "FitOptions",
-    "law", "as_law", "PRESETS", "NDLaw", "ChinchillaLaw", "KaplanLaw", "DataConstrainedLaw", "LossVsComputeLaw",
-    "LawEnsemble",
+    "Identifiability", "predict_loss", "Prediction", "save_fit", "load_fit", "SavedFit",
+    "law", "as_law", "PRESETS", "NDLaw", "ChinchillaLaw", "KaplanLaw", "KaplanIrreducibleLaw", "DataConstrainedLaw",
+    "LossVsComputeLaw", "BrokenPowerLaw", "LawEnsemble",
     "plan", "Plan", "Allocation", "diagnose", "Diagnosis", "frontier", "Frontier",
     "Architecture", "Cluster", "get_accelerator",
     "SweepConfig", "SweepDesign", "design_sweep", "init_sweep", "run_sweep", "report",

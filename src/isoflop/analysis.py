@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InputError
 from .fitting import fit as fit_law
-from .fitting.identify import identify, require_identified
+from .fitting.identify import require_identified
 from .fitting.parametric import DEFAULT_DELTA, FORMS, FitResult
 from .planning import Plan, diagnose, plan
 from .runs import RunTable
@@ -236,7 +236,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             else:
                 boot = fit_result.bootstrap(options.n_bootstrap, seed=options.seed, progress=progress)
             law = boot.ensemble
-        identifiability = identify(fit_result, boot)
+        identifiability = fit_result.identifiability if boot is None else boot.identifiability
         threshold = backtest_above
         if threshold is None and auto_backtest:
             threshold = default_backtest_threshold(finals)
@@ -285,7 +285,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             refusal = str(exc)
         if refusal is None:
             if identifiability is not None and identifiability.level == "unidentified":
-                warnings.append(f"planned from an UNIDENTIFIED fit (--allow-unidentified): "
+                warnings.append(f"planned with --allow-unidentified from a fit that is "
                                 f"{identifiability.summary()}; the plans below are not supported by the data")
             if budgets:
                 plans = plan(law, flops=budgets[0] if len(budgets) == 1 else np.asarray(budgets))

@@ -25,3 +25,8 @@ class ConvergenceWarning(UserWarning):
     """A fit stopped before its optimiser converged (as sklearn.exceptions.ConvergenceWarning): its constants
     are the last iterate, not an optimum. Filter it with ``warnings.simplefilter("error", ConvergenceWarning)``
     to make such fits fail."""
+
+
+class UnidentifiedWarning(UserWarning):
+    """An answer (a plan, diagnosis or frontier) computed from a fit the data cannot pin down, because the
+    caller overrode the refusal (``allow_unidentified=True``); the message says why the fit is unidentified."""

@@ -13,12 +13,13 @@ fraction is itself evidence that the data do not pin the law down: see `identify
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import InputError
 from ..laws import LawEnsemble
+from .identify import identify
 from .optimize import minimize_batch
 from .parametric import DEFAULT_MAX_ITER, FitResult, _to_law, law_params
 
@@ -32,6 +33,7 @@ class BootstrapResult:
     n_resamples: int
     n_converged: int
     seed: int
+    identifiability: object = None  # identify.Identifiability of the fit with this bootstrap's evidence
 
     @property
     def fraction_converged(self) -> float:
@@ -92,6 +94,7 @@ def bootstrap(fit: FitResult, loss=None, groups=None, *, n_resamples: int = 1000
         samples["a"] = np.ravel(members.n_params_exponent)
     tail = 100 * (1 - level) / 2
     intervals = {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in samples.items()}
-    return BootstrapResult(ensemble=LawEnsemble(point=fit.law, members=members), samples=samples,
-                           intervals=intervals, level=level, n_resamples=n_resamples,
-                           n_converged=int(converged.sum()), seed=seed)
+    result = BootstrapResult(ensemble=LawEnsemble(point=fit.law, members=members), samples=samples,
+                             intervals=intervals, level=level, n_resamples=n_resamples,
+                             n_converged=int(converged.sum()), seed=seed)
+    return replace(result, identifiability=identify(fit, result))  # planning from the bootstrap checks it

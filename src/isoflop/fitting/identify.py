@@ -317,7 +317,8 @@ def identify(fit, bootstrap=None) -> Identifiability:
                            condition_number=condition, fraction_converged=fraction)
 
 
-def require_identified(fit_or_verdict, bootstrap=None, *, allow_unidentified: bool = False):
+def require_identified(fit_or_verdict, bootstrap=None, *, allow_unidentified: bool = False,
+                       override: str = "pass --allow-unidentified"):
     """The fit's Identifiability, or InputError when it is unidentified and ``allow_unidentified`` is False.
 
     ``fit_or_verdict``: a FitResult, an Identifiability or a saved fit (`io.SavedFit`); anything else (a
@@ -339,5 +340,5 @@ def require_identified(fit_or_verdict, bootstrap=None, *, allow_unidentified: bo
     if verdict.level == "unidentified" and not allow_unidentified:
         fix = "; ".join(verdict.suggestions) or "add runs"
         raise InputError(f"the fit is unidentified ({'; '.join(verdict.reasons)}), so a plan from it would be "
-                         f"meaningless: {fix}; or pass --allow-unidentified to plan anyway")
+                         f"meaningless: {fix}; or {override} to plan anyway")
     return verdict

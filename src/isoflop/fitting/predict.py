@@ -138,6 +138,8 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
             form_sigma = 0.0
         shape = np.shape(loss)  # the calibration's half-width may come back (1,)-shaped for one configuration
         interval = (np.reshape(loss * np.exp(-half), shape), np.reshape(loss * np.exp(half), shape))
+        if shape == ():  # one configuration: plain numbers, as the loss is
+            interval = (float(interval[0]), float(interval[1]))
         sigma = {"noise": noise, "params": params_sigma, "form": form_sigma}
     if distance is not None and np.any(distance > warn_decades):
         notes.append(f"extrapolates {np.max(distance):.2g} decades of compute beyond the largest fitted run "

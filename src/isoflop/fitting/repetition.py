@@ -21,12 +21,15 @@ level cancels. Minimised with scipy.optimize.least_squares (``loss="huber"``, ``
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..errors import InputError
 from ..laws import ChinchillaLaw, DataConstrainedLaw, LawEnsemble
 from ..runs import RunTable
 from .bootstrap import BootstrapResult, resample_weights
+from .identify import identify
 from .parametric import DEFAULT_DELTA, FitData, FitResult
 
 _LOG_R_BOUNDS = (np.log(0.05), np.log(1e4))
@@ -202,7 +205,8 @@ def bootstrap_repetition(result: FitResult, n_resamples: int = 200, *, seed: int
                        beta=theta[:, 4])
     tail = 100 * (1 - level) / 2
     intervals = {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in samples.items()}
-    return BootstrapResult(ensemble=LawEnsemble(point=result.law, members=members), samples=samples,
+    boot = BootstrapResult(ensemble=LawEnsemble(point=result.law, members=members), samples=samples,
                            intervals=intervals, level=level, n_resamples=n_resamples, n_converged=converged,
                            seed=seed)
+    return replace(boot, identifiability=identify(result, boot))
 
