@@ -191,3 +191,20 @@ def test_as_law_takes_every_law_class():
     assert isoflop.plan(kaplan_e, flops=1e21).n_params > 0
     curve = isoflop.BrokenPowerLaw(E=1.7, b=2e3, c0=0.2, c1=0.15, d1=1e19, f1=0.5)
     assert isoflop.as_law(curve) is curve
+
+
+def test_read_logs_is_isoflop_ingest(tmp_path):
+    """Training logs from the top level: a curve table (run_id, step, loss) with the tokens per step stated gives
+    n_tokens = step × tokens_per_step and flops = 6·N·D, as `isoflop ingest` does."""
+    import pandas as pd
+
+    log = tmp_path / "curves.csv"
+    pd.DataFrame({"run_id": ["a"] * 3 + ["b"] * 3, "step": [100, 200, 300] * 2,
+                  "loss": [3.0, 2.8, 2.7, 2.9, 2.6, 2.5]}).to_csv(log, index=False)
+    table = isoflop.read_logs(log, n_params={"a": 1e7, "b": 2e7}, tokens_per_step=1024)
+    b = table.frame[table.frame.run_id == "b"].sort_values("step")
+    np.testing.assert_allclose(b.n_tokens, [102400, 204800, 307200])
+    np.testing.assert_allclose(b.flops, 6 * 2e7 * b.n_tokens)
+    assert len(table.finals()) == 2 and set(table.finals().loss) == {2.7, 2.5}
+    with pytest.raises(isoflop.InputError):
+        isoflop.read_logs(log, tokens_per_step=1024)  # no n_params: a log does not know its model size

@@ -4,6 +4,7 @@ One import gives the whole loop::
 
     import isoflop
     runs = isoflop.read_runs("runs.csv")                  # a RunTable (CSV, JSONL, JSON, Parquet, a sweep folder)
+    curves = isoflop.read_logs("logs/", n_params=1.2e8, tokens_per_step=524288)   # or training logs
     result = isoflop.fit(runs)                            # approach 3: FitResult (law, status, residuals)
     boot = result.bootstrap(1000)                         # refit 1,000 resamples of runs: intervals
     isoflop.plan(boot, flops=1e24)                        # Plan: N, D, loss, and their 95% intervals
@@ -111,6 +112,16 @@ def read_runs(source, columns: dict[str, str] | None = None, param_convention: s
     return RunTable.load(source, columns or {}, param_convention)
 
 
+def read_logs(source, **options) -> RunTable:
+    """Training logs → a RunTable of loss curves, as `isoflop ingest` does: TensorBoard event files, W&B exports,
+    Hugging Face ``trainer_state.json``, curve tables. State what the logs do not say: ``n_params`` (a number,
+    or {run_id: number}) and ``tokens_per_step`` (or ``batch_size`` and ``seq_len``); the other options
+    (``format``, ``loss_key``, ``meta``, ``on_corrupt``, …) are those of ``isoflop.ingest.ingest``."""
+    from .ingest import ingest as _ingest
+
+    return _ingest(source, **options)
+
+
 def fit(runs, form: str = "chinchilla", *, delta: float | None = None, fixed: dict | None = None,
         drop_highest: int = 0) -> FitResult:
     """Approach 3 (Hoffmann et al. 2022, §3.3): fit ``form`` (chinchilla, chinchilla-tied, kaplan,
@@ -210,7 +221,7 @@ def init_sweep(sweep_dir, design: SweepDesign):
 
 __all__ = [
     "__version__", "InputError", "ConvergenceWarning", "UnidentifiedWarning",
-    "read_runs", "RunTable", "fit", "FitResult", "BootstrapResult", "analyse", "Analysis", "FitOptions",
+    "read_runs", "read_logs", "RunTable", "fit", "FitResult", "BootstrapResult", "analyse", "Analysis", "FitOptions",
     "Identifiability", "predict_loss", "Prediction", "save_fit", "load_fit", "SavedFit",
     "law", "as_law", "PRESETS", "NDLaw", "ChinchillaLaw", "KaplanLaw", "KaplanIrreducibleLaw", "DataConstrainedLaw",
     "LossVsComputeLaw", "BrokenPowerLaw", "LawEnsemble",
