@@ -156,6 +156,12 @@ def test_python_planners_refuse_an_unidentified_fit_as_the_cli_does():
     assert plan.n_params == pytest.approx(isoflop.plan(result.law, flops=1e21).n_params)  # the same numbers, marked
     with pytest.warns(isoflop.UnidentifiedWarning):
         isoflop.diagnose(result, 1e8, 2e9, allow_unidentified=True)
+    # A predicted loss from it is refused too, as `isoflop loss --fit` refuses it.
+    with pytest.raises(isoflop.InputError, match="allow_unidentified=True"):
+        isoflop.predict_loss(result, 1e8, 2e9)
+    with pytest.warns(isoflop.UnidentifiedWarning):
+        p = isoflop.predict_loss(result, 1e8, 2e9, allow_unidentified=True)
+    assert p.loss == pytest.approx(result.law.loss(1e8, 2e9)) and "allow_unidentified=True" in p.warning
 
 
 def test_predict_save_and_load_from_the_top_level(tmp_path):

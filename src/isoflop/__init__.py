@@ -16,9 +16,9 @@ One import gives the whole loop::
 Everything a planner takes as a law may be a law object, a preset's name, a ``FitResult``, a bootstrap
 result, an ``Analysis`` or a saved fit: ``as_law`` turns each into the law it stands for (an ensemble where
 there are bootstrap members, so plans carry intervals). A fit the data cannot pin down (its
-``identifiability`` is "unidentified") is refused by ``plan``, ``diagnose`` and ``frontier``, as by the CLI,
-unless ``allow_unidentified=True``; then the answer comes with an ``UnidentifiedWarning``. Nothing here
-imports torch; training needs the ``train`` extra.
+``identifiability`` is "unidentified") is refused by ``plan``, ``diagnose``, ``frontier`` and
+``predict_loss``, as by the CLI, unless ``allow_unidentified=True``; then the answer comes with an
+``UnidentifiedWarning``. Nothing here imports torch; training needs the ``train`` extra.
 """
 
 from __future__ import annotations
@@ -80,18 +80,23 @@ def _verdict(obj) -> Identifiability | None:
     return None
 
 
-def _supported_law(obj, allow_unidentified: bool):
-    """(the law ``obj`` stands for, a warning or None). Planning from a fit whose verdict is "unidentified"
-    raises InputError (with the reasons and the runs to add) unless ``allow_unidentified``; then it warns with
-    an UnidentifiedWarning and returns the same words for the answer to carry."""
+def _check_identified(obj, allow_unidentified: bool, stacklevel: int = 3) -> str | None:
+    """Answering from a fit whose verdict is "unidentified" raises InputError (with the reasons and the runs to
+    add) unless ``allow_unidentified``; then it warns with an UnidentifiedWarning and returns the same words for
+    the answer to carry (None for a supported source)."""
     verdict = require_identified(_verdict(obj), allow_unidentified=allow_unidentified,
                                  override="pass allow_unidentified=True")
-    note = None
-    if verdict is not None and verdict.level == "unidentified":
-        note = (f"planned with allow_unidentified=True from a fit that is {verdict.summary()}; the answer is not "
-                f"supported by the data")
-        warnings.warn(note, UnidentifiedWarning, stacklevel=3)
-    return as_law(obj), note
+    if verdict is None or verdict.level != "unidentified":
+        return None
+    note = (f"computed with allow_unidentified=True from a fit that is {verdict.summary()}; the answer is not "
+            f"supported by the data")
+    warnings.warn(note, UnidentifiedWarning, stacklevel=stacklevel)  # points at the user's call
+    return note
+
+
+def _supported_law(obj, allow_unidentified: bool):
+    """(the law ``obj`` stands for, `_check_identified`'s note)."""
+    return as_law(obj), _check_identified(obj, allow_unidentified, stacklevel=4)
 
 
 def read_runs(source, columns: dict[str, str] | None = None, param_convention: str = "total",
@@ -160,23 +165,31 @@ def frontier(law, flops, unique_tokens=None, inference_tokens=None, *, allow_uni
     return _planning.frontier(_supported_law(law, allow_unidentified)[0], flops, unique_tokens, inference_tokens)
 
 
-def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float = 0.95) -> Prediction:
+def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float = 0.95,
+                 allow_unidentified: bool = False) -> Prediction:
     """The loss ``source`` predicts at any (``n_params``, ``n_tokens``[, ``unique_tokens``]), with a ``level``
     interval for the loss a run there would measure, its distance from the runs (decades of compute beyond
     the largest; a warning past 1 decade or outside the runs' tokens per parameter). ``source``: an Analysis
     (its fit, bootstrap and calibrated extrapolation error: the full interval), a saved fit (a path from
     `isoflop fit --save` / `save_fit`, or `load_fit`'s result), a FitResult or bootstrap (no calibration: the
-    interval says it covers noise and parameters only), or a law or preset name (the point alone)."""
+    interval says it covers noise and parameters only), or a law or preset name (the point alone). From an
+    unidentified fit: InputError, or with ``allow_unidentified`` a prediction whose ``warning`` says so (as
+    `isoflop loss --fit`)."""
     from .fitting.predict import predict_loss as _predict
 
-    if isinstance(source, Analysis) and source.fit is not None:
-        return _predict(source.fit, n_params, n_tokens, unique_tokens, bootstrap=source.bootstrap,
-                        calibration=source.calibration, level=level)
     if isinstance(source, (str, Path)) and is_saved_fit(source):
         source = load_saved_fit(source)
-    if not isinstance(source, (FitResult, SavedFit)):
-        source = as_law(source)
-    return _predict(source, n_params, n_tokens, unique_tokens, level=level)
+    note = _check_identified(source, allow_unidentified)
+    if isinstance(source, Analysis) and source.fit is not None:
+        prediction = _predict(source.fit, n_params, n_tokens, unique_tokens, bootstrap=source.bootstrap,
+                              calibration=source.calibration, level=level)
+    else:
+        if not isinstance(source, (FitResult, SavedFit)):
+            source = as_law(source)
+        prediction = _predict(source, n_params, n_tokens, unique_tokens, level=level)
+    if note is None:
+        return prediction
+    return replace(prediction, warning="; ".join(w for w in (note, prediction.warning) if w))
 
 
 def save_fit(analysis: Analysis, path) -> Path:
