@@ -189,6 +189,8 @@ def test_predict_save_and_load_from_the_top_level(tmp_path):
     assert isoflop.predict_loss("besiroglu2024", 7e10, 1.4e12).interval is None  # a preset: the point alone
     with pytest.raises(isoflop.InputError, match="takes an Analysis"):
         isoflop.save_fit(analysis.fit, tmp_path / "x.json")
+    with pytest.raises(isoflop.InputError, match="no-such-fit.json: no such fit file"):  # a path, not a preset name
+        isoflop.predict_loss(str(tmp_path / "no-such-fit.json"), 7e10, 1.4e12)
 
 
 def test_as_law_takes_every_law_class():

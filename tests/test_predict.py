@@ -28,8 +28,10 @@ def test_preset_point_only():
 
 
 def test_input_errors():
-    with pytest.raises(InputError, match="n_params must be positive"):
+    with pytest.raises(InputError, match=r"n_params must be positive and finite, got -1$"):
         predict_loss(TRUTH, -1.0, 1e9)
+    with pytest.raises(InputError, match=r"n_tokens must be positive and finite, got nan \(and 1 more\)$"):
+        predict_loss(TRUTH, [1e9, 1e9, 1e9], [np.nan, 1e10, 0.0])
     with pytest.raises(InputError, match="level"):
         predict_loss(TRUTH, 1e9, 1e10, level=95)
     import warnings

@@ -35,7 +35,7 @@ from .analysis import Analysis, FitOptions, analyse
 from .errors import ConvergenceWarning, InputError, UnidentifiedWarning
 from .fitting.bootstrap import BootstrapResult
 from .fitting.identify import Identifiability, require_identified
-from .fitting.io import SavedFit, is_saved_fit, load_saved_fit
+from .fitting.io import SavedFit, load_saved_fit
 from .fitting.parametric import FitResult
 from .fitting.predict import Prediction
 from .flops import Architecture
@@ -177,8 +177,8 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float
     `isoflop loss --fit`)."""
     from .fitting.predict import predict_loss as _predict
 
-    if isinstance(source, (str, Path)) and is_saved_fit(source):
-        source = load_saved_fit(source)
+    if isinstance(source, Path) or (isinstance(source, str) and source.lower().endswith(".json")):
+        source = load_saved_fit(source)  # a path: a fit file, or an error that names the file
     note = _check_identified(source, allow_unidentified)
     if isinstance(source, Analysis) and source.fit is not None:
         prediction = _predict(source.fit, n_params, n_tokens, unique_tokens, bootstrap=source.bootstrap,

@@ -89,8 +89,10 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     d = np.asarray(n_tokens, float)
     for name, value in (("n_params", n), ("n_tokens", d)) + ((("unique_tokens", np.asarray(unique_tokens, float)),)
                                                           if unique_tokens is not None else ()):
-        if not np.all(np.isfinite(value)) or np.any(value <= 0):
-            raise InputError(f"{name} must be positive and finite, got {value!r}")
+        bad = np.ravel(~(np.isfinite(value) & (value > 0)))
+        if bad.any():
+            more = f" (and {bad.sum() - 1} more)" if bad.sum() > 1 else ""
+            raise InputError(f"{name} must be positive and finite, got {np.ravel(value)[bad][0]:.4g}{more}")
     with np.errstate(over="ignore"):
         flops = FLOPS_PER_PARAM_TOKEN * n * d
     if not np.all(np.isfinite(flops)):
