@@ -35,6 +35,7 @@ from statistics import NormalDist
 import numpy as np
 
 from ..errors import InputError
+from ..laws import FLOPS_PER_PARAM_TOKEN
 from ..runs import RunTable
 
 STEP_DECADES = 1 / 3
@@ -51,7 +52,7 @@ def law_loss(law, n_params=None, n_tokens=None, flops=None, unique_tokens=None):
     """A law's loss at the given runs: compute-only laws read ``flops``, data-constrained laws ``unique_tokens``."""
     if law.kind in COMPUTE_ONLY_KINDS:
         if flops is None:
-            flops = 6.0 * np.asarray(n_params, float) * np.asarray(n_tokens, float)
+            flops = FLOPS_PER_PARAM_TOKEN * np.asarray(n_params, float) * np.asarray(n_tokens, float)
         return law.loss(flops)
     if law.kind == "data-constrained":
         return law.loss(n_params, n_tokens, unique_tokens)

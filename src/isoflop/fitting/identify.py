@@ -133,13 +133,13 @@ NEGLIGIBLE_SENSITIVITY = 1e-6  # |∂ log L̂/∂θ| below this at every run: θ
 def _singular_because(fit, jacobian) -> str:
     """Why JᵀJ is singular, in words: constants that move no prediction at all (typically E → 0 when the runs
     are far from the irreducible loss), else constants that trade off against each other."""
-    names = list(_free_theta(fit))
-    idle = [name for name, column in zip(names, jacobian.T) if np.max(np.abs(column)) < NEGLIGIBLE_SENSITIVITY]
+    theta = _free_theta(fit)
+    idle = [name for name, column in zip(theta, jacobian.T) if np.max(np.abs(column)) < NEGLIGIBLE_SENSITIVITY]
     if not idle:
         return "parameters trade off against each other"
     words = f"{', '.join(_NATURAL.get(n, n) for n in idle)} {'moves' if len(idle) == 1 else 'move'} no prediction"
     if "e" in idle:
-        words += (f" (E = {np.exp(_free_theta(fit)['e']):.2g}: the runs show no irreducible loss, so it cannot "
+        words += (f" (E = {np.exp(theta['e']):.2g}: the runs show no irreducible loss, so it cannot "
                   f"be estimated; runs at more compute, where the loss flattens, would pin it down)")
     return words
 
@@ -317,6 +317,12 @@ def identify(fit, bootstrap=None) -> Identifiability:
                            condition_number=condition, fraction_converged=fraction)
 
 
+def _with_bootstrap(fit, bootstrap) -> Identifiability:
+    """The fit's verdict with ``bootstrap``'s evidence: the one the bootstrap computed when it ran (a
+    BootstrapResult built by hand carries none, and gets it computed here)."""
+    return bootstrap.identifiability if bootstrap.identifiability is not None else identify(fit, bootstrap)
+
+
 def require_identified(fit_or_verdict, bootstrap=None, *, allow_unidentified: bool = False,
                        override: str = "pass --allow-unidentified"):
     """The fit's Identifiability, or InputError when it is unidentified and ``allow_unidentified`` is False.
@@ -334,7 +340,7 @@ def require_identified(fit_or_verdict, bootstrap=None, *, allow_unidentified: bo
         if verdict is None:  # a version-1 file: no verdict was saved
             return None
     elif isinstance(fit_or_verdict, FitResult):
-        verdict = identify(fit_or_verdict, bootstrap) if bootstrap is not None else fit_or_verdict.identifiability
+        verdict = fit_or_verdict.identifiability if bootstrap is None else _with_bootstrap(fit_or_verdict, bootstrap)
     else:  # a law or ensemble (a preset or a loaded fit without its verdict): nothing to check
         return None
     if verdict.level == "unidentified" and not allow_unidentified:

@@ -58,14 +58,15 @@ def save_fit_result(path: str | Path, result, bootstrap=None, calibration: Calib
                     extra: dict | None = None) -> Path:
     """Save a FitResult with what `predict_loss` and planning need: its bootstrap members, identifiability
     (with the bootstrap's evidence) and calibration, in format version 2. ``extra``: more report keys."""
-    from .identify import identify
+    from .identify import _with_bootstrap
 
     data = result.data
     dn_range = data.tokens_per_param_range()
     report = dict(result.to_dict(), format=FORMAT, version=VERSION, max_flops=float(np.max(data.compute)),
                   noise_sigma=robust_sigma(result.residuals),
                   tokens_per_param_range=None if dn_range is None else list(dn_range),
-                  identifiability=identify(result, bootstrap).to_dict(),
+                  identifiability=(result.identifiability if bootstrap is None
+                                   else _with_bootstrap(result, bootstrap)).to_dict(),
                   calibration=None if calibration is None else calibration.to_dict(), **(extra or {}))
     if result.law.kind == "data-constrained":
         report["params"] = {**law_params(result.law.base), "rd_star": result.law.rd_star,
