@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from isoflop.fitting.forms import fit_extra
-from isoflop.fitting.select import BASELINE, FitChoice, evaluate, select_fit
+from isoflop.fitting.select import BASELINE, CANDIDATES, FitChoice, Selection, evaluate, select_fit
 from isoflop.laws import BrokenPowerLaw, ChinchillaLaw, KaplanIrreducibleLaw
 from isoflop.runs import RunTable
 
@@ -215,3 +215,52 @@ def test_auto_backtests_the_choice_it_made():
     err = np.abs(law.loss(test.n_params, test.n_tokens) / test.loss - 1)
     assert bt.form == choice.label and bt.n_test == int((~below).sum())
     assert bt.mean_abs_rel_error == pytest.approx(err.mean(), rel=1e-9)
+
+
+def _fake_candidate(choice, cv_error, level, status="converged"):
+    """A Candidate whose full fit reports ``status`` and identifiability ``level`` (what selection reads)."""
+    from types import SimpleNamespace
+
+    from isoflop.fitting.select import Candidate
+
+    folds = {-1.0: cv_error, -1.3: cv_error * 1.1, -1.7: cv_error * 0.9}
+    result = SimpleNamespace(status=status, identifiability=SimpleNamespace(level=level))
+    return Candidate(choice, cv_error, len(folds), None, result, "", folds)
+
+
+def test_auto_never_chooses_an_unidentified_candidate(monkeypatch):
+    """A converged fit whose constants the runs cannot pin down backtests well by luck at best; the lowest CV
+    error among identified candidates wins instead, and the table calls it unidentified, not "converged"."""
+    import isoflop.fitting.select as select
+
+    tied, envelope = FitChoice("chinchilla-tied"), FitChoice(asymmetry=0.8)
+    fakes = {BASELINE: _fake_candidate(BASELINE, 0.030, "identified"),
+             tied: _fake_candidate(tied, 0.005, "unidentified"),
+             envelope: _fake_candidate(envelope, 0.010, "weakly identified", status="bound")}
+    monkeypatch.setattr(select, "evaluate", lambda table, choice: fakes[choice])
+    selection = select_fit(None, tuple(fakes))
+    assert selection.best.choice == envelope  # tied has the lowest error but is unidentified
+    rows = {c["label"]: c for c in selection.to_dict()["candidates"]}
+    assert rows[tied.label]["verdict"] == "unidentified"
+    assert rows[envelope.label]["verdict"] == "bound; weakly identified"
+    assert rows[BASELINE.label]["verdict"] == "identified"
+
+
+def test_auto_table_fits_80_columns_and_states_each_verdict(monkeypatch):
+    from rich.console import Console
+
+    import isoflop.cli.fitting as cli_fitting
+
+    candidates = [_fake_candidate(c, 0.01 + 0.001 * i, "identified") for i, c in enumerate(CANDIDATES[:-1])]
+    candidates.append(_fake_candidate(CANDIDATES[-1], 0.02, "unidentified", status="iteration limit"))
+    selection = Selection(tuple(candidates), candidates[0], "reason")
+    console = Console(width=80, record=True)
+    monkeypatch.setattr(cli_fitting, "stdout", console)
+    cli_fitting._print_selection(selection.to_dict())
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text  # nothing cut off
+    assert "converged" not in text  # every row states its identifiability instead
+    assert text.count("identified") == len(CANDIDATES) and "iteration limit;" in text and "unidentified" in text
+    for c in CANDIDATES:  # every label survives, wrapped at its commas
+        assert c.form in text

@@ -1,6 +1,7 @@
 """The HTML report: what it says (against the law the data were drawn from), that it is self-contained, and
 that a real browser (headless Chromium) loads every figure and paints a non-blank page."""
 
+import html
 import json
 import os
 import re
@@ -287,3 +288,17 @@ def test_fit_and_report_give_the_same_law_and_plan(tmp_path):
     summary = json.loads(reported.stdout)
     assert summary["fit"]["params"] == fitted["params"] and summary["fit"]["n_points"] == fitted["n_points"] == 18
     assert summary["plans"][0]["n_params"] == fitted["plan"]["n_params"]
+
+
+def test_auto_report_shows_the_comparison_of_candidates(sweep):
+    """`isoflop report --form auto` shows the same comparison table as `fit --form auto`: every candidate,
+    its CV error (the selection's own numbers) and its verdict, with the chosen one marked."""
+    analysis = analyse(sweep, FitOptions(form="auto"))
+    page = render_report(analysis, figures=False).html()
+    section = page[page.index("<h2>Choice of form</h2>"):]
+    section = section[:section.index("</section>")]
+    for c in analysis.selection.candidates:
+        assert html.escape(c.choice.label) in section
+        if c.cv_error is not None:
+            assert f"{c.cv_error:.3%}" in section
+    assert section.count("◀ chosen") == 1 and analysis.selection.reason in section

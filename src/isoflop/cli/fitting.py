@@ -159,16 +159,17 @@ def _print_selection(selection: dict) -> None:
     table = Table(title="--form auto: compute-ordered cross-validation (fit below cut-offs, predict above; "
                         "CV error: mean |relative error| over the folds)")
     # The labels are long ("chinchilla-tied, Huber δ=0.001, lower envelope τ=0.8"): on an 80-column terminal
-    # the candidate column keeps most of the width, wrapping at its commas rather than cutting off the form.
-    table.add_column("candidate", justify="left", ratio=3, min_width=30)
-    for col in ("folds", "CV error", "plans", "status"):
-        table.add_column(col, justify="right", ratio=1)
+    # the other columns take their natural width and the candidate column the rest, wrapping at its commas
+    # rather than cutting off the form (ratio columns with minimum widths overflowed 80 columns).
+    table.add_column("candidate", justify="left", ratio=1)
+    for col in ("folds", "CV error", "plans", "verdict"):
+        table.add_column(col, justify="right")
     chosen = selection["chosen"]["label"]
     for c in selection["candidates"]:
         error = "—" if c["cv_mean_abs_rel_error"] is None else f"{c['cv_mean_abs_rel_error']:.3%}"
         mark = " ◀ chosen" if c["label"] == chosen else ""
         table.add_row(escape(c["label"] + mark), str(c["n_folds"]), error, "yes" if c["can_plan"] else "no",
-                      escape(c["status"] or c["message"] or ""))
+                      escape(c["verdict"].replace("; ", ";\n")))  # two lines keep the column narrow
     if selection.get("reason"):
         table.caption = escape(selection["reason"])
     stdout.print(table)

@@ -138,11 +138,26 @@ class Candidate:
     message: str = ""
     fold_errors: dict = field(default_factory=dict)  # {cut-off (log10 FLOPs): mean |rel. error| of that fold}
 
+    @property
+    def identifiability(self) -> str | None:
+        """The full fit's identifiability level (None when it failed): a converged fit can still be unidentified."""
+        return None if self.result is None else self.result.identifiability.level
+
+    @property
+    def verdict(self) -> str:
+        """The identifiability level, with the optimiser's status where it is not plain convergence ("iteration
+        limit; unidentified"), or why the fit failed: "converged" alone would claim more than a converged but
+        unidentified fit supports."""
+        if self.result is None:
+            return self.message or "failed"
+        status = self.result.status
+        return self.identifiability if status == "converged" else f"{status}; {self.identifiability}"
+
     def to_dict(self) -> dict:
         cv = self.cv_error if self.cv_error is not None and np.isfinite(self.cv_error) else None
         return {**self.choice.to_dict(), "cv_mean_abs_rel_error": cv, "n_folds": self.n_folds,
                 "can_plan": self.choice.can_plan, "status": None if self.result is None else self.result.status,
-                "message": self.message}
+                "identifiability": self.identifiability, "verdict": self.verdict, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -203,8 +218,9 @@ def beats_baseline(candidate: Candidate, baseline: Candidate) -> bool:
 
 def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = True, progress=None) -> Selection:
     """``--form auto``: compute-ordered cross-validation of every candidate; the plain Huber Chinchilla fit
-    (``BASELINE``) stays unless a candidate that can plan beats it clearly, and then the clear winner with
-    the lowest CV error is chosen.
+    (``BASELINE``) stays unless an identified candidate that can plan beats it clearly, and then the clear
+    winner with the lowest CV error is chosen (an unidentified candidate — stopped at its iteration limit,
+    constants on a bound or trading off — is never chosen, however well it happened to backtest).
 
     "Clearly" is the one-standard-error rule (Breiman et al. 1984, "Classification and Regression Trees",
     §3.4.3; Hastie, Tibshirani & Friedman 2009, "The Elements of Statistical Learning", §7.10) applied to
@@ -221,7 +237,7 @@ def select_fit(table: RunTable, candidates=CANDIDATES, *, planning_only: bool = 
     ranked = sorted(evaluated, key=lambda c: (c.cv_error is None or c.result is None,
                                               np.inf if c.cv_error is None else c.cv_error))
     eligible = [c for c in ranked if c.result is not None and c.cv_error is not None
-                and c.result.status != "iteration limit" and (c.choice.can_plan or not planning_only)]
+                and c.identifiability != "unidentified" and (c.choice.can_plan or not planning_only)]
     baseline = [c for c in evaluated if c.choice == BASELINE and c.result is not None]
     if eligible and baseline and baseline[0].cv_error is not None:
         best = next((c for c in eligible if c is baseline[0] or beats_baseline(c, baseline[0])), baseline[0])

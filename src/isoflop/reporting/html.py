@@ -250,6 +250,16 @@ def _backtest_section(backtests) -> str:
                       "status"), rows))
 
 
+def _selection_section(selection) -> str:
+    rows = [(html.escape(c["label"]) + (" <b>◀ chosen</b>" if c["label"] == selection["chosen"]["label"] else ""),
+             _fmt(c["n_folds"]), "—" if c["cv_mean_abs_rel_error"] is None else f"{c['cv_mean_abs_rel_error']:.3%}",
+             "yes" if c["can_plan"] else "no", html.escape(c["verdict"])) for c in selection["candidates"]]
+    return ("<p>--form auto: every candidate form and fitting choice fitted below compute cut-offs and scored on "
+            "the runs above them (compute-ordered cross-validation; CV error: mean |relative error| over the "
+            f"folds). {html.escape(selection.get('reason', ''))}.</p>"
+            + _table(("candidate", "folds", "CV error", "plans", "verdict"), rows))
+
+
 def _plan_section(plans, law_name) -> str:
     rows = []
     for r in plans:
@@ -307,6 +317,8 @@ def render(report: Report) -> str:
     if s.get("data"):
         sections.append(("Data", _data_section(s["data"])))
     sections.append(("Fitted law", _fit_section(s["fit"])))
+    if s["fit"].get("selection"):
+        sections.append(("Choice of form", _selection_section(s["fit"]["selection"])))
     if s.get("exponents"):
         sections.append(("Compute-optimal exponent", _exponent_section(s["exponents"])))
     if s.get("backtest"):
