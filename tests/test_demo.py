@@ -84,3 +84,18 @@ def test_demo_report_opens_in_a_browser(demo, tmp_path):
     n_images = page.count("<img ")
     assert n_images == 6 and 'id="wsd_branches"' in page  # the trunks with their cooldown branches
     check_in_chromium(page, tmp_path, n_images)
+
+
+def test_run_demo_from_python_resumes_the_cli_s_sweep(demo):
+    """`isoflop.run_demo` is `isoflop demo`: on the folder the command filled it trains nothing (every run is
+    finished) and writes the same analysis — same runs, same fitted constants, same plan — to summary.json."""
+    import isoflop
+
+    out, summary, _ = demo
+    again = isoflop.run_demo(out, progress=False)
+    written = json.loads((out / "summary.json").read_text())  # what it returned is what it wrote
+    assert written["wall_seconds"] == again["wall_seconds"] and written["fit"]["params"] == again["fit"]["params"]
+    assert [r["loss"] for r in again["runs"]] == [r["loss"] for r in summary["runs"]]
+    assert again["fit"]["params"] == pytest.approx(summary["fit"]["params"], rel=1e-12)
+    assert again["plan"]["n_params"] == pytest.approx(summary["plan"]["n_params"], rel=1e-12)
+    assert again["wall_seconds"] < summary["wall_seconds"] / 3  # analysis only, no training

@@ -76,6 +76,14 @@ def test_planners_accept_the_fitted_law(tmp_path):
     loaded = load_saved_fit(path)
     assert loaded.law.rd_star == pytest.approx(result.law.rd_star)
     assert constrained_optimal(loaded.law, 1e22, 25e9).n_params == pytest.approx(constrained.n_params, rel=1e-9)
+    # Saved with its bootstrap (the base law held fixed: one value shared by every member) it loads back with
+    # every member's R_D*, R_N* and plans with the same intervals (it used to be refused as malformed).
+    boot = bootstrap_repetition(result, 20)
+    loaded = load_saved_fit(save_fit_result(tmp_path / "rep-boot.json", result, boot))
+    assert np.ravel(loaded.members.rd_star) == pytest.approx(np.ravel(boot.ensemble.members.rd_star), rel=1e-12)
+    assert np.ravel(loaded.members.base.E) == pytest.approx(np.full(20, result.law.base.E), rel=1e-12)
+    assert constrained_optimal(loaded.ensemble, 1e22, 25e9).intervals["epochs"] == pytest.approx(
+        constrained_optimal(boot.ensemble, 1e22, 25e9).intervals["epochs"], rel=1e-9)
 
 
 def test_needs_unique_tokens():

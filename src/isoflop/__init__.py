@@ -12,6 +12,7 @@ One import gives the whole loop::
     analysis = isoflop.analyse(runs, isoflop.FitOptions(form="auto", n_bootstrap=200))
     isoflop.predict_loss(analysis, 1e9, 2e10)             # loss, calibrated interval, distance from the runs
     isoflop.save_fit(analysis, "fit.json"); isoflop.load_fit("fit.json")   # as `isoflop fit --save`
+    isoflop.run_demo("isoflop-demo")                      # the main job, as `isoflop demo` (train extra)
 
 Everything a planner takes as a law may be a law object, a preset's name, a ``FitResult``, a bootstrap
 result, an ``Analysis`` or a saved fit: ``as_law`` turns each into the law it stands for (an ensemble where
@@ -32,6 +33,8 @@ from pathlib import Path
 from . import planning as _planning
 from ._version import __version__
 from .analysis import Analysis, FitOptions, analyse
+from .answers import diagnosis_with_evidence, evidence_of, frontier_with_evidence, plan_with_evidence
+from .demo import run_demo
 from .errors import ConvergenceWarning, InputError, UnidentifiedWarning
 from .fitting.bootstrap import BootstrapResult
 from .fitting.identify import Identifiability, require_identified
@@ -94,6 +97,13 @@ def _check_identified(obj, allow_unidentified: bool, stacklevel: int = 3) -> str
     return note
 
 
+def _read_if_path(obj):
+    """A saved fit for a path (a Path, or a string ending in .json: an error names a missing file), else ``obj``."""
+    if isinstance(obj, Path) or (isinstance(obj, str) and obj.lower().endswith(".json")):
+        return load_saved_fit(obj)
+    return obj
+
+
 def _supported_law(obj, allow_unidentified: bool):
     """(the law ``obj`` stands for, `_check_identified`'s note)."""
     return as_law(obj), _check_identified(obj, allow_unidentified, stacklevel=4)
@@ -147,22 +157,32 @@ def plan(law, *, allow_unidentified: bool = False, **question) -> Plan:
     n_params, n_tokens, target_loss, unique_tokens, inference_tokens, cluster, days, … (see
     ``isoflop.planning.plan``). From an unidentified fit: InputError, or with ``allow_unidentified`` a plan
     whose ``warnings`` say so."""
-    law, note = _supported_law(law, allow_unidentified)
-    result = _planning.plan(law, **question)
+    source = _read_if_path(law)
+    law, note = _supported_law(source, allow_unidentified)
+    result = plan_with_evidence(_planning.plan(law, **question), evidence_of(source))
     return result if note is None else replace(result, warnings=(note,) + tuple(result.warnings))
 
 
 def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5, *,
              allow_unidentified: bool = False) -> Diagnosis:
     """Is (n_params, n_tokens) undertrained, compute-optimal or overtrained, and how much compute does it waste?
-    (An unidentified fit: as in `plan`.)"""
-    return _planning.diagnose(_supported_law(law, allow_unidentified)[0], n_params, n_tokens, tolerance)
+    From a fit, the loss interval is the calibrated prediction's, with its warnings (`answers.py`). (An
+    unidentified fit: as in `plan`.)"""
+    law = _read_if_path(law)
+    the_law, note = _supported_law(law, allow_unidentified)
+    result = diagnosis_with_evidence(_planning.diagnose(the_law, n_params, n_tokens, tolerance), evidence_of(law))
+    return result if note is None else replace(result, warnings=(note,) + tuple(result.warnings))
 
 
 def frontier(law, flops, unique_tokens=None, inference_tokens=None, *, allow_unidentified: bool = False) -> Frontier:
-    """Compute-optimal (and data-constrained, inference-aware) allocations over an array of budgets. (An
-    unidentified fit: as in `plan`.)"""
-    return _planning.frontier(_supported_law(law, allow_unidentified)[0], flops, unique_tokens, inference_tokens)
+    """Compute-optimal (and data-constrained, inference-aware) allocations over an array of budgets; from a fit,
+    calibrated loss intervals and the warnings of its predictions (`answers.py`). (An unidentified fit: as in
+    `plan`.)"""
+    law = _read_if_path(law)
+    the_law, note = _supported_law(law, allow_unidentified)
+    result = frontier_with_evidence(_planning.frontier(the_law, flops, unique_tokens, inference_tokens),
+                                    evidence_of(law))
+    return result if note is None else replace(result, warnings=(note,) + tuple(result.warnings))
 
 
 def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float = 0.95,
@@ -177,16 +197,13 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float
     `isoflop loss --fit`)."""
     from .fitting.predict import predict_loss as _predict
 
-    if isinstance(source, Path) or (isinstance(source, str) and source.lower().endswith(".json")):
-        source = load_saved_fit(source)  # a path: a fit file, or an error that names the file
+    source = _read_if_path(source)
     note = _check_identified(source, allow_unidentified)
-    if isinstance(source, Analysis) and source.fit is not None:
-        prediction = _predict(source.fit, n_params, n_tokens, unique_tokens, bootstrap=source.bootstrap,
-                              calibration=source.calibration, level=level)
+    evidence = evidence_of(source)
+    if evidence is not None:
+        prediction = evidence.predict(n_params, n_tokens, unique_tokens, level=level)
     else:
-        if not isinstance(source, (FitResult, SavedFit)):
-            source = as_law(source)
-        prediction = _predict(source, n_params, n_tokens, unique_tokens, level=level)
+        prediction = _predict(as_law(source), n_params, n_tokens, unique_tokens, level=level)
     if note is None:
         return prediction
     return replace(prediction, warning="; ".join(w for w in (note, prediction.warning) if w))
@@ -240,5 +257,5 @@ __all__ = [
     "LossVsComputeLaw", "BrokenPowerLaw", "LawEnsemble",
     "plan", "Plan", "Allocation", "diagnose", "Diagnosis", "frontier", "Frontier",
     "Architecture", "Cluster", "get_accelerator",
-    "SweepConfig", "SweepDesign", "design_sweep", "init_sweep", "run_sweep", "report",
+    "SweepConfig", "SweepDesign", "design_sweep", "init_sweep", "run_sweep", "report", "run_demo",
 ]

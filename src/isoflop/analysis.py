@@ -21,6 +21,7 @@ from .errors import InputError
 from .fitting import fit as fit_law
 from .fitting.identify import require_identified
 from .fitting.parametric import DEFAULT_DELTA, FORMS, FitResult
+from .answers import Evidence, diagnosis_with_evidence, plan_with_evidence
 from .planning import Plan, diagnose, plan
 from .runs import RunTable
 
@@ -131,11 +132,12 @@ class Analysis:
         return out
 
     def plan_rows(self) -> list[dict]:
-        """One row per budget: flops (as asked), n_params, n_tokens, tokens_per_param, loss, and
-        ``<field>_interval`` [low, high] with an ensemble."""
+        """One row per budget: flops (as asked), n_params, n_tokens, tokens_per_param, loss,
+        ``<field>_interval`` [low, high] with an ensemble (the loss's calibrated where the fit was) and
+        ``extrapolation_decades``; the plans' warnings are ``to_dict()["plan_warnings"]``."""
         if self.plans is None:
             return []
-        d = self.plans.result.to_dict()
+        d = self.plans.to_dict()
         rows = []
         for i, budget in enumerate(self.budgets):
             row = {"flops": float(budget)}
@@ -143,6 +145,8 @@ class Analysis:
                 row[key] = np.atleast_1d(d[key])[i]
             for key, (lo, hi) in d.get("intervals", {}).items():
                 row[f"{key}_interval"] = [np.atleast_1d(lo)[i], np.atleast_1d(hi)[i]]
+            if d.get("extrapolation_decades") is not None:  # decades beyond the largest fitted run
+                row["extrapolation_decades"] = np.atleast_1d(d["extrapolation_decades"])[i]
             rows.append(row)
         return rows
 
@@ -161,6 +165,7 @@ class Analysis:
         out = {"options": self.options.to_dict(), "verdict": self.verdict(), "refusal": self.refusal,
                "data": self.data_dict(), "fit": self.fit_dict(),
                "exponents": self.exponents(), "plans": self.plan_rows(),
+               "plan_warnings": [] if self.plans is None else list(self.plans.warnings),
                "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
                "backtest": [b.to_dict() for b in self.backtests],
                "isoflop": None if self.isoflop is None else self.isoflop.to_dict(),
@@ -287,10 +292,13 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             if identifiability is not None and identifiability.level == "unidentified":
                 warnings.append(f"planned with --allow-unidentified from a fit that is "
                                 f"{identifiability.summary()}; the plans below are not supported by the data")
+            # Every answer carries the loss a run would measure: the calibrated interval and its warnings.
+            evidence = None if fit_result is None else Evidence(fit_result, boot, calibration)
             if budgets:
-                plans = plan(law, flops=budgets[0] if len(budgets) == 1 else np.asarray(budgets))
+                plans = plan_with_evidence(plan(law, flops=budgets[0] if len(budgets) == 1 else np.asarray(budgets)),
+                                           evidence)
             if config is not None:
-                diagnosis = diagnose(law, *config)
+                diagnosis = diagnosis_with_evidence(diagnose(law, *config), evidence)
     return Analysis(options=options, runs=finals, curves=curves, fit=fit_result, bootstrap=boot, law=law,
                     budgets=budgets, plans=plans, diagnosis=diagnosis, backtests=backtests, isoflop=iso,
                     envelope=env, notes=tuple(notes), warnings=tuple(warnings), identifiability=identifiability,
@@ -329,26 +337,3 @@ def _fit(finals: RunTable, options: FitOptions, progress=None):
     calibration = calibrate(finals, fitter, result, min_train_runs=max(2 * n_free, n_free + 3))
     tick(1 + MAX_FOLDS, 1 + MAX_FOLDS)  # fewer cut-offs than the most there can be: the bar still ends full
     return result, None, calibration
-
-
-def plan_report(plan_result: Plan, source, *, bootstrap=None, calibration=None) -> dict:
-    """``plan_result.to_dict()`` plus how far it extrapolates beyond the fitted runs
-    (``extrapolation_decades``) and, where the fit was calibrated on backtests, the calibrated 95% interval of
-    the loss (`fit.predict.predict_loss`: noise, parameter spread and the form's extrapolation error) in place
-    of the ensemble's parameter-only one; a warning past ``fit.predict.WARN_DECADES``. ``source``: the
-    FitResult or saved fit the plan's law came from."""
-    from .fitting.predict import predict_loss
-
-    out = plan_result.to_dict()
-    if plan_result.kind == "inference-aware" or source is None:
-        return out
-    prediction = predict_loss(source, plan_result.n_params, plan_result.n_tokens, bootstrap=bootstrap,
-                              calibration=calibration)
-    d = prediction.to_dict()
-    out["extrapolation_decades"] = d["extrapolation_decades"]
-    if prediction.calibrated and d["interval"] is not None:
-        out.setdefault("intervals", {})["loss"] = d["interval"]
-        out["loss_interval_calibrated"] = True
-    if d["warning"]:
-        out["warnings"] = [*out["warnings"], d["warning"]]
-    return out

@@ -10,25 +10,29 @@ store), ``fit.json`` (usable with ``isoflop plan --fit``), ``report.html`` and `
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 DEMO_BOOTSTRAP = 200
 
 
-def run_demo(out_dir: str | Path, *, device: str = "auto", progress: bool = True, console=None) -> dict:
-    """Train the demo sweep (``isoflop.sweep.demo``) into ``out_dir/sweep`` (resuming what is there), analyse
-    it and write fit.json and report.html; returns the JSON-ready summary (the caller writes summary.json).
+def run_demo(out_dir: str | Path = "isoflop-demo", *, device: str = "auto", progress: bool = True,
+             console=None) -> dict:
+    """``isoflop demo --out OUT_DIR`` (``isoflop.run_demo``): train the demo sweep (``isoflop.sweep.demo``) into
+    ``out_dir/sweep`` (resuming what is there: a second call trains nothing), analyse it and write fit.json,
+    report.html and summary.json; returns the summary (JSON-ready; ``wall_seconds`` includes the training).
 
     The analysis: approach 3 with a 200-resample bootstrap, its identifiability, a self-backtest that fits the
     points below the top half-decade of compute and predicts the top, approaches 2 and 1, and the
     compute-optimal plan 100× beyond the largest budget with its interval."""
-    from .analysis import plan_report
     from .fitting.io import save_fit_result
+    from .io_utils import atomic_write_json
     from .provenance import provenance
     from .reporting.html import build_report
     from .sweep import store
     from .sweep.demo import run_demo_sweep
 
+    t0 = time.perf_counter()
     out_dir = Path(out_dir)
     sweep_dir, outcome = run_demo_sweep(out_dir, device=device, progress=progress, console=console)
     analysis = analyse_demo(store.read_runs(sweep_dir), store.read_runs(sweep_dir, curves=True))
@@ -37,11 +41,10 @@ def run_demo(out_dir: str | Path, *, device: str = "auto", progress: bool = True
     report = build_report(analysis, source=str(sweep_dir), provenance=origin, branches=branches,
                           title="isoflop demo: a warmup-stable-decay IsoFLOP sweep on the Python standard library")
     fitted = dict(analysis.fit_dict(), verdict=analysis.verdict(), provenance=origin)
-    plan = None if analysis.plans is None else plan_report(analysis.plans, analysis.fit, bootstrap=analysis.bootstrap,
-                                                           calibration=analysis.calibration)
+    plan = None if analysis.plans is None else analysis.plans.to_dict()
     fit_file = save_fit_result(out_dir / "fit.json", analysis.fit, analysis.bootstrap, analysis.calibration,
                                extra={"provenance": origin, "verdict": analysis.verdict()})
-    return {"sweep_dir": str(sweep_dir), "design": _design_summary(store.load_design(sweep_dir)),
+    summary = {"sweep_dir": str(sweep_dir), "design": _design_summary(store.load_design(sweep_dir)),
             "branches": branches.to_dict("records"),
             "runs": store.export_table(sweep_dir).to_dict("records"), "failed": outcome.ids("failed"),
             "verdict": analysis.verdict(), "refusal": analysis.refusal, "fit": fitted, "plan": plan,
@@ -49,6 +52,9 @@ def run_demo(out_dir: str | Path, *, device: str = "auto", progress: bool = True
             "isoflop": None if analysis.isoflop is None else analysis.isoflop.to_dict(),
             "notes": list(analysis.notes), "fit_file": str(fit_file),
             "report": str(report.write(out_dir / "report.html")), "provenance": origin}
+    summary["wall_seconds"] = time.perf_counter() - t0
+    atomic_write_json(out_dir / "summary.json", summary)
+    return summary
 
 
 

@@ -572,6 +572,8 @@ class Diagnosis:
     tolerance: float
     law: str
     intervals: dict | None = None
+    warnings: tuple[str, ...] = ()  # from a fit: how far the configuration lies from the runs (`answers.py`)
+    extrapolation_decades: float | None = None  # log10(C / largest fitted run's C), from a fit
 
     @property
     def tokens_per_param(self) -> float:
@@ -586,6 +588,9 @@ class Diagnosis:
                "tolerance": self.tolerance}
         if self.intervals:
             out["intervals"] = _plain_intervals(self.intervals)
+        if self.extrapolation_decades is not None:
+            out["extrapolation_decades"] = _plain(self.extrapolation_decades)
+        out["warnings"] = list(self.warnings)
         return out
 
 
@@ -638,6 +643,7 @@ class Frontier:
     data_constrained: Allocation | None
     inference_aware: InferencePlan | None
     law: str
+    warnings: tuple[str, ...] = ()  # from a fit: how far the budgets lie from the runs (`answers.py`)
 
     def rows(self) -> list[dict]:
         """One flat dict per budget (CSV- and table-ready); intervals as ``<column>_low`` / ``<column>_high``."""
@@ -663,6 +669,7 @@ class Frontier:
                        constrained_law=self.data_constrained.law)
         if self.inference_aware is not None:
             out["inference_tokens"] = _plain(self.inference_aware.inference_tokens)
+        out["warnings"] = list(self.warnings)
         return out
 
 
@@ -728,6 +735,8 @@ class Plan:
     memory: object | None = None  # hardware.MemoryCheck
     cluster: object | None = None  # hardware.Cluster
     warnings: tuple[str, ...] = ()
+    extrapolation_decades: float | None = None  # from a fit: log10(C / largest fitted run's C) (`answers.py`)
+    loss_interval_calibrated: bool = False  # the loss interval is a fit's calibrated prediction interval
 
     @property
     def n_params(self):
@@ -755,6 +764,10 @@ class Plan:
             out["cost"] = self.cost.to_dict()
             out["memory"] = self.memory.to_dict()
             out["hardware"] = self.cluster.to_dict()
+        if self.extrapolation_decades is not None:
+            out["extrapolation_decades"] = _plain(self.extrapolation_decades)
+        if self.loss_interval_calibrated:
+            out["loss_interval_calibrated"] = True
         out["warnings"] = list(self.warnings) + list(out.pop("warnings", []))
         return out
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from ..analysis import ANALYSIS_FORMS, FitOptions, analyse, plan_report
+from ..analysis import ANALYSIS_FORMS, FitOptions, analyse
 from ..errors import CorruptLogWarning, InputError
 from ..fitting.parametric import DEFAULT_DELTA
 from ..provenance import provenance
@@ -97,8 +97,7 @@ def fit_cmd(
                              progress=advance, fit_progress=advance_fit)
         report = dict(result.fit_dict(), verdict=result.verdict(), refusal=result.refusal)
         if result.plans is not None:
-            report["plan"] = plan_report(result.plans, result.fit, bootstrap=result.bootstrap,
-                                         calibration=result.calibration)
+            report["plan"] = result.plans.to_dict()  # with the calibrated loss interval and its warnings
         if result.backtests:
             report["backtest"] = [b.to_dict() for b in result.backtests]
         if isoflop_profiles:

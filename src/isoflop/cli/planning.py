@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -13,7 +14,7 @@ from rich.table import Table
 from ..planning import budgets as make_budgets
 from ..planning import LABELS as FRONTIER_LABELS
 from ..planning import diagnose, frontier, plan
-from ..analysis import plan_report
+from ..answers import Evidence, diagnosis_with_evidence, frontier_with_evidence, plan_with_evidence
 from ..errors import InputError
 from ..flops import CONVENTIONS, Architecture
 from ..hardware import CATALOG, DEFAULT_MFU, Cluster, get_accelerator
@@ -21,7 +22,7 @@ from ..laws import require_nd_law, with_repetition
 from ..models import MODELS, get_model
 from ..presets import PRESETS, get_law, range_warnings
 from . import parse
-from .output import JSON_HELP, emit, print_json, stdout, user_errors, value
+from .output import JSON_HELP, emit, print_json, print_warnings, stdout, user_errors, value
 
 DEFAULT_LAW = "besiroglu2024"
 LAW_OPTION = typer.Option(None, "--law", metavar="NAME",
@@ -29,12 +30,6 @@ LAW_OPTION = typer.Option(None, "--law", metavar="NAME",
 FIT_OPTION = typer.Option(None, "--fit", metavar="FIT.json",
                           help="Use a fit saved by `isoflop fit --save` (with its bootstrap intervals).")
 JSON_OPTION = typer.Option(False, "--json", help=JSON_HELP)
-
-
-def resolve_law(law: Optional[str], fit: Optional[Path], allow_unidentified: bool = False):
-    """The law of ``--law`` or of ``--fit`` (not both); the default preset when neither is given. A saved fit
-    that its data do not identify is refused (with the runs to add) unless ``allow_unidentified``."""
-    return resolve(law, fit, allow_unidentified)[0]
 
 
 def resolve(law: Optional[str], fit: Optional[Path], allow_unidentified: bool = False):
@@ -116,7 +111,7 @@ def plan_cmd(
                                inference_tokens=parse.count_or_zero(inference_tokens, "--inference-tokens"),
                                match_flops=parse.number(match_flops, "--match-flops"), cluster=cluster, days=days, inference_mfu=inference_mfu,
                                inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement)
-        report = plan_report(result, saved)
+        report = plan_with_evidence(result, None if saved is None else Evidence(saved)).to_dict()
         report["warnings"] = [*marks, *report["warnings"], *preset_warnings(
             the_law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens)]
         emit(report, as_json, f"Plan: {report['kind']} ({report['law']})")
@@ -142,8 +137,8 @@ def loss_cmd(
         require_nd_law(the_law)
         if unique is not None:
             the_law = with_repetition(the_law)
-        prediction = predict_loss(saved if saved is not None and unique is None else the_law, n_params, n_tokens,
-                                  unique)
+        # A saved fit predicts with its runs' noise, bootstrap and calibration, repeated data included.
+        prediction = predict_loss(saved if saved is not None else the_law, n_params, n_tokens, unique)
         result = prediction.to_dict()
         interval, warning = result.pop("interval"), result.pop("warning")
         result.update(law=the_law.name, intervals={"loss": interval} if interval else {})
@@ -174,8 +169,10 @@ def frontier_cmd(
         unique = parse.number(unique_tokens, "--unique-tokens")
         served = parse.count_or_zero(inference_tokens, "--inference-tokens")
         budgets = make_budgets(parse.number(flops_from, "--from"), parse.number(flops_to, "--to"), per_decade)
-        result = frontier(resolve_law(law, fit, allow_unidentified), budgets, unique_tokens=unique,
-                          inference_tokens=served)
+        the_law, saved, marks = resolve(law, fit, allow_unidentified)
+        result = frontier_with_evidence(frontier(the_law, budgets, unique_tokens=unique, inference_tokens=served),
+                                        None if saved is None else Evidence(saved))
+        result = replace(result, warnings=(*marks, *result.warnings))
         rows = result.rows()
         if csv_path is not None:
             try:
@@ -204,6 +201,7 @@ def frontier_cmd(
             for row in rows:
                 table.add_row(*(value(c, row[c]) for c in ["flops", *columns]))
             stdout.print(table)
+        print_warnings(result.warnings)
 
 
 def diagnose_cmd(
@@ -221,7 +219,7 @@ def diagnose_cmd(
 ):
     """Is a planned run undertrained, overtrained or compute-optimal, and how much compute does it waste?"""
     with user_errors():
-        the_law, _, notes = resolve(law, fit, allow_unidentified)
+        the_law, saved, notes = resolve(law, fit, allow_unidentified)
         n_params, n_tokens = parse.number(params, "--params"), parse.number(tokens, "--tokens")
         if model is not None:
             if n_params is not None:
@@ -234,9 +232,10 @@ def diagnose_cmd(
                 raise InputError(f"--tokens: {model} has no published training-token count; give --tokens")
         if n_params is None or n_tokens is None:
             raise InputError("give --params (or --model) and --tokens")
-        result = diagnose(the_law, n_params, n_tokens, tolerance=tolerance)
-        report = dict(result.to_dict(), warnings=[*notes, *preset_warnings(the_law, flops=result.flops,
-                                                                          n_params=n_params, n_tokens=n_tokens)])
+        result = diagnosis_with_evidence(diagnose(the_law, n_params, n_tokens, tolerance=tolerance),
+                                         None if saved is None else Evidence(saved))
+        report = dict(result.to_dict(), warnings=[*notes, *result.warnings, *preset_warnings(
+            the_law, flops=result.flops, n_params=n_params, n_tokens=n_tokens)])
         if model is not None:
             report["model"] = model
         emit(report, as_json, f"Diagnosis ({the_law.name})")

@@ -253,12 +253,7 @@ def demo_cmd(
             stdout.print(design_table(design, "isoflop demo: a warmup-stable-decay sweep on the Python standard "
                                               "library"))
             stdout.print(f"{len(design.runs)} runs, {value('flops', design.total_flops)} in total")
-        t0 = time.perf_counter()
-        summary = run_demo(out_dir, device=device, progress=progress and not as_json)
-        summary["wall_seconds"] = time.perf_counter() - t0
-        from ..io_utils import atomic_write_json
-
-        atomic_write_json(out_dir / "summary.json", summary)
+        summary = run_demo(out_dir, device=device, progress=progress and not as_json)  # writes summary.json
     if as_json:
         print_json(summary)
         return

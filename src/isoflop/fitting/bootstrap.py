@@ -13,7 +13,7 @@ fraction is itself evidence that the data do not pin the law down: see `identify
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -34,6 +34,7 @@ class BootstrapResult:
     n_converged: int
     seed: int
     identifiability: object = None  # identify.Identifiability of the fit with this bootstrap's evidence
+    fit: object = field(default=None, repr=False, compare=False)  # the FitResult resampled (its runs and noise)
 
     @property
     def fraction_converged(self) -> float:
@@ -96,5 +97,5 @@ def bootstrap(fit: FitResult, loss=None, groups=None, *, n_resamples: int = 1000
     intervals = {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in samples.items()}
     result = BootstrapResult(ensemble=LawEnsemble(point=fit.law, members=members), samples=samples,
                              intervals=intervals, level=level, n_resamples=n_resamples,
-                             n_converged=int(converged.sum()), seed=seed)
+                             n_converged=int(converged.sum()), seed=seed, fit=fit)
     return replace(result, identifiability=identify(fit, result))  # planning from the bootstrap checks it

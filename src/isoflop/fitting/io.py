@@ -4,7 +4,8 @@ fitted law, its bootstrap ensemble, its identifiability verdict and its extrapol
 Layout (format "isoflop-fit", version 2; version-1 files, without "format", still load):
 {"format": "isoflop-fit", "version": 2, "law": form, "params": {...}, "param_convention": ...,
  "ensemble": {name: [K values]} (optional), "identifiability": {...}, "calibration": {...} (optional),
- "max_flops": largest fitted run, "noise_sigma": robust SD of the log residuals,
+ "max_flops" / "min_flops": largest / smallest fitted run (min_flops optional), "noise_sigma": robust SD of
+ the log residuals,
  "tokens_per_param_range": [lowest, highest] D/N of the fitted runs (optional), ... the fit report}.
 Every value read back is checked: a missing or non-numeric constant, or an impossible one (α + β = 0,
 negative coefficients), raises InputError naming the file and the key.
@@ -49,8 +50,10 @@ def save_fit(path: str | Path, report: dict, law=None) -> Path:
     path = Path(path)
     saved = dict(report, name=path.stem)
     if isinstance(law, LawEnsemble):
-        members = law_params(law.members)
-        saved["ensemble"] = {k: np.ravel(members[k]).tolist() for k in report["params"]}
+        members = {k: np.ravel(v) for k, v in law_params(law.members).items()}
+        # A constant the members share (a repetition fit's base law, held fixed) is stored once per member too.
+        k_members = max(v.size for v in members.values())
+        saved["ensemble"] = {k: np.broadcast_to(members[k], (k_members,)).tolist() for k in report["params"]}
     return atomic_write_json(path, saved, indent=None)  # OSError → InputError naming the path
 
 
@@ -63,6 +66,7 @@ def save_fit_result(path: str | Path, result, bootstrap=None, calibration: Calib
     data = result.data
     dn_range = data.tokens_per_param_range()
     report = dict(result.to_dict(), format=FORMAT, version=VERSION, max_flops=float(np.max(data.compute)),
+                  min_flops=float(np.min(data.compute)),
                   noise_sigma=robust_sigma(result.residuals),
                   tokens_per_param_range=None if dn_range is None else list(dn_range),
                   identifiability=(result.identifiability if bootstrap is None
@@ -116,8 +120,8 @@ def law_from_params(form: str, params: dict, name: str = "fit", param_convention
 @dataclass(frozen=True)
 class SavedFit:
     """A fit read back: the point ``law``, bootstrap ``members`` (a law with (K, 1) constants, or None), the
-    ``identifiability`` verdict and ``calibration`` when saved, and the data's ``max_flops`` / ``noise_sigma`` /
-    ``tokens_per_param_range`` (None where the file does not say)."""
+    ``identifiability`` verdict and ``calibration`` when saved, and the data's ``max_flops`` / ``min_flops`` /
+    ``noise_sigma`` / ``tokens_per_param_range`` (None where the file does not say)."""
 
     law: object
     members: object | None
@@ -127,6 +131,7 @@ class SavedFit:
     noise_sigma: float | None
     report: dict
     tokens_per_param_range: tuple[float, float] | None = None
+    min_flops: float | None = None  # the smallest fitted run (files before 0.2 do not say)
 
     @property
     def ensemble(self):
@@ -171,10 +176,12 @@ def load_saved_fit(path: str | Path) -> SavedFit:
     members = None
     if data.get("ensemble"):
         ens = _checked_params(path, form, {k: v for k, v in data["ensemble"].items()}, "ensemble")
-        sizes = {np.size(v) for v in ens.values()}
-        if len(sizes) != 1 or any(np.ndim(v) != 1 for v in ens.values()):
+        sizes = {np.size(v) for v in ens.values()} - {1}  # a shared constant (one value) fits any length
+        if len(sizes) > 1 or any(np.ndim(v) != 1 for v in ens.values()):
             raise InputError(f"{path}: ensemble members must be equal-length lists per constant")
-        members = law_from_params(form, {k: np.asarray(v)[:, None] for k, v in ens.items()}, name, convention)
+        k_members = sizes.pop() if sizes else 1
+        members = law_from_params(form, {k: np.broadcast_to(np.asarray(v, float), (k_members,))[:, None]
+                                         for k, v in ens.items()}, name, convention)
     verdict = None
     if isinstance(data.get("identifiability"), dict):
         v = data["identifiability"]
@@ -198,7 +205,7 @@ def load_saved_fit(path: str | Path) -> SavedFit:
                                   max_flops=_number(path, "calibration.max_flops", c.get("max_flops")),
                                   n_folds=int(c.get("n_folds", 0)),
                                   cv_mean_abs_rel_error=c.get("cv_mean_abs_rel_error"))
-    max_flops = data.get("max_flops")
+    max_flops, min_flops = data.get("max_flops"), data.get("min_flops")
     noise = data.get("noise_sigma")
     dn_range = data.get("tokens_per_param_range")
     if dn_range is not None:
@@ -210,7 +217,8 @@ def load_saved_fit(path: str | Path) -> SavedFit:
     return SavedFit(law=law, members=members, identifiability=verdict, calibration=calibration,
                     max_flops=None if max_flops is None else _number(path, "max_flops", max_flops),
                     noise_sigma=None if noise is None else _number(path, "noise_sigma", noise), report=data,
-                    tokens_per_param_range=dn_range)
+                    tokens_per_param_range=dn_range,
+                    min_flops=None if min_flops is None else _number(path, "min_flops", min_flops))
 
 
 def load_fit(path: str | Path):

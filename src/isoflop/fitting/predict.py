@@ -67,7 +67,7 @@ class Prediction:
 
 
 def _evaluate(law, n_params, n_tokens, flops, unique_tokens):
-    if unique_tokens is not None and law.kind in ("chinchilla", "kaplan"):
+    if unique_tokens is not None and law.kind in ("chinchilla", "kaplan", "kaplan-irreducible"):
         law = with_repetition(law)  # Muennighoff et al. 2023's C4 repetition constants, named in law.name
     with np.errstate(all="ignore"):
         return law_loss(law, n_params, n_tokens, flops, unique_tokens), law.name
@@ -98,15 +98,16 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     if not np.all(np.isfinite(flops)):
         raise InputError(f"6·n_params·n_tokens overflows a float (up to {np.max(n):.3g} params × "
                          f"{np.max(d):.3g} tokens); give sizes a run could have")
-    members, max_flops, noise, dn_range = None, None, None, None
+    members, max_flops, min_flops, noise, dn_range = None, None, None, None, None
     if isinstance(source, SavedFit):
         law, members, calibration = source.law, source.members, calibration or source.calibration
         max_flops, noise, dn_range = source.max_flops, source.noise_sigma, source.tokens_per_param_range
+        min_flops = source.min_flops
     elif isinstance(source, FitResult):
         law = source.law
         data = source.data
         if data is not None:
-            max_flops = float(np.max(data.compute))
+            max_flops, min_flops = float(np.max(data.compute)), float(np.min(data.compute))
             dn_range = data.tokens_per_param_range()
         noise = robust_sigma(source.residuals)
     elif isinstance(source, LawEnsemble):
@@ -146,6 +147,11 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     if distance is not None and np.any(distance > warn_decades):
         notes.append(f"extrapolates {np.max(distance):.2g} decades of compute beyond the largest fitted run "
                      f"(> {warn_decades:g}): trust the interval, not the point")
+    if min_flops is not None:
+        below = np.log10(min_flops / flops)
+        if np.any(below > warn_decades):
+            notes.append(f"lies {np.max(below):.2g} decades of compute below the smallest fitted run (> "
+                         f"{warn_decades:g}): the law was not fitted there, and no backtest measured its error")
     if dn_range is not None and law.kind not in COMPUTE_ONLY_KINDS:
         ratio = np.ravel(d / n)
         lo, hi = dn_range[0] / WARN_TOKENS_PER_PARAM_FACTOR, dn_range[1] * WARN_TOKENS_PER_PARAM_FACTOR
@@ -156,7 +162,8 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
                          f"tested the law's shape there, and the interval does not account for it")
     if interval is not None and not calibrated and distance is not None and np.any(distance > 0):
         notes.append("the interval covers noise and parameter uncertainty only, not the error of extrapolating "
-                     "the form: calibrate it on backtests (fit.calibrate.calibrate or select_fit)")
+                     "the form (no backtest calibrated it: `isoflop fit --save` and `isoflop.analyse` calibrate "
+                     "plain fits of enough runs)")
     return Prediction(n_params=n, n_tokens=d, flops=flops, loss=loss, interval=interval, level=level,
                       extrapolation_decades=distance, calibrated=calibrated, law=name,
                       unique_tokens=None if unique_tokens is None else np.asarray(unique_tokens, float),

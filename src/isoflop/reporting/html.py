@@ -267,7 +267,8 @@ def _plan_section(plans, law_name) -> str:
                      _fmt(r["n_tokens"]), _interval(r.get("n_tokens_interval")), _fmt(r["tokens_per_param"]),
                      _fmt(r["loss"]), _interval(r.get("loss_interval"))))
     return (f"<p>Compute-optimal allocation (C = 6·N·D) under the fitted {html.escape(law_name)} law; intervals "
-            f"over the bootstrap ensemble.</p>"
+            f"over the bootstrap ensemble (the loss's, where backtests calibrated the fit, for the loss a run "
+            f"would measure: noise, parameters and the form's extrapolation error).</p>"
             + _table(("budget FLOPs", "N*", "N* interval", "D*", "D* interval", "tokens/param", "loss",
                       "loss interval"), rows))
 
@@ -325,7 +326,8 @@ def render(report: Report) -> str:
         sections.append(("Extrapolation backtest", _backtest_section(s["backtest"])))
     if s.get("plans"):
         law_name = s["fit"].get("law", "")
-        sections.append(("Plans", _plan_section(s["plans"], law_name)))
+        sections.append(("Plans", _plan_section(s["plans"], law_name)
+                         + "".join(f'<p class="note">warning: {html.escape(w)}</p>' for w in s.get("plan_warnings", []))))
     if s.get("diagnosis"):
         sections.append(("Diagnosis of the configuration", _diagnosis_section(s["diagnosis"])))
     if s.get("envelope"):
