@@ -101,3 +101,12 @@ def test_below_the_runs_is_flagged(analysis, saved):
         assert inside.warning is None or "below" not in inside.warning
         far = isoflop.predict_loss(source, n / 100, 20 * n / 100)  # 4 decades below the smallest run
         assert "4 decades of compute below the smallest fitted run" in far.warning
+
+
+def test_a_configuration_no_run_could_have_is_refused_in_one_line(saved):
+    """A 1-parameter model on 1 token lies beyond the frontier's 1–1e60 FLOPs: one line with the ensemble's
+    range of losses (it used to print all 100 members' values and speak of a target loss nobody gave)."""
+    with pytest.raises(isoflop.InputError) as err:
+        isoflop.diagnose(saved, 1, 1)
+    message = str(err.value)
+    assert "n_params 1 on n_tokens 1" in message and "over 100 ensemble members" in message and len(message) < 300

@@ -216,3 +216,67 @@ def test_read_logs_is_isoflop_ingest(tmp_path):
     assert len(table.finals()) == 2 and set(table.finals().loss) == {2.7, 2.5}
     with pytest.raises(isoflop.InputError):
         isoflop.read_logs(log, tokens_per_step=1024)  # no n_params: a log does not know its model size
+
+
+def _hostile_calls(law, fit, runs):
+    """Calls a notebook user makes with the wrong kind of value, each meant to give one InputError naming it."""
+    return {
+        "cluster as a string": lambda: isoflop.plan(law, flops=1e22, cluster="h100"),
+        "a budget that is no number": lambda: isoflop.plan(law, flops="abc"),
+        "one bad budget of two": lambda: isoflop.plan(law, flops=[1e22, -1]),
+        "a list mixing types": lambda: isoflop.plan(law, n_params=[1e9, "x"]),
+        "diagnose of many configurations": lambda: isoflop.diagnose(law, np.array([7e9, 1e10]), np.array([1e11, 2e11])),
+        "a level given as text": lambda: isoflop.predict_loss(law, 7e9, 1e11, level="0.9"),
+        "a tolerance given as text": lambda: isoflop.diagnose(law, 7e9, 1e11, tolerance="2"),
+        "no path": lambda: isoflop.load_fit(None),
+        "fixing E to nan": lambda: isoflop.fit(runs, fixed={"E": float("nan")}),
+        "fixing E to text": lambda: isoflop.fit(runs, fixed={"E": "x"}),
+        "delta as text": lambda: isoflop.fit(runs, delta="abc"),
+        "runs as a number": lambda: isoflop.fit(3),
+        "a fractional bootstrap": lambda: fit.bootstrap(2.5),
+        "a bootstrap count as text": lambda: fit.bootstrap("10"),
+        "a fractional --bootstrap": lambda: isoflop.FitOptions(n_bootstrap=2.5),
+        "report of a path": lambda: isoflop.report("runs.csv"),
+        "a model of 1e-30 parameters": lambda: isoflop.diagnose(law, 1e-30, 3e11),
+    }
+
+
+def test_wrong_kinds_of_values_give_one_input_error_each():
+    runs = isoflop.read_runs(shared_file("chinchilla_epoch.csv"), columns={"n_params": "Model Size",
+                                                                           "flops": "Training FLOP"})
+    fit = isoflop.fit(runs, drop_highest=5)
+    for what, call in _hostile_calls(isoflop.law("besiroglu2024"), fit, runs).items():
+        try:
+            call()
+        except isoflop.InputError as err:
+            message = str(err)
+        else:
+            raise AssertionError(f"{what}: no InputError")
+        assert "\n" not in message and len(message) < 400 and "array(" not in message, (what, message)
+
+
+def test_numbers_as_the_command_line_writes_them_and_pandas_frames_work_in_python():
+    import pandas as pd
+
+    law = isoflop.law("besiroglu2024")
+    assert isoflop.plan(law, n_params="70B").n_params == 7e10
+    assert isoflop.predict_loss(law, "70B", "1.4T").loss == pytest.approx(law.loss(7e10, 1.4e12), rel=1e-12)
+    assert isoflop.diagnose(law, "280B", "300B").wasted_fraction == pytest.approx(
+        isoflop.diagnose(law, 2.8e11, 3e11).wasted_fraction, rel=1e-12)
+    frame = pd.read_csv(shared_file("chinchilla_epoch.csv")).rename(columns={"Model Size": "n_params",
+                                                                            "Training FLOP": "flops"})
+    from_frame = isoflop.fit(frame[["n_params", "flops", "loss"]], drop_highest=5)
+    assert from_frame.objective == pytest.approx(0.0010182740, abs=1e-10)  # Epoch's published objective
+    assert isoflop.analyse(RunTable.from_frame(frame[["n_params", "flops", "loss"]]), budgets="1e22").budgets == (1e22,)
+
+
+def test_predictions_keep_the_shape_of_the_configurations_asked():
+    runs = isoflop.read_runs(shared_file("chinchilla_epoch.csv"), columns={"n_params": "Model Size",
+                                                                           "flops": "Training FLOP"})
+    boot = isoflop.fit(runs, drop_highest=5).bootstrap(50)
+    n, d = np.full((2, 3), 1e9) * [[1], [10]], np.full((2, 3), 2e10) * [[1], [10]]
+    grid = isoflop.predict_loss(boot, n, d)
+    assert np.shape(grid.loss) == np.shape(grid.interval[0]) == (2, 3)
+    for i, j in ((0, 0), (1, 2)):  # each cell is the prediction for that configuration alone
+        one = isoflop.predict_loss(boot, n[i, j], d[i, j])
+        assert (grid.interval[0][i, j], grid.interval[1][i, j]) == pytest.approx(one.interval, rel=1e-12)

@@ -302,3 +302,24 @@ def test_auto_report_shows_the_comparison_of_candidates(sweep):
         if c.cv_error is not None:
             assert f"{c.cv_error:.3%}" in section
     assert section.count("◀ chosen") == 1 and analysis.selection.reason in section
+
+
+def test_python_report_without_budgets_and_out_must_be_html(sweep, tmp_path):
+    """`isoflop.report(isoflop.analyse(runs), path)` as the README shows it (no budgets) writes a page with the
+    frontier over the runs' compute; the CLI refuses an --out that is not .html before fitting anything."""
+    import isoflop
+
+    analysis = isoflop.analyse(sweep, isoflop.FitOptions(n_bootstrap=20))
+    built = isoflop.report(analysis, tmp_path / "r.html")
+    assert "frontier" in built.figures and (tmp_path / "r.html").read_text().startswith("<!doctype html>")
+    for out in ("r.xlsx", ""):
+        result = runner.invoke(app, ["report", "missing.csv", "--out", out])
+        assert result.exit_code == 2 and "--out" in result.output and "ending in .html" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_few_bootstrap_resamples_are_flagged(sweep, tmp_path):
+    """A 95% percentile interval from 20 resamples has its ends at single members: the analysis says so."""
+    few = analyse(sweep, FitOptions(n_bootstrap=20))
+    assert any("--bootstrap 20" in w and "too few" in w for w in few.warnings)
+    assert not any("too few" in w for w in analyse(sweep, FitOptions(n_bootstrap=100)).warnings)

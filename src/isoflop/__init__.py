@@ -127,6 +127,17 @@ def read_runs(source, columns: dict[str, str] | None = None, param_convention: s
     return RunTable.load(source, columns or {}, param_convention)
 
 
+def _as_run_table(runs) -> RunTable:
+    """A RunTable from a path (``read_runs``) or a pandas DataFrame with the schema's columns (validated)."""
+    import pandas as pd
+
+    if isinstance(runs, pd.DataFrame):
+        return RunTable.from_frame(runs)
+    if not isinstance(runs, (str, Path)):
+        raise InputError(f"runs: give a RunTable, a pandas DataFrame or a path, got {type(runs).__name__}")
+    return read_runs(runs)
+
+
 def read_logs(source, **options) -> RunTable:
     """Training logs → a RunTable of loss curves, as `isoflop ingest` does: TensorBoard event files, W&B exports,
     Hugging Face ``trainer_state.json``, curve tables. State what the logs do not say: ``n_params`` (a number,
@@ -141,12 +152,12 @@ def fit(runs, form: str = "chinchilla", *, delta: float | None = None, fixed: di
         drop_highest: int = 0) -> FitResult:
     """Approach 3 (Hoffmann et al. 2022, §3.3): fit ``form`` (chinchilla, chinchilla-tied, kaplan,
     loss-vs-compute; auto: chosen by compute-ordered cross-validation; data-constrained: Muennighoff et al.'s
-    R_D*, R_N* from runs with unique_tokens) to ``runs`` (a RunTable or a path for ``read_runs``), one row per
+    R_D*, R_N* from runs with unique_tokens) to ``runs`` (a RunTable, a pandas DataFrame or a path), one row per
     run (a table of curves contributes each run's last row), after dropping the ``drop_highest`` highest
     losses. Huber ``delta`` on log residuals (default 1e-3; inf: least squares); ``fixed``: e.g. {"E": 1.69}.
     ``result.bootstrap(K)`` gives intervals, ``result.identifiability`` the verdict; ``analyse`` also gives the
     calibration of the extrapolation error that `predict_loss` needs for its full interval."""
-    table = runs if isinstance(runs, RunTable) else read_runs(runs)
+    table = runs if isinstance(runs, RunTable) else _as_run_table(runs)
     options = FitOptions(form=form, fixed=fixed, drop_highest=drop_highest,
                          **({} if delta is None else {"delta": delta}))
     return analyse(table, options).fit
@@ -228,6 +239,9 @@ def report(analysis: Analysis, path=None, *, title: str | None = None, unique_to
     """The HTML report of an Analysis (``analyse``); written to ``path`` when given. Needs matplotlib."""
     from .reporting.html import build_report
 
+    if not isinstance(analysis, Analysis):
+        raise InputError(f"report takes an Analysis (isoflop.analyse(runs, ...)), got {type(analysis).__name__}; "
+                         f"for a file of runs: isoflop.report(isoflop.analyse(isoflop.read_runs(path)), 'report.html')")
     built = build_report(analysis, unique_tokens=unique_tokens, source=source, title=title)
     if path is not None:
         built.write(path)

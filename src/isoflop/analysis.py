@@ -24,12 +24,18 @@ from .fitting.parametric import DEFAULT_DELTA, FORMS, FitResult
 from .answers import Evidence, diagnosis_with_evidence, plan_with_evidence
 from .planning import Plan, diagnose, plan
 from .runs import RunTable
+from .units import as_positive
 
 MAX_BOOTSTRAP = 100_000  # resamples: (K, runs) weights and K laws in memory
+FEW_RESAMPLES = 100  # fewer resamples than this: a 95% percentile interval is flagged
 # "auto": chosen by compute-ordered cross-validation (fit.select); "data-constrained": Muennighoff et al.'s
 # repetition law with R_D*, R_N* fitted (fit.repetition).
 ANALYSIS_FORMS = FORMS + ("auto", "data-constrained")
 MAX_BOOTSTRAP_CELLS = 1e8  # resamples × runs: the (K, runs) weights and residuals stay under ~2 GB
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,21 @@ class FitOptions:
     def __post_init__(self):
         if self.form not in ANALYSIS_FORMS:
             raise InputError(f"unknown law form {self.form!r}; choose one of {', '.join(ANALYSIS_FORMS)}")
-        if not (self.delta > 0):  # also rejects nan
-            raise InputError(f"--delta: the Huber threshold must be positive (inf for least squares), got {self.delta}")
-        if int(self.drop_highest) != self.drop_highest or self.drop_highest < 0:
-            raise InputError(f"--drop-highest: must be a whole number ≥ 0, got {self.drop_highest}")
+        if not _is_number(self.delta) or not self.delta > 0:  # also rejects nan
+            raise InputError(f"--delta: the Huber threshold must be positive (inf for least squares), got "
+                             f"{self.delta!r}")
+        for name, value in (("--drop-highest", self.drop_highest), ("--bootstrap", self.n_bootstrap),
+                            ("--seed", self.seed)):
+            if not _is_number(value) or int(value) != value or value < 0:
+                raise InputError(f"{name}: must be a whole number ≥ 0, got {value!r}")
         if self.n_bootstrap != 0 and not 2 <= self.n_bootstrap <= MAX_BOOTSTRAP:
             raise InputError(f"--bootstrap: give 0 (none) or 2 to {MAX_BOOTSTRAP:,} resamples, got {self.n_bootstrap}")
+        if self.fixed is not None:
+            if not isinstance(self.fixed, dict):
+                raise InputError(f"--fix: give {{name: value}}, e.g. {{'E': 1.69}}, got {self.fixed!r:.60}")
+            # frozen: the checked values (a "1.69" string included) replace the given ones
+            object.__setattr__(self, "fixed", {name: float(as_positive(f"--fix {name}", value))
+                                               for name, value in self.fixed.items()})
 
     def to_dict(self) -> dict:
         return {"form": self.form, "delta": None if np.isinf(self.delta) else self.delta,
@@ -217,6 +232,11 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
     """
     if (runs is None) == (law is None):
         raise InputError("an analysis needs runs or a saved fit (exactly one)")
+    if runs is not None and not isinstance(runs, RunTable):
+        raise InputError(f"analyse takes a RunTable (isoflop.read_runs(path)), got {type(runs).__name__}")
+    if not isinstance(options, FitOptions):
+        raise InputError(f"options: give isoflop.FitOptions(...), got {type(options).__name__}")
+    budgets = tuple(np.atleast_1d(as_positive("budgets", budgets)).tolist()) if np.size(budgets) else ()
     notes, warnings = [], []
     finals = fit_result = boot = iso = env = selection = calibration = identifiability = refusal = None
     backtests = ()
@@ -241,6 +261,12 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             else:
                 boot = fit_result.bootstrap(options.n_bootstrap, seed=options.seed, progress=progress)
             law = boot.ensemble
+            if options.n_bootstrap < FEW_RESAMPLES:
+                # A 95% percentile interval from K resamples puts K/40 of them in each tail: with few, its ends
+                # are one or two members, not quantiles (Efron & Tibshirani 1993, §19.3 ask for ≥ 1,000).
+                warnings.append(f"--bootstrap {options.n_bootstrap}: the intervals rest on {boot.n_converged} "
+                                f"converged resamples, too few for 95% percentile ends (≈{boot.n_converged / 40:.1g} "
+                                f"per tail); use ≥ {FEW_RESAMPLES} (1,000 for a published number)")
         identifiability = fit_result.identifiability if boot is None else boot.identifiability
         threshold = backtest_above
         if threshold is None and auto_backtest:

@@ -33,6 +33,7 @@ import numpy as np
 from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, require_nd_law, with_repetition
+from .units import as_positive
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
 
@@ -120,11 +121,7 @@ class Allocation:
         return out
 
 
-def _check_positive(name, value):
-    arr = np.asarray(value, dtype=float)
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise InputError(f"{name} must be positive and finite, got {value!r}")
-    return arr
+_check_positive = as_positive  # numbers, "70B"-style strings or arrays; InputError naming the argument
 
 
 def check_flops(flops, name: str = "flops"):
@@ -185,10 +182,18 @@ def optimal_for_tokens(law, n_tokens, percentiles=DEFAULT_PERCENTILES) -> Alloca
 _LOG10_FLOPS_RANGE = (0.0, 60.0)  # bisection bracket: 1 FLOP to 1e60 FLOPs
 
 
+def _describe(values) -> str:
+    """One number, or the range of many (an ensemble's): an error line never dumps an array."""
+    values = np.ravel(values)
+    if values.size == 1:
+        return f"{values[0]:.4g}"
+    return f"{np.min(values):.4g}–{np.max(values):.4g} (over {values.size} ensemble members)"
+
+
 def _min_flops_for_loss(law, target) -> Allocation:
     floor = np.max(law.irreducible_loss)
     if np.any(target <= law.irreducible_loss):
-        raise InputError(f"target loss {_plain(target)} is at or below the law's irreducible loss E = {floor:.4f}: "
+        raise InputError(f"target loss {_describe(target)} is at or below the law's irreducible loss E = {floor:.4f}: "
                          f"no finite compute reaches it; choose a target above E")
 
     def frontier_loss(log10_flops):
@@ -196,9 +201,9 @@ def _min_flops_for_loss(law, target) -> Allocation:
 
     lo_end, hi_end = _LOG10_FLOPS_RANGE
     if np.any(frontier_loss(hi_end) > target):
-        raise InputError(f"target loss {_plain(target)} needs more than 1e{hi_end:.0f} FLOPs under {law.name}")
+        raise InputError(f"target loss {_describe(target)} needs more than 1e{hi_end:.0f} FLOPs under {law.name}")
     if np.any(frontier_loss(lo_end) < target):
-        raise InputError(f"target loss {_plain(target)} is above the loss of a 1-FLOP model: any run reaches it")
+        raise InputError(f"target loss {_describe(target)} is above the loss of a 1-FLOP model: any run reaches it")
     lo = np.full(np.broadcast(target, frontier_loss(lo_end)).shape, lo_end)
     hi = np.full_like(lo, hi_end)
     for _ in range(200):
@@ -601,7 +606,12 @@ def _diagnose(law, n_params, n_tokens, tolerance) -> Diagnosis:
     ratio = (n_tokens / n_params) / optimal.tokens_per_param
     regime = np.where(ratio < 1 / tolerance, "undertrained", np.where(ratio > tolerance, "overtrained",
                                                                       "compute-optimal"))
-    equivalent = _min_flops_for_loss(law, loss).flops
+    try:
+        equivalent = _min_flops_for_loss(law, loss).flops
+    except InputError:  # its loss lies beyond the frontier's 1–1e60 FLOPs: no run could have this shape
+        raise InputError(f"n_params {n_params:.4g} on n_tokens {n_tokens:.4g} ({flops:.3g} FLOPs): {law.name} predicts "
+                         f"a loss of {_describe(loss)} there, which no compute-optimal run between 1 and 1e60 FLOPs "
+                         f"has; diagnose a configuration a real run could have") from None
     gain_n = -law.dloss_dlog_n_params(n_params, n_tokens)
     gain_d = -law.dloss_dlog_n_tokens(n_params, n_tokens)
     limiting = np.where(gain_n > gain_d, "params", "tokens")
@@ -616,9 +626,12 @@ def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5,
              percentiles=DEFAULT_PERCENTILES) -> Diagnosis:
     """Diagnose one configuration. ``tolerance`` > 1: the factor by which tokens/param may differ from the
     compute-optimal tokens/param at the same compute and still count as compute-optimal."""
-    n_params = float(_check_positive("n_params", n_params))
-    n_tokens = float(_check_positive("n_tokens", n_tokens))
-    if not tolerance > 1:
+    n_params, n_tokens = _check_positive("n_params", n_params), _check_positive("n_tokens", n_tokens)
+    if n_params.size != 1 or n_tokens.size != 1:
+        raise InputError(f"diagnose takes one configuration, got {n_params.size} n_params and {n_tokens.size} "
+                         f"n_tokens; call it once per configuration")
+    n_params, n_tokens = float(n_params.item()), float(n_tokens.item())
+    if not isinstance(tolerance, (int, float)) or not tolerance > 1:
         raise InputError(f"tolerance must be a factor above 1, got {tolerance!r}")
     fields = ("loss", "tokens_per_param_ratio", "compute_equivalent_flops", "wasted_fraction")
     return _ensemble(_diagnose, law, fields, percentiles, n_params, n_tokens, tolerance)
@@ -798,6 +811,11 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
     Every option that would do nothing is an InputError, so nothing given is silently ignored.
     """
     require_nd_law(law)
+    from .hardware import Cluster
+
+    if cluster is not None and not isinstance(cluster, Cluster):
+        raise InputError(f"cluster must be an isoflop.Cluster, got {type(cluster).__name__} {cluster!r:.40}; e.g. "
+                         f"isoflop.Cluster(isoflop.get_accelerator('h100-sxm'), n_gpus=1024)")
     if flops is not None and days is not None:
         raise InputError("give a budget in FLOPs or in days (with a cluster), not both")
     if days is not None:

@@ -58,6 +58,24 @@ def parse_nonnegative(text, name: str = "value") -> float:
     return value
 
 
+def as_positive(name: str, value) -> np.ndarray:
+    """``value`` as a float array of positive, finite numbers: a number, a string with a unit suffix ("70B", as on
+    the command line) or an array-like of numbers. Anything else raises InputError naming ``name`` and the first
+    bad value (with how many more), never the array's repr."""
+    if isinstance(value, str) or isinstance(value, (bool, np.bool_)):
+        value = parse_quantity(value, name)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: expected a positive number or an array of them, got {type(value).__name__} "
+                         f"{value!r:.80}") from None
+    bad = np.ravel(~(np.isfinite(arr) & (arr > 0)))
+    if bad.any():
+        more = f" (and {bad.sum() - 1} more)" if bad.sum() > 1 else ""
+        raise InputError(f"{name} must be positive and finite, got {np.ravel(arr)[bad][0]:.4g}{more}")
+    return arr
+
+
 def _show(text) -> str:
     return repr(text) if isinstance(text, str) else str(text)
 

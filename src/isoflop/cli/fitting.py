@@ -288,6 +288,9 @@ def report_cmd(
         threshold = parse.number(backtest_above, "--backtest-above")
         if figures is not None and figures.exists() and not figures.is_dir():
             raise InputError(f"--figures {figures}: is a file; give a folder")
+        if out_path.suffix.lower() not in (".html", ".htm"):  # checked before the fit, not after it
+            raise InputError(f"--out {str(out_path) or repr('')}: the report is one HTML page; give a file name "
+                             f"ending in .html")
         source = find_sweep(source) or source  # an `isoflop demo` output folder holds its sweep in sweep/
         if is_saved_fit(source):
             saved = load_saved_fit(source)

@@ -61,8 +61,8 @@ def bootstrap(fit: FitResult, loss=None, groups=None, *, n_resamples: int = 1000
     row) may still be given, one per fitted point. ``progress``: optional callable(n_converged).
     ``max_iter``: the optimiser's iteration limit per resample (resamples that reach it are left out).
     """
-    if n_resamples < 2:
-        raise InputError(f"bootstrap needs at least 2 resamples, got {n_resamples}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 2:
+        raise InputError(f"bootstrap needs a whole number of at least 2 resamples, got {n_resamples!r}")
     if fit.problem_ is None:
         raise InputError(f"this {fit.form!r} fit carries no solver state to resample; a data-constrained fit is "
                          f"bootstrapped by isoflop.fitting.repetition.bootstrap_repetition")

@@ -145,6 +145,8 @@ class SavedFit:
 
 def load_saved_fit(path: str | Path) -> SavedFit:
     """Read a saved fit, checking every key; see the module docstring for the layout."""
+    if not isinstance(path, (str, Path)):
+        raise InputError(f"a fit file is a path (str or pathlib.Path), got {type(path).__name__} {path!r:.40}")
     path = Path(path)
     try:
         data = json.loads(path.read_text())

@@ -23,6 +23,7 @@ from ..errors import InputError
 from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
 from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
+from ..units import as_positive
 from .parametric import FitResult
 
 WARN_DECADES = 1.0  # extrapolating further than this beyond the largest run is flagged
@@ -83,16 +84,10 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     """
     from .io import SavedFit
 
-    if not 0 < level < 1:
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise InputError(f"level must be a fraction in (0, 1), got {level!r}")
-    n = np.asarray(n_params, float)
-    d = np.asarray(n_tokens, float)
-    for name, value in (("n_params", n), ("n_tokens", d)) + ((("unique_tokens", np.asarray(unique_tokens, float)),)
-                                                          if unique_tokens is not None else ()):
-        bad = np.ravel(~(np.isfinite(value) & (value > 0)))
-        if bad.any():
-            more = f" (and {bad.sum() - 1} more)" if bad.sum() > 1 else ""
-            raise InputError(f"{name} must be positive and finite, got {np.ravel(value)[bad][0]:.4g}{more}")
+    n, d = as_positive("n_params", n_params), as_positive("n_tokens", n_tokens)
+    unique_tokens = None if unique_tokens is None else as_positive("unique_tokens", unique_tokens)
     with np.errstate(over="ignore"):
         flops = FLOPS_PER_PARAM_TOKEN * n * d
     if not np.all(np.isfinite(flops)):
@@ -123,8 +118,11 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     distance = None if max_flops is None else np.log10(flops / max_flops)
     z = NormalDist().inv_cdf(0.5 + level / 2)
     params_sigma = 0.0
-    if members is not None:
-        member_loss, _ = _evaluate(members, n, d, flops, unique_tokens)
+    if members is not None:  # (K, 1) constants against the configurations flattened, then their shape back
+        shape = np.broadcast_shapes(np.shape(loss), np.shape(n), np.shape(d))
+        flat = [None if x is None else np.ravel(np.broadcast_to(x, shape)) for x in (n, d, flops, unique_tokens)]
+        member_loss, _ = _evaluate(members, *flat)
+        member_loss = np.reshape(member_loss, (-1, *shape))
         with np.errstate(all="ignore"):  # the SD a normal would need to give the members' percentile interval:
             tail = 50 * (1 - level)  # a few wild members (a break past the data) then cannot blow it up
             lo, hi = np.nanpercentile(np.log(np.asarray(member_loss, float)), [tail, 100 - tail], axis=0)
@@ -166,7 +164,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
                      "plain fits of enough runs)")
     return Prediction(n_params=n, n_tokens=d, flops=flops, loss=loss, interval=interval, level=level,
                       extrapolation_decades=distance, calibrated=calibrated, law=name,
-                      unique_tokens=None if unique_tokens is None else np.asarray(unique_tokens, float),
+                      unique_tokens=unique_tokens,
                       sigma=sigma, warning="; ".join(notes) or None, fitted_tokens_per_param=dn_range)
 
 

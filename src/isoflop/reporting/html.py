@@ -87,8 +87,10 @@ def _figures(analysis, unique_tokens, branches=None) -> dict:
                                    "Loss against model size per compute budget (approach 2); stars: each "
                                    "budget's fitted minimum.")
     if plannable:
-        lo = min([min(budgets)] + ([finals.flops.min()] if finals is not None else []))
-        hi = max([max(budgets)] + ([finals.flops.max()] if finals is not None else []))
+        spans = list(budgets) + ([finals.flops.min(), finals.flops.max()] if finals is not None else [])
+        if not spans:  # a saved fit without runs or budgets: the frontier around its largest run
+            spans = [analysis.calibration.max_flops] if analysis.calibration is not None else [1e18, 1e24]
+        lo, hi = min(spans), max(spans)
         flops = np.geomspace(lo / 3, hi * 3, 81)
         out["frontier"] = (plots.frontier(law, flops, isoflop=iso, envelope=env),
                            "Compute-optimal N*(C) and D*(C) of the fitted law (band: 95% bootstrap interval) "

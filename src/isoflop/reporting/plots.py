@@ -332,7 +332,7 @@ def save(fig, stem: str | Path, formats=("png", "svg"), dpi: int = 130) -> list[
         try:
             fig.savefig(path, format=fmt, dpi=dpi)
         except OSError as exc:
-            raise InputError(f"cannot write {path}: {exc.strerror}") from None
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
         paths.append(path)
     return paths
 
