@@ -1,6 +1,7 @@
 """The command line: JSON keys, number forms and one-line errors."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -167,3 +168,28 @@ def test_new_bad_inputs_are_one_line_exit_2(args, message):
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+RUNS = str(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")
+
+
+@pytest.mark.parametrize("args, names", [
+    (["fit", RUNS, "--bootstrap", "2.5"], "--bootstrap"),
+    (["fit", RUNS, "--bootstrap", "lots"], "--bootstrap"),
+    (["frontier", "--from", "1e20", "--to", "1e18"], "--to"),
+    (["frontier", "--from", "1e18", "--to", "1e20", "--per-decade", "0"], "--per-decade"),
+    (["plan", "--gpu", "h100-sxm", "--gpus", "8", "--days", "0"], "--days"),
+    (["plan", "--law", "muennighoff2023", "--unique-tokens", "1"], "unique tokens 1"),
+    (["fit", RUNS, "--backtest-above", "1e30"], "--backtest-above"),
+])
+def test_bad_options_give_one_line_naming_the_option(args, names):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and names in lines[0], result.output
+    assert "array(" not in result.output and "Usage:" not in result.output
+
+
+def test_bootstrap_count_reads_like_every_other_number():
+    out = run_json("fit", RUNS, "--bootstrap", "1e2")
+    assert out["bootstrap"]["n_resamples"] == 100

@@ -198,7 +198,7 @@ def test_diminishing_returns_point(rel):
 def test_data_optimal_errors():
     with pytest.raises(InputError, match="rel_improvement"):
         data_optimal(MUENNIGHOFF, 25e9, rel_improvement=0)
-    with pytest.raises(InputError, match="too large"):
+    with pytest.raises(InputError, match="doubling compute gains less than rel_improvement"):
         data_optimal(MUENNIGHOFF, 25e9, rel_improvement=0.5)
     with pytest.raises(InputError):
         data_optimal(MUENNIGHOFF, -1)

@@ -157,3 +157,21 @@ def test_unterminated_last_line_is_reported_not_dropped(tmp_path):
     assert len(t) == 2 and any("ends without a newline" in w and "'2e8,4e9,4.0'" in w for w in t.warnings)
     path.write_text("n_params,n_tokens,loss\n1e8,2e9,3.1\n2e8,4e9,4.0\n")
     assert RunTable.load(path).warnings == ()
+
+
+def test_every_bad_value_is_counted_and_the_first_by_row_named(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("n_params,n_tokens,loss\n2e7,8e9,3.7\n4e7,4e9,nan\n8e7,2e9,3.5\n-3,1e9,3.5\n3e8,5e8,abc\n")
+    with pytest.raises(InputError) as err:
+        RunTable.load(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: row 2, column 'loss': nan is missing or not finite (and 2 more: ")
+    assert "row 4, column 'n_params': -3 must be positive" in message and "row 5, column 'loss': 'abc'" in message
+
+
+def test_semicolon_separated_csv_is_read(tmp_path):
+    comma, semi = tmp_path / "comma.csv", tmp_path / "semi.csv"
+    rows = [("n_params", "n_tokens", "loss"), ("2e7", "8e9", "3.7"), ("4e7", "4e9", "3.55")]
+    comma.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    semi.write_text("\n".join(";".join(r) for r in rows) + "\n")
+    assert RunTable.load(semi).frame.equals(RunTable.load(comma).frame)

@@ -281,8 +281,10 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
                                            fixed=options.fixed or None,
                                            choice=None if selection is None else selection.best.choice))
             except InputError as exc:
-                if backtest_above is not None:
-                    raise
+                if backtest_above is not None:  # the user's cut-off: name it, and what lies below it
+                    below = int((finals.flops < threshold).sum())
+                    raise InputError(f"--backtest-above {threshold:.3g} ({below} of {len(finals)} runs below it): "
+                                     f"{exc}") from None
                 notes.append(f"backtest: {exc}")
         if isoflop:
             from .fitting.isoflop import fit_isoflop

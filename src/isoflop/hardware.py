@@ -196,7 +196,8 @@ class Cluster:
         """The budget the cluster delivers in ``seconds`` of wall-clock: n_gpus · peak · MFU · seconds."""
         seconds = np.asarray(seconds, float)
         if not np.all(np.isfinite(seconds)) or np.any(seconds <= 0):
-            raise InputError(f"training time must be positive and finite, got {seconds!r}")
+            raise InputError(f"training time (--days) must be positive and finite, got "
+                             f"{np.ravel(seconds)[0] / 86400:g} days")
         return self._gpus() * self.flops_per_gpu_second * seconds
 
     def flops_for_days(self, days):

@@ -313,10 +313,13 @@ def _data_optimal(law, unique_tokens, rel_improvement) -> DataOptimalPlan:
     lo = np.full(shape, np.log(MIN_FLOPS))
     hi = np.log(np.maximum(one_epoch, MIN_FLOPS)) + np.log(1e30)  # ~1e12× more epochs: the gain is ~0 there
     if np.any(_doubling_gain(law, np.exp(lo), unique_tokens) <= rel_improvement):
-        raise InputError(f"rel_improvement {rel_improvement} is too large: doubling compute gains less than that "
-                         f"already at {MIN_FLOPS:.3g} FLOPs")
+        raise InputError(f"unique tokens {_describe(unique_tokens)}: with so little data, doubling compute gains less "
+                         f"than rel_improvement (--rel-improvement) {rel_improvement:g} of the loss already at "
+                         f"{MIN_FLOPS:.3g} FLOPs, the smallest budget planned; give more unique tokens or a smaller "
+                         f"rel_improvement")
     if np.any(_doubling_gain(law, np.exp(hi), unique_tokens) > rel_improvement):
-        raise InputError(f"rel_improvement {rel_improvement} is too small to reach within 1e30× the one-epoch budget")
+        raise InputError(f"rel_improvement (--rel-improvement) {rel_improvement:g} is too small to reach within 1e30× "
+                         f"the one-epoch budget; give a larger one")
     for _ in range(_BISECTION_STEPS):  # the gain per doubling falls as compute grows
         mid = 0.5 * (lo + hi)
         above = _doubling_gain(law, np.exp(mid), unique_tokens) > rel_improvement
@@ -708,11 +711,11 @@ MAX_BUDGETS = 100_000  # a frontier longer than this is no longer a table (and p
 
 def budgets(flops_from: float, flops_to: float, per_decade: int = 2) -> np.ndarray:
     """Budgets from ``flops_from`` to ``flops_to`` (both included), ``per_decade`` per factor of 10."""
-    lo, hi = float(check_flops(flops_from, "flops_from")), float(check_flops(flops_to, "flops_to"))
+    lo, hi = float(check_flops(flops_from, "flops_from (--from)")), float(check_flops(flops_to, "flops_to (--to)"))
     if hi < lo:
-        raise InputError(f"flops_to ({hi:.3g}) must not be below flops_from ({lo:.3g})")
-    if int(per_decade) != per_decade or per_decade < 1:
-        raise InputError(f"per_decade must be a positive integer, got {per_decade!r}")
+        raise InputError(f"flops_to (--to) {hi:.3g} is below flops_from (--from) {lo:.3g}; swap them")
+    if not isinstance(per_decade, (int, np.integer)) or isinstance(per_decade, bool) or per_decade < 1:
+        raise InputError(f"per_decade (--per-decade) must be a whole number ≥ 1, got {per_decade!r}")
     count = int(round(np.log10(hi / lo) * per_decade)) + 1
     if count > MAX_BUDGETS:
         raise InputError(f"{per_decade} budgets per decade from {lo:.3g} to {hi:.3g} FLOPs make {count:,} budgets, more "

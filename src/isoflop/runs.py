@@ -108,7 +108,10 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv", ".txt"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            if len(frame.columns) == 1 and ";" in str(frame.columns[0]):  # a European spreadsheet's export
+                frame = pd.read_csv(path, sep=";")
+            return frame
         if suffix in (".jsonl", ".ndjson"):
             return pd.read_json(path, lines=True)
         if suffix == ".json":
@@ -155,33 +158,31 @@ class RunTable:
             raise InputError(f"{source}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}"
                              f" — map foreign names with --columns n_params=\"Model Size\",flops=\"Training FLOP\"")
         out = pd.DataFrame(index=df.index)
+        problems = []  # (row, message): every bad value is found, the first by row reported with the count
         for col in NUMERIC:
             if col not in df.columns:
                 continue
             booleans = _booleans(df[col])
-            if booleans.any():
-                row = int(np.flatnonzero(booleans)[0])
-                raise InputError(f"{source}: row {row + 1}, column {col!r}: {df[col].iloc[row]!r} is a boolean, "
-                                 f"not a number")
             values = pd.to_numeric(df[col], errors="coerce")
-            bad = values.isna() & df[col].notna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise InputError(f"{source}: row {row + 1}, column {col!r}: {df[col].iloc[row]!r} is not a number")
+            text = (values.isna() & df[col].notna()).to_numpy()
             arr = values.to_numpy(dtype=float)
-            nonfinite = ~np.isfinite(arr)
-            if nonfinite.any():
-                row = int(np.flatnonzero(nonfinite)[0])
-                raise InputError(f"{source}: row {row + 1}, column {col!r}: {arr[row]} is missing or not finite")
-            nonpos = arr < 0 if col == "step" else arr <= 0
-            if nonpos.any():
-                row = int(np.flatnonzero(nonpos)[0])
-                raise InputError(f"{source}: row {row + 1}, column {col!r}: {arr[row]:g} must be positive")
-            if col in COUNTS and (arr < 1).any():
-                row = int(np.flatnonzero(arr < 1)[0])
-                raise InputError(f"{source}: row {row + 1}, column {col!r}: {arr[row]:g} is below 1; counts are in "
-                                 f"units (parameters, tokens), not millions or billions")
+            with np.errstate(invalid="ignore"):
+                nonfinite = ~np.isfinite(arr) & ~text
+                nonpos = ~nonfinite & ~text & ((arr < 0) if col == "step" else (arr <= 0))
+                below_one = ~nonfinite & ~text & ~nonpos & (arr < 1) if col in COUNTS else np.zeros(len(arr), bool)
+            for mask, say in ((booleans, lambda r: f"{df[col].iloc[r]!r} is a boolean, not a number"),
+                              (text & ~booleans, lambda r: f"{df[col].iloc[r]!r} is not a number"),
+                              (nonfinite & ~booleans, lambda r: f"{arr[r]} is missing or not finite"),
+                              (nonpos & ~booleans, lambda r: f"{arr[r]:g} must be positive"),
+                              (below_one & ~booleans, lambda r: f"{arr[r]:g} is below 1; counts are in units "
+                                                                f"(parameters, tokens), not millions or billions")):
+                problems += [(int(r), f"row {r + 1}, column {col!r}: {say(r)}") for r in np.flatnonzero(mask)]
             out[col] = arr
+        if problems:
+            problems.sort(key=lambda p: p[0])
+            more = (f" (and {len(problems) - 1} more: " + "; ".join(m for _, m in problems[1:4])
+                    + ("; …" if len(problems) > 4 else "") + ")") if len(problems) > 1 else ""
+            raise InputError(f"{source}: {problems[0][1]}{more}")
         if PLANNED in df.columns:
             planned = pd.to_numeric(df[PLANNED], errors="coerce").to_numpy(dtype=float)
             bad = (df[PLANNED].notna().to_numpy() & np.isnan(planned)) | (planned <= 0) | _booleans(df[PLANNED])

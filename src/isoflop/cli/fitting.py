@@ -35,7 +35,8 @@ def read_source(runs: Path, columns: Optional[str], param_convention: str, curve
 def fit_options(form, delta, fix, drop_highest, bootstrap, seed, base="muennighoff2023",
                 allow_unidentified=False) -> FitOptions:
     return FitOptions(form=form, delta=delta, fixed=parse.fixed(fix) or None, drop_highest=drop_highest,
-                      n_bootstrap=bootstrap, seed=seed, base=base, allow_unidentified=allow_unidentified)
+                      n_bootstrap=parse.whole(bootstrap, "--bootstrap"), seed=seed, base=base,
+                      allow_unidentified=allow_unidentified)
 
 
 ALLOW_HELP = "Plan even from a fit the data cannot pin down (every output is then marked)."
@@ -69,7 +70,7 @@ def fit_cmd(
                                 "squares)."),
     fix: Optional[str] = typer.Option(None, metavar="NAME=VALUE", help="Fix parameters, e.g. E=1.69 (Chinchilla "
                                       "forms)."),
-    bootstrap: int = typer.Option(0, metavar="K", help="Bootstrap resamples of runs for intervals (e.g. 1000)."),
+    bootstrap: str = typer.Option("0", metavar="K", help="Bootstrap resamples of runs for intervals (e.g. 1000)."),
     seed: int = typer.Option(0, metavar="SEED", help="Seed of the bootstrap."),
     plan: Optional[str] = typer.Option(None, metavar="FLOPS", help="Also plan the compute-optimal allocation at "
                                        "these FLOPs (comma-separated for several)."),
@@ -91,7 +92,7 @@ def fit_cmd(
         if save is not None and save.is_dir():
             raise InputError(f"--save {save}: is a folder; give a file name such as fit.json")
         table = read_source(runs, columns, param_convention)
-        bar, advance, advance_fit = fit_progress(not as_json, form, len(table), bootstrap)
+        bar, advance, advance_fit = fit_progress(not as_json, form, len(table), options.n_bootstrap)
         with bar:
             result = analyse(table, options, budgets=budgets, backtest_above=threshold, isoflop=isoflop_profiles,
                              progress=advance, fit_progress=advance_fit)
@@ -263,7 +264,7 @@ def report_cmd(
     delta: float = typer.Option(DEFAULT_DELTA, metavar="DELTA", help="Huber threshold on log residuals (inf: least "
                                 "squares)."),
     fix: Optional[str] = typer.Option(None, metavar="NAME=VALUE", help="Fix parameters, e.g. E=1.69."),
-    bootstrap: int = typer.Option(200, metavar="K", help="Bootstrap resamples of runs for intervals (0: none)."),
+    bootstrap: str = typer.Option("200", metavar="K", help="Bootstrap resamples of runs for intervals (0: none)."),
     seed: int = typer.Option(0, metavar="SEED", help="Seed of the bootstrap."),
     backtest_above: Optional[str] = typer.Option(None, metavar="FLOPS", help="Backtest: fit below these FLOPs, score "
                                                  "the runs above (default: hold out the largest budgets)."),
@@ -299,7 +300,7 @@ def report_cmd(
         else:
             table = read_source(source, columns, param_convention)
             curves = read_source(source, None, param_convention, curves=True) if source.is_dir() else None
-            bar, advance, advance_fit = fit_progress(not as_json, form, len(table), bootstrap)
+            bar, advance, advance_fit = fit_progress(not as_json, form, len(table), options.n_bootstrap)
             with bar:
                 analysis = analyse(table, options, curves=curves, backtest_above=threshold, auto_backtest=True,
                                    isoflop=True, smooth=smooth, progress=advance, fit_progress=advance_fit, **question)

@@ -16,6 +16,15 @@ def count_or_zero(text: str | None, option: str) -> float | None:
     return None if text is None else parse_nonnegative(text, option)
 
 
+def whole(text: str, option: str) -> int:
+    """A count ≥ 0 written as the other numbers are ('1000', '1e3', '1K'); one red line otherwise, not typer's
+    usage error."""
+    value = parse_nonnegative(text, option)
+    if value != int(value):
+        raise InputError(f"{option}: must be a whole number, got {text!r}")
+    return int(value)
+
+
 def numbers(text: str, option: str) -> tuple[float, ...]:
     """'1e21,1e22,1e23' → (1e21, 1e22, 1e23); at least one."""
     parts = [part for part in str(text).split(",") if part.strip()]

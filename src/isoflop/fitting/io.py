@@ -25,7 +25,7 @@ from ..io_utils import atomic_write_json
 from ..laws import (BrokenPowerLaw, ChinchillaLaw, DataConstrainedLaw, KaplanIrreducibleLaw, KaplanLaw,
                     LawEnsemble, LossVsComputeLaw)
 from .calibrate import Calibration, robust_sigma
-from .identify import Identifiability
+from .identify import LEVELS, Identifiability
 from .parametric import law_params
 
 FORMAT, VERSION = "isoflop-fit", 2
@@ -187,6 +187,9 @@ def load_saved_fit(path: str | Path) -> SavedFit:
     verdict = None
     if isinstance(data.get("identifiability"), dict):
         v = data["identifiability"]
+        if v.get("level") not in LEVELS:
+            raise InputError(f"{path}: identifiability.level must be one of {', '.join(LEVELS)}, got "
+                             f"{v.get('level')!r}; save the fit again with `isoflop fit --save`")
         try:
             verdict = Identifiability(level=v["level"], reasons=tuple(v["reasons"]), suggestions=tuple(v["suggestions"]),
                                       suggested_flops=tuple(v["suggested_flops"]),
