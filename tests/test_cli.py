@@ -193,3 +193,10 @@ def test_bad_options_give_one_line_naming_the_option(args, names):
 def test_bootstrap_count_reads_like_every_other_number():
     out = run_json("fit", RUNS, "--bootstrap", "1e2")
     assert out["bootstrap"]["n_resamples"] == 100
+
+
+@pytest.mark.parametrize("option, value", [("--tokens", "1"), ("--params", "100")])
+def test_sizes_no_run_could_have_are_refused_not_planned(option, value):
+    """1 token is compute-optimal for a 0.0128-parameter model at 0.077 FLOPs: refused, as a budget that small is."""
+    result = runner.invoke(app, ["plan", option, value])
+    assert result.exit_code == 2 and f"{option[2:]} {value} is compute-optimal" in result.output.replace("n_", "")

@@ -292,7 +292,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             try:
                 iso = fit_isoflop(finals)
             except InputError as exc:
-                notes.append(f"approach 2: {exc}")
+                notes.append(str(exc) if str(exc).startswith("approach 2") else f"approach 2: {exc}")
     else:
         notes.append("a saved fit carries no runs: no data summary, backtest, residuals or approach 2")
         identifiability = saved_identifiability

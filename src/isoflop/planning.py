@@ -165,7 +165,9 @@ def optimal_for_params(law, n_params, percentiles=DEFAULT_PERCENTILES) -> Alloca
     N*(C) = N*(1)·C^a for every law here, so C = (N / N*(1))^(1/a).
     """
     n_params = _check_positive("n_params", n_params)
-    return _ensemble(_optimal_for_params, law, ("flops", "n_tokens", "loss"), percentiles, n_params)
+    result = _ensemble(_optimal_for_params, law, ("flops", "n_tokens", "loss"), percentiles, n_params)
+    check_flops(result.flops, f"the budget at which n_params {_describe(n_params)} is compute-optimal,")
+    return result
 
 
 def _optimal_for_tokens(law, n_tokens) -> Allocation:
@@ -176,7 +178,9 @@ def _optimal_for_tokens(law, n_tokens) -> Allocation:
 def optimal_for_tokens(law, n_tokens, percentiles=DEFAULT_PERCENTILES) -> Allocation:
     """The budget (and model size) for which training on ``n_tokens`` is compute-optimal: C = (D/D*(1))^(1/b)."""
     n_tokens = _check_positive("n_tokens", n_tokens)
-    return _ensemble(_optimal_for_tokens, law, ("flops", "n_params", "loss"), percentiles, n_tokens)
+    result = _ensemble(_optimal_for_tokens, law, ("flops", "n_params", "loss"), percentiles, n_tokens)
+    check_flops(result.flops, f"the budget at which n_tokens {_describe(n_tokens)} is compute-optimal,")
+    return result
 
 
 _LOG10_FLOPS_RANGE = (0.0, 60.0)  # bisection bracket: 1 FLOP to 1e60 FLOPs

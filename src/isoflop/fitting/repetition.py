@@ -147,7 +147,9 @@ def fit_repetition(table: RunTable, base="muennighoff2023", *, delta: float = DE
     elif on_bound.any():
         status, message = "bound", "converged onto a parameter bound"
     else:
-        status, message = "converged", res.message
+        # scipy's own words name its options (`gtol` termination condition is satisfied.)
+        status, message = "converged", {1: "gradient below tolerance", 2: "objective change below tolerance",
+                                        3: "parameter change below tolerance"}.get(res.status, "converged")
     if anchored:
         message += "; anchored on each (N, D)'s single-epoch run"
     data = FitData(loss=loss, n_params=n, n_tokens=d, flops=table.flops, groups=table.run_ids,
