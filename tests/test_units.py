@@ -74,7 +74,8 @@ def test_format_examples(fn, x, text):
 def test_units_of_keys_and_intervals():
     assert [unit_of(k) for k in ("n_params", "plan.n_tokens_high", "flops", "inference_flops", "cost_usd",
                                   "train_days", "mfu", "bytes_per_gpu", "tokens_per_param", "loss", "alpha")] == [
-        "params", "tokens", "flops", "flops", "usd", "days", "fraction", "bytes", "number", "number", "number"]
+        "params", "tokens", "flops", "flops", "usd", "days", "fraction", "bytes", "number", "loss", "number"]
+    assert format_field("optimal.loss", 1.97436) == "1.974 nats" and format_field("loss", None) == "n/a"
     assert format_field("memory.bytes_per_gpu", 80e9) == "80 GB"
     assert format_field("status", "converged") == "converged" and format_field("fits", True) == "True"
     assert format_interval(6.9e9, 9.123e9, "params") == "[6.9B, 9.12B]"

@@ -217,9 +217,15 @@ def format_number(x, digits: int = 4) -> str:
     return _sig(float(x), digits)
 
 
+def format_loss(x, digits: int = 4) -> str:
+    """A loss in nats per token (cross-entropy, natural log): 1.97436 → '1.974 nats'."""
+    text = format_number(x, digits)
+    return text if text == MISSING else f"{text} nats"
+
+
 FORMATTERS = {"params": format_quantity, "tokens": format_quantity, "count": format_quantity, "flops": format_flops,
               "bytes": format_bytes, "usd": format_usd, "days": format_days, "fraction": format_percent,
-              "number": format_number}
+              "loss": format_loss, "number": format_number}
 
 
 def format_value(x, unit: str = "number") -> str:
@@ -237,7 +243,7 @@ def format_interval(low, high, unit: str = "number") -> str:
 
 
 # Output keys → units, by the naming convention of the results (units in names): first match wins.
-_KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("flops", "flops"),
+_KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("loss", "loss"), ("flops", "flops"),
               ("bytes", "bytes"), ("usd", "usd"), ("cost", "usd"), ("days", "days"),
               ("mfu", "fraction"), ("fraction", "fraction"), ("utilization", "fraction"), ("n_params", "params"),
               ("params", "params"), ("tokens", "tokens"), ("gpu_hours", "count"), ("n_gpus", "count"))
