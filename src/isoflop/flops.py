@@ -270,6 +270,20 @@ def _kv_heads(n_head, query_groups: int):
 
 
 MAX_TARGET_N_PARAMS = 1e15  # 1,000× the largest models trained: a larger target is an input error
+# Head counts searched one by one; wider models are searched on as many geometrically spaced head counts, so
+# the grid (max_layers × at most 2·DENSE_HEADS shapes, ~45 MB) does not grow with the target: a 1e14-parameter
+# target once built a grid of 256 × 2.5M shapes and ran out of memory. The spacing there is ≤ 0.4 % in width
+# up to 1e15 parameters, far inside any snap tolerance; below ~5e8 parameters (head_dim 16) every count is kept.
+DENSE_HEADS = 2048
+
+
+def _candidate_heads(most: int) -> np.ndarray:
+    """Head counts 1..most: every one up to DENSE_HEADS, then DENSE_HEADS geometrically spaced ones."""
+    dense = np.arange(1, min(most, DENSE_HEADS) + 1)
+    if most <= DENSE_HEADS:
+        return dense
+    wide = np.unique(np.round(np.geomspace(DENSE_HEADS, most, DENSE_HEADS)).astype(np.int64))
+    return np.union1d(dense, wide)
 
 
 def propose_architecture(target_n_params: float, *, vocab_size: int, seq_len: int, aspect_ratio: float = 64.0,
@@ -297,11 +311,14 @@ def propose_architecture(target_n_params: float, *, vocab_size: int, seq_len: in
     if int(query_groups) != query_groups or query_groups < 1:
         raise InputError(f"query_groups must be a positive integer, got {query_groups!r}")
     layers = np.arange(1, max_layers + 1)[:, None]
-    heads = np.arange(1, 1 + max(8, int(4 * (target_n_params ** 0.5) / head_dim) + 2))
+    heads = _candidate_heads(max(8, int(4 * (target_n_params ** 0.5) / head_dim) + 2))
     d_model = head_dim * heads[None, :]
     kv_heads = _kv_heads(heads, int(query_groups))[None, :]
     d_ff = default_d_ff(d_model, mlp, multiple_of=head_dim)
-    total, emb, _ = _counts(layers, d_model, heads[None, :], kv_heads, d_ff, vocab_size, seq_len,
+    # Counted in float64: exact below 2**53 parameters, and no int64 overflow for the widest, deepest shapes
+    # (the chosen shape's exact count comes from Architecture below).
+    total, emb, _ = _counts(layers.astype(float), d_model.astype(float), heads[None, :].astype(float),
+                            kv_heads.astype(float), d_ff.astype(float), vocab_size, seq_len,
                             tied=tied_embeddings, bias=bias, mlp=mlp, norm=norm, position=position)
     n = total if count == "total" else total - emb
     rel = np.abs(n / target_n_params - 1.0)

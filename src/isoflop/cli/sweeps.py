@@ -53,11 +53,17 @@ def _config(path: Optional[Path], overrides: dict) -> SweepConfig:
 
 
 def _duration(seconds: float) -> str:
+    """A wall time in the unit that reads best, 3 significant figures at most (a 1e25-FLOP sweep on a CPU
+    printed "55555604050956.8 h")."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    if seconds < 365.25 * 86400:
+        return f"{sig(seconds / 86400, 3)} days"
+    return f"{sig(seconds / (365.25 * 86400), 3)} years"
 
 
 def design_table(design: SweepDesign, title: str = "IsoFLOP sweep") -> Table:
@@ -217,21 +223,23 @@ def status_cmd(
     with user_errors():
         from ..sweep import store
 
-        statuses = store.sweep_status(sweep_dir)
-    counts = {s: sum(st.state == s for st in statuses) for s in store.STATES}
-    if as_json:
-        print_json({"sweep_dir": str(sweep_dir), "counts": counts, "runs": [s.to_dict() for s in statuses]})
+        state = store.sweep_state(sweep_dir)
+    if as_json:  # SweepState.to_dict() is this command's JSON: its notes included
+        print_json(state.to_dict())
         return
     table = Table(title=escape(f"Sweep {sweep_dir}"), box=box.SIMPLE)
     for col in ("run_id", "state", "steps", "loss", "note"):
         table.add_column(col, justify="left" if col in ("run_id", "state", "note") else "right")
     colour = {"done": "green", "running": "cyan", "failed": "red", "pending": "white"}
-    for s in statuses:
-        note = s.error or (f"pid {s.pid}" if s.pid else "")
+    for s in state.runs:
+        # the notes themselves (paths and why) are too long for a column: they follow the table
+        note = s.error or (f"pid {s.pid}" if s.pid else "") or (
+            f"{len(s.notes)} note{'s' if len(s.notes) > 1 else ''} below" if s.notes else "")
         table.add_row(s.run_id, f"[{colour[s.state]}]{s.state}[/]", f"{s.step:,}/{s.n_steps:,}",
                       "" if s.loss is None else f"{s.loss:.4f}", escape(note))
     stdout.print(table)
-    stdout.print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    stdout.print(", ".join(f"{v} {k}" for k, v in state.counts().items()))
+    print_warnings(list(state.notes) + [f"{s.run_id}: {n}" for s in state.runs for n in s.notes], "note")
 
 
 def demo_cmd(

@@ -53,6 +53,9 @@ from .rules import get_rule
 #      the 40-50% MFU that large ones reach.
 DEVICE_FLOPS = {"cpu": 2e10, "cuda": 1e14}
 MAX_GRID = 1000  # budgets, or sizes per budget, in one sweep
+# Largest model a sweep may target: 10× the largest dense models trained so far. A budget like 1e30 FLOPs puts
+# N* near 1e14, an absurd model for a sweep and, before the search was bounded, an out-of-memory snap.
+MAX_SWEEP_N_PARAMS = 1e13
 
 # Query heads per key/value head of the llama block by default: Llama 2 70B and Llama 3 use 8 (64 / 8 heads);
 # a sweep's small models have 1-16 heads, so 2 keeps at least a few key/value heads while still exercising
@@ -143,9 +146,7 @@ class SweepConfig:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise InputError(f"{name}: must be an integer from {low} to {high:,}, got {value!r}")
         for name in ("spread", "center", "aspect_ratio", "snap_tolerance", "lr_multiplier"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise InputError(f"{name}: must be a positive number, got {value!r}")
+            _check_positive_finite(name, getattr(self, name))
         if self.spread < 1:
             raise InputError(f"spread: must be ≥ 1 (largest size / centre), got {self.spread!r}")
         for name in ("batch_tokens", "peak_lr"):
@@ -195,24 +196,30 @@ class SweepConfig:
             object.__setattr__(self, "sizes", tuple(sorted(parse_quantity(n, "sizes") for n in sizes)))
             if not self.sizes:
                 raise InputError("sizes: give at least one model size, e.g. sizes = [1e4, 3e4, 1e5]")
+            if self.sizes[-1] > MAX_SWEEP_N_PARAMS:
+                raise InputError(f"sizes: {self.sizes[-1]:.3g} parameters is beyond the {MAX_SWEEP_N_PARAMS:.0e} "
+                                 f"a sweep can train; give smaller sizes")
         elif self.schedule == "wsd":
             raise InputError("sizes: a wsd sweep trains one trunk per model size; list the sizes, "
                              "e.g. sizes = [1e4, 3e4, 1e5]")
         if self.min_n_tokens is not None:
             object.__setattr__(self, "min_n_tokens", parse_quantity(self.min_n_tokens, "min_n_tokens"))
         for name in ("min_tokens_per_param", "max_tokens_per_param"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-                raise InputError(f"{name}: must be a positive number, got {value!r}")
+            if getattr(self, name) is not None:
+                _check_positive_finite(name, getattr(self, name))
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["budgets"] = list(self.budgets)
         out["data"] = self.data.to_dict()
-        if self.schedule == "cosine" and self.sizes is None:  # a config written before WSD keeps its keys
-            for name in _WSD_KEYS:
+        # A config written before WSD keeps its keys: the later keys are left out while at their defaults.
+        # Every key set to something else stays, since from_dict(to_dict()) must give the same design (the
+        # CLI rebuilds configs this way; dropping min_n_tokens & co. once silently unfiltered cosine sweeps).
+        defaults = {f.name: f.default for f in fields(self) if f.name in _WSD_KEYS}
+        for name in _WSD_KEYS:
+            if out[name] == defaults[name]:
                 del out[name]
-        elif self.sizes is not None:
+        if self.sizes is not None:
             out["sizes"] = list(self.sizes)
         return out
 
@@ -255,6 +262,13 @@ class SweepConfig:
             data["paths"] = [str((path.parent / p) if not Path(p).is_absolute() else Path(p))
                              for p in data["paths"]]
         return cls.from_dict(d, source=str(path))
+
+
+def _check_positive_finite(name: str, value) -> None:
+    """The dataclass's own check, as strict as the TOML path's (``check_types``): Python callers once got
+    aspect_ratio = inf or lr_multiplier = inf accepted, and shapes or learning rates of inf."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise InputError(f"{name}: must be a positive finite number, got {value!r}")
 
 
 _WSD_KEYS = ("schedule", "sizes", "cooldown_fraction", "cooldown_shape", "min_tokens_per_param",
@@ -485,6 +499,11 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     centres = config.center * np.asarray(optimal.n_params, dtype=float).reshape(-1)
     k = config.sizes_per_budget
     u = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
+    largest = centres[-1] * config.spread ** u[-1]
+    if config.sizes is None and not largest <= MAX_SWEEP_N_PARAMS:
+        raise InputError(f"budgets: {budgets[-1]:.3g} FLOPs puts the largest model of the grid at {largest:.3g} "
+                         f"parameters (the prior's N* × center × spread), beyond the {MAX_SWEEP_N_PARAMS:.0e} a "
+                         f"sweep can train; lower budgets, center or spread")
 
     runs, warnings = [], []
     for budget, centre in zip(budgets, centres):
@@ -516,7 +535,16 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
                               checkpoint_every=math.ceil(n_steps / config.checkpoints_per_run))
             runs.append(RunSpec(run_id=f"c{format_budget(budget)}-n{n_params}", flops_budget=float(budget),
                                 target_n_params=float(target), train=train))
+    if not runs:  # every point filtered out: an empty sweep would "succeed" with nothing to train
+        raise InputError(f"no grid point in range: every point of budgets {', '.join(f'{b:.3g}' for b in budgets)} "
+                         f"falls outside {_filters(config)}; widen or remove these keys, or change budgets")
     return SweepDesign(config=config, law=law_name, runs=tuple(runs), warnings=tuple(warnings))
+
+
+def _filters(config: SweepConfig) -> str:
+    """The token filters that are set, as 'min_n_tokens = 1e+15, ...' (for errors)."""
+    keys = ("min_tokens_per_param", "max_tokens_per_param", "min_n_tokens")
+    return ", ".join(f"{k} = {getattr(config, k):g}" for k in keys if getattr(config, k) is not None)
 
 
 def warmup_steps(config: SweepConfig, hp, tokens_per_step: int, first_steps: int) -> int:
@@ -627,6 +655,6 @@ def _design_wsd(config: SweepConfig) -> SweepDesign:
             runs.append(RunSpec(run_id=f"c{format_budget(budget)}-n{n_params}", flops_budget=float(budget),
                                 target_n_params=float(target), train=spec, trunk=trunk_id))
     if not runs:
-        raise InputError("sizes: no size has a budget with tokens per parameter in range; widen "
-                         "min_tokens_per_param/max_tokens_per_param or change budgets")
+        raise InputError(f"no grid point in range: no size of sizes has a budget inside {_filters(config)}; "
+                         f"widen or remove these keys, or change sizes or budgets")
     return SweepDesign(config=config, law=config.law, runs=tuple(runs), warnings=tuple(warnings))

@@ -243,8 +243,11 @@ def _describe(outcome: RunOutcome) -> str:
         line = f"[green]✓[/green] {outcome.run_id}  loss {outcome.loss:.4f}  ({outcome.seconds:.1f} s)"
     elif outcome.status == "failed":
         line = f"[red]✗[/red] {outcome.run_id}  {escape(str(outcome.error))}"
-    else:
-        line = f"[yellow]·[/yellow] {outcome.run_id}  {outcome.status}: {escape(outcome.error or '')}"
+    else:  # skipped (already done) or busy (another process holds it): say why, never an empty reason
+        why = outcome.error or ("already done" if outcome.status == "skipped" else "")
+        if outcome.status == "skipped" and outcome.loss is not None:
+            why += f", loss {outcome.loss:.4f}"
+        line = f"[yellow]·[/yellow] {outcome.run_id}  {outcome.status}" + (f": {escape(why)}" if why else "")
     return "\n".join([line] + [f"  [yellow]note:[/yellow] {escape(note)}" for note in outcome.notes])
 
 
@@ -282,10 +285,45 @@ def _run_sequential(sweep_dir, todo, device, compile, retry_failed, progress, co
 # ------------------------------------------------------------------------------------- CPU worker processes
 
 _WORKER_SOURCES = {}  # per worker process: one loaded corpus per data spec
+PARENT_POLL_SECONDS = 1.0
 
 
-def _cpu_worker_init(threads: int):
+def _exit_with_parent(parent_pid: int) -> None:
+    """Make this worker process die with the sweep process ``parent_pid``.
+
+    A parent killed with SIGKILL cannot shut its pool down: its workers would finish their runs, then wait for
+    work forever (orphans of a few hundred MB each), holding their runs' locks meanwhile, so a restarted
+    sweep reported those runs busy. On Linux the kernel sends SIGKILL when the parent dies
+    (prctl PR_SET_PDEATHSIG); everywhere, a daemon thread polls the parent pid and exits. Dying mid-run is
+    safe: the kernel drops the run's flock, its lock.json names a dead pid (stale), and the run resumes from
+    its last checkpoint."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the thread below still catches it
+            pass
+
+    def watch():
+        while os.getppid() == parent_pid:  # an orphan is re-parented (to init or a subreaper)
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # died before we got here
+        os._exit(1)
+    threading.Thread(target=watch, name="isoflop-parent-watch", daemon=True).start()
+
+
+def _cpu_worker_init(threads: int, parent_pid: int | None = None):
     # A fresh (spawned) process: fix its thread count before any torch work.
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     import torch
 
     torch.set_num_threads(threads)
@@ -375,14 +413,16 @@ def _run_process_pool(sweep_dir, todo, n_workers, task, initializer, initargs, c
 
 def _run_cpu_workers(sweep_dir, todo, workers, threads, compile, retry_failed, progress, console) -> list[RunOutcome]:
     """Runs on ``workers`` processes of ``threads`` torch threads each, in WSD order (``_dispatch``)."""
-    return _run_process_pool(sweep_dir, todo, workers, _cpu_task, _cpu_worker_init, (threads,), compile,
-                             retry_failed, progress, console, f"sweep ({workers} workers)")
+    return _run_process_pool(sweep_dir, todo, workers, _cpu_task, _cpu_worker_init, (threads, os.getpid()),
+                             compile, retry_failed, progress, console, f"sweep ({workers} workers)")
 
 
 # ------------------------------------------------------------------------------------------- one per GPU
 
-def _gpu_worker_init(queue):
+def _gpu_worker_init(queue, parent_pid: int | None = None):
     # Runs in a fresh (spawned) process before torch is imported there: pin it to one GPU.
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     os.environ["CUDA_VISIBLE_DEVICES"] = str(queue.get())
 
 
@@ -398,8 +438,8 @@ def _run_multi_gpu(sweep_dir, todo, n_gpus, compile, retry_failed, progress, con
     queue = mp.get_context("spawn").Queue()
     for i in range(n_gpus):
         queue.put(i)
-    return _run_process_pool(sweep_dir, todo, n_gpus, _gpu_task, _gpu_worker_init, (queue,), compile,
-                             retry_failed, progress, console, f"sweep ({n_gpus} GPUs)")
+    return _run_process_pool(sweep_dir, todo, n_gpus, _gpu_task, _gpu_worker_init, (queue, os.getpid()),
+                             compile, retry_failed, progress, console, f"sweep ({n_gpus} GPUs)")
 
 
 # ----------------------------------------------------------------------------------------------------- ray

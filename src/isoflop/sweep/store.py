@@ -241,8 +241,13 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
+        pass
+    # A zombie (exited, not yet reaped: a killed sweep's worker until init reaps it, which a container's
+    # init may never do) answers kill(pid, 0) but holds no lock any more.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):  # no /proc (macOS): kill(pid, 0) is all we know
         return True
-    return True
 
 
 def lock_is_live(lock: dict | None, now: float | None = None) -> bool:
