@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -217,7 +218,9 @@ def ingest_cmd(
 
         if on_corrupt not in ("warn", "error"):
             raise InputError(f"--on-corrupt: choose one of warn, error, got {on_corrupt!r}")
-        with warnings.catch_warnings(record=True) as caught:
+        # Millions of logged points take seconds: a transient spinner on stderr (shown on a terminal only).
+        busy = stderr.status(f"reading {escape(str(source))} …") if not as_json else contextlib.nullcontext()
+        with busy, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CorruptLogWarning)
             table = ingest(source, format=log_format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
                            n_params=parse_per_run(params, "--params"),
@@ -225,8 +228,8 @@ def ingest_cmd(
                            batch_size=batch_size, seq_len=seq_len,
                            planned_steps=parse_per_run(planned_steps, "--planned-steps"), meta=meta, run_id=run_id,
                            param_convention=param_convention, on_corrupt=on_corrupt)
-        losses = [str(w.message) for w in caught if issubclass(w.category, CorruptLogWarning)]
-        write_runs(table, out_path)
+            losses = [str(w.message) for w in caught if issubclass(w.category, CorruptLogWarning)]
+            write_runs(table, out_path)
         runs = summarize_runs(table)
         if as_json:
             print_json({"out": str(out_path), "rows": len(table), "runs": runs, "data_loss": losses,
