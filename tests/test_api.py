@@ -238,6 +238,7 @@ def _hostile_calls(law, fit, runs):
         "a fractional --bootstrap": lambda: isoflop.FitOptions(n_bootstrap=2.5),
         "report of a path": lambda: isoflop.report("runs.csv"),
         "a model of 1e-30 parameters": lambda: isoflop.diagnose(law, 1e-30, 3e11),
+        "a misspelt read_logs option": lambda: isoflop.read_logs("logs", n_params=1e8, tokens_per_stp=1),
     }
 
 

@@ -143,8 +143,14 @@ def read_logs(source, **options) -> RunTable:
     Hugging Face ``trainer_state.json``, curve tables. State what the logs do not say: ``n_params`` (a number,
     or {run_id: number}) and ``tokens_per_step`` (or ``batch_size`` and ``seq_len``); the other options
     (``format``, ``loss_key``, ``meta``, ``on_corrupt``, …) are those of ``isoflop.ingest.ingest``."""
+    import inspect
+
     from .ingest import ingest as _ingest
 
+    known = set(inspect.signature(_ingest).parameters) - {"source"}
+    unknown = sorted(set(options) - known)
+    if unknown:  # one line naming the typo, not Python's TypeError
+        raise InputError(f"read_logs: unknown option(s) {', '.join(unknown)}; the options are {', '.join(sorted(known))}")
     return _ingest(source, **options)
 
 

@@ -22,16 +22,23 @@ tokens_per_step, batch_size, seq_len, planned_steps, planned_tokens) states them
 directly override the log's, and a per-run table overrides a single number.
 
 Which key is the loss: the first of `curve.LOSS_KEYS` a run logged — held-out loss before training loss
-(see `isoflop.ingest.curve`) — or ``loss_key``. Points at step 0 (no tokens seen yet) and non-finite
-losses (a diverged run) are dropped, with a warning; of repeated steps (a restarted job logs them again)
-the last logged is kept. The result has columns run_id, step, n_params, n_tokens, flops = 6·N·D, loss,
-loss_key (the logged key each loss came from) and planned_tokens (the learning-rate schedule's length in tokens: planned_steps × tokens per step, NaN where
-unknown), which `isoflop.fitting.envelope` uses to flag runs that did not run the length of their schedule.
+(see `isoflop.ingest.curve`) — or ``loss_key``. Points at step 0 (no tokens seen yet), at a missing or
+negative step, and non-finite losses (a diverged run) are dropped, with a warning naming where; of repeated
+steps (a restarted job logs them again) the last logged is kept. What would give wrong numbers silently is
+an InputError naming the file, run, row or option: two parameter counts for one run (in the log, in ``meta``
+or in ``n_params``), a ``meta`` row for a run the logs do not have, a tokens-seen key that is infinite,
+negative or goes backwards (when tokens come from it), a loss ≤ 0, an option that is not a positive number.
+The result has columns run_id, step, n_params, n_tokens, flops = 6·N·D, loss, loss_key (the logged key each
+loss came from) and planned_tokens (the learning-rate schedule's length in tokens: planned_steps × tokens per
+step, NaN where unknown), which `isoflop.fitting.envelope` uses to flag runs that did not run the length of
+their schedule.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import os
 from pathlib import Path
 from warnings import warn
 
@@ -63,7 +70,11 @@ def parse_per_run(text: str | None, name: str):
         run, sep, value = part.rpartition("=")
         if not sep or not run.strip():
             raise InputError(f"{name}: expected a number, or run=number pairs separated by commas; got {part!r}")
-        out[run.strip()] = parse_quantity(value, f"{name} {run.strip()}")
+        run = run.strip()
+        number = parse_quantity(value, f"{name} {run}")
+        if run in out and out[run] != number:  # which one is meant is the user's call, not the last one's
+            raise InputError(f"{name}: run {run!r} is given twice, as {out[run]:g} and {number:g}; give it once")
+        out[run] = number
     return out
 
 
@@ -79,6 +90,7 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
+    _refuse_sweep(path)
     if path.is_dir():
         if event_dirs(path):
             return "tensorboard"
@@ -92,6 +104,20 @@ def detect_format(path: str | Path) -> str:
     if path.suffix.lower() == ".csv" and _is_wandb(_csv_header(path)):
         return "wandb"
     return "table"
+
+
+def _refuse_sweep(path: Path) -> None:
+    """An isoflop sweep folder (or its sweep.json) is not a training log: `fit` and `report` read it directly.
+    Read as logs it would fail on sweep.json with a message that says nothing useful."""
+    folder = path.parent if path.name == "sweep.json" else path
+    if not folder.is_dir() or not any((folder / name).exists() for name in ("sweep.json", "runs", "sweep")):
+        return  # cheap test first: most log folders have none of these
+    from ..sweep.store import find_sweep  # imported here: the sweep package is slow to import
+
+    if find_sweep(folder) is not None:
+        raise InputError(f"{path}: an isoflop sweep folder, not training logs; `isoflop fit {folder}` and `isoflop "
+                         f"report {folder}` read it directly (its curves: isoflop.read_runs({str(folder)!r}, "
+                         f"curves=True))")
 
 
 def _is_wandb(header) -> bool:
@@ -119,6 +145,7 @@ def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | Non
     kind = detect_format(path) if format == "auto" else format
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
+    _refuse_sweep(path)
     if kind == "tensorboard":
         return read_tensorboard(path, loss_key, tokens_key, on_corrupt=on_corrupt)
     if kind == "huggingface":
@@ -142,10 +169,10 @@ def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | Non
     return _read_file_table(path, loss_key, tokens_key, step_key, on_corrupt)
 
 
-def _meta_table(meta) -> dict[str, dict[str, float]]:
-    """run_id → {field: value} from a meta table or its path."""
+def _meta_table(meta) -> tuple[dict[str, dict[str, float]], dict[str, int], str]:
+    """run_id → {field: value} from a meta table or its path; run_id → its row (for messages); the table's name."""
     if meta is None:
-        return {}
+        return {}, {}, "--meta"
     source = str(meta) if not isinstance(meta, pd.DataFrame) else "meta table"
     frame = meta if isinstance(meta, pd.DataFrame) else read_frame(meta)
     if "run_id" not in frame.columns:
@@ -153,14 +180,63 @@ def _meta_table(meta) -> dict[str, dict[str, float]]:
     fields = [c for c in META_FIELDS if c in frame.columns]
     if not fields:
         raise InputError(f"{source}: none of the columns {', '.join(META_FIELDS)}; found {', '.join(frame.columns)}")
-    out = {}
-    for i, row in frame.iterrows():
+    out, where = {}, {}
+    for i, (_, row) in enumerate(frame.iterrows()):
         values = {}
         for c in fields:
             if pd.notna(row[c]):
                 values[c] = parse_quantity(row[c], f"{source}: row {i + 1}, column {c}")
-        out[str(row["run_id"])] = values
-    return out
+        run = str(row["run_id"])
+        if run in out:  # a run listed twice: fine where the rows agree, an error where they do not
+            for c, v in values.items():
+                if c in out[run] and out[run][c] != v:
+                    raise InputError(f"{source}: run {run!r} is listed twice with different {c} (row {where[run]}: "
+                                     f"{out[run][c]:g}, row {i + 1}: {v:g}); keep one row per run")
+            out[run].update(values)
+            continue
+        out[run], where[run] = values, i + 1
+    return out, where, source
+
+
+def _show(value) -> str:
+    """A value as the user gave it: 0, nan, -256, '262144' (a string)."""
+    if isinstance(value, str):
+        return f"{value!r} (a string)"
+    if isinstance(value, (bool, np.bool_)):
+        return f"{value!r} (a boolean)"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return f"{float(value):g}"
+    return f"{value!r} (a {type(value).__name__})"
+
+
+def _check_option(value, name: str, whole: bool = False):
+    """A stated option (a number for every run, or {run_id: number}): each number positive and finite (whole for
+    batch_size and seq_len), else an InputError naming the option and the value as given. None passes."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {str(run): _check_option(v, f"{name} of run {run!r}", whole) for run, v in value.items()}
+    kind = "a positive whole number" if whole else "a positive number"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be {kind}, got {_show(value)}")
+    number = float(value)
+    if not (np.isfinite(number) and number > 0) or (whole and not number.is_integer()):
+        raise InputError(f"{name} must be {kind}, got {_show(value)}")
+    return number
+
+
+def _places(curve: Curve, mask, limit: int = 3) -> str:
+    """Where the points in ``mask`` are, for a warning: 'row 3 at step -100, row 7, …' or 'step -5'."""
+    out = []
+    for i in np.flatnonzero(mask)[:limit]:
+        step = f"step {curve.step[i]:g}" if np.isfinite(curve.step[i]) else None
+        if curve.rows is not None:
+            out.append(f"{curve.row_word} {int(curve.rows[i])}" + (f" at {step}" if step else ""))
+        else:
+            out.append(step or f"point {i + 1}")
+    return ", ".join(out) + (", …" if int(np.sum(mask)) > limit else "")
 
 
 def _stated(value, run: str):
@@ -175,6 +251,13 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
     """Attach parameters and tokens to curves: the RunTable of their points (see the module docstring)."""
     if param_convention not in CONVENTIONS:
         raise InputError(f"param_convention must be one of {', '.join(CONVENTIONS)}, got {param_convention!r}")
+    # Options from Python arrive unchecked (the CLI parses its own): a string or a zero would otherwise fail
+    # deep inside numpy, or fall through to "no parameter count" / "no point with tokens seen".
+    n_params = _check_option(n_params, "n_params (--params)")
+    tokens_per_step = _check_option(tokens_per_step, "tokens_per_step (--tokens-per-step)")
+    batch_size = _check_option(batch_size, "batch_size (--batch-size)", whole=True)
+    seq_len = _check_option(seq_len, "seq_len (--seq-len)", whole=True)
+    planned_steps = _check_option(planned_steps, "planned_steps (--planned-steps)")
     if (batch_size is None) != (seq_len is None):
         raise InputError("give --batch-size and --seq-len together (tokens per step = batch size × sequence length)")
     if batch_size is not None and tokens_per_step is not None:
@@ -183,7 +266,7 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         tokens_per_step = batch_size * seq_len
     if not curves:
         raise InputError(f"{source}: no runs found (no rows with both a step and a loss)")
-    per_run = _meta_table(meta)
+    per_run, meta_rows, meta_source = _meta_table(meta)
     ids = [c.run_id for c in curves]
     repeated = sorted({r for r in ids if ids.count(r) > 1})
     if repeated:
@@ -191,10 +274,11 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         raise InputError(f"run id {repeated[0]!r} occurs twice ({' and '.join(where[:2])}); give each run its own "
                          f"folder or file name")
     for mapping, option in ((n_params, "--params"), (tokens_per_step, "--tokens-per-step"),
-                            (planned_steps, "--planned-steps")):
+                            (planned_steps, "--planned-steps"), (per_run, meta_source)):
         unknown = sorted(set(mapping) - set(ids)) if isinstance(mapping, dict) else []
         if unknown:
-            raise InputError(f"{option}: no run named {unknown[0]!r}; runs are {', '.join(ids)}")
+            row = f" (row {meta_rows[unknown[0]]})" if mapping is per_run else ""
+            raise InputError(f"{option}: no run named {unknown[0]!r}{row}; runs are {', '.join(ids)}")
     frames, warnings = [], []
     for curve in curves:
         info = per_run.get(curve.run_id, {})
@@ -202,40 +286,70 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         if size is None:
             raise InputError(f"{curve.source}: run {curve.run_id!r} has no parameter count; give --params 1.2e8 "
                              f"(every run) or --params {curve.run_id}=1.2e8,… (or a --meta table)")
+        if size < 1:
+            raise InputError(f"{curve.source}: run {curve.run_id!r} has n_params {size:g}, below 1; counts are in "
+                             f"units (parameters), not millions or billions")
         step_tokens = info.get("tokens_per_step") or (info["batch_size"] * info["seq_len"]
                                                       if "batch_size" in info and "seq_len" in info else None)
         step_tokens = step_tokens or _stated(tokens_per_step, curve.run_id)
         steps = np.asarray(curve.step, float)
         if step_tokens is not None:
             tokens = steps * step_tokens
+        elif curve.tokens_error is not None:  # the log's tokens-seen key is corrupt, and tokens would come from it
+            raise InputError(curve.tokens_error)
         elif curve.n_tokens is not None:
             tokens = np.asarray(curve.n_tokens, float)
         else:
             raise InputError(f"{curve.source}: run {curve.run_id!r} has no token count; give --tokens-per-step "
                              f"(or --batch-size and --seq-len), or --tokens-key naming its tokens-seen key")
-        plan_steps = info.get("planned_steps") or _stated(planned_steps, curve.run_id) or curve.planned_steps
-        planned = info.get("planned_tokens") or curve.planned_tokens
-        if planned is None and plan_steps is not None:
-            # The schedule's length in tokens at this run's own tokens per step.
-            ratio = step_tokens if step_tokens is not None else (tokens[-1] / steps[-1] if steps.size and steps[-1] > 0
-                                                                  else np.nan)
-            planned = plan_steps * ratio
         frame = pd.DataFrame({"run_id": curve.run_id, "step": steps, "n_params": float(size), "n_tokens": tokens,
-                              "loss": np.asarray(curve.loss, float)})
+                              "loss": np.asarray(curve.loss, float), "point": np.arange(len(steps))})
+        # Points without a usable step first: a missing step (an empty cell, a null) or a negative one is not a
+        # place on the curve (and dedup would treat all missing steps as one repeated step).
+        missing = ~np.isfinite(steps)
+        if missing.any():
+            warnings.append(f"{curve.source}: dropped {int(missing.sum())} point(s) with a missing or non-finite "
+                            f"step ({_places(curve, missing)})")
+        negative = steps < 0
+        if negative.any():
+            warnings.append(f"{curve.source}: dropped {int(negative.sum())} point(s) at a negative step "
+                            f"({_places(curve, negative)})")
+        frame = frame[~(missing | negative)]
+        placed = len(frame)
         frame = frame.drop_duplicates("step", keep="last").sort_values("step", kind="stable")
-        if len(frame) < len(curve.step):
-            warnings.append(f"{curve.source}: {len(curve.step) - len(frame)} repeated steps, kept the last logged")
-        started = frame["n_tokens"] > 0
+        if len(frame) < placed:
+            warnings.append(f"{curve.source}: {placed - len(frame)} repeated steps, kept the last logged")
+        started = (frame["n_tokens"] > 0).to_numpy()
         if (~started).any():
-            warnings.append(f"{curve.source}: dropped {int((~started).sum())} point(s) at step 0 (no tokens seen)")
+            at_zero = (frame["step"].to_numpy()[~started] == 0).all()
+            unseen = np.zeros(len(steps), bool)
+            unseen[frame["point"].to_numpy()[~started]] = True
+            warnings.append(f"{curve.source}: dropped {int((~started).sum())} point(s) "
+                            + ("at step 0 (no tokens seen)" if at_zero
+                               else f"with no tokens seen ({_places(curve, unseen)})"))
         finite = np.isfinite(frame["loss"].to_numpy())
         if (~finite).any():
             warnings.append(f"{curve.source}: dropped {int((~finite).sum())} non-finite {curve.loss_key!r} "
                             f"value(s) (diverged?)")
-        frame = frame[started.to_numpy() & finite]
+        frame = frame[started & finite]
         if frame.empty:
             raise InputError(f"{curve.source}: run {curve.run_id!r} has no point with tokens seen and a finite "
                              f"{curve.loss_key!r}")
+        # Checked here, not left to RunTable.from_frame: its message would name a row of the combined table
+        # and the column 'loss', not the file's own row and column.
+        nonpositive = frame["loss"].to_numpy() <= 0
+        if nonpositive.any():
+            i = int(frame["point"].to_numpy()[np.flatnonzero(nonpositive)[0]])
+            raise InputError(f"{curve.at(i)}: {curve.loss[i]:g} must be positive (a loss in nats per token)")
+        plan_steps = info.get("planned_steps") or _stated(planned_steps, curve.run_id) or curve.planned_steps
+        planned = info.get("planned_tokens") or curve.planned_tokens
+        if planned is None and plan_steps is not None:
+            # The schedule's length in tokens at this run's own tokens per step (from its last point).
+            last_step, last_tokens = frame["step"].iloc[-1], frame["n_tokens"].iloc[-1]
+            ratio = step_tokens if step_tokens is not None else (last_tokens / last_step if last_step > 0
+                                                                  else np.nan)
+            planned = plan_steps * ratio
+        frame = frame.drop(columns="point")
         frame["planned_tokens"] = np.nan if planned is None else float(planned)
         frame["loss_key"] = curve.loss_key
         frame["truncated"] = bool(curve.truncated)
@@ -258,6 +372,8 @@ def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = N
     ``run_id`` renames the run of a source that holds exactly one. ``on_corrupt``: "warn" (keep what is whole,
     report the damage, mark runs that lost their end as truncated) or "error" (stop at the first problem).
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError(f"source must be a path (a str or pathlib.Path), got {source!r}")
     curves = read_curves(source, format=format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
                          on_corrupt=on_corrupt)
     if run_id is not None:
@@ -296,25 +412,26 @@ def summarize_runs(table: RunTable) -> list[dict]:
 
 
 def write_runs(table: RunTable, path: str | Path) -> Path:
-    """Write a RunTable's frame as Parquet, CSV or JSON lines, by the file's extension."""
+    """Write a RunTable's frame as Parquet, CSV or JSON lines, by the file's extension, atomically: a write
+    killed midway leaves the previous file whole (`io_utils.atomic_writer`), never a cut one that reads as
+    complete."""
+    from ..io_utils import atomic_writer
+
     path = Path(path)
     suffix = path.suffix.lower()
     frame = table.frame
+    writers = {".parquet": lambda f: frame.to_parquet(f, index=False), ".pq": lambda f: frame.to_parquet(f, index=False),
+               ".csv": lambda f: frame.to_csv(f, index=False),
+               ".jsonl": lambda f: frame.to_json(f, orient="records", lines=True),
+               ".ndjson": lambda f: frame.to_json(f, orient="records", lines=True)}
+    if suffix not in writers:
+        raise InputError(f"{path}: unknown output type {suffix!r}; use .parquet, .csv or .jsonl")
     try:
-        if suffix in (".parquet", ".pq"):
-            try:
-                frame.to_parquet(path, index=False)
-            except ImportError:
-                raise InputError(f"{path}: writing Parquet needs pyarrow (pip install 'isoflop[parquet]'); "
-                                 f"or write .csv / .jsonl") from None
-        elif suffix == ".csv":
-            frame.to_csv(path, index=False)
-        elif suffix in (".jsonl", ".ndjson"):
-            frame.to_json(path, orient="records", lines=True)
-        else:
-            raise InputError(f"{path}: unknown output type {suffix!r}; use .parquet, .csv or .jsonl")
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+        with atomic_writer(path) as f:  # an unwritable path or missing folder: InputError naming it
+            writers[suffix](f)
+    except ImportError:
+        raise InputError(f"{path}: writing Parquet needs pyarrow (pip install 'isoflop[parquet]'); "
+                         f"or write .csv / .jsonl") from None
     return path
 
 

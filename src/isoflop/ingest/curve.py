@@ -53,6 +53,18 @@ class Curve:
     truncated: bool = False
     notes: tuple[str, ...] = ()
     damage: tuple[str, ...] = ()
+    rows: np.ndarray | None = None  # where each point is in the file (row or line numbers, 1-based), for messages
+    column: str | None = None  # the file's own name of the loss column (a W&B chart's '<run> - <metric>')
+    tokens_error: str | None = None  # why the log's tokens-seen key is unusable; raised only if tokens come from it
+    row_word: str = "row"  # what ``rows`` count: "row" (CSV data rows), "line" (JSON lines), "log_history entry"
+
+    def at(self, i: int) -> str:
+        """Where point ``i`` is, in the file's own terms: 'path: row 3 (step 300), column 'run_b - train/loss''."""
+        step = f"step {self.step[i]:g}"
+        if self.rows is None:
+            return f"{self.source}: {step}, {self.loss_key!r}"
+        column = "column" if self.row_word == "row" else "key"
+        return f"{self.source}: {self.row_word} {int(self.rows[i])} ({step}), {column} {self.column or self.loss_key!r}"
 
     def with_notes(self, notes=(), damage=()) -> "Curve":
         return replace(self, notes=self.notes + tuple(notes), damage=self.damage + tuple(damage))
@@ -86,15 +98,34 @@ def _listing(keys, limit: int = 12) -> str:
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def tokens_at(steps, known_steps, known_tokens) -> np.ndarray:
+def tokens_at(steps, known_steps, known_tokens, where: str = "log", key: str = "tokens") -> np.ndarray:
     """Tokens seen at ``steps`` from the steps where a log recorded them: linear interpolation from
     (0, 0) through the known points (exact for a constant batch, and follows a batch-size ramp), and past
-    the last known step the last known tokens-per-step ratio."""
+    the last known step the last known tokens-per-step ratio.
+
+    A tokens-seen count is a running total: one that is infinite, negative, or goes down as the step goes
+    up is corrupt data, and interpolating through it would give wrong token counts silently, so it is an
+    InputError naming ``where`` (the file and run), the step and ``key``. Points at a missing or negative
+    step are not used (to_run_table drops those points, with a warning)."""
     steps = np.asarray(steps, float)
-    s = np.concatenate([[0.0], np.asarray(known_steps, float)])
-    t = np.concatenate([[0.0], np.asarray(known_tokens, float)])
-    order = np.argsort(s, kind="stable")
-    s, t = s[order], t[order]
+    known_steps, known_tokens = np.asarray(known_steps, float), np.asarray(known_tokens, float)
+    usable = np.isfinite(known_steps) & (known_steps >= 0)
+    known_steps, known_tokens = known_steps[usable], known_tokens[usable]
+    order = np.argsort(known_steps, kind="stable")
+    known_steps, known_tokens = known_steps[order], known_tokens[order]
+    bad = ~np.isfinite(known_tokens) | (known_tokens < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{where}: step {known_steps[i]:g}, {key!r}: {known_tokens[i]:g} is not a count of tokens "
+                         f"seen; fix the log, or give --tokens-per-step to count tokens from steps instead")
+    back = np.flatnonzero(np.diff(known_tokens) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise InputError(f"{where}: {key!r} goes backwards at step {known_steps[i]:g} ({known_tokens[i]:g}, after "
+                         f"{known_tokens[i - 1]:g} at step {known_steps[i - 1]:g}); tokens seen never decrease — "
+                         f"check the key, or give --tokens-per-step to count tokens from steps instead")
+    s = np.concatenate([[0.0], known_steps])
+    t = np.concatenate([[0.0], known_tokens])
     out = np.interp(steps, s, t)
     beyond = steps > s[-1]
     if s[-1] > 0:
@@ -102,14 +133,49 @@ def tokens_at(steps, known_steps, known_tokens) -> np.ndarray:
     return out
 
 
+# Text that means "nothing logged here" (pandas' usual missing markers). The text "NaN" is not among them:
+# tables are read with only empty cells as missing (`table.read_checked`), so that a logged NaN (a diverged
+# run's loss: W&B writes "NaN", JSON's NaN token) stays apart from a cell a sparse log left empty.
+_MISSING_TEXT = frozenset({"", "na", "n/a", "<na>", "null", "none", "#n/a", "#n/a n/a", "1.#ind", "-1.#ind",
+                           "1.#qnan", "-1.#qnan"})
+
+
+def _text(series):
+    return series.map(lambda v: str(v).strip().lower() if isinstance(v, str) else None)
+
+
+def logged(values) -> np.ndarray:
+    """Which cells of a column hold a logged value, NaN and inf included: not None, not a float NaN (an empty
+    cell, an absent key), not a missing marker such as 'null' or 'NA'."""
+    import pandas as pd
+
+    series = pd.Series(values)
+    if series.dtype != object and not pd.api.types.is_string_dtype(series):
+        return series.notna().to_numpy(dtype=bool)
+    text = _text(series)
+    return (series.notna() & ~text.isin(_MISSING_TEXT)).to_numpy(dtype=bool)
+
+
+def logged_tokens(steps, known_steps, known_tokens, where: str, key: str) -> tuple[np.ndarray | None, str | None]:
+    """`tokens_at`, or (None, the reason) where the tokens-seen key is corrupt: the reason is an InputError only
+    if tokens are taken from the log (`to_run_table`), not when tokens per step are stated."""
+    try:
+        return tokens_at(steps, known_steps, known_tokens, where, key), None
+    except InputError as exc:
+        return None, str(exc)
+
+
 def numeric(values, source: str, key: str, rows=None) -> np.ndarray:
     """Floats from a logged column; text that is not a number is an InputError naming the row and key.
 
-    Missing values (None, NaN, empty) become NaN: sparse logs leave most keys empty in most rows.
+    Missing values (None, NaN, empty, 'null') become NaN: sparse logs leave most keys empty in most rows.
+    ``rows``: the file's row number of each value, for messages (default: position + 1).
     """
     import pandas as pd
 
     series = pd.Series(values)
+    series = series.reset_index(drop=True)
+    rows = None if rows is None else np.asarray(rows)
     booleans = series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
     if booleans.any():  # True is not a loss of 1.0
         i = int(np.flatnonzero(booleans)[0])
@@ -121,8 +187,12 @@ def numeric(values, source: str, key: str, rows=None) -> np.ndarray:
             i = int(np.flatnonzero(odd)[0])
             row = i + 1 if rows is None else rows[i]
             raise InputError(f"{source}: row {row}, key {key!r}: {series.iloc[i]!r} is not a number")
+    if pd.api.types.is_string_dtype(series) and series.dtype != object:
+        series = series.astype(object)  # pandas' str dtype: the same checks as text in an object column
     out = pd.to_numeric(series, errors="coerce")
-    bad = out.isna() & series.notna() & (series.astype(str).str.strip() != "")
+    bad = out.isna() & series.notna()
+    if bad.any():  # text that became NaN: fine if it says missing or NaN, else not a number
+        bad[bad] = ~_text(series[bad]).isin(_MISSING_TEXT | {"nan", "-nan", "+nan"})
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         row = i + 1 if rows is None else rows[i]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, numeric, tokens_at
+from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, logged_tokens, numeric
 
 STATE = "trainer_state.json"
 _CHECKPOINT = re.compile(r"checkpoint-\d+$")
@@ -80,24 +80,35 @@ def read_trainer_state(path: str | Path, loss_key: str | None = None, tokens_key
     """The curve of one trainer_state.json (``loss_key`` default: eval_loss, else loss)."""
     path = Path(path)
     state = _load(path)
-    log = [entry for entry in state["log_history"] if isinstance(entry, dict)]
+    numbered = [(i + 1, entry) for i, entry in enumerate(state["log_history"]) if isinstance(entry, dict)]
+    log = [entry for _, entry in numbered]
     keys = dict.fromkeys(k for entry in log for k in entry if k not in ("step", "epoch"))
     key = choose_key(keys, loss_key, LOSS_KEYS, str(path))
+    if key == "train_loss" and loss_key is None:
+        # The Trainer's last log entry holds train_loss, its mean over the whole run: not the loss at the end,
+        # and far above it. A state with no per-step loss would otherwise be fitted as if that were final.
+        raise InputError(f"{path}: log_history has no per-step 'loss' or 'eval_loss', only 'train_loss', which is "
+                         f"Hugging Face's mean over the whole run, not a final loss; log the loss during training "
+                         f"(logging_steps), or name a key with --loss-key (--loss-key train_loss to use the mean "
+                         f"anyway); it has {', '.join(map(repr, list(keys)[:12]))}")
     rows = [entry for entry in log if entry.get(key) is not None]
+    entries = np.array([n for n, entry in numbered if entry.get(key) is not None])  # for messages
     missing = [i for i, entry in enumerate(rows) if "step" not in entry]
     if missing:
         raise InputError(f"{path}: log_history entry with {key!r} has no 'step' (entry {missing[0] + 1})")
     steps = numeric([e["step"] for e in rows], str(path), "step")
     loss = numeric([e[key] for e in rows], str(path), key)
-    tokens = None
+    tokens, tokens_error = None, None
     tkey = choose_key(keys, tokens_key, TOKEN_KEYS, str(path), what="tokens key", option="--tokens-key", required=False)
     if tkey is not None:
         known = [e for e in log if e.get(tkey) is not None and e.get("step") is not None]
         if known:  # a null num_input_tokens_seen (HF logs one when the option is off) counts as absent
             known_steps = numeric([e["step"] for e in known], str(path), "step")
             known_tokens = numeric([e[tkey] for e in known], str(path), tkey)
-            ok = np.isfinite(known_steps) & np.isfinite(known_tokens)
-            tokens = tokens_at(steps, known_steps[ok], known_tokens[ok]) if ok.any() else None
+            ok = ~np.isnan(known_tokens)  # inf or a count that goes down: corrupt, reported by tokens_at
+            if ok.any():
+                tokens, tokens_error = logged_tokens(steps, known_steps[ok], known_tokens[ok], str(path), tkey)
     planned = _count(state, "max_steps", path)
     return Curve(_run_id(path), steps, loss, key, str(path), n_tokens=tokens,
-                 planned_steps=planned if planned else None)
+                 planned_steps=planned if planned else None, tokens_error=tokens_error, rows=entries,
+                 row_word="log_history entry")

@@ -25,15 +25,10 @@ import pandas as pd
 
 from ..errors import InputError
 from ..runs import read_frame
-from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, numeric, tokens_at
+from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric
 
 RUN_KEYS = ("run_id", "run")
 _META = ("n_params", "planned_tokens", "planned_steps", "flops")
-
-
-def _last_finite(values) -> float | None:
-    values = values[np.isfinite(values)]
-    return float(values[-1]) if values.size else None
 
 
 def _preview(line: str, limit: int = 60) -> str:
@@ -43,11 +38,18 @@ def _preview(line: str, limit: int = 60) -> str:
 def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFrame, list[str], dict | None]:
     """A table file as a frame, with cut or malformed rows left out: (frame, problems, cut) where ``cut`` is
     the partial last row as {column: text} (None when the file ends cleanly). Other file types go to
-    `isoflop.runs.read_frame` unchanged."""
+    `isoflop.runs.read_frame` unchanged.
+
+    The frame's index is each row's place in the file (1-based: the data row of a CSV, the line of a JSON-lines
+    file), so that messages name the row the user can find even after bad rows were left out. Only empty cells
+    are missing: the text "NaN" (JSON's NaN token) stays as text, a logged non-finite value (see
+    `curve.logged`), not a cell the log left empty."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson") or not path.is_file():
-        return read_frame(path), [], None
+        frame = read_frame(path)
+        frame.index = np.arange(1, len(frame) + 1)
+        return frame, [], None
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -63,39 +65,45 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
                         f"rows (if the file is complete, end it with a newline)")
         cut = {"": last}
     if suffix in (".jsonl", ".ndjson"):
-        rows = []
+        rows, numbers = [], []
         for i, line in enumerate(lines):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                # NaN → the text "NaN": a logged NaN, kept apart from an absent key (NaN in the frame).
+                row = json.loads(line, parse_constant=lambda c: "NaN" if c == "NaN" else float(c))
             except ValueError:
                 row = None
             if not isinstance(row, dict):
                 problems.append(f"{path}: line {i + 1} is not a JSON object ({_preview(line.strip())}); left out")
                 continue
             rows.append(row)
+            numbers.append(i + 1)
         if cut is not None:
             cut = {"": cut[""]}
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(rows, index=numbers)
     else:
         sep = "\t" if suffix == ".tsv" else ","
         if not lines:
             raise InputError(f"{path}: empty file")
         if '"' not in text:  # no quoting: a row's fields are its separators + 1 (fast for large files)
             header = lines[0].rstrip("\r\n").split(sep)
-            keep = [lines[0]]
+            keep, numbers = [lines[0]], []
             for i, line in enumerate(lines[1:]):
+                if not line.strip():
+                    continue
                 n_fields = line.count(sep) + 1
-                if n_fields != len(header) and line.strip():
+                if n_fields != len(header):
                     problems.append(f"{path}: row {i + 1} has {n_fields} fields, the header {len(header)} "
                                     f"({_preview(line.strip())}); left out")
                     continue
                 keep.append(line)
+                numbers.append(i + 1)
             table_text = "".join(keep)
         else:
             records = list(csv.reader(io.StringIO("".join(lines)), delimiter=sep))
             header, rows = records[0], [sep.join(_quote(h, sep) for h in records[0])]
+            numbers = []
             for i, fields in enumerate(records[1:]):
                 if not fields:
                     continue
@@ -104,14 +112,19 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
                                     f"({_preview(sep.join(fields))}); left out")
                     continue
                 rows.append(sep.join(_quote(f, sep) for f in fields))
+                numbers.append(i + 1)
             table_text = "\n".join(rows) + "\n"
         if cut is not None:
             partial = next(csv.reader([cut[""]], delimiter=sep), [])
             cut = dict(zip(header, partial[:-1]))  # the last field may be cut; the ones before it are whole
         try:
-            frame = pd.read_csv(io.StringIO(table_text), sep=sep)
+            frame = pd.read_csv(io.StringIO(table_text), sep=sep, keep_default_na=False, na_values=[""])
         except (ValueError, pd.errors.ParserError) as exc:
             raise InputError(f"{path}: cannot read ({exc})") from None
+        if len(frame) == len(numbers):  # always, unless pandas skipped a row this loop kept
+            frame.index = numbers
+        else:
+            frame.index = np.arange(1, len(frame) + 1)
     if problems and on_corrupt == "error":
         raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps the complete rows and flags the run)")
     return frame, problems, cut
@@ -130,6 +143,9 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     problems, cut = [], None
     if frame is None:
         frame, problems, cut = read_checked(path, on_corrupt)
+        rows = np.asarray(frame.index)  # each row's place in the file (see read_checked)
+    else:
+        rows = np.arange(1, len(frame) + 1)
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     step = choose_key(columns, step_key, STEP_KEYS, str(path), what="step column", option="--step-key")
@@ -138,32 +154,56 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     key = choose_key(candidates, loss_key, LOSS_KEYS, str(path))
     tkey = choose_key(candidates, tokens_key, TOKEN_KEYS, str(path), what="tokens key", option="--tokens-key",
                       required=False)
-    steps = numeric(frame[step], str(path), step)
-    loss = numeric(frame[key], str(path), key)
-    tokens = None if tkey is None else numeric(frame[tkey], str(path), tkey)
-    meta = {c: numeric(frame[c], str(path), c) for c in _META if c in columns}
+    steps = numeric(frame[step], str(path), step, rows)
+    loss = numeric(frame[key], str(path), key, rows)
+    # Points are the rows that logged the loss, NaN and inf included: to_run_table drops those with a warning
+    # (a diverged run), and rows with a loss but no usable step, saying so. Rows without the loss are a
+    # sparse log's other keys and are skipped quietly.
+    has_loss = logged(frame[key])
+    tokens = None if tkey is None else numeric(frame[tkey], str(path), tkey, rows)
+    meta = {c: numeric(frame[c], str(path), c, rows) for c in _META if c in columns}
     runs = (frame[run_col].astype(str).to_numpy() if run_col is not None else np.full(len(frame), path.stem, object))
     # The run whose row was cut: named in the cut row where its run field is whole, else the last row's run.
     cut_run = None
     if cut is not None and len(runs):
         cut_run = cut.get(run_col) if run_col is not None and cut.get(run_col) else str(runs[-1])
+    row_word = "line" if path.suffix.lower() in (".jsonl", ".ndjson") else "row"
     curves = []
     for run in dict.fromkeys(runs):
         mine = runs == run
-        has = mine & np.isfinite(steps) & ~np.isnan(loss)
-        run_tokens = None
+        has = mine & has_loss
+        run_tokens, tokens_error = None, None
         if tokens is not None:
-            ok = mine & np.isfinite(tokens) & np.isfinite(steps)
-            run_tokens = tokens_at(steps[has], steps[ok], tokens[ok]) if ok.any() else None
-        info = {c: _last_finite(v[mine]) for c, v in meta.items()}
+            ok = mine & ~np.isnan(tokens)
+            if ok.any():
+                run_tokens, tokens_error = logged_tokens(steps[has], steps[ok], tokens[ok],
+                                                         f"{path}: run {str(run)!r}", tkey)
+        info = {c: _one_value(v, mine, rows, f"{path}: run {str(run)!r}", c) for c, v in meta.items()}
         truncated = str(run) == cut_run
         damage = tuple(problems) if not curves else ()  # a file's problems, reported once
         notes = ()
-        if truncated and has.any():
+        logged_steps = steps[has][np.isfinite(steps[has])]
+        if truncated and logged_steps.size:
             notes += (f"{path}: run {str(run)!r} ends in the cut row, so its last logged {key!r} (step "
-                      f"{steps[has].max():g}) is not its final loss; final-loss fits leave it out",)
+                      f"{logged_steps.max():g}) is not its final loss; final-loss fits leave it out",)
         curves.append(Curve(str(run), steps[has], loss[has], key, str(path), n_tokens=run_tokens,
                             n_params=info.get("n_params"), planned_steps=info.get("planned_steps"),
                             planned_tokens=info.get("planned_tokens"), truncated=truncated, notes=notes,
-                            damage=damage))
+                            damage=damage, rows=rows[has], column=key, row_word=row_word,
+                            tokens_error=tokens_error))
     return curves
+
+
+def _one_value(values, mine, rows, where: str, column: str) -> float | None:
+    """A run's value of a per-run column (n_params, planned_tokens, …): the one finite value its rows hold, None
+    when none does. Two different values for one run are an InputError: which one is right is the user's call,
+    and taking either silently gives wrong numbers."""
+    finite = mine & np.isfinite(values)
+    distinct = dict.fromkeys(values[finite].tolist())
+    if len(distinct) > 1:
+        first, second = list(distinct)[:2]
+        row_a = rows[finite][values[finite] == first][0]
+        row_b = rows[finite][values[finite] == second][0]
+        raise InputError(f"{where} has two values of {column!r}: {first:g} (row {row_a}) and {second:g} (row "
+                         f"{row_b}); a run has one — correct the column, or give each run its own run_id")
+    return float(values[finite][-1]) if finite.any() else None

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, tokens_at
+from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, logged_tokens
 
 ON_CORRUPT = ("warn", "error")
 _MAX_RECORD = 1 << 28  # a plausible record length (bytes) when searching past corrupt bytes
@@ -198,17 +198,19 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
             continue
         key = choose_key(series, loss_key, LOSS_KEYS, f"{where}", what="loss scalar tag")
         steps, loss = series[key]
-        tokens = None
+        tokens, tokens_error = None, None
         tag = choose_key(series, tokens_key, TOKEN_KEYS, f"{where}", what="tokens scalar tag", option="--tokens-key",
                          required=False)
         if tag is not None:
-            tokens = tokens_at(steps, *series[tag])
+            known_steps, known_tokens = series[tag]
+            ok = ~np.isnan(known_tokens)
+            tokens, tokens_error = logged_tokens(steps, known_steps[ok], known_tokens[ok], str(where), tag)
         notes = tuple(r for r in restarts if f"{key!r} restarts" in r)
         if tail_lost and steps.size:
             notes += (f"{where}: the log ends early (after step {steps.max():g}); the last logged "
                       f"{key!r} is not the run's final loss, so final-loss fits leave this run out",)
         curves.append(Curve(run_id, steps, loss, key, str(where), n_tokens=tokens,
-                            truncated=bool(tail_lost), notes=notes, damage=tuple(problems)))
+                            truncated=bool(tail_lost), notes=notes, damage=tuple(problems), tokens_error=tokens_error))
     if not curves:
         raise InputError(f"{path}: event files hold no scalars ({'; '.join(n for v in skipped.values() for n in v)})")
     by_dir = {Path(c.source): i for i, c in enumerate(curves)}

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, numeric, tokens_at
+from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric
 from .table import read_checked
 
 SEPARATOR = " - "
@@ -58,18 +58,19 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
     tkey = choose_key(columns, tokens_key, TOKEN_KEYS, str(path), what="tokens column", option="--tokens-key",
                       required=False)
     pkey = next((c for c in PARAM_KEYS if c in columns), None)
-    loss = numeric(frame[key], str(path), key)
-    steps = numeric(frame[skey], str(path), skey) if skey is not None else np.full(len(frame), np.nan)
-    tokens = numeric(frame[tkey], str(path), tkey) if tkey is not None else None
-    sizes = numeric(frame[pkey], str(path), pkey) if pkey is not None else None
+    rows = np.asarray(frame.index)  # each row's place in the file (see read_checked)
+    loss = numeric(frame[key], str(path), key, rows)
+    steps = numeric(frame[skey], str(path), skey, rows) if skey is not None else np.full(len(frame), np.nan)
+    tokens = numeric(frame[tkey], str(path), tkey, rows) if tkey is not None else None
+    sizes = numeric(frame[pkey], str(path), pkey, rows) if pkey is not None else None
     states = frame["State"].astype(str).str.strip().str.lower().to_numpy() if "State" in frame else None
     curves, notes = [], []
     for i, name in enumerate(frame["Name"].astype(str)):
         if not np.isfinite(loss[i]):
-            notes.append(f"{path}: row {i + 1} (run {name!r}) has no {key!r}; left out")
+            notes.append(f"{path}: row {rows[i]} (run {name!r}) has no {key!r}; left out")
             continue
         if skey is None and (tokens is None or not np.isfinite(tokens[i])):
-            raise InputError(f"{path}: row {i + 1} (run {name!r}): no step column and no tokens column; name one "
+            raise InputError(f"{path}: row {rows[i]} (run {name!r}): no step column and no tokens column; name one "
                              f"with --step-key or --tokens-key")
         # Without a step column the point's step is unknown: the tokens column carries the count (step 0 = unknown).
         step = steps[i] if np.isfinite(steps[i]) else 0.0
@@ -81,7 +82,7 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
         curves.append(Curve(name, np.array([step]), np.array([loss[i]]), key, f"{path} (run {name!r})",
                             n_tokens=None if tokens is None or not np.isfinite(tokens[i]) else np.array([tokens[i]]),
                             n_params=None if sizes is None or not np.isfinite(sizes[i]) else float(sizes[i]),
-                            truncated=unfinished, notes=run_notes))
+                            truncated=unfinished, notes=run_notes, rows=np.array([rows[i]]), column=key))
     if not curves:
         raise InputError(f"{path}: no run has a {key!r} value")
     curves[0] = curves[0].with_notes(notes, damage=problems)
@@ -101,29 +102,34 @@ def read_chart_csv(path: str | Path, loss_key: str | None = None, tokens_key: st
             continue
         run, _, metric = column.rpartition(SEPARATOR)  # run names may contain " - ", metric names rarely do
         metrics.setdefault(run, {})[metric] = column
-    steps_all = numeric(frame["Step"], str(path), "Step")
+    rows = np.asarray(frame.index)  # each row's place in the file (see read_checked), for messages
+    steps_all = numeric(frame["Step"], str(path), "Step", rows)
     # A cut last row: the runs still logging at the end (a value in the last whole row) lost their tail.
     last = frame.iloc[-1] if cut is not None and len(frame) else None
     curves = []
     for run, columns in metrics.items():
         source = f"{path} (run {run!r})"
         key = choose_key(columns, loss_key, LOSS_KEYS, source)
-        loss = numeric(frame[columns[key]], source, columns[key])
-        has = np.isfinite(loss) & np.isfinite(steps_all)
-        tokens = None
+        loss = numeric(frame[columns[key]], source, columns[key], rows)
+        # The rows where this run logged the loss, NaN and inf included (W&B writes a diverged loss as "NaN" or
+        # "inf"; an empty cell is a step the run did not log): to_run_table drops non-finite losses and rows
+        # without a usable step, with a warning each.
+        has = logged(frame[columns[key]])
+        tokens, tokens_error = None, None
         tkey = choose_key(columns, tokens_key, TOKEN_KEYS, source, what="tokens key", option="--tokens-key",
                           required=False)
         if tkey is not None:
-            known = numeric(frame[columns[tkey]], source, columns[tkey])
-            ok = np.isfinite(known) & np.isfinite(steps_all)
-            tokens = tokens_at(steps_all[has], steps_all[ok], known[ok])
+            known = numeric(frame[columns[tkey]], source, columns[tkey], rows)
+            ok = ~np.isnan(known)
+            tokens, tokens_error = logged_tokens(steps_all[has], steps_all[ok], known[ok], source, columns[tkey])
         truncated = last is not None and pd.notna(last[columns[key]])
         notes = ()
-        if truncated and has.any():
+        logged_steps = steps_all[has][np.isfinite(steps_all[has])]
+        if truncated and logged_steps.size:
             notes = (f"{source}: the file was cut while this run was still logging; its last {key!r} (step "
-                     f"{steps_all[has].max():g}) is not its final loss; final-loss fits leave it out",)
+                     f"{logged_steps.max():g}) is not its final loss; final-loss fits leave it out",)
         curves.append(Curve(run, steps_all[has], loss[has], key, source, n_tokens=tokens, truncated=truncated,
-                            notes=notes))
+                            notes=notes, rows=rows[has], column=columns[key], tokens_error=tokens_error))
     if not curves:
         raise InputError(f"{path}: no '<run> - <metric>' columns")
     curves[0] = curves[0].with_notes(damage=problems)
