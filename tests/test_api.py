@@ -150,12 +150,14 @@ def test_python_planners_refuse_an_unidentified_fit_as_the_cli_does():
             isoflop.diagnose(source, 1e8, 2e9)
         with pytest.raises(isoflop.InputError, match="unidentified"):
             isoflop.frontier(source, [1e20, 1e21])
-    with pytest.warns(isoflop.UnidentifiedWarning, match="one model size"):
+    with pytest.warns(isoflop.UnidentifiedWarning, match="one model size") as record:
         plan = isoflop.plan(result, flops=1e21, allow_unidentified=True)
+    assert record[0].filename == __file__  # the warning points at the caller's line, not inside isoflop
     assert "allow_unidentified=True" in plan.warnings[0] and plan.to_dict()["warnings"][0] == plan.warnings[0]
     assert plan.n_params == pytest.approx(isoflop.plan(result.law, flops=1e21).n_params)  # the same numbers, marked
-    with pytest.warns(isoflop.UnidentifiedWarning):
+    with pytest.warns(isoflop.UnidentifiedWarning) as record:
         isoflop.diagnose(result, 1e8, 2e9, allow_unidentified=True)
+    assert record[0].filename == __file__
     # A predicted loss from it is refused too, as `isoflop loss --fit` refuses it.
     with pytest.raises(isoflop.InputError, match="allow_unidentified=True"):
         isoflop.predict_loss(result, 1e8, 2e9)

@@ -104,9 +104,14 @@ def _read_if_path(obj):
     return obj
 
 
-def _supported_law(obj, allow_unidentified: bool):
-    """(the law ``obj`` stands for, `_check_identified`'s note)."""
-    return as_law(obj), _check_identified(obj, allow_unidentified, stacklevel=4)
+def _answer_from(obj, allow_unidentified: bool, answer, with_evidence):
+    """``answer(law)`` for the law ``obj`` stands for (a path is read as a saved fit), given the fit's evidence
+    (`answers.py`: the calibrated loss interval and its warnings) and marked when the fit is unidentified and
+    ``allow_unidentified`` lets it through (else InputError)."""
+    source = _read_if_path(obj)
+    note = _check_identified(source, allow_unidentified, stacklevel=4)  # the warning points at the user's call
+    result = with_evidence(answer(as_law(source)), evidence_of(source))
+    return result if note is None else replace(result, warnings=(note,) + tuple(result.warnings))
 
 
 def read_runs(source, columns: dict[str, str] | None = None, param_convention: str = "total",
@@ -174,10 +179,8 @@ def plan(law, *, allow_unidentified: bool = False, **question) -> Plan:
     n_params, n_tokens, target_loss, unique_tokens, inference_tokens, cluster, days, … (see
     ``isoflop.planning.plan``). From an unidentified fit: InputError, or with ``allow_unidentified`` a plan
     whose ``warnings`` say so."""
-    source = _read_if_path(law)
-    law, note = _supported_law(source, allow_unidentified)
-    result = plan_with_evidence(_planning.plan(law, **question), evidence_of(source))
-    return result if note is None else replace(result, warnings=(note,) + tuple(result.warnings))
+    return _answer_from(law, allow_unidentified, lambda the_law: _planning.plan(the_law, **question),
+                        plan_with_evidence)
 
 
 def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5, *,
@@ -185,21 +188,18 @@ def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5, *,
     """Is (n_params, n_tokens) undertrained, compute-optimal or overtrained, and how much compute does it waste?
     From a fit, the loss interval is the calibrated prediction's, with its warnings (`answers.py`). (An
     unidentified fit: as in `plan`.)"""
-    law = _read_if_path(law)
-    the_law, note = _supported_law(law, allow_unidentified)
-    result = diagnosis_with_evidence(_planning.diagnose(the_law, n_params, n_tokens, tolerance), evidence_of(law))
-    return result if note is None else replace(result, warnings=(note,) + tuple(result.warnings))
+    return _answer_from(law, allow_unidentified,
+                        lambda the_law: _planning.diagnose(the_law, n_params, n_tokens, tolerance),
+                        diagnosis_with_evidence)
 
 
 def frontier(law, flops, unique_tokens=None, inference_tokens=None, *, allow_unidentified: bool = False) -> Frontier:
     """Compute-optimal (and data-constrained, inference-aware) allocations over an array of budgets; from a fit,
     calibrated loss intervals and the warnings of its predictions (`answers.py`). (An unidentified fit: as in
     `plan`.)"""
-    law = _read_if_path(law)
-    the_law, note = _supported_law(law, allow_unidentified)
-    result = frontier_with_evidence(_planning.frontier(the_law, flops, unique_tokens, inference_tokens),
-                                    evidence_of(law))
-    return result if note is None else replace(result, warnings=(note,) + tuple(result.warnings))
+    return _answer_from(law, allow_unidentified,
+                        lambda the_law: _planning.frontier(the_law, flops, unique_tokens, inference_tokens),
+                        frontier_with_evidence)
 
 
 def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float = 0.95,
