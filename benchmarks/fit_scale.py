@@ -12,7 +12,8 @@ peak, 22 s (1.8 s of it building the RunTable). Kaplan's form at a million rows:
 loss-vs-compute: 0.51 GiB, 12 s. Before the start grid was scored in row chunks: 100,000 rows took 2.33 GiB
 and 50 s under similar load, and a million rows would have needed ~24 GB. On the quiet machine (2026-11-26,
 after the starts were polished one at a time): 100,000 rows 1.3 s; 1,000,000 rows 8.5 s, Kaplan 18.2 s,
-loss-vs-compute 4.7 s, memory unchanged.
+loss-vs-compute 4.7 s, memory unchanged. Once the start grid's coefficients were also solved on the 20,000-row
+subsample (same day, quiet): 100,000 rows 1.1 s; 1,000,000 rows 5.1 s, Kaplan 16.8 s, loss-vs-compute 4.8 s.
 
 Usage: python benchmarks/fit_scale.py [ROWS ...] [--form FORM]   (default: 100000 1000000,
 chinchilla)

@@ -17,9 +17,10 @@ How the global optimum is found fast, from generic starting points (nothing tune
    Both passes run over row chunks (the least squares through its normal equations XᵀWX, XᵀWy), so memory
    does not grow with grid size × rows.
 2. All starts are refined together by the batched Levenberg–Marquardt/IRLS solver of `optimize.py` with
-   analytic Jacobians to a loose tolerance, and the lowest objective is refined alone to full precision. On large data sets (more than
-   20,000 rows) the grid is scored and the starts refined on a fixed random subsample of 20,000 rows, and
-   only the best of them (by the objective on all rows) is refined on all rows.
+   analytic Jacobians to a loose tolerance, and the lowest objective is refined alone to full precision. On
+   large data sets (more than 20,000 rows) the grid's coefficients are solved, the grid scored and the starts
+   refined on a fixed random subsample of 20,000 rows, and only the best of them (by the objective on all
+   rows) is refined on all rows.
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def _log_coef(c):
     return np.log(np.maximum(c, np.exp(_LOG_FLOOR)))
 
 
+def _start_data(start_rows, *arrays):
+    """The rows the start grid is scored on: all, or ``start_rows`` (a subsample of large data: starts only
+    need to fall in the right basin, and the grid's cost is grid points × rows)."""
+    return arrays if start_rows is None else tuple(a[start_rows] for a in arrays)
+
+
 @dataclass(frozen=True)
 class _Problem:
     """One form on one data set: the LSE model, θ bounds, free mask and the grid of starting points."""
@@ -112,7 +119,7 @@ class _Problem:
     starts: np.ndarray  # (G, P)
 
 
-def _chinchilla_problem(logn, logd, loss, w, tied, fixed, bounds):
+def _chinchilla_problem(logn, logd, loss, w, tied, fixed, bounds, start_rows=None):
     n = logn.size
     names = ("a", "b", "e", "alpha") + (() if tied else ("beta",))
     P = len(names)
@@ -151,17 +158,19 @@ def _chinchilla_problem(logn, logd, loss, w, tied, fixed, bounds):
     alphas, ia = np.unique(grid[:, 0], return_inverse=True)
     betas, ib = np.unique(grid[:, 1], return_inverse=True)
 
+    s_logn, s_logd, s_loss, s_w = _start_data(start_rows, logn, logd, loss, w)
+
     def design(rows):
-        N, D = np.exp(logn[rows]), np.exp(logd[rows])
+        N, D = np.exp(s_logn[rows]), np.exp(s_logd[rows])
         Phi = np.stack([np.broadcast_to(1.0, (G, N.size)), (N[None, :] ** -alphas[:, None])[ia],
                         (D[None, :] ** -betas[:, None])[ib]], axis=2)
-        target = np.broadcast_to(loss[rows], (G, N.size)).copy()
+        target = np.broadcast_to(s_loss[rows], (G, N.size)).copy()
         for col, value in known.items():  # fixed coefficients move to the target side
             target -= value * Phi[:, :, col]
-        return Phi[:, :, keep], target, w[rows] / loss[rows] ** 2
+        return Phi[:, :, keep], target, s_w[rows] / s_loss[rows] ** 2
 
     coef = np.zeros((G, 3))
-    coef[:, keep] = _nnls_batch(*_normal_equations(design, n, G, len(keep)))
+    coef[:, keep] = _nnls_batch(*_normal_equations(design, s_loss.size, G, len(keep)))
     starts = np.column_stack([_log_coef(coef[:, 1]), _log_coef(coef[:, 2]), _log_coef(coef[:, 0]), grid[:, 0]]
                              + ([] if tied else [grid[:, 1]]))
     for i, value in fixed_theta.items():
@@ -169,7 +178,7 @@ def _chinchilla_problem(logn, logd, loss, w, tied, fixed, bounds):
     return _Problem(model, names, lower, upper, free, starts)
 
 
-def _kaplan_problem(logn, logd, loss, w):
+def _kaplan_problem(logn, logd, loss, w, start_rows=None):
     n = logn.size  # θ = (q, p, w, α_D); terms: 0 = q − p log N, 1 = w − log D
     one = np.ones(n)
     model = LSEModel(((0, 0, one), (0, 1, -logn), (1, 2, one)), 2, n, offset=np.column_stack([np.zeros(n), -logd]),
@@ -177,32 +186,36 @@ def _kaplan_problem(logn, logd, loss, w):
     grid = np.array(list(itertools.product(_EXPONENT_GRID / 4, np.linspace(0.2, 3.0, 15))))  # (α_D, p)
     G = len(grid)
 
-    def design(rows):
-        target = loss[rows][None, :] ** (1.0 / grid[:, :1])
-        Phi = np.stack([np.exp(logn[rows])[None, :] ** -grid[:, 1:],
-                        np.broadcast_to(np.exp(-logd[rows]), target.shape)], axis=2)
-        return Phi, target, w[rows] / target**2  # relative error of L^(1/α_D) ∝ that of L
+    s_logn, s_logd, s_loss, s_w = _start_data(start_rows, logn, logd, loss, w)
 
-    coef = _nnls_batch(*_normal_equations(design, n, G, 2))
+    def design(rows):
+        target = s_loss[rows][None, :] ** (1.0 / grid[:, :1])
+        Phi = np.stack([np.exp(s_logn[rows])[None, :] ** -grid[:, 1:],
+                        np.broadcast_to(np.exp(-s_logd[rows]), target.shape)], axis=2)
+        return Phi, target, s_w[rows] / target**2  # relative error of L^(1/α_D) ∝ that of L
+
+    coef = _nnls_batch(*_normal_equations(design, s_loss.size, G, 2))
     starts = np.column_stack([_log_coef(coef[:, 0]), grid[:, 1], _log_coef(coef[:, 1]), grid[:, 0]])
     lower, upper = np.array([-200.0, 1e-3, -100.0, 1e-3]), np.array([500.0, 20.0, 200.0, 2.0])
     return _Problem(model, ("q", "p", "w", "alpha_d"), lower, upper,
                     np.ones(4, bool), starts)
 
 
-def _lvc_problem(logc, loss, w):
+def _lvc_problem(logc, loss, w, start_rows=None):
     n = logc.size  # θ = (e, c, γ); terms: 0 = e, 1 = c − γ log C
     one = np.ones(n)
     model = LSEModel(((0, 0, one), (1, 1, one), (1, 2, -logc)), 2, n)
     grid = _EXPONENT_GRID[:, None] / 2
     G = len(grid)
 
-    def design(rows):
-        C = np.exp(logc[rows])
-        Phi = np.stack([np.broadcast_to(1.0, (G, C.size)), C[None, :] ** -grid], axis=2)
-        return Phi, np.broadcast_to(loss[rows], (G, C.size)), w[rows] / loss[rows] ** 2
+    s_logc, s_loss, s_w = _start_data(start_rows, logc, loss, w)
 
-    coef = _nnls_batch(*_normal_equations(design, n, G, 2))
+    def design(rows):
+        C = np.exp(s_logc[rows])
+        Phi = np.stack([np.broadcast_to(1.0, (G, C.size)), C[None, :] ** -grid], axis=2)
+        return Phi, np.broadcast_to(s_loss[rows], (G, C.size)), s_w[rows] / s_loss[rows] ** 2
+
+    coef = _nnls_batch(*_normal_equations(design, s_loss.size, G, 2))
     starts = np.column_stack([_log_coef(coef[:, 0]), _log_coef(coef[:, 1]), grid[:, 0]])
     lower, upper = np.array([-50.0, -200.0, 1e-4]), np.array([10.0, 200.0, 3.0])
     return _Problem(model, ("e", "c", "gamma"), lower, upper, np.ones(3, bool), starts)
@@ -328,7 +341,9 @@ class FitResult:
                 "identifiability": self.identifiability.to_dict()}
 
 
-def build_problem(form, n_params, n_tokens, loss, flops, weights, fixed=None, bounds=None) -> _Problem:
+def build_problem(form, n_params, n_tokens, loss, flops, weights, fixed=None, bounds=None,
+                  start_rows=None) -> _Problem:
+    """One form on one data set; ``start_rows``: score the start grid on these rows only (`_subsample_rows`)."""
     if form not in FORMS:
         raise InputError(f"unknown law form {form!r}; choose one of {', '.join(FORMS)}")
     if (fixed or bounds) and form not in ("chinchilla", "chinchilla-tied"):
@@ -338,11 +353,11 @@ def build_problem(form, n_params, n_tokens, loss, flops, weights, fixed=None, bo
         if key not in allowed:
             raise InputError(f"unknown parameter {key!r} to fix or bound; choose from {', '.join(sorted(allowed))}")
     if form == "loss-vs-compute":
-        return _lvc_problem(np.log(flops), loss, weights)
+        return _lvc_problem(np.log(flops), loss, weights, start_rows)
     if form == "kaplan":
-        return _kaplan_problem(np.log(n_params), np.log(n_tokens), loss, weights)
+        return _kaplan_problem(np.log(n_params), np.log(n_tokens), loss, weights, start_rows)
     return _chinchilla_problem(np.log(n_params), np.log(n_tokens), loss, weights, form == "chinchilla-tied",
-                               fixed, bounds)
+                               fixed, bounds, start_rows)
 
 
 def _evaluate(problem, theta, log_loss, weights, delta, asymmetry=0.5):
@@ -366,15 +381,21 @@ def _objectives(model, theta, log_loss, weights, delta):
 _SUBSAMPLE_ROWS = 20_000
 
 
+def _subsample_rows(n: int):
+    """A fixed random subsample of ``_SUBSAMPLE_ROWS`` row indices (sorted), or None when n is no larger."""
+    if n <= _SUBSAMPLE_ROWS:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n, _SUBSAMPLE_ROWS, replace=False))
+
+
 def _search_starts(problem, log_loss, weights, n_starts, delta):
     """The starting points to refine on all rows: the ``n_starts`` best grid points by their true objective
     (at most ``_SUBSAMPLE_ROWS`` rows), or on larger data the best of them after refinement on a subsample."""
-    n = log_loss.size
-    if n <= _SUBSAMPLE_ROWS:
+    rows = _subsample_rows(log_loss.size)
+    if rows is None:
         grid_obj = _objectives(problem.model, problem.starts, log_loss, weights, delta)
         order = np.argsort(np.where(np.isfinite(grid_obj), grid_obj, np.inf))
         return problem.starts[order[:n_starts]]
-    rows = np.sort(np.random.default_rng(0).choice(n, _SUBSAMPLE_ROWS, replace=False))
     model, sub_log_loss, sub_weights = problem.model.take(rows), log_loss[rows], weights[rows]
     grid_obj = _objectives(model, problem.starts, sub_log_loss, sub_weights, delta)
     order = np.argsort(np.where(np.isfinite(grid_obj), grid_obj, np.inf))
@@ -405,7 +426,8 @@ def fit_arrays(loss, n_params=None, n_tokens=None, flops=None, *, form="chinchil
     weights = np.ones_like(loss) if weights is None else np.asarray(weights, float)
     problem = build_problem(form, None if n_params is None else np.asarray(n_params, float),
                             None if n_tokens is None else np.asarray(n_tokens, float),
-                            loss, None if flops is None else np.asarray(flops, float), weights, fixed, bounds)
+                            loss, None if flops is None else np.asarray(flops, float), weights, fixed, bounds,
+                            start_rows=_subsample_rows(loss.size))
     if not 0 < asymmetry < 1:
         raise InputError(f"asymmetry must be in (0, 1) (0.5: symmetric Huber), got {asymmetry!r}")
     log_loss = np.log(loss)
