@@ -119,6 +119,10 @@ def test_a_budget_implying_an_absurd_model_is_an_input_error(tmp_path):
         design_sweep(SweepConfig.from_dict({"budgets": [1e30]}))
     with pytest.raises(InputError, match="sizes: 1e\\+14 parameters"):
         SweepConfig.from_dict({"budgets": [1e20], "sizes": [1e14]})
+    # A small fixed size at a huge budget: 7.2e24 tokens (1e21 steps), refused as a cosine or a WSD sweep.
+    for schedule in ("cosine", "wsd"):
+        with pytest.raises(InputError, match="trains the 23,008-parameter model on 7.24e\\+24 tokens"):
+            design_sweep(SweepConfig.from_dict({"budgets": [1e30], "sizes": [20000], "schedule": schedule}))
 
 
 def test_a_large_budget_designs_quickly_and_reads_its_time_in_years():

@@ -56,6 +56,15 @@ MAX_GRID = 1000  # budgets, or sizes per budget, in one sweep
 # Largest model a sweep may target: 10× the largest dense models trained so far. A budget like 1e30 FLOPs puts
 # N* near 1e14, an absurd model for a sweep and, before the search was bounded, an out-of-memory snap.
 MAX_SWEEP_N_PARAMS = 1e13
+# Most tokens one run of a sweep may train on: ~100× the largest pre-training sets (Llama 3: 15T). A fixed small
+# size at a huge budget (20K params at 1e30 FLOPs) otherwise designs a run of 1e21 steps and 1e12 years.
+MAX_RUN_TOKENS = 1e15
+
+
+def _check_run_tokens(n_tokens: float, n_params: int, budget: float) -> None:
+    if not n_tokens <= MAX_RUN_TOKENS:
+        raise InputError(f"budgets: {budget:.3g} FLOPs trains the {n_params:,}-parameter model on {n_tokens:.3g} "
+                         f"tokens, beyond the {MAX_RUN_TOKENS:.0e} a sweep run can; lower budgets or raise sizes")
 
 # Query heads per key/value head of the llama block by default: Llama 2 70B and Llama 3 use 8 (64 / 8 heads);
 # a sweep's small models have 1-16 heads, so 2 keeps at least a few key/value heads while still exercising
@@ -519,6 +528,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
             hp = rule(n_params, budget, arch.n_params_non_embedding)
             batch_size, tokens_per_step, peak_lr = _recipe(config, hp)
             n_steps = round(budget / flops_per_token / tokens_per_step)
+            _check_run_tokens(n_steps * tokens_per_step, n_params, budget)
             if n_steps < 1:
                 raise InputError(f"budgets: {budget:.3g} FLOPs cannot pay for one optimiser step of the "
                                  f"{n_params:,}-parameter model ({tokens_per_step} tokens × "
@@ -624,6 +634,7 @@ def _design_wsd(config: SweepConfig) -> SweepDesign:
         branches = {}  # branch step → (budget, steps of the point)
         for budget in budgets:
             n_steps = round(budget / fpt / tokens_per_step)
+            _check_run_tokens(n_steps * tokens_per_step, n_params, budget)
             branch = round(n_steps / (1 + f))
             if branch < 1 or n_steps - branch < 1:
                 raise InputError(f"budgets: {budget:.3g} FLOPs cannot pay for a stable step and a cooldown step "
