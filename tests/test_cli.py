@@ -200,3 +200,21 @@ def test_sizes_no_run_could_have_are_refused_not_planned(option, value):
     """1 token is compute-optimal for a 0.0128-parameter model at 0.077 FLOPs: refused, as a budget that small is."""
     result = runner.invoke(app, ["plan", option, value])
     assert result.exit_code == 2 and f"{option[2:]} {value} is compute-optimal" in result.output.replace("n_", "")
+
+
+def test_frontier_warns_as_plan_does_and_says_what_its_columns_combine():
+    """A preset's range and break-down warnings reach the frontier as they reach a plan at the same budget, and
+    data-constrained beside inference-aware columns are said not to combine both limits."""
+    plan = run_json("plan", "--law", "kaplan2020", "--flops", "1e25")
+    frontier = run_json("frontier", "--law", "kaplan2020", "--from", "1e22", "--to", "1e26")
+    assert any("break down" in w for w in plan["warnings"]) and any("break down" in w for w in frontier["warnings"])
+    both = run_json("frontier", "--from", "1e20", "--to", "1e22", "--unique-tokens", "1T", "--inference-tokens", "2T")
+    assert any("assume unlimited unique data" in w for w in both["warnings"])
+
+
+def test_named_models_carry_their_caveats():
+    mistral = run_json("flops", "--model", "mistral-7b")
+    assert mistral["seq_len"] == 8192  # Jiang et al. 2023, Table 1: context_len 8,192 (the HF config's 32,768 is not)
+    assert any("sliding-window" in w for w in mistral["warnings"])
+    moe = run_json("diagnose", "--model", "mixtral-8x7b", "--tokens", "300B")
+    assert any("6·N_active·D" in w and "3.6× less" in w for w in moe["warnings"])

@@ -59,6 +59,9 @@ def test_cost_weighted_matches_brute_force():
     out = plan.to_dict()
     assert out["total_usd"] == pytest.approx(out["training_usd"] + out["inference_usd"])
     assert out["total_usd"] <= out["compute_optimal_total_usd"]
+    # saved_fraction stays lifetime FLOPs, as in every inference plan; the dollars saved have their own field
+    assert out["saved_fraction"] == pytest.approx(1 - out["total_flops"] / out["compute_optimal_total_flops"])
+    assert out["saved_usd_fraction"] == pytest.approx(1 - out["total_usd"] / out["compute_optimal_total_usd"])
 
 
 @pytest.mark.parametrize("name", ["besiroglu2024", "hoffmann2022", "kaplan2020", "muennighoff2023"])

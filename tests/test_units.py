@@ -132,3 +132,14 @@ def test_formatters_never_print_more_than_4_significant_figures(x):
         text = fn(x)
         digits = [c for c in text.split("e")[0] if c.isdigit()]
         assert len("".join(digits).lstrip("0")) <= 4, (fn.__name__, x, text)
+
+
+def test_whole_numbers_nested_units_and_loss_figures():
+    """A vocabulary prints exactly (50,257, not 5.026e4); a field nested under a unit-bearing key takes its unit
+    (flops_per_token.6N is FLOPs); a loss keeps 4 significant figures, trailing zeros included."""
+    assert format_field("vocab_size", 50257) == "50,257" and format_field("seq_len", 32768) == "32,768"
+    assert format_field("flops_per_token.6N", 7.466e8) == format_flops(7.466e8)
+    assert format_field("training_flops.palm", 8.086e22) == format_flops(8.086e22)
+    assert format_field("loss", 1.99961) == "2.000 nats" and format_field("optimal.loss", 1.97436) == "1.974 nats"
+    assert format_field("alpha", 0.3478) == "0.3478"  # a fractional plain number is unchanged
+

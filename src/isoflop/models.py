@@ -48,9 +48,11 @@ class NamedModel:
         """Lines to show when a dense-model law is applied to this model (a mixture of experts)."""
         if self.arch.n_experts == 1:
             return ()
+        total, active = self.arch.n_params, self.arch.n_params_active
         return (f"{self.name} is a mixture of experts ({self.arch.n_experts} experts, {self.arch.experts_per_token} "
-                f"per token): the laws here were fitted on dense models, so its total parameters "
-                f"({self.arch.n_params:.3g}) and active parameters ({self.arch.n_params_active:.3g}) bracket it",)
+                f"per token): the laws here were fitted on dense models, so its total parameters ({total:.3g}) and "
+                f"active parameters ({active:.3g}) bracket it; FLOPs here are 6·N·D with the total, while training "
+                f"spends about 6·N_active·D ({total / active:.2g}× less, as `isoflop flops` counts it)",)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "published_n_params": self.published_n_params,
@@ -134,11 +136,12 @@ MODELS: dict[str, NamedModel] = {
                    "Llama Team 2024, 'The Llama 3 Herd of Models', Table 3 (126 layers, d_model 16,384, FFN "
                    "53,248, 128 heads, 8 key/value heads, vocab 128,000+256); "
                    + _HF.format("meta-llama/Llama-3.1-405B"), exact=True, trained_tokens=15.6e12),
-        NamedModel("mistral-7b", _llama(32, 4096, 32, 8, 14336, 32000, 32768), 7_241_732_096,
-                   "Jiang et al. 2023, 'Mistral 7B', Table 1; shape from mistralai/Mistral-7B-v0.1 config.json; "
-                   + _HF.format("mistralai/Mistral-7B-v0.1"), exact=True,
-                   note="Sliding-window attention (window 4,096) changes attention FLOPs, not parameters; the "
-                        "FLOP conventions here assume full attention over seq_len."),
+        NamedModel("mistral-7b", _llama(32, 4096, 32, 8, 14336, 32000, 8192), 7_241_732_096,
+                   "Jiang et al. 2023, 'Mistral 7B', Table 1 (context_len 8,192, window_size 4,096); shape from "
+                   "mistralai/Mistral-7B-v0.1 config.json; " + _HF.format("mistralai/Mistral-7B-v0.1"), exact=True,
+                   note="sliding-window attention (window 4,096) changes attention FLOPs, not parameters: the "
+                        "FLOP conventions here count full attention over the 8,192-token context, an upper bound "
+                        "(Kaplan's count 1.07× what a 4,096 window gives)"),
         NamedModel("mixtral-8x7b",
                    _llama(32, 4096, 32, 8, 14336, 32000, 32768, n_experts=8, experts_per_token=2),
                    46_702_792_704,

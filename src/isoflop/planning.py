@@ -458,7 +458,9 @@ class InferencePlan:
                        inference_usd=_plain(self.inference_flops * self.usd_per_inference_flop),
                        total_usd=_plain(self.total_usd),
                        compute_optimal_total_usd=_plain(self.compute_optimal_total_usd),
-                       saved_fraction=_plain(1.0 - self.total_usd / self.compute_optimal_total_usd))
+                       # dollars saved, beside saved_fraction (lifetime FLOPs saved): the two differ when serving
+                       # costs more per FLOP than training
+                       saved_usd_fraction=_plain(1.0 - self.total_usd / self.compute_optimal_total_usd))
         out["compute_optimal"] = self.compute_optimal.to_dict()
         out["warnings"] = list(self.warnings)
         if self.intervals:

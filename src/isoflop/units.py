@@ -218,9 +218,11 @@ def format_number(x, digits: int = 4) -> str:
 
 
 def format_loss(x, digits: int = 4) -> str:
-    """A loss in nats per token (cross-entropy, natural log): 1.97436 → '1.974 nats'."""
-    text = format_number(x, digits)
-    return text if text == MISSING else f"{text} nats"
+    """A loss in nats per token (cross-entropy, natural log), trailing zeros kept so that 4 figures stay 4:
+    1.97436 → '1.974 nats', 1.99961 → '2.000 nats'."""
+    if not _finite(x):
+        return MISSING
+    return f"{float(x):#.{digits}g} nats"
 
 
 FORMATTERS = {"params": format_quantity, "tokens": format_quantity, "count": format_quantity, "flops": format_flops,
@@ -229,11 +231,14 @@ FORMATTERS = {"params": format_quantity, "tokens": format_quantity, "count": for
 
 
 def format_value(x, unit: str = "number") -> str:
-    """``x`` formatted as ``unit`` (a key of ``FORMATTERS``); non-numbers (text, booleans) print as they are."""
+    """``x`` formatted as ``unit`` (a key of ``FORMATTERS``); non-numbers (text, booleans) print as they are, and
+    a whole number without a unit exactly (a vocabulary of 50,257, not 5.026e4)."""
     if unit not in FORMATTERS:
         raise ValueError(f"unknown unit {unit!r}; choose one of {', '.join(FORMATTERS)}")
     if isinstance(x, bool) or (x is not None and not isinstance(x, numbers.Real)):
         return str(x)
+    if unit == "number" and isinstance(x, numbers.Integral):
+        return f"{int(x):,}"
     return FORMATTERS[unit](x)
 
 
@@ -251,9 +256,14 @@ _KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number
 
 def unit_of(key: str) -> str:
     """The unit of an output field from its name: 'n_params' → 'params', 'inference_flops' → 'flops',
-    'cost_usd' → 'usd', 'mfu' → 'fraction'; anything else → 'number'."""
-    name = key.rsplit(".", 1)[-1].lower()
-    return next((unit for pattern, unit in _KEY_UNITS if pattern in name), "number")
+    'cost_usd' → 'usd', 'mfu' → 'fraction'; anything else → 'number'. A nested field without a unit of its own
+    takes its parent's: 'flops_per_token.6N' → 'flops'."""
+    parts = key.lower().split(".")
+    for name in reversed(parts):
+        unit = next((unit for pattern, unit in _KEY_UNITS if pattern in name), None)
+        if unit is not None:
+            return unit
+    return "number"
 
 
 def format_field(key: str, value) -> str:

@@ -108,7 +108,8 @@ def emit(result: dict, as_json: bool, title: str) -> None:
 
 
 def _has_intervals(obj) -> bool:
-    return isinstance(obj, dict) and ("intervals" in obj or any(_has_intervals(v) for v in obj.values()))
+    """Whether any level holds a non-empty ``intervals`` (an empty one would add an empty column)."""
+    return isinstance(obj, dict) and (bool(obj.get("intervals")) or any(_has_intervals(v) for v in obj.values()))
 
 
 def print_warnings(warnings, label: str = "warning") -> None:

@@ -172,7 +172,12 @@ def frontier_cmd(
         the_law, saved, marks = resolve(law, fit, allow_unidentified)
         result = frontier_with_evidence(frontier(the_law, budgets, unique_tokens=unique, inference_tokens=served),
                                         None if saved is None else Evidence(saved))
-        result = replace(result, warnings=(*marks, *result.warnings))
+        rows = result.compute_optimal
+        extra = preset_warnings(the_law, flops=budgets, n_params=rows.n_params, n_tokens=rows.n_tokens)
+        if unique is not None and served is not None:  # side by side, not combined: say which limit each obeys
+            extra += ("the inference-aware columns assume unlimited unique data: they are the inference-aware "
+                      "plans of the unconstrained law, beside the data-constrained ones, not both limits at once",)
+        result = replace(result, warnings=(*marks, *result.warnings, *extra))
         rows = result.rows()
         if csv_path is not None:
             try:
@@ -282,7 +287,8 @@ def flops_cmd(
             named = get_model(model)
             arch, result = named.arch, {"model": named.name, "published_n_params": named.published_n_params,
                                         "published_n_params_active": named.published_n_params_active,
-                                        "source": named.source}
+                                        "source": named.source,
+                                        "warnings": [w for w in (named.note,) if w]}
         else:
             missing = [f"--{k.replace('_', '-')}" for k, v in dict(layers=layers, d_model=d_model, heads=heads,
                                                                   vocab=vocab, seq_len=seq_len).items() if v is None]
