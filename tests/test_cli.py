@@ -178,6 +178,8 @@ RUNS = str(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")
     (["fit", RUNS, "--bootstrap", "lots"], "--bootstrap"),
     (["frontier", "--from", "1e20", "--to", "1e18"], "--to"),
     (["frontier", "--from", "1e18", "--to", "1e20", "--per-decade", "0"], "--per-decade"),
+    (["frontier", "--from", "1e18", "--to", "1e20", "--per-decade", "0.5"], "--per-decade"),
+    (["plan", "--gpu", "h100-sxm", "--gpus", "2.5", "--days", "3"], "--gpus"),
     (["plan", "--gpu", "h100-sxm", "--gpus", "8", "--days", "0"], "--days"),
     (["plan", "--law", "muennighoff2023", "--unique-tokens", "1"], "unique tokens 1"),
     (["fit", RUNS, "--backtest-above", "1e30"], "--backtest-above"),

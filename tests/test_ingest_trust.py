@@ -270,3 +270,11 @@ def test_an_interrupted_write_leaves_the_previous_file_whole(tmp_path, monkeypat
     monkeypatch.undo()
     write_runs(table, out)
     assert len(RunTable.load(out)) == 2
+
+
+def test_fractional_steps_are_refused(tmp_path):
+    """Steps 1.5, 2.7 are not optimiser steps (an epoch column, or a corrupt one): one error naming the rows."""
+    path = tmp_path / "curves.csv"
+    path.write_text("run_id,step,loss\na,1.5,4.0\na,2.7,3.5\na,3,3.2\n")
+    with pytest.raises(InputError, match=r"fractional steps \(row 1 at step 1.5, row 2 at step 2.7\)"):
+        ingest(path, n_params=1e8, tokens_per_step=1000)

@@ -81,7 +81,7 @@ def plan_cmd(
     match_flops: Optional[str] = typer.Option(None, metavar="FLOPS", help="Inference-aware plan: match the loss of "
                                               "the compute-optimal run at this training budget (not a budget)."),
     gpu: Optional[str] = typer.Option(None, metavar="NAME", help=f"Accelerator: {', '.join(CATALOG)}."),
-    gpus: Optional[int] = typer.Option(None, metavar="COUNT", help="Number of accelerators."),
+    gpus: Optional[str] = typer.Option(None, metavar="COUNT", help="Number of accelerators."),
     days: Optional[float] = typer.Option(None, metavar="DAYS", help="Wall-clock days on --gpus (a budget instead "
                                          "of --flops)."),
     mfu: Optional[float] = typer.Option(None, metavar="FRACTION", help=f"Model FLOPs utilisation in (0, 1] "
@@ -102,7 +102,8 @@ def plan_cmd(
     """Model size, tokens and loss for a budget, a size, a dataset or a target loss; data-constrained,
     data-optimal and inference-aware plans; GPU-hours, days and dollars."""
     with user_errors():
-        cluster = _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision)
+        cluster = _cluster(gpu, None if gpus is None else parse.whole(gpus, "--gpus"), mfu, usd_per_gpu_hour,
+                           precision)
         the_law, saved, marks = resolve(law, fit, allow_unidentified)
         result = plan(the_law, flops=parse.number(flops, "--flops"),
                                n_params=parse.number(params, "--params"), n_tokens=parse.number(tokens, "--tokens"),
@@ -152,7 +153,7 @@ def loss_cmd(
 def frontier_cmd(
     flops_from: str = typer.Option(..., "--from", metavar="FLOPS", help="Smallest budget in FLOPs, e.g. 1e18."),
     flops_to: str = typer.Option(..., "--to", metavar="FLOPS", help="Largest budget in FLOPs, e.g. 1e26."),
-    per_decade: int = typer.Option(2, metavar="COUNT", help="Budgets per factor of 10."),
+    per_decade: str = typer.Option("2", metavar="COUNT", help="Budgets per factor of 10."),
     unique_tokens: Optional[str] = typer.Option(None, metavar="U", help="Add data-constrained columns for this "
                                                 "many unique tokens."),
     inference_tokens: Optional[str] = typer.Option(None, metavar="T", help="Add inference-aware columns for this "
@@ -168,7 +169,8 @@ def frontier_cmd(
     with user_errors():
         unique = parse.number(unique_tokens, "--unique-tokens")
         served = parse.count_or_zero(inference_tokens, "--inference-tokens")
-        budgets = make_budgets(parse.number(flops_from, "--from"), parse.number(flops_to, "--to"), per_decade)
+        budgets = make_budgets(parse.number(flops_from, "--from"), parse.number(flops_to, "--to"),
+                               parse.whole(per_decade, "--per-decade"))
         the_law, saved, marks = resolve(law, fit, allow_unidentified)
         result = frontier_with_evidence(frontier(the_law, budgets, unique_tokens=unique, inference_tokens=served),
                                         None if saved is None else Evidence(saved))

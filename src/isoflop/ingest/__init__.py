@@ -314,6 +314,11 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         if negative.any():
             warnings.append(f"{curve.source}: dropped {int(negative.sum())} point(s) at a negative step "
                             f"({_places(curve, negative)})")
+        with np.errstate(invalid="ignore"):
+            fractional = np.isfinite(steps) & (steps != np.round(steps))
+        if fractional.any():  # an optimiser step is a whole count: a 1.5 is another column (epochs?) or corrupt
+            raise InputError(f"{curve.source}: run {curve.run_id!r} has fractional steps ({_places(curve, fractional)});"
+                             f" a step counts optimiser steps — check the step column (--step-key)")
         frame = frame[~(missing | negative)]
         placed = len(frame)
         frame = frame.drop_duplicates("step", keep="last").sort_values("step", kind="stable")
