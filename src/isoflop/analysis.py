@@ -24,7 +24,7 @@ from .fitting.parametric import DEFAULT_DELTA, FORMS, FitResult
 from .answers import Evidence, diagnosis_with_evidence, plan_with_evidence
 from .planning import Plan, diagnose, plan
 from .runs import RunTable
-from .units import as_positive
+from .units import as_positive, is_number
 
 MAX_BOOTSTRAP = 100_000  # resamples: (K, runs) weights and K laws in memory
 FEW_RESAMPLES = 100  # fewer resamples than this: a 95% percentile interval is flagged
@@ -32,10 +32,6 @@ FEW_RESAMPLES = 100  # fewer resamples than this: a 95% percentile interval is f
 # repetition law with R_D*, R_N* fitted (fit.repetition).
 ANALYSIS_FORMS = FORMS + ("auto", "data-constrained")
 MAX_BOOTSTRAP_CELLS = 1e8  # resamples × runs: the (K, runs) weights and residuals stay under ~2 GB
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -55,12 +51,12 @@ class FitOptions:
     def __post_init__(self):
         if self.form not in ANALYSIS_FORMS:
             raise InputError(f"unknown law form {self.form!r}; choose one of {', '.join(ANALYSIS_FORMS)}")
-        if not _is_number(self.delta) or not self.delta > 0:  # also rejects nan
+        if not is_number(self.delta) or not self.delta > 0:  # also rejects nan
             raise InputError(f"--delta: the Huber threshold must be positive (inf for least squares), got "
                              f"{self.delta!r}")
         for name, value in (("--drop-highest", self.drop_highest), ("--bootstrap", self.n_bootstrap),
                             ("--seed", self.seed)):
-            if not _is_number(value) or int(value) != value or value < 0:
+            if not is_number(value) or int(value) != value or value < 0:
                 raise InputError(f"{name}: must be a whole number ≥ 0, got {value!r}")
         if self.n_bootstrap != 0 and not 2 <= self.n_bootstrap <= MAX_BOOTSTRAP:
             raise InputError(f"--bootstrap: give 0 (none) or 2 to {MAX_BOOTSTRAP:,} resamples, got {self.n_bootstrap}")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from .fitting.predict import Prediction, predict_loss
 
 
@@ -34,8 +32,8 @@ class Evidence:
 
 
 def evidence_of(obj) -> Evidence | None:
-    """The Evidence behind an Analysis, a saved fit, a FitResult or a bootstrap of one; None for a law or a
-    preset's name (no runs behind it here)."""
+    """The Evidence behind an Analysis, a saved fit, a FitResult or a bootstrap of one; None for a law, a
+    preset's name or None (no runs behind it here)."""
     from .analysis import Analysis
     from .fitting.bootstrap import BootstrapResult
     from .fitting.io import SavedFit
@@ -94,11 +92,11 @@ def frontier_with_evidence(frontier, evidence: Evidence | None):
         return frontier
     warnings = list(frontier.warnings)
     updates = {}
-    for field, alloc in (("compute_optimal", frontier.compute_optimal), ("data_constrained", frontier.data_constrained)):
+    for name, alloc in (("compute_optimal", frontier.compute_optimal),
+                        ("data_constrained", frontier.data_constrained)):
         if alloc is None:
             continue
-        unique = None if alloc.unique_tokens is None else np.broadcast_to(alloc.unique_tokens, np.shape(alloc.n_params))
-        prediction = evidence.predict(alloc.n_params, alloc.n_tokens, unique)
-        updates[field] = replace(alloc, intervals=_with_loss_interval(alloc.intervals, prediction))
+        prediction = evidence.predict(alloc.n_params, alloc.n_tokens, alloc.unique_tokens)  # broadcast there
+        updates[name] = replace(alloc, intervals=_with_loss_interval(alloc.intervals, prediction))
         warnings += [w for w in _warnings(prediction) if w not in warnings]
     return replace(frontier, **updates, warnings=tuple(warnings))

@@ -33,7 +33,7 @@ import numpy as np
 from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, require_nd_law, with_repetition
-from .units import as_positive
+from .units import as_positive, is_number
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
 
@@ -121,12 +121,9 @@ class Allocation:
         return out
 
 
-_check_positive = as_positive  # numbers, "70B"-style strings or arrays; InputError naming the argument
-
-
 def check_flops(flops, name: str = "flops"):
     """A training budget: positive, finite and at least MIN_FLOPS (one step of the smallest sensible model)."""
-    arr = _check_positive(name, flops)
+    arr = as_positive(name, flops)
     if np.any(arr < MIN_FLOPS):
         raise InputError(f"{name} {np.min(arr):.3g} is below {MIN_FLOPS:.3g} FLOPs, one optimiser step "
                          f"({MIN_STEP_TOKENS:,} tokens) of the smallest sensible model ({MIN_N_PARAMS:.0e} "
@@ -164,7 +161,7 @@ def optimal_for_params(law, n_params, percentiles=DEFAULT_PERCENTILES) -> Alloca
 
     N*(C) = N*(1)·C^a for every law here, so C = (N / N*(1))^(1/a).
     """
-    n_params = _check_positive("n_params", n_params)
+    n_params = as_positive("n_params", n_params)
     result = _ensemble(_optimal_for_params, law, ("flops", "n_tokens", "loss"), percentiles, n_params)
     check_flops(result.flops, f"the budget at which n_params {_describe(n_params)} is compute-optimal,")
     return result
@@ -177,7 +174,7 @@ def _optimal_for_tokens(law, n_tokens) -> Allocation:
 
 def optimal_for_tokens(law, n_tokens, percentiles=DEFAULT_PERCENTILES) -> Allocation:
     """The budget (and model size) for which training on ``n_tokens`` is compute-optimal: C = (D/D*(1))^(1/b)."""
-    n_tokens = _check_positive("n_tokens", n_tokens)
+    n_tokens = as_positive("n_tokens", n_tokens)
     result = _ensemble(_optimal_for_tokens, law, ("flops", "n_params", "loss"), percentiles, n_tokens)
     check_flops(result.flops, f"the budget at which n_tokens {_describe(n_tokens)} is compute-optimal,")
     return result
@@ -261,7 +258,7 @@ def constrained_optimal(law, flops, unique_tokens, percentiles=DEFAULT_PERCENTIL
     the best (N, epochs) path.
     """
     flops = check_flops(flops)
-    unique_tokens = _check_positive("unique_tokens", unique_tokens)
+    unique_tokens = as_positive("unique_tokens", unique_tokens)
     return _ensemble(_constrained_optimal, law, ("n_params", "n_tokens", "epochs", "loss"), percentiles,
                      flops, unique_tokens)
 
@@ -343,7 +340,7 @@ def data_optimal(law, unique_tokens, rel_improvement: float = 0.005,
     ``constrained_optimal`` solves. For the loss-vs-compute curve itself, call ``constrained_optimal`` on an
     array of budgets (``isoflop frontier --unique-tokens`` prints it).
     """
-    unique_tokens = _check_positive("unique_tokens", unique_tokens)
+    unique_tokens = as_positive("unique_tokens", unique_tokens)
     if not 0 < rel_improvement < 1:
         raise InputError(f"rel_improvement must be a fraction in (0, 1), got {rel_improvement!r}")
     fields = ("best_loss", "flops", "n_params", "n_tokens", "epochs", "loss")
@@ -372,12 +369,12 @@ def tokens_for_loss(law, n_params, target_loss, unique_tokens=None, percentiles=
     With ``unique_tokens`` the data-constrained law is inverted the same way through D′ (see
     ``DataConstrainedLaw.n_tokens_for_loss``), so D may span several epochs. InputError when unreachable.
     """
-    n_params = _check_positive("n_params", n_params)
+    n_params = as_positive("n_params", n_params)
     target = np.asarray(target_loss, dtype=float)
     if not np.all(np.isfinite(target)):
         raise InputError(f"target loss must be finite, got {target_loss!r}")
     if unique_tokens is not None:
-        unique_tokens = _check_positive("unique_tokens", unique_tokens)
+        unique_tokens = as_positive("unique_tokens", unique_tokens)
     fields = ("flops", "n_tokens") + (() if unique_tokens is None else ("epochs",))
     return _ensemble(_tokens_for_loss, law, fields, percentiles, n_params, target, unique_tokens)
 
@@ -543,13 +540,13 @@ def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=No
     if (usd_per_training_flop is None) != (usd_per_inference_flop is None):
         raise InputError("give both usd_per_training_flop and usd_per_inference_flop, or neither")
     if usd_per_training_flop is not None:
-        _check_positive("usd per training FLOP", usd_per_training_flop)
+        as_positive("usd per training FLOP", usd_per_training_flop)
         if not (np.isfinite(usd_per_inference_flop) and usd_per_inference_flop >= 0):  # 0: free serving
             raise InputError(f"usd per inference FLOP must be finite and ≥ 0, got {usd_per_inference_flop!r}")
     if match_flops is not None:
         match_flops = check_flops(match_flops, "match_flops")
     elif n_params is not None:
-        n_params = _check_positive("n_params", n_params)
+        n_params = as_positive("n_params", n_params)
     else:
         target_loss = np.asarray(target_loss, float)
         if not np.all(np.isfinite(target_loss)):
@@ -635,12 +632,12 @@ def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5,
              percentiles=DEFAULT_PERCENTILES) -> Diagnosis:
     """Diagnose one configuration. ``tolerance`` > 1: the factor by which tokens/param may differ from the
     compute-optimal tokens/param at the same compute and still count as compute-optimal."""
-    n_params, n_tokens = _check_positive("n_params", n_params), _check_positive("n_tokens", n_tokens)
+    n_params, n_tokens = as_positive("n_params", n_params), as_positive("n_tokens", n_tokens)
     if n_params.size != 1 or n_tokens.size != 1:
         raise InputError(f"diagnose takes one configuration, got {n_params.size} n_params and {n_tokens.size} "
                          f"n_tokens; call it once per configuration")
     n_params, n_tokens = float(n_params.item()), float(n_tokens.item())
-    if not isinstance(tolerance, (int, float)) or not tolerance > 1:
+    if not is_number(tolerance) or not tolerance > 1:
         raise InputError(f"tolerance must be a factor above 1, got {tolerance!r}")
     fields = ("loss", "tokens_per_param_ratio", "compute_equivalent_flops", "wasted_fraction")
     return _ensemble(_diagnose, law, fields, percentiles, n_params, n_tokens, tolerance)

@@ -158,30 +158,34 @@ class RunTable:
             raise InputError(f"{source}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}"
                              f" — map foreign names with --columns n_params=\"Model Size\",flops=\"Training FLOP\"")
         out = pd.DataFrame(index=df.index)
-        problems = []  # (row, message): every bad value is found, the first by row reported with the count
+        # Every bad value is counted; the first four by row are named. Only a column's first four of each kind
+        # are worded (they contain the first four overall), so a million bad rows cost no million messages.
+        problems, n_problems = [], 0
         for col in NUMERIC:
             if col not in df.columns:
                 continue
-            booleans = _booleans(df[col])
             values = pd.to_numeric(df[col], errors="coerce")
-            text = (values.isna() & df[col].notna()).to_numpy()
             arr = values.to_numpy(dtype=float)
-            with np.errstate(invalid="ignore"):
-                nonfinite = ~np.isfinite(arr) & ~text
-                nonpos = ~nonfinite & ~text & ((arr < 0) if col == "step" else (arr <= 0))
-                below_one = ~nonfinite & ~text & ~nonpos & (arr < 1) if col in COUNTS else np.zeros(len(arr), bool)
-            for mask, say in ((booleans, lambda r: f"{df[col].iloc[r]!r} is a boolean, not a number"),
-                              (text & ~booleans, lambda r: f"{df[col].iloc[r]!r} is not a number"),
-                              (nonfinite & ~booleans, lambda r: f"{arr[r]} is missing or not finite"),
-                              (nonpos & ~booleans, lambda r: f"{arr[r]:g} must be positive"),
-                              (below_one & ~booleans, lambda r: f"{arr[r]:g} is below 1; counts are in units "
-                                                                f"(parameters, tokens), not millions or billions")):
-                problems += [(int(r), f"row {r + 1}, column {col!r}: {say(r)}") for r in np.flatnonzero(mask)]
+            with np.errstate(invalid="ignore"):  # each kind of problem claims its rows before the next is asked
+                kinds = ((_booleans(df[col]), lambda r: f"{df[col].iloc[r]!r} is a boolean, not a number"),
+                         ((values.isna() & df[col].notna()).to_numpy(),
+                          lambda r: f"{df[col].iloc[r]!r} is not a number"),
+                         (~np.isfinite(arr), lambda r: f"{arr[r]} is missing or not finite"),
+                         ((arr < 0) if col == "step" else (arr <= 0), lambda r: f"{arr[r]:g} must be positive"),
+                         ((arr < 1) if col in COUNTS else np.zeros(len(arr), bool),
+                          lambda r: f"{arr[r]:g} is below 1; counts are in units (parameters, tokens), not millions "
+                                    f"or billions"))
+            claimed = np.zeros(len(arr), bool)
+            for mask, say in kinds:
+                rows = np.flatnonzero(mask & ~claimed)
+                claimed |= mask
+                n_problems += rows.size
+                problems += [(int(r), f"row {r + 1}, column {col!r}: {say(r)}") for r in rows[:4]]
             out[col] = arr
         if problems:
             problems.sort(key=lambda p: p[0])
-            more = (f" (and {len(problems) - 1} more: " + "; ".join(m for _, m in problems[1:4])
-                    + ("; …" if len(problems) > 4 else "") + ")") if len(problems) > 1 else ""
+            more = (f" (and {n_problems - 1} more: " + "; ".join(m for _, m in problems[1:4])
+                    + ("; …" if n_problems > 4 else "") + ")") if n_problems > 1 else ""
             raise InputError(f"{source}: {problems[0][1]}{more}")
         if PLANNED in df.columns:
             planned = pd.to_numeric(df[PLANNED], errors="coerce").to_numpy(dtype=float)

@@ -58,11 +58,16 @@ def parse_nonnegative(text, name: str = "value") -> float:
     return value
 
 
+def is_number(value) -> bool:
+    """A real number — Python's or NumPy's, inf and nan included — and not a boolean (True is an int)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def as_positive(name: str, value) -> np.ndarray:
     """``value`` as a float array of positive, finite numbers: a number, a string with a unit suffix ("70B", as on
     the command line) or an array-like of numbers. Anything else raises InputError naming ``name`` and the first
     bad value (with how many more), never the array's repr."""
-    if isinstance(value, str) or isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (str, bool, np.bool_)):  # text as the command line reads it; a boolean refused there
         value = parse_quantity(value, name)
     try:
         arr = np.asarray(value, dtype=float)
@@ -248,8 +253,8 @@ def format_interval(low, high, unit: str = "number") -> str:
 
 
 # Output keys → units, by the naming convention of the results (units in names): first match wins.
-_KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("loss", "loss"), ("flops", "flops"),
-              ("bytes", "bytes"), ("usd", "usd"), ("cost", "usd"), ("days", "days"),
+_KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("loss", "loss"),
+              ("flops", "flops"), ("bytes", "bytes"), ("usd", "usd"), ("cost", "usd"), ("days", "days"),
               ("mfu", "fraction"), ("fraction", "fraction"), ("utilization", "fraction"), ("n_params", "params"),
               ("params", "params"), ("tokens", "tokens"), ("gpu_hours", "count"), ("n_gpus", "count"))
 

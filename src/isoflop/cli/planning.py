@@ -14,7 +14,7 @@ from rich.table import Table
 from ..planning import budgets as make_budgets
 from ..planning import LABELS as FRONTIER_LABELS
 from ..planning import diagnose, frontier, plan
-from ..answers import Evidence, diagnosis_with_evidence, frontier_with_evidence, plan_with_evidence
+from ..answers import diagnosis_with_evidence, evidence_of, frontier_with_evidence, plan_with_evidence
 from ..errors import InputError
 from ..flops import CONVENTIONS, Architecture
 from ..hardware import CATALOG, DEFAULT_MFU, Cluster, get_accelerator
@@ -112,7 +112,7 @@ def plan_cmd(
                                inference_tokens=parse.count_or_zero(inference_tokens, "--inference-tokens"),
                                match_flops=parse.number(match_flops, "--match-flops"), cluster=cluster, days=days, inference_mfu=inference_mfu,
                                inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement)
-        report = plan_with_evidence(result, None if saved is None else Evidence(saved)).to_dict()
+        report = plan_with_evidence(result, evidence_of(saved)).to_dict()
         report["warnings"] = [*marks, *report["warnings"], *preset_warnings(
             the_law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens)]
         emit(report, as_json, f"Plan: {report['kind']} ({report['law']})")
@@ -173,9 +173,9 @@ def frontier_cmd(
                                parse.whole(per_decade, "--per-decade"))
         the_law, saved, marks = resolve(law, fit, allow_unidentified)
         result = frontier_with_evidence(frontier(the_law, budgets, unique_tokens=unique, inference_tokens=served),
-                                        None if saved is None else Evidence(saved))
-        rows = result.compute_optimal
-        extra = preset_warnings(the_law, flops=budgets, n_params=rows.n_params, n_tokens=rows.n_tokens)
+                                        evidence_of(saved))
+        optimal = result.compute_optimal
+        extra = preset_warnings(the_law, flops=budgets, n_params=optimal.n_params, n_tokens=optimal.n_tokens)
         if unique is not None and served is not None:  # side by side, not combined: say which limit each obeys
             extra += ("the inference-aware columns assume unlimited unique data: they are the inference-aware "
                       "plans of the unconstrained law, beside the data-constrained ones, not both limits at once",)
@@ -240,7 +240,7 @@ def diagnose_cmd(
         if n_params is None or n_tokens is None:
             raise InputError("give --params (or --model) and --tokens")
         result = diagnosis_with_evidence(diagnose(the_law, n_params, n_tokens, tolerance=tolerance),
-                                         None if saved is None else Evidence(saved))
+                                         evidence_of(saved))
         report = dict(result.to_dict(), warnings=[*notes, *result.warnings, *preset_warnings(
             the_law, flops=result.flops, n_params=n_params, n_tokens=n_tokens)])
         if model is not None:

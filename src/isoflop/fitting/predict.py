@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
 from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
-from ..units import as_positive
+from ..units import as_positive, is_number
 from .parametric import FitResult
 
 WARN_DECADES = 1.0  # extrapolating further than this beyond the largest run is flagged
@@ -84,7 +84,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     """
     from .io import SavedFit
 
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+    if not is_number(level) or not 0 < level < 1:
         raise InputError(f"level must be a fraction in (0, 1), got {level!r}")
     n, d = as_positive("n_params", n_params), as_positive("n_tokens", n_tokens)
     unique_tokens = None if unique_tokens is None else as_positive("unique_tokens", unique_tokens)

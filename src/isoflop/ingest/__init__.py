@@ -47,7 +47,7 @@ import pandas as pd
 
 from ..errors import CorruptLogWarning, InputError
 from ..runs import CONVENTIONS, RunTable, read_frame
-from ..units import parse_quantity
+from ..units import is_number, parse_quantity
 from .curve import LOSS_KEYS, Curve
 from .huggingface import is_trainer_state, latest_states, read_trainer_state
 from .table import read_table
@@ -219,7 +219,7 @@ def _check_option(value, name: str, whole: bool = False):
     if isinstance(value, dict):
         return {str(run): _check_option(v, f"{name} of run {run!r}", whole) for run, v in value.items()}
     kind = "a positive whole number" if whole else "a positive number"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not is_number(value):
         raise InputError(f"{name} must be {kind}, got {_show(value)}")
     number = float(value)
     if not (np.isfinite(number) and number > 0) or (whole and not number.is_integer()):
@@ -317,8 +317,9 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         with np.errstate(invalid="ignore"):
             fractional = np.isfinite(steps) & (steps != np.round(steps))
         if fractional.any():  # an optimiser step is a whole count: a 1.5 is another column (epochs?) or corrupt
-            raise InputError(f"{curve.source}: run {curve.run_id!r} has fractional steps ({_places(curve, fractional)});"
-                             f" a step counts optimiser steps — check the step column (--step-key)")
+            raise InputError(f"{curve.source}: run {curve.run_id!r} has fractional steps "
+                             f"({_places(curve, fractional)}); a step counts optimiser steps — check the step "
+                             f"column (--step-key)")
         frame = frame[~(missing | negative)]
         placed = len(frame)
         frame = frame.drop_duplicates("step", keep="last").sort_values("step", kind="stable")
@@ -425,10 +426,14 @@ def write_runs(table: RunTable, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     frame = table.frame
-    writers = {".parquet": lambda f: frame.to_parquet(f, index=False), ".pq": lambda f: frame.to_parquet(f, index=False),
-               ".csv": lambda f: frame.to_csv(f, index=False),
-               ".jsonl": lambda f: frame.to_json(f, orient="records", lines=True),
-               ".ndjson": lambda f: frame.to_json(f, orient="records", lines=True)}
+    def parquet(f):
+        frame.to_parquet(f, index=False)
+
+    def jsonl(f):
+        frame.to_json(f, orient="records", lines=True)
+
+    writers = {".parquet": parquet, ".pq": parquet, ".csv": lambda f: frame.to_csv(f, index=False),
+               ".jsonl": jsonl, ".ndjson": jsonl}
     if suffix not in writers:
         raise InputError(f"{path}: unknown output type {suffix!r}; use .parquet, .csv or .jsonl")
     try:

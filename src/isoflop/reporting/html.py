@@ -165,6 +165,10 @@ def _kv(pairs) -> str:
     return f"<table><tbody>{body}</tbody></table>"
 
 
+def _warnings(lines) -> str:
+    return "".join(f'<p class="note">warning: {html.escape(w)}</p>' for w in lines)
+
+
 def _data_section(data) -> str:
     rows = [("runs", _fmt(data["n_runs"])), ("rows (points of curves included)", _fmt(data["n_points"])),
             ("parameter convention", _fmt(data["param_convention"]))]
@@ -173,7 +177,7 @@ def _data_section(data) -> str:
         rows.append((label, f"{_fmt(data[key][0])} … {_fmt(data[key][1])}"))
     rows.append(("training curves", "yes" if data["curves"] else "no"))
     out = _kv(rows)
-    out += "".join(f'<p class="note">warning: {html.escape(w)}</p>' for w in data["warnings"])
+    out += _warnings(data["warnings"])
     return out
 
 
@@ -233,7 +237,7 @@ def _fit_section(fit) -> str:
         b = fit["bootstrap"]
         facts.append(f"{b['n_converged']} of {b['n_resamples']} bootstrap resamples converged (seed {b['seed']})")
     out += f'<p class="muted">{"; ".join(facts)}</p>'
-    out += "".join(f'<p class="note">warning: {html.escape(w)}</p>' for w in fit.get("warnings", []))
+    out += _warnings(fit.get("warnings", []))
     return out
 
 
@@ -328,8 +332,7 @@ def render(report: Report) -> str:
         sections.append(("Extrapolation backtest", _backtest_section(s["backtest"])))
     if s.get("plans"):
         law_name = s["fit"].get("law", "")
-        sections.append(("Plans", _plan_section(s["plans"], law_name)
-                         + "".join(f'<p class="note">warning: {html.escape(w)}</p>' for w in s.get("plan_warnings", []))))
+        sections.append(("Plans", _plan_section(s["plans"], law_name) + _warnings(s.get("plan_warnings", []))))
     if s.get("diagnosis"):
         sections.append(("Diagnosis of the configuration", _diagnosis_section(s["diagnosis"])))
     if s.get("envelope"):

@@ -43,7 +43,7 @@ from ..laws import require_nd_law
 from ..planning import compute_optimal
 from ..presets import get_law
 from ..train.spec import DataSpec, TrainSpec, check_schedule_names
-from ..units import format_quantity, parse_quantity
+from ..units import format_quantity, is_number, parse_quantity
 from .rules import get_rule
 
 # Rough sustained training throughput for the design-time time estimate (override with --device-flops).
@@ -276,7 +276,7 @@ class SweepConfig:
 def _check_positive_finite(name: str, value) -> None:
     """The dataclass's own check, as strict as the TOML path's (``check_types``): Python callers once got
     aspect_ratio = inf or lr_multiplier = inf accepted, and shapes or learning rates of inf."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
         raise InputError(f"{name}: must be a positive finite number, got {value!r}")
 
 

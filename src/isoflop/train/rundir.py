@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from .. import io_utils
+from ..units import is_number
 
 SPEC = "spec.json"
 METRICS = "metrics.jsonl"
@@ -72,24 +73,20 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return rows
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _row_problem(row) -> str | None:
     """Why a parsed metrics row cannot be used, or None: ``step`` a whole number ≥ 0, ``loss`` a finite
     number, and ``n_tokens`` / ``flops`` (where present) finite numbers ≥ 0."""
     if not isinstance(row, dict):
         return f"not a JSON object ({type(row).__name__})"
     step = row.get("step")
-    if not (_is_number(step) and math.isfinite(step) and step == int(step) and step >= 0):
+    if not (is_number(step) and math.isfinite(step) and step == int(step) and step >= 0):
         return f"step {step!r} is not a whole number ≥ 0"
     loss = row.get("loss")
-    if not (_is_number(loss) and math.isfinite(loss)):
+    if not (is_number(loss) and math.isfinite(loss)):
         return f"loss {loss!r} is not a finite number"
     for key in ("n_tokens", "flops"):
         value = row.get(key, 0)
-        if not (_is_number(value) and math.isfinite(value) and value >= 0):
+        if not (is_number(value) and math.isfinite(value) and value >= 0):
             return f"{key} {value!r} is not a finite number ≥ 0"
     return None
 
