@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ import isoflop
 from isoflop.fitting.bootstrap import bootstrap
 from isoflop.laws import ChinchillaLaw, KaplanLaw, LawEnsemble, LossVsComputeLaw, NDLaw
 from isoflop.runs import RunTable
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 from tests.conftest import shared_file
 
 
@@ -241,6 +244,21 @@ def _hostile_calls(law, fit, runs):
         "report of a path": lambda: isoflop.report("runs.csv"),
         "a model of 1e-30 parameters": lambda: isoflop.diagnose(law, 1e-30, 3e11),
         "a misspelt read_logs option": lambda: isoflop.read_logs("logs", n_params=1e8, tokens_per_stp=1),
+        # a second hostile pass (2026-11-26): each was a traceback from inside NumPy, pathlib or isoflop
+        "configurations that do not broadcast": lambda: isoflop.predict_loss(law, [1e9, 1e10], [1e10, 1e11, 1e12]),
+        "a bootstrap level in percent": lambda: fit.bootstrap(10, level=95),
+        "a bootstrap seed as text": lambda: fit.bootstrap(10, seed="a"),
+        "too many resamples": lambda: fit.bootstrap(10**7),
+        "columns as text": lambda: isoflop.read_runs("runs.csv", columns="n_params=Model Size"),
+        "no runs path": lambda: isoflop.read_runs(None),
+        "plan from None": lambda: isoflop.plan(None, flops=1e22),
+        "a number for a law": lambda: isoflop.as_law(5),
+        "a budget beyond a float": lambda: isoflop.plan(law, flops=10**400),
+        "percentiles as fractions": lambda: isoflop.plan(fit.bootstrap(100), flops=1e22, percentiles=(0.025, 0.975)),
+        "percentiles as one number": lambda: isoflop.plan(fit.bootstrap(100), flops=1e22, percentiles=95),
+        "every constant fixed": lambda: isoflop.fit(runs, fixed=dict(E=1.8, A=400, B=400, alpha=0.3, beta=0.3)),
+        "a sweep config as a dict of nonsense": lambda: isoflop.design_sweep({"budgets": "many"}),
+        "an accelerator as a number": lambda: isoflop.Cluster(8, n_gpus=8),
     }
 
 
@@ -283,3 +301,112 @@ def test_predictions_keep_the_shape_of_the_configurations_asked():
     for i, j in ((0, 0), (1, 2)):  # each cell is the prediction for that configuration alone
         one = isoflop.predict_loss(boot, n[i, j], d[i, j])
         assert (grid.interval[0][i, j], grid.interval[1][i, j]) == pytest.approx(one.interval, rel=1e-12)
+
+
+def test_laws_refuse_constants_that_make_no_law():
+    """ChinchillaLaw(alpha=0) planned 0 parameters at loss 401.7; KaplanLaw(n_c=-1) gave complex parameter counts
+    that broke strict JSON; E=nan gave a loss of None. Each is now one InputError naming the constant."""
+    good = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+    for name, bad in (("alpha", 0), ("beta", -0.3), ("A", -400), ("E", float("nan")), ("E", -1), ("B", float("inf"))):
+        with pytest.raises(isoflop.InputError, match=f"ChinchillaLaw: {name} must be"):
+            ChinchillaLaw(**{**good, name: bad})
+    with pytest.raises(isoflop.InputError, match="param_convention"):
+        ChinchillaLaw(**good, param_convention="foo")
+    with pytest.raises(isoflop.InputError, match="KaplanLaw: n_c"):
+        KaplanLaw(n_c=-1, alpha_n=0.076, d_c=5.4e13, alpha_d=0.095)
+    assert ChinchillaLaw(**{**good, "E": 0}).loss(1e9, 1e10) > 0  # no irreducible loss is a law (Kaplan's has none)
+
+
+def test_published_range_warnings_reach_python_as_the_cli():
+    """The preset's stated range (Hoffmann et al.: 70M–16B parameters, 5B–500B tokens; Kaplan et al.: break-down
+    before ~1e4 PF-days) was warned on the command line only; `isoflop.plan` answered the same question without
+    a word. Now the planners themselves warn, so both front ends carry the same lines."""
+    from isoflop.cli import app
+    from typer.testing import CliRunner
+
+    at_gopher = isoflop.plan("besiroglu2024", flops=5.76e23)  # N* = 72B > 16B, D* = 1.3T > 500B
+    assert len(at_gopher.warnings) == 2 and "outside 70M to 16B" in at_gopher.warnings[0]
+    assert isoflop.plan("besiroglu2024", flops=1e21).warnings == ()  # 2.8B params, 60B tokens: inside
+    cli = json.loads(CliRunner().invoke(app, ["plan", "--flops", "5.76e23", "--json"]).stdout)
+    assert cli["warnings"] == list(at_gopher.warnings)
+    pf_day = 8.64e19
+    assert any("break down" in w for w in isoflop.plan("kaplan2020", flops=2e4 * pf_day).warnings)
+    assert any("break down" in w for w in isoflop.diagnose("kaplan2020", 1e13, 1e14).warnings)
+    assert any("break down" in w for w in isoflop.frontier("kaplan2020", [1e20, 1e30]).warnings)
+    assert "outside 768 to 1.5B" in isoflop.predict_loss("kaplan2020", 1e13, 1e14).warning
+
+
+def test_a_run_id_shared_by_model_sizes_is_refused():
+    """240 rows named by one run_id were resampled as one run: every bootstrap member equal, intervals of zero
+    width, "identified". A run has one size, so such a table is refused, naming the run and rows."""
+    import pandas as pd
+
+    frame = pd.read_csv(EXAMPLES / "runs.csv").assign(run_id="chinchilla-sweep")
+    with pytest.raises(isoflop.InputError, match="run_id 'chinchilla-sweep' has 20 different n_params"):
+        isoflop.fit(frame)
+    # Rows of one size under one name are a curve; a bootstrap of fewer than 3 runs is refused, not run.
+    n, d = np.repeat([1e8, 3e8], 6), np.tile(np.geomspace(1e9, 1e11, 6), 2)
+    loss = ChinchillaLaw(E=1.8, A=482.0, B=2085.0, alpha=0.35, beta=0.37).loss(n, d)
+    curve = pd.DataFrame({"run_id": np.repeat(["a", "b"], 6), "n_params": n, "n_tokens": d, "loss": loss})
+    result = isoflop.fit(curve.assign(run_id=[f"r{i}" for i in range(12)]))
+    with pytest.raises(isoflop.InputError, match="belong to 2 run"):
+        bootstrap(result, groups=curve["run_id"].to_numpy(), loss=curve["loss"].to_numpy(),
+                                            n_resamples=10)
+
+
+def test_a_fixed_E_above_the_losses_is_refused():
+    """fixed={"E": 5} on runs whose losses are 2.7–4 gave A = B = 1e-10, "converged", and plans of zero width:
+    the law's loss always exceeds E, so no such law fits."""
+    runs = isoflop.read_runs(EXAMPLES / "runs.csv")
+    lowest = float(runs.loss.min())
+    with pytest.raises(isoflop.InputError, match="not below the lowest loss"):
+        isoflop.fit(runs, fixed={"E": lowest})
+    assert isoflop.fit(runs, fixed={"E": lowest - 0.5}).law.E == lowest - 0.5
+
+
+def test_few_resamples_are_flagged_on_every_path(tmp_path):
+    """A 95% percentile interval from K resamples has K/40 members per tail (Efron & Tibshirani 1993, §19.3):
+    the warning was on `analyse` only; a bootstrap's plan and a saved fit's prediction now carry it too."""
+    fit = isoflop.fit(EXAMPLES / "runs.csv")
+    few, enough = fit.bootstrap(20), fit.bootstrap(100)
+    assert "20 resamples" in few.warnings[0] and enough.warnings == ()
+    assert any("20 resamples" in w for w in isoflop.plan(few, flops=1e19).warnings)
+    assert not any("resamples" in w for w in isoflop.plan(enough, flops=1e19).warnings)
+    analysis = isoflop.analyse(isoflop.read_runs(EXAMPLES / "runs.csv"), isoflop.FitOptions(n_bootstrap=20))
+    isoflop.save_fit(analysis, tmp_path / "fit.json")
+    assert "20 resamples" in isoflop.predict_loss(tmp_path / "fit.json", 1e8, 2e9).warning
+
+
+def test_bootstrap_in_chunks_equals_one_batch(monkeypatch):
+    """Resamples are solved in chunks so memory stays bounded (10^7 resamples tried to allocate 18 GiB); the
+    weights come from one generator either way, so chunking changes nothing."""
+    from isoflop.fitting import bootstrap as boot_module
+
+    fit = isoflop.fit(EXAMPLES / "runs.csv")
+    whole = fit.bootstrap(50, seed=3)
+    monkeypatch.setattr(boot_module, "CHUNK_CELLS", 7 * fit.n_points)  # 8 chunks of 7 (the last 1)
+    chunked = fit.bootstrap(50, seed=3)
+    for name, values in whole.samples.items():
+        np.testing.assert_allclose(chunked.samples[name], values, rtol=1e-9)
+
+
+def test_as_law_keeps_the_refusal_of_an_unidentified_fit():
+    result = isoflop.fit(one_size_runs())
+    with pytest.raises(isoflop.InputError, match="allow_unidentified=True"):
+        isoflop.as_law(result)
+    with pytest.warns(isoflop.UnidentifiedWarning) as record:
+        law = isoflop.as_law(result, allow_unidentified=True)
+    assert law is result.law and record[0].filename == __file__
+
+
+def test_notebook_reprs_are_short_and_plan_shows_its_questions():
+    import inspect
+
+    analysis = isoflop.analyse(isoflop.read_runs(EXAMPLES / "runs.csv"), isoflop.FitOptions(n_bootstrap=100))
+    for obj in (analysis, analysis.fit, analysis.bootstrap, analysis.law):
+        assert len(repr(obj)) < 3000, type(obj).__name__  # were 5,000 to 71,000 characters
+    assert repr(analysis.law).endswith("n_members=100)")
+    keywords = set(inspect.signature(isoflop.plan).parameters)
+    assert {"flops", "n_params", "n_tokens", "target_loss", "unique_tokens", "inference_tokens", "cluster",
+            "days", "percentiles", "allow_unidentified"} <= keywords
+    assert isoflop.Cluster("h100-sxm", n_gpus=8).accelerator is isoflop.get_accelerator("h100-sxm")

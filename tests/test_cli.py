@@ -183,6 +183,14 @@ RUNS = str(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")
     (["plan", "--gpu", "h100-sxm", "--gpus", "8", "--days", "0"], "--days"),
     (["plan", "--law", "muennighoff2023", "--unique-tokens", "1"], "unique tokens 1"),
     (["fit", RUNS, "--backtest-above", "1e30"], "--backtest-above"),
+    # options click itself parses (whole numbers, an unknown or missing option) read the same way
+    (["fit", RUNS, "--seed", "x"], "--seed"),
+    (["fit", RUNS, "--drop-highest", "2.5"], "--drop-highest"),
+    (["flops", "--layers", "2.5", "--d-model", "64", "--heads", "2", "--vocab", "100", "--seq-len", "8"],
+     "--layers"),
+    (["plan", "--bogus", "1"], "--bogus"),
+    (["frontier", "--to", "1e22"], "--from"),
+    (["sweep", "run"], "SWEEP_DIR"),
 ])
 def test_bad_options_give_one_line_naming_the_option(args, names):
     result = runner.invoke(app, args)
@@ -190,6 +198,12 @@ def test_bad_options_give_one_line_naming_the_option(args, names):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and names in lines[0], result.output
     assert "array(" not in result.output and "Usage:" not in result.output
+
+
+def test_help_pages_still_show():
+    for args, code in (([], 2), (["sweep"], 2), (["plan", "-h"], 0)):  # click's codes: no command is a usage error
+        result = runner.invoke(app, args)
+        assert result.exit_code == code and "Usage: " in result.output and "error:" not in result.output
 
 
 def test_bootstrap_count_reads_like_every_other_number():
@@ -201,7 +215,32 @@ def test_bootstrap_count_reads_like_every_other_number():
 def test_sizes_no_run_could_have_are_refused_not_planned(option, value):
     """1 token is compute-optimal for a 0.0128-parameter model at 0.077 FLOPs: refused, as a budget that small is."""
     result = runner.invoke(app, ["plan", option, value])
-    assert result.exit_code == 2 and f"{option[2:]} {value} is compute-optimal" in result.output.replace("n_", "")
+    said = result.output.replace("n_", "")
+    assert result.exit_code == 2 and (f"{option[2:]} {value} is compute-optimal" in said  # its budget is too small
+                                      or f"{option[2:]} {value} is below 1,000, the smallest sensible model" in said)
+
+
+@pytest.mark.parametrize("args, names", [
+    (["loss", "--params", "1e-300", "--tokens", "1e-300"], "smallest sensible model"),  # predicted 1.1e113 nats
+    (["plan", "--params", "1e-300"], "smallest sensible model"),  # leaked NumPy's divide-by-zero warning
+    (["diagnose", "--params", "280B", "--tokens", "300B", "--tolerance", "inf"], "--tolerance"),
+    (["report", RUNS, "--smooth", "-1", "--out", "r.html"], "--smooth"),
+    (["fit", RUNS, "--delta", "1e-20"], "--delta"),  # stopped at its start, labelled converged
+    (["fit", RUNS, "--form", "auto", "--delta", "0.01"], "--delta"),  # was ignored
+    (["fit", RUNS, "--base", "bogus"], "--base"),
+    (["fit", RUNS, "--fix", "E=1,E=2"], "twice"),
+    (["fit", RUNS, "--form", "loss-vs-compute", "--plan", "1e21"], "--plan"),  # dropped with exit 0
+    (["plan", "--flops", "1e21", "--law", ""], "unknown law ''"),
+    (["flops", "--model", "gpt2", "--d-model", "768"], "drop --d-model"),
+    (["sweep", "design", str(Path(RUNS).with_name("sweep.toml")), "--spread", "1"], "spread"),
+])
+def test_second_hostile_pass_inputs_are_refused_in_one_line(args, names, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("note:")]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and names in lines[0], result.output
+    assert "Warning" not in result.output
 
 
 def test_frontier_warns_as_plan_does_and_says_what_its_columns_combine():

@@ -47,7 +47,7 @@ def test_range_warnings():
     warnings = range_warnings("kaplan2020", flops=1e24, n_params=1.75e11, n_tokens=3e11)
     assert len(warnings) == 3
     assert "PF-days" in warnings[0] and "break down" in warnings[0]
-    assert "n_params 1.75e+11" in warnings[1] and "n_tokens 3e+11" in warnings[2]
+    assert "n_params 175B is outside 768 to 1.5B" in warnings[1] and "n_tokens 300B" in warnings[2]
     assert PF_DAY == 8.64e19
     # Arrays (a frontier) warn once per quantity.
     assert len(range_warnings("kaplan2020", flops=np.logspace(20, 25, 6))) == 1

@@ -321,5 +321,5 @@ def test_python_report_without_budgets_and_out_must_be_html(sweep, tmp_path):
 def test_few_bootstrap_resamples_are_flagged(sweep, tmp_path):
     """A 95% percentile interval from 20 resamples has its ends at single members: the analysis says so."""
     few = analyse(sweep, FitOptions(n_bootstrap=20))
-    assert any("--bootstrap 20" in w and "too few" in w for w in few.warnings)
+    assert any("bootstrap of 20 resamples" in w and "too few" in w for w in few.warnings)
     assert not any("too few" in w for w in analyse(sweep, FitOptions(n_bootstrap=100)).warnings)

@@ -56,10 +56,17 @@ def law(name: str):
     return get_law(name)
 
 
-def as_law(obj):
+def as_law(obj, *, allow_unidentified: bool = False):
     """The law that ``obj`` stands for: a preset's name → its law; a FitResult → its fitted law; a bootstrap
     result → its ensemble (point + members, for intervals); an Analysis → the law it plans with; a saved fit
-    (`load_fit`) → its ensemble, or its law without members; a law → itself."""
+    (`load_fit`) → its ensemble, or its law without members; a law → itself. A law carries no verdict, so a
+    fit whose data cannot pin it down is refused here as by ``plan`` (InputError), unless
+    ``allow_unidentified`` (then with an UnidentifiedWarning)."""
+    _check_identified(obj, allow_unidentified)
+    return _law_of(obj)
+
+
+def _law_of(obj):
     if isinstance(obj, str):
         return get_law(obj)
     if isinstance(obj, FitResult):
@@ -72,7 +79,8 @@ def as_law(obj):
         return obj.planning_law
     if isinstance(obj, (NDLaw, LossVsComputeLaw, BrokenPowerLaw, LawEnsemble)):
         return obj
-    raise TypeError(f"not a law, a preset name, a fit or an analysis: {type(obj).__name__}")
+    raise InputError(f"not a law, a preset's name, a fit, a saved fit or an analysis: {type(obj).__name__} "
+                     f"{obj!r:.60}")
 
 
 def _verdict(obj) -> Identifiability | None:
@@ -110,7 +118,7 @@ def _answer_from(obj, allow_unidentified: bool, answer, with_evidence):
     ``allow_unidentified`` lets it through (else InputError)."""
     source = _read_if_path(obj)
     note = _check_identified(source, allow_unidentified, stacklevel=4)  # the warning points at the user's call
-    result = with_evidence(answer(as_law(source)), evidence_of(source))
+    result = with_evidence(answer(_law_of(source)), evidence_of(source))
     return result if note is None else replace(result, warnings=(note,) + tuple(result.warnings))
 
 
@@ -122,6 +130,11 @@ def read_runs(source, columns: dict[str, str] | None = None, param_convention: s
     e.g. {"n_params": "Model Size", "flops": "Training FLOP"}."""
     from .sweep import store
 
+    if not isinstance(source, (str, Path)):
+        raise InputError(f"read_runs: give a path to a runs file or a sweep folder, got {type(source).__name__}")
+    if columns is not None and not isinstance(columns, dict):
+        raise InputError(f"read_runs: columns maps fields to the file's names, e.g. {{'n_params': 'Model Size'}}, "
+                         f"got {columns!r:.60}")
     source = Path(source)
     if source.is_dir():
         sweep = store.find_sweep(source)  # a sweep folder, or an `isoflop demo --out` folder holding one
@@ -174,11 +187,28 @@ def fit(runs, form: str = "chinchilla", *, delta: float | None = None, fixed: di
     return analyse(table, options).fit
 
 
-def plan(law, *, allow_unidentified: bool = False, **question) -> Plan:
-    """Plan with ``law`` (anything ``as_law`` takes); the question follows from the keywords — flops,
-    n_params, n_tokens, target_loss, unique_tokens, inference_tokens, cluster, days, … (see
-    ``isoflop.planning.plan``). From an unidentified fit: InputError, or with ``allow_unidentified`` a plan
-    whose ``warnings`` say so."""
+def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, unique_tokens=None,
+         inference_tokens=None, match_flops=None, cluster: Cluster | None = None, days=None, inference_mfu=None,
+         inference_usd_per_gpu_hour=None, rel_improvement: float = 0.005,
+         percentiles=_planning.DEFAULT_PERCENTILES, allow_unidentified: bool = False) -> Plan:
+    """Plan with ``law`` (anything ``as_law`` takes); the question follows from what is given:
+
+    - ``flops`` (or ``cluster`` and ``days``): the compute-optimal N and D; with ``unique_tokens``, the
+      data-constrained plan (repeated epochs); ``unique_tokens`` alone: the data-optimal plan (stops where
+      doubling compute gains less than ``rel_improvement`` of the loss);
+    - ``n_params`` or ``n_tokens``: the budget for which that size or dataset is compute-optimal;
+      ``target_loss``: the least compute that reaches it; ``n_params`` with ``target_loss``: the tokens needed;
+    - ``inference_tokens`` with ``match_flops``, ``n_params`` or ``target_loss``: the inference-aware plan
+      (Sardana et al. 2024), priced on ``cluster`` with ``inference_mfu`` / ``inference_usd_per_gpu_hour``.
+
+    ``cluster`` (``Cluster("h100-sxm", n_gpus=1024, usd_per_gpu_hour=2)``) adds GPU-hours, days, dollars and a
+    memory check; ``percentiles`` (in percent) bound the intervals of an ensemble. From an unidentified fit:
+    InputError, or with ``allow_unidentified`` a plan whose ``warnings`` say so. (`isoflop.planning.plan`.)"""
+    question = dict(flops=flops, n_params=n_params, n_tokens=n_tokens, target_loss=target_loss,
+                    unique_tokens=unique_tokens, inference_tokens=inference_tokens, match_flops=match_flops,
+                    cluster=cluster, days=days, inference_mfu=inference_mfu,
+                    inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement,
+                    percentiles=percentiles)
     return _answer_from(law, allow_unidentified, lambda the_law: _planning.plan(the_law, **question),
                         plan_with_evidence)
 
@@ -212,15 +242,16 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float
     interval says it covers noise and parameters only), or a law or preset name (the point alone). From an
     unidentified fit: InputError, or with ``allow_unidentified`` a prediction whose ``warning`` says so (as
     `isoflop loss --fit`)."""
-    from .fitting.predict import predict_loss as _predict
+    from .fitting.predict import check_asked, predict_loss as _predict
 
+    check_asked(n_params, n_tokens)
     source = _read_if_path(source)
     note = _check_identified(source, allow_unidentified)
     evidence = evidence_of(source)
     if evidence is not None:
         prediction = evidence.predict(n_params, n_tokens, unique_tokens, level=level)
     else:
-        prediction = _predict(as_law(source), n_params, n_tokens, unique_tokens, level=level)
+        prediction = _predict(_law_of(source), n_params, n_tokens, unique_tokens, level=level)
     if note is None:
         return prediction
     return replace(prediction, warning="; ".join(w for w in (note, prediction.warning) if w))

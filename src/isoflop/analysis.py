@@ -19,18 +19,21 @@ import numpy as np
 
 from .errors import InputError
 from .fitting import fit as fit_law
+from .fitting.bootstrap import MAX_RESAMPLES
+from .fitting.envelope import check_smooth
 from .fitting.identify import require_identified
 from .fitting.parametric import DEFAULT_DELTA, FORMS, FitResult
 from .answers import Evidence, diagnosis_with_evidence, plan_with_evidence
 from .planning import Plan, diagnose, plan
+from .presets import PRESETS
 from .runs import RunTable
 from .units import as_positive, is_number
 
-MAX_BOOTSTRAP = 100_000  # resamples: (K, runs) weights and K laws in memory
-FEW_RESAMPLES = 100  # fewer resamples than this: a 95% percentile interval is flagged
 # "auto": chosen by compute-ordered cross-validation (fit.select); "data-constrained": Muennighoff et al.'s
 # repetition law with R_D*, R_N* fitted (fit.repetition).
 ANALYSIS_FORMS = FORMS + ("auto", "data-constrained")
+# Huber's δ on log residuals: from 1e-12 down the objective is |r|·δ ≈ 1e-14, below the solver's tolerances.
+MIN_DELTA = 1e-10
 MAX_BOOTSTRAP_CELLS = 1e8  # resamples × runs: the (K, runs) weights and residuals stay under ~2 GB
 
 
@@ -51,21 +54,31 @@ class FitOptions:
     def __post_init__(self):
         if self.form not in ANALYSIS_FORMS:
             raise InputError(f"unknown law form {self.form!r}; choose one of {', '.join(ANALYSIS_FORMS)}")
-        if not is_number(self.delta) or not self.delta > 0:  # also rejects nan
-            raise InputError(f"--delta: the Huber threshold must be positive (inf for least squares), got "
-                             f"{self.delta!r}")
+        if not is_number(self.delta) or not self.delta >= MIN_DELTA:  # also rejects nan
+            raise InputError(f"--delta: the Huber threshold must be at least {MIN_DELTA:g} (inf for least squares), "
+                             f"got {self.delta!r}; below that the objective is |residual|·δ, smaller than the "
+                             f"optimiser's tolerances, which stop it at its start")
+        if self.base != "fit" and self.base not in PRESETS:
+            raise InputError(f"--base: {self.base!r} is neither a published law ({', '.join(PRESETS)}) nor 'fit' "
+                             f"(fit the base law jointly)")
+        if self.form == "auto" and self.delta != DEFAULT_DELTA:
+            raise InputError("--delta does not apply to --form auto, which chooses δ among its candidates (its "
+                             "table lists them); give a form to fit with your δ")
         for name, value in (("--drop-highest", self.drop_highest), ("--bootstrap", self.n_bootstrap),
                             ("--seed", self.seed)):
             if not is_number(value) or int(value) != value or value < 0:
                 raise InputError(f"{name}: must be a whole number ≥ 0, got {value!r}")
-        if self.n_bootstrap != 0 and not 2 <= self.n_bootstrap <= MAX_BOOTSTRAP:
-            raise InputError(f"--bootstrap: give 0 (none) or 2 to {MAX_BOOTSTRAP:,} resamples, got {self.n_bootstrap}")
+        if self.n_bootstrap != 0 and not 2 <= self.n_bootstrap <= MAX_RESAMPLES:
+            raise InputError(f"--bootstrap: give 0 (none) or 2 to {MAX_RESAMPLES:,} resamples, got {self.n_bootstrap}")
         if self.fixed is not None:
             if not isinstance(self.fixed, dict):
                 raise InputError(f"--fix: give {{name: value}}, e.g. {{'E': 1.69}}, got {self.fixed!r:.60}")
             # frozen: the checked values (a "1.69" string included) replace the given ones
             object.__setattr__(self, "fixed", {name: float(as_positive(f"--fix {name}", value))
                                                for name, value in self.fixed.items()})
+            if self.fixed and self.form in ("data-constrained", "auto"):
+                raise InputError(f"--fix applies to the chinchilla and chinchilla-tied forms, not --form {self.form} "
+                                 f"(data-constrained: --base names the base law, or 'fit' to fit it)")
 
     def to_dict(self) -> dict:
         return {"form": self.form, "delta": None if np.isinf(self.delta) else self.delta,
@@ -80,22 +93,22 @@ class Analysis:
     the fitted law (or a saved fit's law). ``plans``: one ``Plan`` over all ``budgets`` (vectorised)."""
 
     options: FitOptions
-    runs: RunTable | None  # the rows fitted: one per run
-    curves: RunTable | None
+    runs: RunTable | None = field(repr=False)  # the rows fitted: one per run
+    curves: RunTable | None = field(repr=False)
     fit: FitResult | None
     bootstrap: object | None  # fit.bootstrap.BootstrapResult
-    law: object
+    law: object = field(repr=False)  # the fit's law, or its bootstrap ensemble
     budgets: tuple[float, ...]
-    plans: Plan | None
-    diagnosis: object | None  # plan.Diagnosis
-    backtests: tuple = ()
-    isoflop: object | None = None  # fit.isoflop.IsoflopResult
-    envelope: object | None = None  # fit.envelope.EnvelopeResult
+    plans: Plan | None = field(repr=False)
+    diagnosis: object | None = field(repr=False)  # plan.Diagnosis
+    backtests: tuple = field(default=(), repr=False)
+    isoflop: object | None = field(default=None, repr=False)  # fit.isoflop.IsoflopResult
+    envelope: object | None = field(default=None, repr=False)  # fit.envelope.EnvelopeResult
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     identifiability: object | None = None  # fit.identify.Identifiability (None for a preset or an old fit file)
-    selection: object | None = None  # fit.select.Selection, with --form auto
-    calibration: object | None = None  # fit.calibrate.Calibration: extrapolation error from backtests
+    selection: object | None = field(default=None, repr=False)  # fit.select.Selection, with --form auto
+    calibration: object | None = field(default=None, repr=False)  # fit.calibrate.Calibration: backtests' error
     refusal: str | None = None  # why no plan was made (an unidentified fit), when one was asked for
     saved: dict | None = field(default=None, repr=False)  # a saved fit's JSON when analysed from one
     n_rows: int = 0  # rows of the input (points of curves included)
@@ -173,7 +186,7 @@ class Analysis:
                 "curves": self.curves is not None, "warnings": list(r.warnings)}
 
     def to_dict(self) -> dict:
-        out = {"options": self.options.to_dict(), "verdict": self.verdict(), "refusal": self.refusal,
+        out = {"options": None if self.saved is not None else self.options.to_dict(), "verdict": self.verdict(), "refusal": self.refusal,
                "data": self.data_dict(), "fit": self.fit_dict(),
                "exponents": self.exponents(), "plans": self.plan_rows(),
                "plan_warnings": [] if self.plans is None else list(self.plans.warnings),
@@ -207,31 +220,38 @@ def _curves_of(table: RunTable) -> RunTable | None:
     return table if (counts >= 2).sum() >= 2 else None
 
 
-def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *, law=None, saved: dict | None = None,
+def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *, saved_fit=None,
             curves: RunTable | None = None, budgets=(), config=None, backtest_above=None,
             auto_backtest: bool = False, isoflop: bool = False, smooth: float = 0.0, progress=None,
-            fit_progress=None, saved_identifiability=None) -> Analysis:
+            fit_progress=None) -> Analysis:
     """Analyse ``runs`` (final losses, or curves with a ``step`` column whose last rows are fitted), or plan
-    from a saved ``law`` (a law or LawEnsemble; ``saved`` its JSON) when there are no runs.
+    from ``saved_fit`` (`fitting.io.SavedFit`: its law, verdict and calibrated prediction intervals, as
+    ``plan --fit`` gives them) when there are no runs; a saved fit is not refitted, so ``options`` must be
+    the defaults.
 
     ``budgets``: FLOPs to plan the compute-optimal allocation for; ``config``: (n_params, n_tokens) to
     diagnose; ``backtest_above``: fit below this compute and score the runs above it, or with
     ``auto_backtest`` hold out the largest budgets; ``isoflop``: approach 2; ``curves``: training curves for
     approach 1 (taken from ``runs`` when it has them); ``smooth``: approach 1's smoothing in log C;
     ``progress``: callable(n_converged) during the bootstrap; ``fit_progress``: callable(done, total) as the fit's
-    steps finish (``--form auto``: its candidates; otherwise the fit and its backtest fits);
-    ``saved_identifiability``: a saved fit's verdict.
+    steps finish (``--form auto``: its candidates; otherwise the fit and its backtest fits).
 
     Plans and the diagnosis need an identified (or weakly identified) law: from an unidentified fit they are
     refused (``refusal`` says why and which runs to add) unless ``options.allow_unidentified``, and then every
     output carries a warning.
     """
-    if (runs is None) == (law is None):
+    if (runs is None) == (saved_fit is None):
         raise InputError("an analysis needs runs or a saved fit (exactly one)")
+    if saved_fit is not None and options != FitOptions(allow_unidentified=options.allow_unidentified):
+        changed = [k for k, v in options.to_dict().items() if v != FitOptions().to_dict()[k]
+                   and k != "allow_unidentified"]
+        raise InputError(f"a saved fit is not refitted, so fitting options do not apply to it ({', '.join(changed)} "
+                         f"given); drop them, or give the runs file to fit anew")
     if runs is not None and not isinstance(runs, RunTable):
         raise InputError(f"analyse takes a RunTable (isoflop.read_runs(path)), got {type(runs).__name__}")
     if not isinstance(options, FitOptions):
         raise InputError(f"options: give isoflop.FitOptions(...), got {type(options).__name__}")
+    check_smooth(smooth)  # before the fit, even where no curves come to be smoothed
     budgets = tuple(np.atleast_1d(as_positive("budgets", budgets)).tolist()) if np.size(budgets) else ()
     notes, warnings = [], []
     finals = fit_result = boot = iso = env = selection = calibration = identifiability = refusal = None
@@ -257,14 +277,14 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
             else:
                 boot = fit_result.bootstrap(options.n_bootstrap, seed=options.seed, progress=progress)
             law = boot.ensemble
-            if options.n_bootstrap < FEW_RESAMPLES:
-                # A 95% percentile interval from K resamples puts K/40 of them in each tail: with few, its ends
-                # are one or two members, not quantiles (Efron & Tibshirani 1993, §19.3 ask for ≥ 1,000).
-                warnings.append(f"--bootstrap {options.n_bootstrap}: the intervals rest on {boot.n_converged} "
-                                f"converged resamples, too few for 95% percentile ends (≈{boot.n_converged / 40:.1g} "
-                                f"per tail); use ≥ {FEW_RESAMPLES} (1,000 for a published number)")
+            warnings.extend(boot.warnings)
         identifiability = fit_result.identifiability if boot is None else boot.identifiability
         threshold = backtest_above
+        if options.form == "data-constrained":  # backtests refit the N-D forms; a repetition law has none yet
+            if backtest_above is not None:
+                raise InputError("--backtest-above: backtests are not available for --form data-constrained yet; "
+                                 "drop it (or backtest the base law's form on single-epoch runs)")
+            threshold, auto_backtest = None, False
         if threshold is None and auto_backtest:
             threshold = default_backtest_threshold(finals)
             if threshold is None:
@@ -291,7 +311,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
                 notes.append(str(exc) if str(exc).startswith("approach 2") else f"approach 2: {exc}")
     else:
         notes.append("a saved fit carries no runs: no data summary, backtest, residuals or approach 2")
-        identifiability = saved_identifiability
+        law, identifiability = saved_fit.planning_law, saved_fit.identifiability
     if curves is not None:
         from .fitting.envelope import envelope
 
@@ -317,7 +337,7 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
                 warnings.append(f"planned with --allow-unidentified from a fit that is "
                                 f"{identifiability.summary()}; the plans below are not supported by the data")
             # Every answer carries the loss a run would measure: the calibrated interval and its warnings.
-            evidence = None if fit_result is None else Evidence(fit_result, boot, calibration)
+            evidence = Evidence(saved_fit) if fit_result is None else Evidence(fit_result, boot, calibration)
             if budgets:
                 plans = plan_with_evidence(plan(law, flops=budgets[0] if len(budgets) == 1 else np.asarray(budgets)),
                                            evidence)
@@ -326,7 +346,8 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
     return Analysis(options=options, runs=finals, curves=curves, fit=fit_result, bootstrap=boot, law=law,
                     budgets=budgets, plans=plans, diagnosis=diagnosis, backtests=backtests, isoflop=iso,
                     envelope=env, notes=tuple(notes), warnings=tuple(warnings), identifiability=identifiability,
-                    selection=selection, calibration=calibration, refusal=refusal, saved=saved,
+                    selection=selection, calibration=calibration, refusal=refusal,
+                    saved=None if saved_fit is None else saved_fit.report,
                     n_rows=0 if runs is None else len(runs))
 
 

@@ -167,13 +167,20 @@ class Cluster:
     precision: str = "bf16"
 
     def __post_init__(self):
+        if isinstance(self.accelerator, str):  # Cluster("h100-sxm", 8): the name, as `--gpu` takes it
+            object.__setattr__(self, "accelerator", get_accelerator(self.accelerator))
+        if not isinstance(self.accelerator, Accelerator):
+            raise InputError(f"accelerator: give an accelerator's name ({', '.join(CATALOG)}) or "
+                             f"isoflop.get_accelerator(name), got {type(self.accelerator).__name__}")
         if not (math.isfinite(self.mfu) and 0 < self.mfu <= 1):
-            raise InputError(f"MFU must be in (0, 1], got {self.mfu!r} (0.4 is typical for large dense training)")
+            raise InputError(f"MFU (--mfu) must be in (0, 1], got {self.mfu!r} (0.4 is typical for large dense "
+                             f"training)")
         if self.n_gpus is not None and (int(self.n_gpus) != self.n_gpus or self.n_gpus < 1):
             raise InputError(f"GPU count must be a positive integer, got {self.n_gpus!r}")
         if self.usd_per_gpu_hour is not None and not (math.isfinite(self.usd_per_gpu_hour)
                                                       and self.usd_per_gpu_hour >= 0):
-            raise InputError(f"usd per GPU-hour must be finite and ≥ 0, got {self.usd_per_gpu_hour!r}")
+            raise InputError(f"price per GPU-hour (--usd-per-gpu-hour) must be finite and ≥ 0, got "
+                             f"{self.usd_per_gpu_hour!r}")
         self.accelerator.peak_flops_per_second(self.precision)  # validates the precision for this chip
 
     @property

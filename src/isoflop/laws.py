@@ -37,6 +37,31 @@ def _as_float(x):
     return float(arr) if arr.ndim == 0 else arr
 
 
+# How a law counts N: every convention a run table or a FLOP count may carry (`runs.py`, `flops.py`).
+PARAM_CONVENTIONS = ("total", "non_embedding", "active", "attention", "unknown")
+
+
+def _set_constants(law, positive=(), nonnegative=(), finite=()) -> None:
+    """Store the constants as floats (arrays for an ensemble's members) and refuse a scalar one that makes
+    no law: a zero or negative exponent or scale, a negative irreducible loss, NaN or inf (one InputError
+    naming it, not a plan of nonsense later). Members' arrays come from fits and are left as they are."""
+    for names, ok, rule in ((positive, lambda v: v > 0, "a finite number > 0"),
+                            (nonnegative, lambda v: v >= 0, "a finite number ≥ 0"),
+                            (finite, lambda v: True, "a finite number")):
+        for name in names:
+            try:
+                value = _as_float(getattr(law, name))
+            except (TypeError, ValueError):
+                raise InputError(f"{type(law).__name__}: {name} must be {rule}, got {getattr(law, name)!r}") from None
+            if np.ndim(value) == 0 and not (np.isfinite(value) and ok(value)):
+                raise InputError(f"{type(law).__name__}: {name} must be {rule}, got {value!r}")
+            object.__setattr__(law, name, value)
+    convention = getattr(law, "__dataclass_fields__", {}).get("param_convention")
+    if convention is not None and law.param_convention not in PARAM_CONVENTIONS:
+        raise InputError(f"{type(law).__name__}: param_convention must be one of {', '.join(PARAM_CONVENTIONS)}, "
+                         f"got {law.param_convention!r}")
+
+
 @runtime_checkable
 class NDLaw(Protocol):
     """What every law of loss against parameters and tokens offers the planners (C = 6·N·D).
@@ -91,8 +116,7 @@ class ChinchillaLaw:
     kind: str = field(default="chinchilla", init=False)
 
     def __post_init__(self):
-        for name in ("E", "A", "B", "alpha", "beta"):
-            object.__setattr__(self, name, _as_float(getattr(self, name)))
+        _set_constants(self, positive=("A", "B", "alpha", "beta"), nonnegative=("E",))
 
     @property
     def irreducible_loss(self):
@@ -168,8 +192,7 @@ class KaplanLaw:
     kind: str = field(default="kaplan", init=False)
 
     def __post_init__(self):
-        for name in ("n_c", "alpha_n", "d_c", "alpha_d"):
-            object.__setattr__(self, name, _as_float(getattr(self, name)))
+        _set_constants(self, positive=("n_c", "alpha_n", "d_c", "alpha_d"))
 
     @property
     def _p(self):
@@ -265,8 +288,7 @@ class DataConstrainedLaw:
     kind: str = field(default="data-constrained", init=False)
 
     def __post_init__(self):
-        for name in ("rd_star", "rn_star"):
-            object.__setattr__(self, name, _as_float(getattr(self, name)))
+        _set_constants(self, positive=("rd_star", "rn_star"))
 
     @property
     def param_convention(self) -> str:
@@ -399,8 +421,7 @@ class LossVsComputeLaw:
     kind: str = field(default="loss-vs-compute", init=False)
 
     def __post_init__(self):
-        for name in ("E", "C0", "gamma"):
-            object.__setattr__(self, name, _as_float(getattr(self, name)))
+        _set_constants(self, positive=("C0", "gamma"), nonnegative=("E",))
 
     def loss(self, flops):
         return self.E + (self.C0 / np.asarray(flops, float)) ** self.gamma
@@ -429,8 +450,7 @@ class KaplanIrreducibleLaw:
     kind: str = field(default="kaplan-irreducible", init=False)
 
     def __post_init__(self):
-        for name in ("E", "n_c", "alpha_n", "d_c", "alpha_d"):
-            object.__setattr__(self, name, _as_float(getattr(self, name)))
+        _set_constants(self, positive=("n_c", "alpha_n", "d_c", "alpha_d"), nonnegative=("E",))
 
     @property
     def _bracket(self) -> KaplanLaw:
@@ -493,8 +513,7 @@ class BrokenPowerLaw:
     kind: str = field(default="broken-power-law", init=False)
 
     def __post_init__(self):
-        for name in ("E", "b", "c0", "c1", "d1", "f1"):
-            object.__setattr__(self, name, _as_float(getattr(self, name)))
+        _set_constants(self, positive=("b", "d1", "f1"), nonnegative=("E",), finite=("c0", "c1"))
 
     def loss(self, flops):
         log_c = np.log(np.asarray(flops, float))
@@ -526,6 +545,9 @@ class LawEnsemble:
         if type(self.point) is not type(self.members):
             raise InputError(f"an ensemble's members must be of the point law's class ({type(self.point).__name__}), "
                              f"got {type(self.members).__name__}")
+
+    def __repr__(self) -> str:  # the members' (k, 1) arrays would fill a notebook cell
+        return f"LawEnsemble(point={self.point!r}, n_members={self.n_members})"
 
     @property
     def name(self) -> str:

@@ -33,7 +33,8 @@ import numpy as np
 from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, require_nd_law, with_repetition
-from .units import as_positive, is_number
+from .presets import warnings_for
+from .units import as_positive, format_quantity, is_number
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
 
@@ -56,9 +57,16 @@ def _plain_intervals(intervals) -> dict:
 # ---------------------------------------------------------------------------------------------- ensembles
 
 def _check_percentiles(percentiles):
-    low, high = (float(p) for p in percentiles)
+    """(low, high) in percent, e.g. (2.5, 97.5) for a 95% interval. Two fractions such as (0.025, 0.975) are
+    refused: read as percent they would silently give a 0.95%-wide interval."""
+    try:
+        low, high = (float(p) for p in percentiles)
+    except (TypeError, ValueError):
+        raise InputError(f"percentiles: give two numbers in percent, e.g. (2.5, 97.5), got {percentiles!r}") from None
     if not 0 <= low < high <= 100:
         raise InputError(f"percentiles must be two numbers 0 ≤ low < high ≤ 100, got {percentiles!r}")
+    if high <= 1:
+        raise InputError(f"percentiles are in percent: (2.5, 97.5) for a 95% interval, not {percentiles!r}")
     return low, high
 
 
@@ -162,7 +170,11 @@ def optimal_for_params(law, n_params, percentiles=DEFAULT_PERCENTILES) -> Alloca
     N*(C) = N*(1)·C^a for every law here, so C = (N / N*(1))^(1/a).
     """
     n_params = as_positive("n_params", n_params)
-    result = _ensemble(_optimal_for_params, law, ("flops", "n_tokens", "loss"), percentiles, n_params)
+    if np.any(n_params < MIN_N_PARAMS):
+        raise InputError(f"n_params {_describe(n_params)} is below {MIN_N_PARAMS:,.0f}, the smallest sensible model; "
+                         f"check the units")
+    with np.errstate(all="ignore"):  # a size far outside the law: check_flops names it below, NumPy need not
+        result = _ensemble(_optimal_for_params, law, ("flops", "n_tokens", "loss"), percentiles, n_params)
     check_flops(result.flops, f"the budget at which n_params {_describe(n_params)} is compute-optimal,")
     return result
 
@@ -175,7 +187,8 @@ def _optimal_for_tokens(law, n_tokens) -> Allocation:
 def optimal_for_tokens(law, n_tokens, percentiles=DEFAULT_PERCENTILES) -> Allocation:
     """The budget (and model size) for which training on ``n_tokens`` is compute-optimal: C = (D/D*(1))^(1/b)."""
     n_tokens = as_positive("n_tokens", n_tokens)
-    result = _ensemble(_optimal_for_tokens, law, ("flops", "n_params", "loss"), percentiles, n_tokens)
+    with np.errstate(all="ignore"):  # as optimal_for_params: check_flops names a dataset outside the law
+        result = _ensemble(_optimal_for_tokens, law, ("flops", "n_params", "loss"), percentiles, n_tokens)
     check_flops(result.flops, f"the budget at which n_tokens {_describe(n_tokens)} is compute-optimal,")
     return result
 
@@ -342,7 +355,7 @@ def data_optimal(law, unique_tokens, rel_improvement: float = 0.005,
     """
     unique_tokens = as_positive("unique_tokens", unique_tokens)
     if not 0 < rel_improvement < 1:
-        raise InputError(f"rel_improvement must be a fraction in (0, 1), got {rel_improvement!r}")
+        raise InputError(f"rel_improvement (--rel-improvement) must be a fraction in (0, 1), got {rel_improvement!r}")
     fields = ("best_loss", "flops", "n_params", "n_tokens", "epochs", "loss")
     return _ensemble(_data_optimal, law, fields, percentiles, unique_tokens, rel_improvement)
 
@@ -469,7 +482,7 @@ def _tokens_per_param_warnings(tokens_per_param) -> tuple[str, ...]:
     most = float(np.max(tokens_per_param))
     if most <= MAX_VALIDATED_TOKENS_PER_PARAM:
         return ()
-    return (f"the plan trains {most:,.0f} tokens per parameter, past the ~{MAX_VALIDATED_TOKENS_PER_PARAM:,.0f} "
+    return (f"the plan trains {format_quantity(most)} tokens per parameter, past the ~{MAX_VALIDATED_TOKENS_PER_PARAM:,.0f} "
             f"that Sardana et al. 2024 validated; the law is extrapolated there",)
 
 
@@ -637,10 +650,12 @@ def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5,
         raise InputError(f"diagnose takes one configuration, got {n_params.size} n_params and {n_tokens.size} "
                          f"n_tokens; call it once per configuration")
     n_params, n_tokens = float(n_params.item()), float(n_tokens.item())
-    if not is_number(tolerance) or not tolerance > 1:
-        raise InputError(f"tolerance must be a factor above 1, got {tolerance!r}")
+    if not is_number(tolerance) or not 1 < tolerance < np.inf:
+        raise InputError(f"--tolerance: a finite factor above 1 (e.g. 1.5), got {tolerance!r}")
     fields = ("loss", "tokens_per_param_ratio", "compute_equivalent_flops", "wasted_fraction")
-    return _ensemble(_diagnose, law, fields, percentiles, n_params, n_tokens, tolerance)
+    result = _ensemble(_diagnose, law, fields, percentiles, n_params, n_tokens, tolerance)
+    return replace(result, warnings=(*result.warnings, *warnings_for(law, flops=result.flops, n_params=n_params,
+                                                                       n_tokens=n_tokens)))
 
 
 # ---------------------------------------------------------------------------------------------- frontier
@@ -734,8 +749,12 @@ def frontier(law, flops, unique_tokens=None, inference_tokens=None,
     constrained = None if unique_tokens is None else constrained_optimal(law, flops, unique_tokens, percentiles)
     inference = (None if inference_tokens is None
                  else inference_optimal(law, inference_tokens, match_flops=flops, percentiles=percentiles))
+    notes = warnings_for(law, flops=flops, n_params=optimal.n_params, n_tokens=optimal.n_tokens)
+    if constrained is not None and inference is not None:  # side by side, not combined: say which limit each obeys
+        notes += ("the inference-aware columns assume unlimited unique data: they are the inference-aware plans of "
+                  "the unconstrained law, beside the data-constrained ones, not both limits at once",)
     return Frontier(flops=flops, compute_optimal=optimal, data_constrained=constrained, inference_aware=inference,
-                    law=optimal.law)
+                    law=optimal.law, warnings=notes)
 
 
 # ---------------------------------------------------------------------------------------------- dispatcher
@@ -840,7 +859,7 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         kind, result = "inference-aware", _inference_plan(law, inference_tokens, flops, n_params, n_tokens,
                                                           target_loss, unique_tokens, match_flops, cluster,
                                                           inference_mfu, inference_usd_per_gpu_hour, percentiles)
-        return _with_cluster(kind, result, cluster)
+        return _with_cluster(kind, result, cluster, law)
     given = [name for name, v in (("a budget", flops), ("--params", n_params), ("--tokens", n_tokens),
                                   ("--target-loss", target_loss)) if v is not None]
     if given == ["--params", "--target-loss"]:
@@ -849,7 +868,8 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         kind, result = "data-optimal", data_optimal(law, unique_tokens, rel_improvement, percentiles)
     elif len(given) != 1:
         raise InputError("give exactly one of --flops, --params, --tokens, --target-loss (or --gpu, --gpus and "
-                         "--days for a budget; --params with --target-loss; --unique-tokens alone)"
+                         "--days for a budget; --params with --target-loss; --unique-tokens alone); in Python "
+                         "flops=, n_params=, n_tokens=, target_loss= (cluster= and days=)"
                          + (f" (got {', '.join(given)})" if given else ""))
     elif unique_tokens is not None:
         if flops is None:
@@ -863,7 +883,7 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         kind, result = "for-tokens", optimal_for_tokens(law, n_tokens, percentiles)
     else:
         kind, result = "target-loss", min_flops_for_loss(law, target_loss, percentiles)
-    return _with_cluster(kind, result, cluster)
+    return _with_cluster(kind, result, cluster, law)
 
 
 def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_loss, unique_tokens, match_flops,
@@ -886,6 +906,12 @@ def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_los
     if inference_mfu is not None or inference_usd_per_gpu_hour is not None:
         if cluster.usd_per_gpu_hour is None:
             raise InputError("a cost-weighted inference plan needs --usd-per-gpu-hour (the training price)")
+        if inference_mfu is not None and not (is_number(inference_mfu) and 0 < inference_mfu <= 1):
+            raise InputError(f"--inference-mfu (inference_mfu): a fraction in (0, 1], got {inference_mfu!r}")
+        if inference_usd_per_gpu_hour is not None and not (is_number(inference_usd_per_gpu_hour)
+                                                           and 0 <= inference_usd_per_gpu_hour < np.inf):
+            raise InputError(f"--inference-usd-per-gpu-hour (inference_usd_per_gpu_hour): a finite price ≥ 0, got "
+                             f"{inference_usd_per_gpu_hour!r}")
         serving = replace(cluster, mfu=cluster.mfu if inference_mfu is None else inference_mfu,
                           usd_per_gpu_hour=(cluster.usd_per_gpu_hour if inference_usd_per_gpu_hour is None
                                             else inference_usd_per_gpu_hour))
@@ -894,8 +920,10 @@ def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_los
                              target_loss=target_loss, percentiles=percentiles, **prices)
 
 
-def _with_cluster(kind, result, cluster) -> Plan:
+def _with_cluster(kind, result, cluster, law) -> Plan:
+    """The Plan, priced on ``cluster`` if given, with a published law's range warnings."""
+    notes = warnings_for(law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens)
     if cluster is None:
-        return Plan(kind, result)
+        return Plan(kind, result, warnings=notes)
     return Plan(kind, result, cost=cluster.cost(result.flops), memory=cluster.memory(float(np.max(result.n_params))),
-                cluster=cluster)
+                cluster=cluster, warnings=notes)

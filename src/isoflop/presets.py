@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .units import format_flops, format_number, format_quantity
 from .laws import RD_STAR_C4, RN_STAR_C4, ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 
 
@@ -127,6 +128,14 @@ def _outside(value, low, high):
     return bool(np.any(v < low) or np.any(v > high))
 
 
+def warnings_for(law, **quantities) -> tuple[str, ...]:
+    """``range_warnings`` when ``law`` is a published law itself (as `get_law` gives it); none for a fitted or
+    hand-made law, whose distance from its runs `answers.py` and `fitting.predict` give instead. Every planner
+    and prediction calls this, so Python and the CLI carry the same warnings."""
+    preset = PRESETS.get(getattr(law, "name", None))
+    return range_warnings(law.name, **quantities) if preset is not None and preset.law is law else ()
+
+
 def range_warnings(name: str, *, flops=None, n_params=None, n_tokens=None) -> tuple[str, ...]:
     """One warning line per quantity of a plan or diagnosis that leaves the preset's stated range.
 
@@ -142,14 +151,15 @@ def range_warnings(name: str, *, flops=None, n_params=None, n_tokens=None) -> tu
         return ()
     out = []
     if flops is not None and validity.max_flops is not None and np.any(np.asarray(flops, float) > validity.max_flops):
-        out.append(f"{name}: {np.max(flops):.3g} FLOPs ({np.max(flops) / PF_DAY:.3g} PF-days) is past "
-                   f"{validity.max_flops:.3g} FLOPs, where the law is expected to break down "
+        out.append(f"{name}: {format_flops(np.max(flops))} ({format_number(np.max(flops) / PF_DAY, 3)} PF-days) "
+                   f"is past {format_flops(validity.max_flops)}, where the law is expected to break down "
                    f"({validity.max_flops_source})")
     for label, value, (low, high) in (("n_params", n_params, validity.n_params),
                                       ("n_tokens", n_tokens, validity.n_tokens)):
         if value is not None and _outside(value, low, high):
             shown = np.asarray(value, float)
             shown = shown.item() if shown.ndim == 0 else (shown.min() if np.any(shown < low) else shown.max())
-            out.append(f"{name}: {label} {shown:.3g} is outside {low:.3g} to {high:.3g}, the range the law was "
+            out.append(f"{name}: {label} {format_quantity(shown)} is outside {format_quantity(low)} to "
+                       f"{format_quantity(high)}, the range the law was "
                        f"fitted on ({validity.source}): an extrapolation")
     return tuple(out)

@@ -96,6 +96,8 @@ def parse_column_map(text: str | None) -> dict[str, str]:
         key, value = (s.strip().strip("'\"") for s in part.split("=", 1))
         if key not in NUMERIC + ("run_id",):
             raise InputError(f"--columns: unknown field {key!r}; fields are {', '.join(NUMERIC + ('run_id',))}")
+        if key in mapping:
+            raise InputError(f"--columns: {key} is mapped twice ({mapping[key]!r} and {value!r}); give it once")
         mapping[key] = value
     return mapping
 
@@ -115,12 +117,28 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         if suffix in (".jsonl", ".ndjson"):
             return pd.read_json(path, lines=True)
         if suffix == ".json":
-            return pd.DataFrame(json.loads(path.read_text()))
+            return pd.DataFrame(json.loads(path.read_text(encoding="utf-8-sig")))
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
     except (ValueError, OSError, ImportError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from None
     raise InputError(f"{path}: unknown file type {suffix!r}; use .csv, .jsonl, .json or .parquet")
+
+
+def _check_one_size_per_run(frame, source: str) -> None:
+    """Rows sharing a run_id are one run's evaluations (its curve), so they share one model size. Runs named
+    alike by mistake (a sweep's name in every row) would be resampled as one run by the bootstrap, giving
+    intervals of zero width: refused, naming the run and rows."""
+    sizes = frame.groupby("run_id", sort=False)["n_params"].nunique()
+    mixed = sizes[sizes > 1]
+    if mixed.empty:
+        return
+    name = mixed.index[0]
+    rows = np.flatnonzero((frame["run_id"] == name).to_numpy())
+    shown = ", ".join(str(r + 1) for r in rows[:4]) + ("…" if rows.size > 4 else "")
+    raise InputError(f"{source}: run_id {name!r} has {int(mixed.iloc[0])} different n_params (rows {shown})"
+                     + (f", and {mixed.size - 1} more run_id(s) too" if mixed.size > 1 else "")
+                     + ": one run trains one model; give each run its own run_id, or leave the column out")
 
 
 @dataclass(frozen=True)
@@ -139,7 +157,7 @@ class RunTable:
         flops column with 6·N·D that is reported; None for tables whose flops follow another stated convention
         (a sweep's Chinchilla or PaLM FLOP counts)."""
         if param_convention not in CONVENTIONS:
-            raise InputError(f"param_convention must be one of {', '.join(CONVENTIONS)}, got {param_convention!r}")
+            raise InputError(f"param_convention (--param-convention) must be one of {', '.join(CONVENTIONS)}, got {param_convention!r}")
         columns = dict(columns or {})
         for key, col in columns.items():
             if col not in df.columns:
@@ -231,6 +249,8 @@ class RunTable:
         out = out.reset_index(drop=True)
         if len(out) == 0:
             raise InputError(f"{source}: no rows")
+        if "run_id" in df.columns:
+            _check_one_size_per_run(out, source)
         key = ["n_params", "n_tokens", "loss"] + (["step"] if "step" in out else [])
         dup = out.duplicated(subset=key, keep=False)
         if dup.any():

@@ -71,6 +71,9 @@ def as_positive(name: str, value) -> np.ndarray:
         value = parse_quantity(value, name)
     try:
         arr = np.asarray(value, dtype=float)
+    except OverflowError:  # a Python int past a float's range, 10**400
+        raise InputError(f"{name}: a whole number beyond a float's range (above 1.8e308); give sizes a run could "
+                         f"have") from None
     except (TypeError, ValueError):
         raise InputError(f"{name}: expected a positive number or an array of them, got {type(value).__name__} "
                          f"{value!r:.80}") from None
@@ -130,13 +133,22 @@ def _finite(x) -> bool:
     return x is not None and not isinstance(x, bool) and isinstance(x, numbers.Real) and math.isfinite(x)
 
 
-def _sig(x: float, digits: int) -> str:
-    """x with ``digits`` significant figures, no trailing zeros, no exponent noise: 2.21e+19 → '2.21e19'."""
-    text = f"{x:.{digits}g}"
+def _sig(x: float, digits: int, exact: bool | None = None) -> str:
+    """x with ``digits`` significant figures and no exponent noise: 2.21e+19 → '2.21e19'. Trailing zeros are
+    dropped only when the number is ``exact`` at that many figures (70e9 → '70', 1e21 → '1e21'; by default
+    judged on x itself); a rounded one keeps them, so 5.9985e10 reads '6.00e10', not '6e10', which would
+    claim one figure."""
+    exact = _exact(x, digits) if exact is None else exact
+    text = f"{x:.{digits}g}" if exact else f"{x:#.{digits}g}".rstrip(".")
     if "e" in text:
         mantissa, exp = text.split("e")
         text = f"{mantissa}e{int(exp)}"
     return text
+
+
+def _exact(x: float, digits: int) -> bool:
+    """Whether x has at most ``digits`` significant figures (to float noise: 0.05 days · 24 = 1.2 hours)."""
+    return abs(_rounded(x, digits) - x) <= 1e-9 * abs(x)
 
 
 def _rounded(x: float, digits: int) -> float:
@@ -152,12 +164,13 @@ def format_quantity(x, digits: int = 3) -> str:
     """
     if not _finite(x):
         return MISSING
+    exact = _exact(float(x), digits)
     x = _rounded(float(x), digits)
     size = abs(x)
     for suffix, exponent in (("T", 12), ("B", 9), ("M", 6), ("K", 3)):
         if 10**exponent <= size < 10 ** (exponent + 3):
-            return f"{_sig(x / 10**exponent, digits)}{suffix}"
-    return _sig(x, digits)  # below 1,000, or 1e15 and beyond ('%g' switches to an exponent there)
+            return f"{_sig(x / 10**exponent, digits, exact)}{suffix}"
+    return _sig(x, digits, exact)  # below 1,000, or 1e15 and beyond ('%g' switches to an exponent there)
 
 
 def format_flops(x, digits: int = 3) -> str:
@@ -171,7 +184,8 @@ def _sci(x: float, digits: int) -> str:
     if x == 0:
         return "0"
     mantissa, exp = f"{x:.{digits - 1}e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    if "." in mantissa and _exact(x, digits):  # as _sig: zeros dropped only where nothing was rounded
+        mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exp)}"
 
 
@@ -179,11 +193,12 @@ def format_bytes(x, digits: int = 3) -> str:
     """Bytes in decimal units, as accelerator memory is sold: 80e9 → '80 GB', 1.5e12 → '1.5 TB'."""
     if not _finite(x):
         return MISSING
+    exact = _exact(float(x), digits)
     x = _rounded(float(x), digits)
     for unit, exponent in (("PB", 15), ("TB", 12), ("GB", 9), ("MB", 6), ("KB", 3)):
         if abs(x) >= 10**exponent:
-            return f"{_sig(x / 10**exponent, digits)} {unit}"
-    return f"{_sig(x, digits)} B"
+            return f"{_sig(x / 10**exponent, digits, exact)} {unit}"
+    return f"{_sig(x, digits, exact)} B"
 
 
 def format_usd(x, digits: int = 3) -> str:
@@ -200,11 +215,11 @@ def format_days(x, digits: int = 3) -> str:
     if not _finite(x):
         return MISSING
     if abs(x) < 1:
-        hours = _sig(_rounded(x * 24, digits), digits)
+        hours = _sig(_rounded(x * 24, digits), digits, _exact(x * 24, digits))
         return f"{hours} hour{'' if hours == '1' else 's'}"
     if abs(_rounded(x, digits)) >= 1000:
         return f"{format_quantity(x / 365.25, digits)} years"
-    days = _sig(_rounded(x, digits), digits)
+    days = _sig(_rounded(x, digits), digits, _exact(x, digits))
     return f"{days} day{'' if days == '1' else 's'}"
 
 
@@ -212,7 +227,8 @@ def format_percent(x, digits: int = 3) -> str:
     """A fraction as a percentage: 0.4123 → '41.2%'."""
     if not _finite(x):
         return MISSING
-    return f"{_sig(_rounded(100 * float(x), digits), digits)}%"
+    percent = 100 * float(x)
+    return f"{_sig(_rounded(percent, digits), digits, _exact(percent, digits))}%"
 
 
 def format_number(x, digits: int = 4) -> str:
@@ -253,9 +269,9 @@ def format_interval(low, high, unit: str = "number") -> str:
 
 
 # Output keys → units, by the naming convention of the results (units in names): first match wins.
-_KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("loss", "loss"),
-              ("flops", "flops"), ("bytes", "bytes"), ("usd", "usd"), ("cost", "usd"), ("days", "days"),
-              ("mfu", "fraction"), ("fraction", "fraction"), ("utilization", "fraction"), ("n_params", "params"),
+_KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("fraction", "fraction"),
+              ("loss", "loss"), ("flops", "flops"), ("bytes", "bytes"), ("usd", "usd"), ("cost", "usd"),
+              ("days", "days"), ("mfu", "fraction"), ("utilization", "fraction"), ("n_params", "params"),
               ("params", "params"), ("tokens", "tokens"), ("gpu_hours", "count"), ("n_gpus", "count"))
 
 

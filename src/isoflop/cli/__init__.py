@@ -22,7 +22,30 @@ from .output import print_warnings
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+
+class _Group(typer.core.TyperGroup):
+    """The command group, with click's usage errors (an unknown option, ``--seed x``, a missing ``--from``)
+    as one red line and exit 2, like every other bad input, instead of a usage block and 'Error: …'."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:  # Ctrl-D at a prompt
+            print_warnings(["aborted"], label="error")
+            sys.exit(1)
+        except typer.exceptions.TyperException as exc:
+            message = exc.format_message()
+            if "\n" in message:  # a help page (`isoflop` alone): shown as it is
+                print(message, file=sys.stderr)
+            else:
+                print_warnings([f"{message} (-h lists the options)"], label="error")
+            sys.exit(exc.exit_code)
+        sys.exit(code or 0)
+
+
+app = typer.Typer(cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   context_settings=CONTEXT, help="Plan compute-optimal training runs from scaling laws: fit laws "
                   "to runs, plan budgets, diagnose configurations, design and run IsoFLOP sweeps.")
 

@@ -119,6 +119,10 @@ def fit_cmd(
     if result.refusal is not None:
         with user_errors():
             raise InputError(f"no plan: {result.refusal}")
+    if budgets and result.plans is None:  # a law of loss against compute alone cannot split a budget
+        with user_errors():
+            raise InputError(f"--plan: no plan from the {result.fit.form} law, which gives loss against compute "
+                             f"only (no model size or tokens); fit --form chinchilla to plan")
 
 
 def _print_fit(report: dict) -> None:
@@ -297,9 +301,16 @@ def report_cmd(
                              f"ending in .html")
         source = find_sweep(source) or source  # an `isoflop demo` output folder holds its sweep in sweep/
         if is_saved_fit(source):
-            saved = load_saved_fit(source)
-            analysis = analyse(law=saved.planning_law, saved=saved.report, options=options,
-                               saved_identifiability=saved.identifiability, **question)
+            given = [name for name, value, default in (
+                ("--form", form, "chinchilla"), ("--fix", fix, None), ("--drop-highest", drop_highest, 0),
+                ("--delta", delta, DEFAULT_DELTA), ("--bootstrap", bootstrap, "200"), ("--seed", seed, 0),
+                ("--base", base, "muennighoff2023"), ("--backtest-above", backtest_above, None),
+                ("--columns", columns, None)) if value != default]
+            if given:
+                raise InputError(f"{source}: a saved fit is not refitted, so {', '.join(given)} do(es) not apply; "
+                                 f"drop them, or give the runs file to fit anew")
+            analysis = analyse(saved_fit=load_saved_fit(source), options=FitOptions(
+                allow_unidentified=allow_unidentified), **question)
         else:
             table = read_source(source, columns, param_convention)
             curves = read_source(source, None, param_convention, curves=True) if source.is_dir() else None

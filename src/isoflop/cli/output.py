@@ -59,7 +59,8 @@ def value(key: str, x) -> str:
     """``x`` formatted with the unit its ``key`` names (``isoflop.units.unit_of``): 3–4 significant figures."""
     if isinstance(x, (list, tuple, np.ndarray)):
         return ", ".join(value(key, v) for v in x)
-    if key.rsplit(".", 1)[-1] in _WHOLE_NUMBERS and isinstance(x, (int, float)) and not isinstance(x, bool):
+    if (key.rsplit(".", 1)[-1] in _WHOLE_NUMBERS and isinstance(x, (int, float)) and not isinstance(x, bool)
+            and abs(x) < 1e15):  # exact counts (vocab 50,257); past 1e15 digits stop being readable
         return f"{x:,.0f}"
     return format_field(key, x)
 
@@ -69,7 +70,12 @@ _WHOLE_NUMBERS = {"n_gpus", "min_gpus", "n_points", "n_runs", "step", "n_steps",
 
 
 def interval(key: str, pair) -> str:
-    return "" if pair is None else format_interval(pair[0], pair[1], unit_of(key))
+    """``[low, high]``, or for a plan over several budgets ``[[lows…], [highs…]]``: one interval per budget."""
+    if pair is None:
+        return ""
+    if isinstance(pair[0], (list, tuple, np.ndarray)):
+        return ", ".join(format_interval(low, high, unit_of(key)) for low, high in zip(pair[0], pair[1]))
+    return format_interval(pair[0], pair[1], unit_of(key))
 
 
 # ---------------------------------------------------------------------------------------------- tables

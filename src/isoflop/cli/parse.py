@@ -52,5 +52,7 @@ def fixed(text: str | None) -> dict[str, float]:
         key, sep, val = part.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--fix: expected NAME=VALUE pairs such as E=1.69, got {part.strip()!r}")
+        if key.strip() in out:
+            raise InputError(f"--fix: {key.strip()} is given twice; give each parameter once")
         out[key.strip()] = parse_quantity(val, f"--fix {key.strip()}")
     return out

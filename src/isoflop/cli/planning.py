@@ -18,11 +18,11 @@ from ..answers import diagnosis_with_evidence, evidence_of, frontier_with_eviden
 from ..errors import InputError
 from ..flops import CONVENTIONS, Architecture
 from ..hardware import CATALOG, DEFAULT_MFU, Cluster, get_accelerator
-from ..laws import require_nd_law, with_repetition
+from ..laws import require_nd_law
 from ..models import MODELS, get_model
-from ..presets import PRESETS, get_law, range_warnings
+from ..presets import PRESETS, get_law
 from . import parse
-from .output import JSON_HELP, emit, print_json, print_warnings, stdout, user_errors, value
+from .output import JSON_HELP, emit, interval, print_json, print_warnings, stdout, user_errors, value
 
 DEFAULT_LAW = "besiroglu2024"
 LAW_OPTION = typer.Option(None, "--law", metavar="NAME",
@@ -37,7 +37,7 @@ def resolve(law: Optional[str], fit: Optional[Path], allow_unidentified: bool = 
     if law is not None and fit is not None:
         raise InputError("give --law (a published law) or --fit (a saved fit), not both")
     if fit is None:
-        return get_law(law or DEFAULT_LAW), None, ()
+        return get_law(DEFAULT_LAW if law is None else law), None, ()
     from ..fitting.identify import require_identified
     from ..fitting.io import load_saved_fit
 
@@ -64,7 +64,7 @@ def _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision) -> Cluster | None:
                              f"(e.g. --gpu h100-sxm)")
         return None
     return Cluster(get_accelerator(gpu), n_gpus=gpus, mfu=DEFAULT_MFU if mfu is None else mfu,
-                   usd_per_gpu_hour=usd_per_gpu_hour, precision=precision or "bf16")
+                   usd_per_gpu_hour=usd_per_gpu_hour, precision="bf16" if precision is None else precision)
 
 
 def plan_cmd(
@@ -113,8 +113,7 @@ def plan_cmd(
                                match_flops=parse.number(match_flops, "--match-flops"), cluster=cluster, days=days, inference_mfu=inference_mfu,
                                inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement)
         report = plan_with_evidence(result, evidence_of(saved)).to_dict()
-        report["warnings"] = [*marks, *report["warnings"], *preset_warnings(
-            the_law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens)]
+        report["warnings"] = [*marks, *report["warnings"]]
         emit(report, as_json, f"Plan: {report['kind']} ({report['law']})")
 
 
@@ -129,24 +128,25 @@ def loss_cmd(
 ):
     """The loss a law predicts for N parameters trained on D tokens (of which U unique); with --fit, its 95%
     interval (noise, parameter spread and the form's extrapolation error) and how far it extrapolates."""
-    from ..fitting.predict import predict_loss
+    from ..fitting.predict import check_asked, predict_loss
 
     with user_errors():
         n_params, n_tokens = parse.number(params, "--params"), parse.number(tokens, "--tokens")
+        check_asked(n_params, n_tokens)
         unique = parse.number(unique_tokens, "--unique-tokens")
         the_law, saved, marks = resolve(law, fit, allow_unidentified)
-        require_nd_law(the_law)
-        if unique is not None:
-            the_law = with_repetition(the_law)
+        require_nd_law(the_law)  # (with U, the prediction borrows Muennighoff et al.'s repetition constants)
         # A saved fit predicts with its runs' noise, bootstrap and calibration, repeated data included.
         prediction = predict_loss(saved if saved is not None else the_law, n_params, n_tokens, unique)
         result = prediction.to_dict()
         interval, warning = result.pop("interval"), result.pop("warning")
-        result.update(law=the_law.name, intervals={"loss": interval} if interval else {})
+        result.update(intervals={"loss": interval} if interval else {})
         if unique is not None:
             result.update(unique_tokens=unique, epochs=n_tokens / unique)
-        result["warnings"] = [*marks, *([warning] if warning else []), *preset_warnings(
-            the_law, flops=6.0 * n_params * n_tokens, n_params=n_params, n_tokens=n_tokens)]
+        result["warnings"] = [*marks, *([warning] if warning else [])]
+        if not as_json:  # the table leaves out what does not apply (JSON keeps every key, null where absent)
+            result = {key: item for key, item in result.items()
+                      if item is not None and (interval or key not in ("level", "calibrated"))}
         emit(result, as_json, f"Loss ({the_law.name})")
 
 
@@ -174,12 +174,7 @@ def frontier_cmd(
         the_law, saved, marks = resolve(law, fit, allow_unidentified)
         result = frontier_with_evidence(frontier(the_law, budgets, unique_tokens=unique, inference_tokens=served),
                                         evidence_of(saved))
-        optimal = result.compute_optimal
-        extra = preset_warnings(the_law, flops=budgets, n_params=optimal.n_params, n_tokens=optimal.n_tokens)
-        if unique is not None and served is not None:  # side by side, not combined: say which limit each obeys
-            extra += ("the inference-aware columns assume unlimited unique data: they are the inference-aware "
-                      "plans of the unconstrained law, beside the data-constrained ones, not both limits at once",)
-        result = replace(result, warnings=(*marks, *result.warnings, *extra))
+        result = replace(result, warnings=(*marks, *result.warnings))
         rows = result.rows()
         if csv_path is not None:
             try:
@@ -205,8 +200,10 @@ def frontier_cmd(
                              justify="right")
             for column in columns:
                 table.add_column(FRONTIER_LABELS.get(column, column), justify="right")
-            for row in rows:
-                table.add_row(*(value(c, row[c]) for c in ["flops", *columns]))
+            for row in rows:  # a value with its interval beside it where the fit gives one (the loss's)
+                table.add_row(*(value(c, row[c]) + (f" {interval(c, (row[c + '_low'], row[c + '_high']))}"
+                                                   if row.get(c + "_low") is not None else "")
+                                for c in ["flops", *columns]))
             stdout.print(table)
         print_warnings(result.warnings)
 
@@ -241,17 +238,10 @@ def diagnose_cmd(
             raise InputError("give --params (or --model) and --tokens")
         result = diagnosis_with_evidence(diagnose(the_law, n_params, n_tokens, tolerance=tolerance),
                                          evidence_of(saved))
-        report = dict(result.to_dict(), warnings=[*notes, *result.warnings, *preset_warnings(
-            the_law, flops=result.flops, n_params=n_params, n_tokens=n_tokens)])
+        report = dict(result.to_dict(), warnings=[*notes, *result.warnings])
         if model is not None:
             report["model"] = model
         emit(report, as_json, f"Diagnosis ({the_law.name})")
-
-
-def preset_warnings(law, **quantities) -> tuple[str, ...]:
-    """A published law's range warnings (``presets.range_warnings``); none for fitted laws."""
-    preset = PRESETS.get(law.name)
-    return range_warnings(law.name, **quantities) if preset is not None and preset.law is law else ()
 
 
 def flops_cmd(
@@ -281,9 +271,9 @@ def flops_cmd(
     with user_errors():
         shape = dict(n_layer=layers, d_model=d_model, n_head=heads, vocab_size=vocab, seq_len=seq_len)
         if model is not None:
-            given = [f"--{k}" for k, v in dict(layers=layers, d_model=d_model, heads=heads, vocab=vocab,
-                                                 seq_len=seq_len, d_ff=d_ff, kv_heads=kv_heads).items()
-                     if v is not None]
+            shape = dict(layers=layers, d_model=d_model, heads=heads, vocab=vocab, seq_len=seq_len, d_ff=d_ff,
+                         kv_heads=kv_heads)
+            given = [f"--{k.replace('_', '-')}" for k, v in shape.items() if v is not None]
             if given:
                 raise InputError(f"--model gives the whole shape: drop {', '.join(given)}")
             named = get_model(model)

@@ -6,7 +6,6 @@ checked before anything is written to disk.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import List, Optional
 

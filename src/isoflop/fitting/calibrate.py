@@ -28,7 +28,7 @@ folds is a compute-ordered cross-validation error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from statistics import NormalDist
 
@@ -151,7 +151,7 @@ class Calibration:
     """
 
     noise_sigma: float
-    scores: tuple[float, ...]
+    scores: tuple[float, ...] = field(repr=False)
     max_flops: float
     n_folds: int
     cv_mean_abs_rel_error: float | None

@@ -40,6 +40,7 @@ import numpy as np
 from ..errors import InputError
 from ..laws import FLOPS_PER_PARAM_TOKEN
 from ..runs import RunTable
+from ..units import is_number
 from .isoflop import PowerLawFit, power_law
 
 N_GRID = 1500  # Hoffmann et al. 2022, section 3.1: "1500 logarithmically spaced FLOP values"
@@ -176,6 +177,11 @@ def _steps(flops, n_params) -> list[Step]:
     return [Step(float(np.exp(np.mean(c))), lo, hi) for _, c, lo, hi in steps]
 
 
+def check_smooth(smooth) -> None:
+    if not is_number(smooth) or not 0 <= smooth < np.inf:
+        raise InputError(f"--smooth: a half-width in log compute, finite and ≥ 0 (0: off; e.g. 0.1), got {smooth!r}")
+
+
 def envelope(table: RunTable, *, n_grid: int = N_GRID, smooth: float = 0.0, tolerance: float = PLANNED_TOLERANCE,
              exclude_flagged: bool = True, level: float = 0.95) -> EnvelopeResult:
     """Approach 1 on training curves: a RunTable with several rows (checkpoints) per run.
@@ -186,6 +192,7 @@ def envelope(table: RunTable, *, n_grid: int = N_GRID, smooth: float = 0.0, tole
     a run's length may stray from its planned_tokens before it is flagged; ``exclude_flagged``: leave
     flagged runs out of the envelope. ``level``: of the Student-t intervals of the exponents.
     """
+    check_smooth(smooth)
     flags, unchecked = schedule_flags(table, tolerance)
     warnings = []
     if unchecked:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -124,12 +124,12 @@ class SavedFit:
     ``noise_sigma`` / ``tokens_per_param_range`` (None where the file does not say)."""
 
     law: object
-    members: object | None
+    members: object | None = field(repr=False)  # (K, 1) constants: too long for a notebook repr
     identifiability: Identifiability | None
     calibration: Calibration | None
     max_flops: float | None
     noise_sigma: float | None
-    report: dict
+    report: dict = field(repr=False)  # the whole JSON file
     tokens_per_param_range: tuple[float, float] | None = None
     min_flops: float | None = None  # the smallest fitted run (files before 0.2 do not say)
 
@@ -149,7 +149,7 @@ def load_saved_fit(path: str | Path) -> SavedFit:
         raise InputError(f"a fit file is a path (str or pathlib.Path), got {type(path).__name__} {path!r:.40}")
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise InputError(f"{path}: no such fit file") from None
     except OSError as exc:
@@ -237,7 +237,7 @@ def is_saved_fit(path: str | Path) -> bool:
     if not path.is_file() or path.suffix.lower() != ".json":
         return False
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and "law" in data and "params" in data

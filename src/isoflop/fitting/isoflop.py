@@ -13,6 +13,7 @@ least squares, with Student-t intervals for a and b.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +92,9 @@ def parabola_fit(x, loss, window):
         if near.sum() < 3:
             near = np.argsort(np.abs(x - x[np.argmin(loss)]))[:3]
         x, loss = x[near], loss[near]
-    return np.polyfit(x, loss, 2), x
+    with warnings.catch_warnings():  # sizes close together: the least-squares answer stands, no NumPy text
+        warnings.simplefilter("ignore", np.exceptions.RankWarning)
+        return np.polyfit(x, loss, 2), x
 
 
 def _parabola_vertex(x, loss, window):
@@ -124,27 +127,29 @@ def fit_isoflop(table: RunTable, *, method: str = "parabola", law=None, window: 
         raise InputError("method='law' needs a fitted Chinchilla law for the per-budget slices")
     table = table.finals()
     labels = group_budgets(table.flops, budget_rtol)
-    optima, warnings = [], []
+    optima, notes = [], []
     for label in np.unique(labels):
         sel = labels == label
         x, loss, flops = np.log(table.n_params[sel]), table.loss[sel], float(np.exp(np.log(table.flops[sel]).mean()))
-        if sel.sum() < min_runs:
-            warnings.append(f"budget {flops:.3g}: only {int(sel.sum())} runs, skipped (need {min_runs})")
+        n_sizes = np.unique(x).size  # a parabola in log N needs 3 model sizes, not 3 runs of one size
+        if n_sizes < min_runs:
+            notes.append(f"budget {flops:.3g}: {int(sel.sum())} run(s) of {n_sizes} model size(s), skipped (need "
+                            f"{min_runs} sizes)")
             continue
         vertex = _parabola_vertex(x, loss, window) if method == "parabola" else _law_slice_vertex(x, loss, law)
         if vertex is None:
-            warnings.append(f"budget {flops:.3g}: loss has no interior minimum in N, skipped")
+            notes.append(f"budget {flops:.3g}: loss has no interior minimum in N, skipped")
             continue
         xv, lv = vertex
         interior = bool(x.min() <= xv <= x.max())
         if not interior:
-            warnings.append(f"budget {flops:.3g}: the optimum N lies outside the sampled sizes (extrapolated)")
+            notes.append(f"budget {flops:.3g}: the optimum N lies outside the sampled sizes (extrapolated)")
         n_opt = float(np.exp(xv))
         optima.append(BudgetOptimum(flops, n_opt, flops / (FLOPS_PER_PARAM_TOKEN * n_opt), float(lv),
                                     int(sel.sum()), interior))
     if len(optima) < 3:
-        raise InputError(f"approach 2 needs at least 3 budgets with {min_runs}+ runs and a minimum in N; "
-                         f"got {len(optima)}")
+        raise InputError(f"approach 2 needs at least 3 budgets with {min_runs}+ model sizes each and a minimum "
+                         f"in N; got {len(optima)}")
     c = np.array([o.flops for o in optima])
     return IsoflopResult(tuple(optima), power_law(c, [o.n_params for o in optima], level),
-                         power_law(c, [o.n_tokens for o in optima], level), method, tuple(warnings))
+                         power_law(c, [o.n_tokens for o in optima], level), method, tuple(notes))

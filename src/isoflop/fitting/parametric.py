@@ -301,7 +301,7 @@ class FitResult:
     n_points: int
     status: str
     message: str
-    residuals: np.ndarray
+    residuals: np.ndarray = field(repr=False)  # log residuals, one per run (a notebook repr stays short)
     warnings: tuple[str, ...]
     delta: float
     theta_: np.ndarray = field(repr=False, compare=False)  # solver state: internal parameters θ
@@ -352,6 +352,14 @@ def build_problem(form, n_params, n_tokens, loss, flops, weights, fixed=None, bo
     for key in list(fixed or {}) + list(bounds or {}):
         if key not in allowed:
             raise InputError(f"unknown parameter {key!r} to fix or bound; choose from {', '.join(sorted(allowed))}")
+    fixed = fixed or {}
+    if len(set(fixed) | ({"beta"} if form == "chinchilla-tied" else set())) == len(allowed):
+        raise InputError("every parameter is fixed: nothing is left to fit (the law is already given: plan or "
+                         "predict with it directly)")
+    if "E" in fixed and fixed["E"] >= np.min(loss):
+        raise InputError(f"fixed E = {fixed['E']:.4g} is not below the lowest loss, {np.min(loss):.4g} nats: the "
+                         f"law's loss always exceeds E, so it cannot fit these runs; fix E below every loss or "
+                         f"let it be fitted")
     if form == "loss-vs-compute":
         return _lvc_problem(np.log(flops), loss, weights, start_rows)
     if form == "kaplan":

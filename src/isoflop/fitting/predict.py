@@ -22,8 +22,11 @@ import numpy as np
 from ..errors import InputError
 from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
+from ..planning import MIN_N_PARAMS
+from ..presets import warnings_for
 from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
 from ..units import as_positive, is_number
+from .bootstrap import few_resamples
 from .parametric import FitResult
 
 WARN_DECADES = 1.0  # extrapolating further than this beyond the largest run is flagged
@@ -36,7 +39,7 @@ WARN_TOKENS_PER_PARAM_FACTOR = 2.0
 @dataclass(frozen=True)
 class Prediction:
     """``loss`` at (``n_params``, ``n_tokens``[, ``unique_tokens``]) with its ``interval`` (low, high) at
-    ``level`` (None for a preset), ``extrapolation_decades`` = log10(C / largest fitted C) (None without
+    ``level`` (the interval is None for a preset, which carries no uncertainty), ``extrapolation_decades`` = log10(C / largest fitted C) (None without
     data; negative inside the data), and a ``warning`` past WARN_DECADES or when the interval is not
     calibrated for extrapolation. Fields may be arrays (one per configuration asked)."""
 
@@ -74,6 +77,18 @@ def _evaluate(law, n_params, n_tokens, flops, unique_tokens):
         return law_loss(law, n_params, n_tokens, flops, unique_tokens), law.name
 
 
+def check_asked(n_params, n_tokens) -> None:
+    """A configuration a user asks about is a model a run could have: at least MIN_N_PARAMS parameters (the
+    planners' floor) and one token. (1e-300 parameters predicted a loss of 1e113.) Answers derived inside
+    isoflop — a plan's loss, even of an unidentified fit's absurd plan — are not held to it."""
+    n, d = as_positive("n_params", n_params), as_positive("n_tokens", n_tokens)
+    if np.any(n < MIN_N_PARAMS):
+        raise InputError(f"n_params {np.min(n):.3g} is below {MIN_N_PARAMS:,.0f}, the smallest sensible model (as "
+                         f"the planners' floor); check the units")
+    if np.any(d < 1):
+        raise InputError(f"n_tokens {np.min(d):.3g} is below one token; check the units")
+
+
 def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=None, calibration=None,
                  level: float = 0.95, warn_decades: float = WARN_DECADES) -> Prediction:
     """The loss ``source`` predicts at (``n_params``, ``n_tokens``[, ``unique_tokens``]), with an interval.
@@ -88,16 +103,26 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         raise InputError(f"level must be a fraction in (0, 1), got {level!r}")
     n, d = as_positive("n_params", n_params), as_positive("n_tokens", n_tokens)
     unique_tokens = None if unique_tokens is None else as_positive("unique_tokens", unique_tokens)
+    try:
+        np.broadcast_shapes(n.shape, d.shape, () if unique_tokens is None else unique_tokens.shape)
+    except ValueError:
+        raise InputError(f"n_params, n_tokens{'' if unique_tokens is None else ' and unique_tokens'} must have one "
+                         f"shape or broadcast (one number beside an array), got {n.shape}, {d.shape}"
+                         + ("" if unique_tokens is None else f", {unique_tokens.shape}")) from None
     with np.errstate(over="ignore"):
         flops = FLOPS_PER_PARAM_TOKEN * n * d
     if not np.all(np.isfinite(flops)):
         raise InputError(f"6·n_params·n_tokens overflows a float (up to {np.max(n):.3g} params × "
                          f"{np.max(d):.3g} tokens); give sizes a run could have")
-    members, max_flops, min_flops, noise, dn_range = None, None, None, None, None
+    members, max_flops, min_flops, noise, dn_range, notes = None, None, None, None, None, []
     if isinstance(source, SavedFit):
         law, members, calibration = source.law, source.members, calibration or source.calibration
         max_flops, noise, dn_range = source.max_flops, source.noise_sigma, source.tokens_per_param_range
         min_flops = source.min_flops
+        boot = source.report.get("bootstrap") or {}
+        if boot.get("n_resamples"):  # the warning its bootstrap gave when fitted
+            notes += few_resamples(int(boot["n_resamples"]), int(boot.get("n_converged", 0)),
+                                   float(boot.get("level", 0.95)))
     elif isinstance(source, FitResult):
         law = source.law
         data = source.data
@@ -109,8 +134,10 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         law, members = source.point, source.members
     else:
         law = source
+    notes += warnings_for(law, flops=flops, n_params=n, n_tokens=d)  # a published law's stated range
     if bootstrap is not None:
         members = bootstrap.ensemble.members
+        notes += bootstrap.warnings  # too few resamples for its percentile ends
     if calibration is not None:
         max_flops, noise = calibration.max_flops, calibration.noise_sigma
 
@@ -127,7 +154,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
             tail = 50 * (1 - level)  # a few wild members (a break past the data) then cannot blow it up
             lo, hi = np.nanpercentile(np.log(np.asarray(member_loss, float)), [tail, 100 - tail], axis=0)
             params_sigma = (hi - lo) / (2 * z)
-    interval, sigma, calibrated, notes = None, None, False, []
+    interval, sigma, calibrated = None, None, False
     if noise is not None or members is not None:
         noise = 0.0 if noise is None else noise
         if isinstance(calibration, Calibration) and calibration.calibrated:

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import InputError
 from ..laws import ChinchillaLaw, DataConstrainedLaw, LawEnsemble
 from ..runs import RunTable
-from .bootstrap import BootstrapResult, resample_weights
+from .bootstrap import BootstrapResult, few_resamples, resample_weights
 from .identify import identify
 from .parametric import DEFAULT_DELTA, FitData, FitResult
 
@@ -209,6 +209,6 @@ def bootstrap_repetition(result: FitResult, n_resamples: int = 200, *, seed: int
     intervals = {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in samples.items()}
     boot = BootstrapResult(ensemble=LawEnsemble(point=result.law, members=members), samples=samples,
                            intervals=intervals, level=level, n_resamples=n_resamples, n_converged=converged,
-                           seed=seed)
+                           seed=seed, warnings=few_resamples(n_resamples, converged, level))
     return replace(boot, identifiability=identify(result, boot))
 

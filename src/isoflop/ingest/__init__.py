@@ -250,7 +250,7 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
                  planned_steps=None, meta=None, param_convention: str = "total", source: str = "logs") -> RunTable:
     """Attach parameters and tokens to curves: the RunTable of their points (see the module docstring)."""
     if param_convention not in CONVENTIONS:
-        raise InputError(f"param_convention must be one of {', '.join(CONVENTIONS)}, got {param_convention!r}")
+        raise InputError(f"param_convention (--param-convention) must be one of {', '.join(CONVENTIONS)}, got {param_convention!r}")
     # Options from Python arrive unchecked (the CLI parses its own): a string or a zero would otherwise fail
     # deep inside numpy, or fall through to "no parameter count" / "no point with tokens seen".
     n_params = _check_option(n_params, "n_params (--params)")

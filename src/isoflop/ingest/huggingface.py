@@ -46,7 +46,7 @@ def _run_id(path: Path) -> str:
 
 def _load(path: Path) -> dict:
     try:
-        state = json.loads(path.read_text())
+        state = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read as JSON ({exc})") from None
     if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):

@@ -31,8 +31,8 @@ class Report:
     """What the report says (``summary``, JSON-ready) and its figures (name → (Figure, caption))."""
 
     title: str
-    summary: dict
-    figures: dict = field(default_factory=dict)
+    summary: dict = field(repr=False)  # the whole report's numbers: `to_dict()`
+    figures: dict = field(default_factory=dict, repr=False)  # Matplotlib figures: `save_figures`
     law: object = None  # the fitted law (a LawEnsemble with a bootstrap) or the saved one
 
     def to_dict(self) -> dict:

@@ -156,8 +156,9 @@ class SweepConfig:
                 raise InputError(f"{name}: must be an integer from {low} to {high:,}, got {value!r}")
         for name in ("spread", "center", "aspect_ratio", "snap_tolerance", "lr_multiplier"):
             _check_positive_finite(name, getattr(self, name))
-        if self.spread < 1:
-            raise InputError(f"spread: must be ≥ 1 (largest size / centre), got {self.spread!r}")
+        if self.spread < 1 or (self.spread == 1 and self.sizes_per_budget > 1):
+            raise InputError(f"spread: must be > 1 (largest size / centre) for {self.sizes_per_budget} sizes per budget "
+                             f"(1 puts them all on one size), got {self.spread!r}")
         for name in ("batch_tokens", "peak_lr"):
             value = getattr(self, name)
             if value is not None:
@@ -491,6 +492,11 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     (noted in ``warnings``). With ``config.sizes`` every budget uses those sizes; ``schedule = "wsd"`` designs
     trunks and cooldowns (``_design_wsd``).
     """
+    if isinstance(config, dict):  # the TOML's tables as a dict, as `from_dict` reads them
+        config = SweepConfig.from_dict(config)
+    if not isinstance(config, SweepConfig):
+        raise InputError(f"design_sweep takes a SweepConfig (or a dict of its fields, or SweepConfig.from_toml(path)), "
+                         f"got {type(config).__name__}")
     if config.schedule == "wsd":
         config.data.check_files()
         return _design_wsd(config)
