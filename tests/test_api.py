@@ -304,10 +304,11 @@ def test_predictions_keep_the_shape_of_the_configurations_asked():
 
 
 def test_laws_refuse_constants_that_make_no_law():
-    """ChinchillaLaw(alpha=0) planned 0 parameters at loss 401.7; KaplanLaw(n_c=-1) gave complex parameter counts
+    """ChinchillaLaw(alpha=-0.3) divided by zero; KaplanLaw(n_c=-1) gave complex parameter counts
     that broke strict JSON; E=nan gave a loss of None. Each is now one InputError naming the constant."""
     good = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
-    for name, bad in (("alpha", 0), ("beta", -0.3), ("A", -400), ("E", float("nan")), ("E", -1), ("B", float("inf"))):
+    for name, bad in (("alpha", -0.1), ("beta", -0.3), ("A", -400), ("A", 0), ("E", float("nan")), ("E", -1),
+                      ("B", float("inf"))):
         with pytest.raises(isoflop.InputError, match=f"ChinchillaLaw: {name} must be"):
             ChinchillaLaw(**{**good, name: bad})
     with pytest.raises(isoflop.InputError, match="param_convention"):

@@ -231,6 +231,13 @@ def test_sizes_no_run_could_have_are_refused_not_planned(option, value):
     (["fit", RUNS, "--fix", "E=1,E=2"], "twice"),
     (["fit", RUNS, "--form", "loss-vs-compute", "--plan", "1e21"], "--plan"),  # dropped with exit 0
     (["plan", "--flops", "1e21", "--law", ""], "unknown law ''"),
+    (["plan", "--flops", "1e21", "--rel-improvement", "0.1"], "data-optimal"),  # was ignored
+    (["ingest", str(Path(RUNS).with_name("wandb_export.csv")), "--params", "run_a=1e8,run_b=3e8",
+      "--tokens-per-step", "524288", "--step-key", "nope", "--out", "x.parquet"], "--step-key"),  # was ignored
+    (["ingest", str(Path(RUNS).with_name("tb_logs")), "--params", "1.2e8", "--tokens-per-step", "524288",
+      "--step-key", "nope", "--out", "x.parquet"], "--step-key"),
+    (["ingest", str(Path(RUNS).with_name("tb_logs")), "--params", "1.2e8", "--tokens-per-step", "1.5",
+      "--out", "x.parquet"], "whole number"),
     (["flops", "--model", "gpt2", "--d-model", "768"], "drop --d-model"),
     (["sweep", "design", str(Path(RUNS).with_name("sweep.toml")), "--spread", "1"], "spread"),
 ])

@@ -189,7 +189,7 @@ def fit(runs, form: str = "chinchilla", *, delta: float | None = None, fixed: di
 
 def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, unique_tokens=None,
          inference_tokens=None, match_flops=None, cluster: Cluster | None = None, days=None, inference_mfu=None,
-         inference_usd_per_gpu_hour=None, rel_improvement: float = 0.005,
+         inference_usd_per_gpu_hour=None, rel_improvement: float | None = None,
          percentiles=_planning.DEFAULT_PERCENTILES, allow_unidentified: bool = False) -> Plan:
     """Plan with ``law`` (anything ``as_law`` takes); the question follows from what is given:
 

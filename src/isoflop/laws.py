@@ -116,7 +116,8 @@ class ChinchillaLaw:
     kind: str = field(default="chinchilla", init=False)
 
     def __post_init__(self):
-        _set_constants(self, positive=("A", "B", "alpha", "beta"), nonnegative=("E",))
+        # An exponent of 0 is a fit on its bound (the identifiability verdict says so), not an impossible law.
+        _set_constants(self, positive=("A", "B"), nonnegative=("E", "alpha", "beta"))
 
     @property
     def irreducible_loss(self):

@@ -812,7 +812,8 @@ class Plan:
 
 def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, unique_tokens=None,
          inference_tokens=None, match_flops=None, cluster=None, days=None, inference_mfu=None,
-         inference_usd_per_gpu_hour=None, rel_improvement: float = 0.005, percentiles=DEFAULT_PERCENTILES) -> Plan:
+         inference_usd_per_gpu_hour=None, rel_improvement: float | None = None,
+         percentiles=DEFAULT_PERCENTILES) -> Plan:
     """Plan from whatever is given; the question follows from the arguments:
 
     ==========================================  ======================================================
@@ -865,7 +866,8 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
     if given == ["--params", "--target-loss"]:
         kind, result = "tokens-for-loss", tokens_for_loss(law, n_params, target_loss, unique_tokens, percentiles)
     elif not given and unique_tokens is not None:
-        kind, result = "data-optimal", data_optimal(law, unique_tokens, rel_improvement, percentiles)
+        kind, result = "data-optimal", data_optimal(law, unique_tokens, 0.005 if rel_improvement is None
+                                                    else rel_improvement, percentiles)
     elif len(given) != 1:
         raise InputError("give exactly one of --flops, --params, --tokens, --target-loss (or --gpu, --gpus and "
                          "--days for a budget; --params with --target-loss; --unique-tokens alone); in Python "
@@ -883,6 +885,9 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         kind, result = "for-tokens", optimal_for_tokens(law, n_tokens, percentiles)
     else:
         kind, result = "target-loss", min_flops_for_loss(law, target_loss, percentiles)
+    if rel_improvement is not None and kind != "data-optimal":  # it would be silently ignored
+        raise InputError(f"--rel-improvement (rel_improvement) applies to the data-optimal plan (--unique-tokens "
+                         f"alone), not to a {kind} plan")
     return _with_cluster(kind, result, cluster, law)
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .units import format_flops, format_number, format_quantity
 from .laws import RD_STAR_C4, RN_STAR_C4, ChinchillaLaw, DataConstrainedLaw, KaplanLaw
+from .units import format_flops, format_number, format_quantity
 
 
 PF_DAY = 1e15 * 86400  # one petaFLOP/s-day in FLOPs (Kaplan et al. 2020's compute unit): 8.64e19

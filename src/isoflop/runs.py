@@ -49,6 +49,12 @@ def _booleans(series: pd.Series) -> np.ndarray:
     return np.zeros(len(series), bool)
 
 
+def text_values(series: pd.Series) -> np.ndarray:
+    """A column as stripped text, "" where a cell is empty. (pandas 3 keeps NaN through ``astype(str)``, so an
+    empty run_id was NaN, and grouping by run dropped its rows without a word.)"""
+    return series.astype(object).where(series.notna(), "").astype(str).str.strip().to_numpy(dtype=object)
+
+
 def _flags(series: pd.Series, source: str) -> np.ndarray:
     """A boolean column (True/False, or their text as CSV round-trips may leave it)."""
     if pd.api.types.is_bool_dtype(series):
@@ -216,7 +222,7 @@ class RunTable:
             out[PLANNED] = planned
         for col in LABELS:
             if col in df.columns:
-                out[col] = df[col].astype(str).to_numpy()
+                out[col] = text_values(df[col])
         if TRUNCATED in df.columns:
             out[TRUNCATED] = _flags(df[TRUNCATED], source)
         warnings = []
@@ -244,8 +250,16 @@ class RunTable:
                 row = int(np.flatnonzero(bad)[0])
                 raise InputError(f"{source}: row {row + 1}: {col} = {derived[row]:g} is out of range (6·N·D "
                                  f"overflows or underflows); check the units of n_params, n_tokens and flops")
-        out["run_id"] = (df["run_id"].astype(str) if "run_id" in df.columns
-                         else pd.Series([f"row{i + 1}" for i in range(len(df))], index=df.index))
+        if "run_id" in df.columns:
+            ids = text_values(df["run_id"])
+            empty = np.flatnonzero(ids == "")
+            if empty.size:
+                raise InputError(f"{source}: row {empty[0] + 1}, column 'run_id' is empty"
+                                 + (f" (and {empty.size - 1} more rows)" if empty.size > 1 else "")
+                                 + "; name every run, or leave the column out (each row is then a run)")
+            out["run_id"] = pd.Series(ids, index=df.index)
+        else:
+            out["run_id"] = pd.Series([f"row{i + 1}" for i in range(len(df))], index=df.index)
         out = out.reset_index(drop=True)
         if len(out) == 0:
             raise InputError(f"{source}: no rows")

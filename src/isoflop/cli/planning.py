@@ -92,8 +92,9 @@ def plan_cmd(
                                                   "inference plan)."),
     inference_usd_per_gpu_hour: Optional[float] = typer.Option(None, metavar="USD", help="Serving price per "
                                                                "accelerator-hour."),
-    rel_improvement: float = typer.Option(0.005, metavar="FRACTION", help="Data-optimal plan: stop where doubling "
-                                          "compute gains less than this fraction of the loss."),
+    rel_improvement: Optional[float] = typer.Option(None, metavar="FRACTION", help="Data-optimal plan: stop where "
+                                                    "doubling compute gains less than this fraction of the loss "
+                                                    "(default 0.005)."),
     law: Optional[str] = LAW_OPTION,
     fit: Optional[Path] = FIT_OPTION,
     allow_unidentified: bool = ALLOW_OPTION,

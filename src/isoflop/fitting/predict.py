@@ -24,9 +24,9 @@ from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
 from ..planning import MIN_N_PARAMS
 from ..presets import warnings_for
-from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
 from ..units import as_positive, is_number
 from .bootstrap import few_resamples
+from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
 from .parametric import FitResult
 
 WARN_DECADES = 1.0  # extrapolating further than this beyond the largest run is flagged
@@ -39,9 +39,10 @@ WARN_TOKENS_PER_PARAM_FACTOR = 2.0
 @dataclass(frozen=True)
 class Prediction:
     """``loss`` at (``n_params``, ``n_tokens``[, ``unique_tokens``]) with its ``interval`` (low, high) at
-    ``level`` (the interval is None for a preset, which carries no uncertainty), ``extrapolation_decades`` = log10(C / largest fitted C) (None without
-    data; negative inside the data), and a ``warning`` past WARN_DECADES or when the interval is not
-    calibrated for extrapolation. Fields may be arrays (one per configuration asked)."""
+    ``level`` (None for a preset, which carries no uncertainty), ``extrapolation_decades`` = log10(C / largest
+    fitted C) (None without data; negative inside the data), and a ``warning`` past WARN_DECADES, when the
+    interval is not calibrated for extrapolation, or outside a preset's stated range. Fields may be arrays
+    (one per configuration asked)."""
 
     n_params: float
     n_tokens: float

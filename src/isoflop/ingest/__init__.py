@@ -124,10 +124,17 @@ def _is_wandb(header) -> bool:
     return is_chart_export(header) or is_runs_table(header)
 
 
+def _chart_step_key(step_key, path: Path) -> None:
+    if step_key not in (None, "Step"):  # W&B writes a chart's steps in its 'Step' column, always
+        raise InputError(f"--step-key {step_key!r}: {path} is a W&B chart export, whose steps are its 'Step' column; "
+                         f"drop the option")
+
+
 def _read_file_table(path: Path, loss_key, tokens_key, step_key, on_corrupt) -> list[Curve]:
     if path.suffix.lower() == ".csv":
         header = _csv_header(path)
         if is_chart_export(header):
+            _chart_step_key(step_key, path)
             return read_chart_csv(path, loss_key, tokens_key, on_corrupt=on_corrupt)
         if is_runs_table(header):
             return read_runs_table(path, loss_key, tokens_key, step_key, on_corrupt=on_corrupt)
@@ -146,6 +153,9 @@ def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | Non
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     _refuse_sweep(path)
+    if step_key is not None and kind in ("tensorboard", "huggingface"):  # it would be silently ignored
+        raise InputError(f"--step-key {step_key!r}: {kind} logs record their own steps; the option applies to "
+                         f"tables and W&B runs tables")
     if kind == "tensorboard":
         return read_tensorboard(path, loss_key, tokens_key, on_corrupt=on_corrupt)
     if kind == "huggingface":
@@ -156,6 +166,7 @@ def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | Non
     if kind == "wandb" and path.is_file() and path.suffix.lower() == ".csv":
         header = _csv_header(path)
         if is_chart_export(header):
+            _chart_step_key(step_key, path)
             return read_chart_csv(path, loss_key, tokens_key, on_corrupt=on_corrupt)
         if "Name" in header:  # a runs table with few of W&B's run columns left in the export
             return read_runs_table(path, loss_key, tokens_key, step_key, on_corrupt=on_corrupt)
@@ -254,10 +265,10 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
     # Options from Python arrive unchecked (the CLI parses its own): a string or a zero would otherwise fail
     # deep inside numpy, or fall through to "no parameter count" / "no point with tokens seen".
     n_params = _check_option(n_params, "n_params (--params)")
-    tokens_per_step = _check_option(tokens_per_step, "tokens_per_step (--tokens-per-step)")
+    tokens_per_step = _check_option(tokens_per_step, "tokens_per_step (--tokens-per-step)", whole=True)
     batch_size = _check_option(batch_size, "batch_size (--batch-size)", whole=True)
     seq_len = _check_option(seq_len, "seq_len (--seq-len)", whole=True)
-    planned_steps = _check_option(planned_steps, "planned_steps (--planned-steps)")
+    planned_steps = _check_option(planned_steps, "planned_steps (--planned-steps)", whole=True)
     if (batch_size is None) != (seq_len is None):
         raise InputError("give --batch-size and --seq-len together (tokens per step = batch size × sequence length)")
     if batch_size is not None and tokens_per_step is not None:

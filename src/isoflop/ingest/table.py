@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..runs import read_frame
+from ..runs import read_frame, text_values
 from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric
 
 RUN_KEYS = ("run_id", "run")
@@ -162,12 +162,16 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     has_loss = logged(frame[key])
     tokens = None if tkey is None else numeric(frame[tkey], str(path), tkey, rows)
     meta = {c: numeric(frame[c], str(path), c, rows) for c in _META if c in columns}
-    runs = (frame[run_col].astype(str).to_numpy() if run_col is not None else np.full(len(frame), path.stem, object))
+    row_word = "line" if path.suffix.lower() in (".jsonl", ".ndjson") else "row"
+    runs = text_values(frame[run_col]) if run_col is not None else np.full(len(frame), path.stem, object)
+    unnamed = np.flatnonzero((runs == "") & np.asarray(has_loss, bool))
+    if unnamed.size:  # a loss of no run: it would join a run called '' (or, as NaN, vanish from the groups)
+        raise InputError(f"{path}: {row_word} {rows[unnamed[0]]} logs {key!r} but its {run_col!r} is empty; name "
+                         f"the run in every row")
     # The run whose row was cut: named in the cut row where its run field is whole, else the last row's run.
     cut_run = None
     if cut is not None and len(runs):
         cut_run = cut.get(run_col) if run_col is not None and cut.get(run_col) else str(runs[-1])
-    row_word = "line" if path.suffix.lower() in (".jsonl", ".ndjson") else "row"
     curves = []
     for run in dict.fromkeys(runs):
         mine = runs == run

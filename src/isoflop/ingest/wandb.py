@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..runs import text_values
 from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric
 from .table import read_checked
 
@@ -65,7 +66,10 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
     sizes = numeric(frame[pkey], str(path), pkey, rows) if pkey is not None else None
     states = frame["State"].astype(str).str.strip().str.lower().to_numpy() if "State" in frame else None
     curves, notes = [], []
-    for i, name in enumerate(frame["Name"].astype(str)):
+    for i, name in enumerate(text_values(frame["Name"])):
+        if not name:
+            notes.append(f"{path}: row {rows[i]} has no run name (its 'Name' is empty); left out")
+            continue
         if not np.isfinite(loss[i]):
             notes.append(f"{path}: row {rows[i]} (run {name!r}) has no {key!r}; left out")
             continue
