@@ -295,6 +295,10 @@ def test_a_run_without_a_name_is_never_dropped_in_silence(tmp_path):
     table.write_text("Name,State,Created,Runtime,train/loss,_step\n,finished,1,1,3.5,100\nb,finished,1,1,3.2,100\n")
     out = ingest(table, n_params=1e8, tokens_per_step=1000)
     assert set(out.frame["run_id"]) == {"b"} and any("row 1 has no run name" in w for w in out.warnings)
+    # an empty State is not "running" (it was NaN, not in ("finished", ""), so the run read as unfinished)
+    table.write_text("Name,State,Created,Runtime,train/loss,_step\na,,1,1,3.5,100\nb,running,1,1,3.2,50\n")
+    flags = ingest(table, n_params=1e8, tokens_per_step=1000).frame.set_index("run_id")["truncated"]
+    assert not flags["a"] and flags["b"]
     log = tmp_path / "log.csv"
     log.write_text("run_id,step,loss\na,1,3.0\n,2,2.9\n")
     with pytest.raises(InputError, match="row 2 logs 'loss' but its 'run_id' is empty"):

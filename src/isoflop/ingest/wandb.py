@@ -64,7 +64,7 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
     steps = numeric(frame[skey], str(path), skey, rows) if skey is not None else np.full(len(frame), np.nan)
     tokens = numeric(frame[tkey], str(path), tkey, rows) if tkey is not None else None
     sizes = numeric(frame[pkey], str(path), pkey, rows) if pkey is not None else None
-    states = frame["State"].astype(str).str.strip().str.lower().to_numpy() if "State" in frame else None
+    states = np.char.lower(text_values(frame["State"]).astype(str)) if "State" in frame else None
     curves, notes = [], []
     for i, name in enumerate(text_values(frame["Name"])):
         if not name:
