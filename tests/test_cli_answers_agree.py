@@ -96,3 +96,49 @@ def test_a_fit_file_with_a_byte_order_mark_reads(saved_fit, tmp_path):
     marked.write_bytes(b"\xef\xbb\xbf" + saved_fit.read_bytes())
     with_mark, without = (run_json("plan", "--fit", str(path), "--flops", "1e21") for path in (marked, saved_fit))
     assert with_mark.pop("warnings")[1:] == without.pop("warnings")[1:] and with_mark == without  # [0] names the file
+
+
+@pytest.mark.parametrize("key, value, said", [
+    ("ensemble", [1, 2, 3], "ensemble must be an object"), ("ensemble", "abc", "ensemble must be an object"),
+    ("identifiability", ["identified"], "identifiability must be an object"),  # was dropped: no refusal
+    ("calibration", [1], "calibration must be an object"),
+    ("calibration.n_folds", None, "calibration.n_folds must be a whole number"),  # was a TypeError traceback
+    ("calibration.n_folds", "abc", "calibration.n_folds must be a whole number")])
+def test_a_hand_edited_fit_file_gives_one_line_naming_the_key(saved_fit, tmp_path, key, value, said):
+    data = json.loads(saved_fit.read_text())
+    if "." in key:
+        outer, inner = key.split(".")
+        data[outer][inner] = value
+    else:
+        data[key] = value
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    result = runner.invoke(app, ["plan", "--fit", str(edited), "--flops", "1e21"])
+    assert result.exit_code == 2 and said in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_outputs_are_checked_before_the_work_and_written_whole(tmp_path, monkeypatch):
+    """`fit --save missing/fit.json` failed after the whole fit (22 s on 100,000 runs); `frontier --csv` wrote
+    in place, so a kill left a shorter table that read as complete; killed writers' temporaries were never
+    removed; a valid 245-byte file name plus the temporary suffix was refused as too long."""
+    import os
+
+    from isoflop.io_utils import atomic_write, temp_path
+
+    for args in (["fit", RUNS, "--save", str(tmp_path / "missing" / "fit.json")],
+                 ["report", RUNS, "--out", str(tmp_path / "missing" / "r.html")],
+                 ["frontier", "--from", "1e20", "--to", "1e21", "--csv", str(tmp_path / "missing" / "f.csv")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "does not exist; create it first" in result.stderr
+    target = tmp_path / "f.csv"
+    dead = temp_path(target).with_name(temp_path(target).name.replace(f"-{os.getpid()}-", "-999999999-", 1))
+    dead.write_text("half a table")  # what a writer killed mid-way leaves
+    writes = []
+    monkeypatch.setattr("isoflop.cli.planning.atomic_write", lambda path, text: writes.append(text) or
+                        atomic_write(path, text))
+    assert runner.invoke(app, ["frontier", "--from", "1e20", "--to", "1e21", "--csv", str(target)]).exit_code == 0
+    assert len(writes) == 1 and target.read_bytes().decode() == writes[0]  # one whole write, not row by row
+    assert not dead.exists()  # pid 999999999 is gone: its leftover was removed
+    long_name = tmp_path / ("x" * 240 + ".json")
+    atomic_write(long_name, "{}")
+    assert long_name.read_text() == "{}"

@@ -15,6 +15,7 @@ from rich.table import Table
 from ..analysis import ANALYSIS_FORMS, FitOptions, analyse
 from ..errors import CorruptLogWarning, InputError
 from ..fitting.parametric import DEFAULT_DELTA
+from ..io_utils import check_writable
 from ..provenance import provenance
 from ..runs import CONVENTIONS, parse_column_map
 from . import parse
@@ -90,8 +91,8 @@ def fit_cmd(
         options = fit_options(form, delta, fix, drop_highest, bootstrap, seed, base, allow_unidentified)
         budgets = parse.numbers(plan, "--plan") if plan is not None else ()
         threshold = parse.number(backtest_above, "--backtest-above")
-        if save is not None and save.is_dir():
-            raise InputError(f"--save {save}: is a folder; give a file name such as fit.json")
+        if save is not None:
+            check_writable(save, "--save")
         table = read_source(runs, columns, param_convention)
         bar, advance, advance_fit = fit_progress(not as_json, form, len(table), options.n_bootstrap)
         with bar:
@@ -222,6 +223,7 @@ def ingest_cmd(
 
         if on_corrupt not in ("warn", "error"):
             raise InputError(f"--on-corrupt: choose one of warn, error, got {on_corrupt!r}")
+        check_writable(out_path, "--out")
         # Millions of logged points take seconds: a transient spinner on stderr (shown on a terminal only).
         busy = stderr.status(f"reading {escape(str(source))} …") if not as_json else contextlib.nullcontext()
         with busy, warnings.catch_warnings(record=True) as caught:
@@ -299,6 +301,7 @@ def report_cmd(
         if out_path.suffix.lower() not in (".html", ".htm"):  # checked before the fit, not after it
             raise InputError(f"--out {str(out_path) or repr('')}: the report is one HTML page; give a file name "
                              f"ending in .html")
+        check_writable(out_path, "--out")
         source = find_sweep(source) or source  # an `isoflop demo` output folder holds its sweep in sweep/
         if is_saved_fit(source):
             given = [name for name, value, default in (

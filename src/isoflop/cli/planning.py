@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -18,6 +19,7 @@ from ..answers import diagnosis_with_evidence, evidence_of, frontier_with_eviden
 from ..errors import InputError
 from ..flops import CONVENTIONS, Architecture
 from ..hardware import CATALOG, DEFAULT_MFU, Cluster, get_accelerator
+from ..io_utils import atomic_write, check_writable
 from ..laws import require_nd_law
 from ..models import MODELS, get_model
 from ..presets import PRESETS, get_law
@@ -172,19 +174,22 @@ def frontier_cmd(
         served = parse.count_or_zero(inference_tokens, "--inference-tokens")
         budgets = make_budgets(parse.number(flops_from, "--from"), parse.number(flops_to, "--to"),
                                parse.whole(per_decade, "--per-decade"))
+        if csv_path is not None:
+            check_writable(csv_path, "--csv")
         the_law, saved, marks = resolve(law, fit, allow_unidentified)
         result = frontier_with_evidence(frontier(the_law, budgets, unique_tokens=unique, inference_tokens=served),
                                         evidence_of(saved))
         result = replace(result, warnings=(*marks, *result.warnings))
         rows = result.rows()
-        if csv_path is not None:
+        if csv_path is not None:  # whole or not at all: a kill mid-write left a shorter table that read as complete
+            text = io.StringIO(newline="")
+            writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
             try:
-                with open(csv_path, "w", newline="") as handle:
-                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows)
-            except OSError as exc:
-                raise InputError(f"--csv {csv_path}: cannot write ({exc.strerror or exc})") from None
+                atomic_write(csv_path, text.getvalue())
+            except InputError as exc:
+                raise InputError(f"--csv {exc}") from None
         if as_json:
             print_json(result.to_dict())
             return

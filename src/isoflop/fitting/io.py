@@ -92,6 +92,12 @@ def _number(path, key, value, signed=False):
     return float(value)
 
 
+def _whole(path, key, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{path}: {key} must be a whole number ≥ 0, got {value!r}")
+    return value
+
+
 def _checked_params(path, form, params, prefix="params"):
     if not isinstance(params, dict):
         raise InputError(f"{path}: {prefix} must be an object of constants, got {type(params).__name__}")
@@ -176,6 +182,10 @@ def load_saved_fit(path: str | Path) -> SavedFit:
         raise InputError(f"{path}: param_convention must be a string, got {convention!r}")
     law = law_from_params(form, params, name, convention)
     members = None
+    for key in ("ensemble", "identifiability", "calibration"):  # an object or absent; anything else was dropped
+        if data.get(key) is not None and not isinstance(data[key], dict):   # (or crashed) without a word
+            raise InputError(f"{path}: {key} must be an object, got {type(data[key]).__name__}; save the fit again "
+                             f"with `isoflop fit --save`")
     if data.get("ensemble"):
         ens = _checked_params(path, form, {k: v for k, v in data["ensemble"].items()}, "ensemble")
         sizes = {np.size(v) for v in ens.values()} - {1}  # a shared constant (one value) fits any length
@@ -208,7 +218,7 @@ def load_saved_fit(path: str | Path) -> SavedFit:
         calibration = Calibration(noise_sigma=_number(path, "calibration.noise_sigma", c.get("noise_sigma")),
                                   scores=tuple(_number(path, "calibration.scores", s) for s in scores),
                                   max_flops=_number(path, "calibration.max_flops", c.get("max_flops")),
-                                  n_folds=int(c.get("n_folds", 0)),
+                                  n_folds=_whole(path, "calibration.n_folds", c.get("n_folds", 0)),
                                   cv_mean_abs_rel_error=c.get("cv_mean_abs_rel_error"))
     max_flops, min_flops = data.get("max_flops"), data.get("min_flops")
     noise = data.get("noise_sigma")
