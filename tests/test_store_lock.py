@@ -145,3 +145,46 @@ def test_a_live_owner_on_another_host_keeps_the_run(tmp_path):
     fd = os.open(folder / store.LOCK_FILE, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     os.close(fd)
+
+
+def _initialiser(root, budgets, barrier, queue):
+    from isoflop.errors import InputError
+    from isoflop.sweep.design import SweepConfig, design_sweep
+
+    design = design_sweep(SweepConfig.from_dict({"budgets": budgets, "sizes": [1300, 4000], "head_dim": 8,
+                                                 "seq_len": 32, "batch_tokens": 1024,
+                                                 "data": {"source": "markov"}}))
+    out = []
+    for trial in range(INIT_TRIALS):
+        barrier.wait()
+        try:
+            store.init_sweep(root / f"t{trial}", design)
+            out.append("ok")
+        except InputError as exc:
+            out.append(str(exc))
+    queue.put(out)
+
+
+INIT_TRIALS = 10
+
+
+def test_two_designs_started_into_one_folder_never_both_land(tmp_path):
+    """Two `sweep design … --out SAME` with different configs, started together, were both accepted in 18 of
+    20 races: the folder held both designs' run folders and one sweep.json. Under the folder's lock one wins and
+    the other is told the folder holds a different design."""
+    ctx = mp.get_context("fork")
+    barrier, queue = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_initialiser, args=(tmp_path, budgets, barrier, queue))
+             for budgets in ([2e9, 4e9], [2e9, 3e9])]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    for trial in range(INIT_TRIALS):
+        outcomes = sorted(r[trial] for r in results)
+        assert outcomes[0] != "ok" or outcomes[1] != "ok", f"trial {trial}: both designs accepted"
+        assert "ok" in outcomes and any("different sweep design" in o for o in outcomes)
+        written = json.loads((tmp_path / f"t{trial}" / store.DESIGN).read_text())
+        folders = {p.name for p in (tmp_path / f"t{trial}" / store.RUNS).iterdir()}
+        assert folders == {r["run_id"] for r in written["runs"]}  # only the winner's runs

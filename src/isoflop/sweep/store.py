@@ -34,6 +34,7 @@ import os
 import socket
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,6 +53,7 @@ from .design import RunSpec, SweepConfig, SweepDesign
 
 DESIGN = "sweep.json"
 RUNS = "runs"
+INIT_LOCK = ".init.lock"  # held while a design is checked against the folder and written into it
 LOCK_FILE = "run.lock"  # the flock target; created once, never deleted
 STALE_SECONDS = 600.0  # a lock from another host whose heartbeat is older than this is abandoned
 HEARTBEAT_SECONDS = 10.0
@@ -118,6 +120,36 @@ def init_sweep(sweep_dir: str | Path, design: SweepDesign) -> Path:
     sweep_dir = Path(sweep_dir)
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise InputError(f"{sweep_dir}: exists and is not a folder; choose another output folder")
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{sweep_dir}: cannot create the sweep folder ({exc.strerror or exc}); choose another "
+                         f"output folder") from None
+    # Two processes starting different designs into one new folder both passed the check below and both wrote
+    # their runs (one sweep.json, two designs' folders): the check and the writes now happen under one lock.
+    with _folder_lock(sweep_dir / INIT_LOCK):
+        return _init_locked(sweep_dir, design)
+
+
+@contextmanager
+def _folder_lock(path: Path):
+    """An exclusive flock on ``path`` for the ``with`` block (blocking: the holder only writes a few small
+    files); a no-op where POSIX locks do not exist."""
+    if fcntl is None:
+        yield
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open the sweep's lock file ({exc.strerror or exc})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _init_locked(sweep_dir: Path, design: SweepDesign) -> Path:
     doc = design.to_dict()
     wanted = json.loads(json.dumps(doc["runs"]))
     existing, problem = read_doc(sweep_dir / DESIGN)
