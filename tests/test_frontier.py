@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,3 +88,38 @@ def test_cli_bad_input(args):
 
 def test_threshold_is_documented_value():
     assert MIN_FLOPS == pytest.approx(6 * 1e3 * 1_024)
+
+
+def test_ensemble_intervals_in_blocks_equal_one_block(monkeypatch):
+    """Members × budgets are evaluated in blocks (8,001 budgets from a 20,000-member fit held 7.6 GB; now
+    ~0.35 GB): each budget's percentiles are its own, so blocks of any size give the same intervals."""
+    import isoflop
+    from isoflop.fitting import predict as predict_module
+    from isoflop import planning
+
+    boot = isoflop.fit(str(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")).bootstrap(200)
+    flops = budgets(1e18, 1e24, 7)
+    whole = isoflop.frontier(boot, flops, unique_tokens=1e10, inference_tokens=1e12)
+    sizes = np.geomspace(1e8, 1e9, 23)
+    whole_prediction = isoflop.predict_loss(boot, sizes, 2e10)
+    monkeypatch.setattr(planning, "ENSEMBLE_CELLS", 200 * 5)  # blocks of 5 budgets
+    monkeypatch.setattr(predict_module, "ENSEMBLE_CELLS", 200 * 5)
+    blocks = isoflop.frontier(boot, flops, unique_tokens=1e10, inference_tokens=1e12)
+    for a, b in ((whole.compute_optimal, blocks.compute_optimal), (whole.data_constrained, blocks.data_constrained),
+                 (whole.inference_aware, blocks.inference_aware)):
+        for name, (low, high) in a.intervals.items():
+            np.testing.assert_allclose(b.intervals[name][0], low, rtol=1e-12)
+            np.testing.assert_allclose(b.intervals[name][1], high, rtol=1e-12)
+    blocked_prediction = isoflop.predict_loss(boot, sizes, 2e10)
+    for low_high in (0, 1):
+        np.testing.assert_allclose(blocked_prediction.interval[low_high], whole_prediction.interval[low_high],
+                                   rtol=1e-12)
+
+
+def test_a_long_frontier_table_shows_its_ends():
+    """100,000 budgets took 4 minutes to draw as a table; it shows the first and last 30 and says so."""
+    result = CliRunner().invoke(app, ["frontier", "--from", "1e18", "--to", "1e26", "--per-decade", "100"])
+    assert result.exit_code == 0
+    assert "801 budgets: the table shows the first and last 30" in result.stderr
+    drawn = [line for line in result.stdout.splitlines() if "FLOPs │" in line]
+    assert len(drawn) == 60 and "1e18 FLOPs" in drawn[0] and "1e26 FLOPs" in drawn[-1]

@@ -528,6 +528,11 @@ class BrokenPowerLaw:
                 "d1": self.d1, "f1": self.f1}
 
 
+def count_members(members) -> int:
+    """How many laws a members law holds: the length of its (K, 1) constants (1 for a single law)."""
+    return int(np.size(members.to_dict()[_FIRST_CONSTANT[members.kind]]))
+
+
 @dataclass(frozen=True)
 class LawEnsemble:
     """A point-estimate law with an ensemble of alternatives (e.g. bootstrap resamples of a fit).
@@ -560,7 +565,7 @@ class LawEnsemble:
 
     @property
     def n_members(self) -> int:
-        return int(np.size(self.members.to_dict()[_FIRST_CONSTANT[self.point.kind]]))
+        return count_members(self.members)
 
     @property
     def param_convention(self) -> str:
@@ -598,7 +603,8 @@ class LawEnsemble:
 
 
 # A constant every law of a kind has, to count an ensemble's members by.
-_FIRST_CONSTANT = {"chinchilla": "E", "kaplan": "n_c", "data-constrained": "rd_star", "loss-vs-compute": "E"}
+_FIRST_CONSTANT = {"chinchilla": "E", "kaplan": "n_c", "data-constrained": "rd_star", "loss-vs-compute": "E",
+                   "kaplan-irreducible": "E", "broken-power-law": "E"}
 
 
 def require_nd_law(law):

@@ -70,6 +70,9 @@ def _check_percentiles(percentiles):
     return low, high
 
 
+ENSEMBLE_CELLS = 2_000_000  # members × configurations evaluated at once (~16 MB per field)
+
+
 def _ensemble(solve, law, fields, percentiles, *args, **kwargs):
     """``solve(law, *args, **kwargs)`` for a single law. For a LawEnsemble: the point law's result, with
     ``intervals`` {field: (low, high)} holding the ``percentiles`` of each field over the members.
@@ -82,13 +85,25 @@ def _ensemble(solve, law, fields, percentiles, *args, **kwargs):
         return solve(law, *args, **kwargs)
     percentiles = _check_percentiles(percentiles)
     point = solve(law.point, *args, **kwargs)
-    members = solve(law.members, *args, **kwargs)
+    # Members × configurations in blocks of configurations, so memory stays bounded (a frontier of 8,000
+    # budgets from 20,000 members held 7.6 GB): the percentiles of each configuration are its own.
+    n = max([np.size(a) for a in args if isinstance(a, np.ndarray)] or [1])
+    block = n if np.ndim(getattr(point, fields[0])) != 1 else max(1, ENSEMBLE_CELLS // max(law.n_members, 1))
+    bounds = {name: ([], []) for name in fields}
+    for start in range(0, n, block):
+        part = [a[start:start + block] if isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n else a
+                for a in args]
+        members = solve(law.members, *part, **kwargs)
+        for name in fields:
+            shape = np.shape(getattr(point, name))
+            values = np.asarray(getattr(members, name), float)
+            values = values.reshape((values.shape[0],) + (shape if block == n else (-1,)))
+            low, high = np.percentile(values, percentiles, axis=0)
+            bounds[name][0].append(low)
+            bounds[name][1].append(high)
     intervals = {}
-    for name in fields:
-        shape = np.shape(getattr(point, name))
-        values = np.asarray(getattr(members, name), float)
-        values = values.reshape((values.shape[0],) + shape)
-        low, high = np.percentile(values, percentiles, axis=0)
+    for name, (lows, highs) in bounds.items():
+        low, high = (lows[0], highs[0]) if len(lows) == 1 else (np.concatenate(lows), np.concatenate(highs))
         intervals[name] = (low.item() if low.ndim == 0 else low, high.item() if high.ndim == 0 else high)
     return replace(point, intervals=intervals)
 

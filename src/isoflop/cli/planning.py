@@ -27,6 +27,7 @@ from . import parse
 from .output import JSON_HELP, emit, interval, print_json, print_warnings, stdout, user_errors, value
 
 DEFAULT_LAW = "besiroglu2024"
+TABLE_ROWS = 60  # budgets a frontier table draws (the first and last half); --csv and --json give them all
 LAW_OPTION = typer.Option(None, "--law", metavar="NAME",
                           help=f"Published law: {', '.join(PRESETS)} (default {DEFAULT_LAW}).")
 FIT_OPTION = typer.Option(None, "--fit", metavar="FIT.json",
@@ -199,6 +200,8 @@ def frontier_cmd(
         if served is not None:
             titles["inference"] = (f"Inference-aware, serving {value('tokens', served)} tokens at the "
                                    f"compute-optimal model's loss")
+        # A table of 100,000 budgets took 4 minutes to draw and no one reads it: the ends, and --csv/--json for all.
+        shown = rows if len(rows) <= TABLE_ROWS else [*rows[:TABLE_ROWS // 2], None, *rows[-TABLE_ROWS // 2:]]
         for prefix, title in titles.items():  # one narrow table per kind of allocation
             columns = [c for c in rows[0] if c.startswith(prefix + "_") and not c.endswith(("_low", "_high"))]
             table = Table(title=escape(title))
@@ -206,11 +209,17 @@ def frontier_cmd(
                              justify="right")
             for column in columns:
                 table.add_column(FRONTIER_LABELS.get(column, column), justify="right")
-            for row in rows:  # a value with its interval beside it where the fit gives one (the loss's)
+            for row in shown:  # a value with its interval beside it where the fit gives one (the loss's)
+                if row is None:
+                    table.add_row(*["…"] * (len(columns) + 1))
+                    continue
                 table.add_row(*(value(c, row[c]) + (f" {interval(c, (row[c + '_low'], row[c + '_high']))}"
                                                    if row.get(c + "_low") is not None else "")
                                 for c in ["flops", *columns]))
             stdout.print(table)
+        notes = [f"{len(rows):,} budgets: the table shows the first and last {TABLE_ROWS // 2}; --csv FILE or "
+                 f"--json gives every row"] if len(rows) > TABLE_ROWS else []
+        print_warnings(notes, "note")
         print_warnings(result.warnings)
 
 

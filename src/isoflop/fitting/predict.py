@@ -21,8 +21,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
-from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, with_repetition
-from ..planning import MIN_N_PARAMS
+from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, count_members, with_repetition
+from ..planning import ENSEMBLE_CELLS, MIN_N_PARAMS
 from ..presets import warnings_for
 from ..units import as_positive, is_number
 from .bootstrap import few_resamples
@@ -149,12 +149,17 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     if members is not None:  # (K, 1) constants against the configurations flattened, then their shape back
         shape = np.broadcast_shapes(np.shape(loss), np.shape(n), np.shape(d))
         flat = [None if x is None else np.ravel(np.broadcast_to(x, shape)) for x in (n, d, flops, unique_tokens)]
-        member_loss, _ = _evaluate(members, *flat)
-        member_loss = np.reshape(member_loss, (-1, *shape))
-        with np.errstate(all="ignore"):  # the SD a normal would need to give the members' percentile interval:
-            tail = 50 * (1 - level)  # a few wild members (a break past the data) then cannot blow it up
-            lo, hi = np.nanpercentile(np.log(np.asarray(member_loss, float)), [tail, 100 - tail], axis=0)
-            params_sigma = (hi - lo) / (2 * z)
+        size = flat[0].size
+        block = max(1, ENSEMBLE_CELLS // count_members(members))  # memory bounded
+        tail = 50 * (1 - level)  # a few wild members (a break past the data) then cannot blow it up
+        spread = []
+        for start in range(0, size, block):
+            part = [None if x is None else x[start:start + block] for x in flat]
+            member_loss, _ = _evaluate(members, *part)
+            with np.errstate(all="ignore"):  # the SD a normal would need to give the members' percentile interval
+                lo, hi = np.nanpercentile(np.log(np.asarray(member_loss, float)), [tail, 100 - tail], axis=0)
+            spread.append((hi - lo) / (2 * z))
+        params_sigma = np.reshape(np.concatenate(spread), shape)
     interval, sigma, calibrated = None, None, False
     if noise is not None or members is not None:
         noise = 0.0 if noise is None else noise
