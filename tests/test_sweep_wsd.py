@@ -104,6 +104,50 @@ def test_a_failed_trunk_fails_its_cooldowns_without_running_them(tmp_path):
     assert others and sorted(report.ids("done")) == sorted(others)
 
 
+def _hold_lock(folder, held, release):
+    with store.RunLock(folder):
+        held.set()
+        release.wait(60)
+
+
+def test_cooldowns_wait_for_a_trunk_another_process_trains(tmp_path):
+    """A second `sweep run` found the trunk busy, then failed its cooldowns ("the trunk's state at step N is
+    missing"), wrote their error.txt and exited 1 while the first process was still training that trunk."""
+    import multiprocessing as mp
+
+    from isoflop.sweep.executors import execute_run
+
+    design = demo_design(TINY)
+    store.init_sweep(tmp_path, design)
+    trunk = next(r for r in design.runs if r.kind == "trunk")
+    cooldown = next(r for r in design.runs if r.trunk == trunk.run_id)
+    ctx = mp.get_context("fork")
+    held, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(store.run_dir(tmp_path, trunk.run_id), held, release))
+    holder.start()
+    try:
+        assert held.wait(30)
+        outcome = execute_run(tmp_path, cooldown, device="cpu")
+    finally:
+        release.set()
+        holder.join(30)
+    assert outcome.status == "busy" and outcome.error.startswith("waiting for its trunk")
+    assert not (store.run_dir(tmp_path, cooldown.run_id) / rundir.ERROR).exists()
+
+
+def test_one_unusable_run_folder_does_not_stop_the_sweep(tmp_path):
+    """A run.lock that is a folder aborted the whole sequential sweep (0 of 4 runs trained): that run fails and
+    the others train."""
+    design = demo_design(TINY)
+    store.init_sweep(tmp_path, design)
+    broken = next(r for r in design.runs if r.kind == "trunk")
+    (store.run_dir(tmp_path, broken.run_id) / store.LOCK_FILE).mkdir()
+    report = run_sweep(tmp_path, device="cpu", progress=False)
+    failed = {o.run_id for o in report.outcomes if o.status == "failed"}
+    assert broken.run_id in failed and report.ids("done")
+    assert set(report.ids("done")) | failed == {r.run_id for r in design.runs}
+
+
 KILL = dict(TINY, budgets=[6e8, 1.2e9, 2.4e9])
 CHILD = """
 import json, sys

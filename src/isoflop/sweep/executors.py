@@ -128,6 +128,12 @@ def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", c
                 return RunOutcome(spec.run_id, "skipped", loss=float(done["loss"]))
             if problem is not None:
                 notes.append(problem)
+            init_from = None
+            if spec.kind == "cooldown":  # starts from the trunk's state at its branch step
+                init_from = store.run_dir(sweep_dir, spec.trunk) / rundir.branch_checkpoint(spec.train.decay_start)
+                waiting = None if init_from.exists() else _trunk_busy(sweep_dir, spec.trunk)
+                if waiting is not None:  # another process is still training the trunk: not a failure
+                    return RunOutcome(spec.run_id, "busy", error=f"waiting for its trunk: {waiting}")
             store.clear_error(folder)
             rundir.remove_temps(folder)
 
@@ -136,9 +142,6 @@ def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", c
                 if on_step is not None:
                     on_step(done_steps, n_steps, row)
 
-            init_from = None
-            if spec.kind == "cooldown":  # starts from the trunk's state at its branch step
-                init_from = store.run_dir(sweep_dir, spec.trunk) / rundir.branch_checkpoint(spec.train.decay_start)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", CorruptFileWarning)
                 try:
@@ -156,8 +159,20 @@ def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", c
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except store.RunLocked as exc:
         return RunOutcome(spec.run_id, "busy", error=str(exc))
+    except InputError as exc:  # this run's folder is unusable (its lock file a folder, …): the others go on
+        return RunOutcome(spec.run_id, "failed", error=str(exc))
     return RunOutcome(spec.run_id, "done", loss=record["loss"], seconds=time.perf_counter() - t0,
                       notes=tuple(notes) + result.notes)
+
+
+def _trunk_busy(sweep_dir, trunk: str) -> str | None:
+    """Why a cooldown must wait (its trunk is being trained by another process), or None (the trunk is free:
+    a missing branch state is then a real failure)."""
+    try:
+        with store.RunLock(store.run_dir(sweep_dir, trunk)):
+            return None
+    except store.RunLocked as exc:
+        return str(exc)
 
 
 def _triage(sweep_dir, design, retry_failed: bool) -> tuple[list[RunOutcome], list[RunSpec]]:
