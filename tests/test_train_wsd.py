@@ -103,3 +103,26 @@ def test_cooldown_from_a_trunk_equals_the_whole_run(tmp_path):
               init_from=tmp_path / "trunk" / rundir.branch_checkpoint(12))
     with pytest.raises(InputError, match="missing"):
         train(_spec(n_steps=20), tmp_path / "z", device="cpu", init_from=tmp_path / "trunk" / "branch-14.pt")
+
+
+def test_a_trunk_killed_after_a_branch_point_resumes_from_it(tmp_path):
+    """A trunk killed between a branch point and its next checkpoint.pt restarted from its older checkpoint (or
+    from 0), though branch-N.pt holds its whole state: up to a quarter of every trunk redone per interruption.
+    It now resumes from the newest branch state, bit for bit as the uninterrupted trunk."""
+    pytest.importorskip("torch")
+    from isoflop.train import rundir
+    from isoflop.train.trainer import train
+
+    trunk = _spec(n_steps=30, cooldown_steps=0, keep_checkpoints=(12, 24), checkpoint_every=100)
+    whole = train(trunk, tmp_path / "whole", device="cpu")
+    folder = tmp_path / "killed"
+    train(trunk, folder, device="cpu")
+    (folder / rundir.CHECKPOINT).unlink()  # as if killed at step 25-29: branch-12.pt and branch-24.pt exist
+    rows = rundir.read_jsonl(folder / rundir.METRICS)
+    resumed = train(trunk, folder, device="cpu")
+    assert resumed.resumed_from_step == 24 and any("branch-24.pt" in note for note in resumed.notes)
+    assert resumed.loss == whole.loss and resumed.train_loss == whole.train_loss
+    def timeless(table):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in table]
+
+    assert timeless(rundir.read_jsonl(folder / rundir.METRICS)) == timeless(rows)  # after step 24: redone, equal

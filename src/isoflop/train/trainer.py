@@ -182,6 +182,20 @@ def _load_checkpoint(path: Path, spec: TrainSpec, device: str):
     return state
 
 
+def _latest_branch(run_dir: Path, spec: TrainSpec, device: str, after: int):
+    """(state, path) of the newest readable branch state this trunk kept after step ``after``, or None. A branch
+    file is a whole checkpoint (model, optimiser, RNG, step) written atomically, so resuming from it redoes
+    nothing: a trunk killed between a branch point and its next checkpoint.pt restarted from 0 or from an
+    older checkpoint (up to a quarter of the trunk)."""
+    for step in sorted((s for s in spec.keep_checkpoints if s > after), reverse=True):
+        path = run_dir / rundir.branch_checkpoint(step)
+        if path.is_file():
+            state = _load_checkpoint(path, spec, device)
+            if state is not None and int(state["step"]) == step:
+                return state, path
+    return None
+
+
 def train(spec: TrainSpec, run_dir: str | Path | None = None, **options) -> TrainResult:
     """Train one model (``_train`` says how), with subnormals flushed on the CPU only while it trains."""
     with flush_denormal():
@@ -228,6 +242,11 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
             state = _load_checkpoint(checkpoint, spec, device)
             if state is None:
                 notes.append(f"{checkpoint}: unreadable checkpoint; retrained from scratch")
+        newer = _latest_branch(run_dir, spec, device, after=0 if state is None else int(state["step"]))
+        if newer is not None:  # a WSD trunk killed before its next checkpoint.pt: its branch state is newer
+            state, path = newer
+            notes.append(f"{path.name}: resumed from this branch state (step {int(state['step'])}), newer than "
+                         f"any {rundir.CHECKPOINT}")
         if state is None and init_from is not None:
             state = dict(_load_branch(Path(init_from), spec, device), seconds=0.0)
         if state is not None:
