@@ -175,3 +175,21 @@ def test_semicolon_separated_csv_is_read(tmp_path):
     comma.write_text("\n".join(",".join(r) for r in rows) + "\n")
     semi.write_text("\n".join(";".join(r) for r in rows) + "\n")
     assert RunTable.load(semi).frame.equals(RunTable.load(comma).frame)
+
+
+def test_unreadable_tables_name_the_line_in_one_line(tmp_path):
+    """A bad JSON line was named by its byte offset ('position 52721948'); a CSV row with an extra field gave a
+    message with a newline inside."""
+    jsonl = tmp_path / "runs.jsonl"
+    jsonl.write_text('{"n_params": 1e8, "n_tokens": 1e9, "loss": 3}\n{"n_params": 2e8, "loss":\n[1, 2]\n')
+    with pytest.raises(InputError, match=r"line 2 is not JSON") as err:
+        RunTable.load(jsonl)
+    assert "\n" not in str(err.value)
+    jsonl.write_text('{"n_params": 1e8, "n_tokens": 1e9, "loss": 3}\n[1, 2]\n')
+    with pytest.raises(InputError, match=r"line 2 is not a JSON object"):
+        RunTable.load(jsonl)
+    extra = tmp_path / "runs.csv"
+    extra.write_text("n_params,n_tokens,loss\n1e8,1e9,3\n2e8,2e9,2.9,7\n")
+    with pytest.raises(InputError, match="Expected 3 fields in line 3, saw 4") as err:
+        RunTable.load(extra)
+    assert "\n" not in str(err.value)

@@ -121,14 +121,34 @@ def read_frame(path: str | Path) -> pd.DataFrame:
                 frame = pd.read_csv(path, sep=";")
             return frame
         if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True)
+            try:
+                return pd.read_json(path, lines=True)
+            except (ValueError, TypeError):  # pandas names a byte offset: find the line a person can open
+                raise InputError(f"{path}: {_bad_json_line(path)}") from None
         if suffix == ".json":
             return pd.DataFrame(json.loads(path.read_text(encoding="utf-8-sig")))
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
-    except (ValueError, OSError, ImportError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from None
+    except InputError:
+        raise
+    except (ValueError, OSError, ImportError) as exc:  # one line: pandas' parser messages end in a newline
+        raise InputError(f"{path}: cannot read ({' '.join(str(exc).split())})") from None
     raise InputError(f"{path}: unknown file type {suffix!r}; use .csv, .jsonl, .json or .parquet")
+
+
+def _bad_json_line(path: Path) -> str:
+    """Which line of a JSON-lines file is not a JSON object, for the error message."""
+    with open(path, encoding="utf-8-sig", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                return f"line {number} is not JSON ({exc.msg}); fix or delete that line"
+            if not isinstance(record, dict):
+                return f"line {number} is not a JSON object ({type(record).__name__}); give one object per line"
+    return "not JSON lines (one object per line)"
 
 
 def _check_one_size_per_run(frame, source: str) -> None:
