@@ -272,7 +272,7 @@ def test_trainer_state_null_tokens_fall_back_to_tokens_per_step(tmp_path):
     (state(max_steps="100"), "'max_steps' is '100'"),
     (state(global_step=True), "'global_step' is True"),
     (state(log_history=[{"step": 10, "eval_loss": True}, {"step": 20, "eval_loss": 2.9}]),
-     r"row 1, key 'eval_loss': True is a boolean"),
+     r"log_history entry 1, key 'eval_loss': True is a boolean"),
     (state(log_history=[{"step": 10, "loss": [3.0]}]), r"key 'loss': \[3.0\] is not a number"),
 ])
 def test_trainer_state_odd_values_are_input_errors(tmp_path, content, match):

@@ -303,3 +303,22 @@ def test_a_run_without_a_name_is_never_dropped_in_silence(tmp_path):
     log.write_text("run_id,step,loss\na,1,3.0\n,2,2.9\n")
     with pytest.raises(InputError, match="row 2 logs 'loss' but its 'run_id' is empty"):
         ingest(log, n_params=1e8, tokens_per_step=1000)
+
+
+def test_trainer_state_problems_name_the_log_history_entry(tmp_path):
+    """Entry 12 of log_history (its 2nd eval) was called 'entry 2' or 'row 2', and entry 2 is a training entry."""
+    from pathlib import Path
+
+    state = json.loads((Path(__file__).resolve().parents[1] / "examples" / "gpt-small" /
+                        "trainer_state.json").read_text())
+    evals = [i for i, e in enumerate(state["log_history"]) if "eval_loss" in e]
+    second = evals[1]
+    for change, said in ((lambda e: e.pop("step"), f"log_history entry {second + 1} has 'eval_loss' but no 'step'"),
+                         (lambda e: e.update(eval_loss=True), f"log_history entry {second + 1}, key 'eval_loss'")):
+        edited = json.loads(json.dumps(state))
+        change(edited["log_history"][second])
+        folder = tmp_path / f"run{len(said)}"
+        folder.mkdir()
+        (folder / "trainer_state.json").write_text(json.dumps(edited))
+        with pytest.raises(InputError, match=said):
+            ingest(folder / "trainer_state.json", n_params=3.5e8, batch_size=256, seq_len=2048)

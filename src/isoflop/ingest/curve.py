@@ -165,11 +165,12 @@ def logged_tokens(steps, known_steps, known_tokens, where: str, key: str) -> tup
         return None, str(exc)
 
 
-def numeric(values, source: str, key: str, rows=None) -> np.ndarray:
+def numeric(values, source: str, key: str, rows=None, row_word: str = "row") -> np.ndarray:
     """Floats from a logged column; text that is not a number is an InputError naming the row and key.
 
     Missing values (None, NaN, empty, 'null') become NaN: sparse logs leave most keys empty in most rows.
-    ``rows``: the file's row number of each value, for messages (default: position + 1).
+    ``rows``: the file's row number of each value, for messages (default: position + 1), each called a
+    ``row_word`` (a trainer_state.json's "log_history entry").
     """
     import pandas as pd
 
@@ -180,13 +181,13 @@ def numeric(values, source: str, key: str, rows=None) -> np.ndarray:
     if booleans.any():  # True is not a loss of 1.0
         i = int(np.flatnonzero(booleans)[0])
         row = i + 1 if rows is None else rows[i]
-        raise InputError(f"{source}: row {row}, key {key!r}: {series.iloc[i]!r} is a boolean, not a number")
+        raise InputError(f"{source}: {row_word} {row}, key {key!r}: {series.iloc[i]!r} is a boolean, not a number")
     if series.dtype == object:  # lists, dicts: not numbers (pd.to_numeric would raise a TypeError)
         odd = series.map(lambda v: isinstance(v, (list, dict, tuple, set))).to_numpy(dtype=bool)
         if odd.any():
             i = int(np.flatnonzero(odd)[0])
             row = i + 1 if rows is None else rows[i]
-            raise InputError(f"{source}: row {row}, key {key!r}: {series.iloc[i]!r} is not a number")
+            raise InputError(f"{source}: {row_word} {row}, key {key!r}: {series.iloc[i]!r} is not a number")
     if pd.api.types.is_string_dtype(series) and series.dtype != object:
         series = series.astype(object)  # pandas' str dtype: the same checks as text in an object column
     out = pd.to_numeric(series, errors="coerce")
@@ -196,5 +197,5 @@ def numeric(values, source: str, key: str, rows=None) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         row = i + 1 if rows is None else rows[i]
-        raise InputError(f"{source}: row {row}, key {key!r}: {series.iloc[i]!r} is not a number")
+        raise InputError(f"{source}: {row_word} {row}, key {key!r}: {series.iloc[i]!r} is not a number")
     return out.to_numpy(dtype=float)

@@ -94,10 +94,11 @@ def read_trainer_state(path: str | Path, loss_key: str | None = None, tokens_key
     rows = [entry for entry in log if entry.get(key) is not None]
     entries = np.array([n for n, entry in numbered if entry.get(key) is not None])  # for messages
     missing = [i for i, entry in enumerate(rows) if "step" not in entry]
-    if missing:
-        raise InputError(f"{path}: log_history entry with {key!r} has no 'step' (entry {missing[0] + 1})")
-    steps = numeric([e["step"] for e in rows], str(path), "step")
-    loss = numeric([e[key] for e in rows], str(path), key)
+    if missing:  # numbered as in the file (1-based log_history), as every message here is
+        raise InputError(f"{path}: log_history entry {entries[missing[0]]} has {key!r} but no 'step'")
+    where = dict(rows=entries, row_word="log_history entry")
+    steps = numeric([e["step"] for e in rows], str(path), "step", **where)
+    loss = numeric([e[key] for e in rows], str(path), key, **where)
     tokens, tokens_error = None, None
     tkey = choose_key(keys, tokens_key, TOKEN_KEYS, str(path), what="tokens key", option="--tokens-key", required=False)
     if tkey is not None:
