@@ -3,6 +3,7 @@
 import json
 import multiprocessing as mp
 import os
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,31 @@ def test_save_fit_writes_strict_json(tmp_path):
               "objective": float("nan")}
     path = save_fit(tmp_path / "fit.json", report)
     assert _no_nan(path.read_text())["objective"] is None
+
+
+def test_file_names_that_are_not_utf8_reach_reports_and_json(tmp_path):
+    """A runs file named b'bad\\xff\\xfe.csv' made `isoflop report` fail ("surrogates not allowed") and put lone
+    surrogates in `fit --json`, which strict readers reject. Each undecodable byte now reads U+FFFD."""
+    import os
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from isoflop.cli import app
+    from isoflop.io_utils import readable, strict_json
+
+    assert readable("bad\udcff.csv") == "bad\ufffd.csv" and readable("plain ü") == "plain ü"
+    assert strict_json({"bad\udcff": ["x\udcfe"]}) == {"bad\ufffd": ["x\ufffd"]}
+    name = os.fsdecode(b"bad\xff\xfe.csv")
+    try:
+        shutil.copy(Path(__file__).resolve().parents[1] / "examples" / "runs.csv", tmp_path / name)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses non-UTF-8 names")
+    runner = CliRunner()
+    report = runner.invoke(app, ["report", str(tmp_path / name), "--out", str(tmp_path / "r.html"),
+                                 "--bootstrap", "0"])
+    assert report.exit_code == 0, report.output
+    assert "bad\ufffd\ufffd.csv" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    fit = runner.invoke(app, ["fit", str(tmp_path / name), "--json"])
+    assert fit.exit_code == 0 and "\\udcff" not in fit.stdout
+    json.loads(fit.stdout)

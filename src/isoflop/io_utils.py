@@ -134,10 +134,21 @@ def atomic_writer(path: str | Path):
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` (str is UTF-8 encoded) to ``path`` atomically; returns the path."""
     if isinstance(data, str):
-        data = data.encode()
+        data = readable(data).encode()
     with atomic_writer(path) as f:
         f.write(data)
     return Path(path)
+
+
+def readable(text: str) -> str:
+    """``text`` as valid Unicode: a file name that is not UTF-8 reaches Python with lone surrogates ('\udcff'),
+    which no UTF-8 file can hold (the report failed to write) and strict JSON readers reject; each such
+    byte becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def strict_json(obj):
@@ -150,8 +161,10 @@ def strict_json(obj):
         obj = obj.item()
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
+    if isinstance(obj, str):
+        return readable(obj)
     if isinstance(obj, dict):
-        return {str(k): strict_json(v) for k, v in obj.items()}
+        return {readable(str(k)): strict_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [strict_json(v) for v in obj]
     return obj
