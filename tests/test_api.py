@@ -411,3 +411,21 @@ def test_notebook_reprs_are_short_and_plan_shows_its_questions():
     assert {"flops", "n_params", "n_tokens", "target_loss", "unique_tokens", "inference_tokens", "cluster",
             "days", "percentiles", "allow_unidentified"} <= keywords
     assert isoflop.Cluster("h100-sxm", n_gpus=8).accelerator is isoflop.get_accelerator("h100-sxm")
+
+
+def test_isoflop_warnings_point_at_the_callers_line(tmp_path):
+    """A fit at its iteration limit warned from inside isoflop (`isoflop/fitting/__init__.py:52`); the
+    ConvergenceWarning and a damaged log's CorruptLogWarning now point at the user's line, however deep the
+    call."""
+    from isoflop.errors import CorruptLogWarning
+    from isoflop.fitting import fit as fit_law
+
+    runs = isoflop.read_runs(EXAMPLES / "runs.csv")
+    with pytest.warns(isoflop.ConvergenceWarning, match="stopped after") as record:
+        fit_law(runs, max_iter=1)
+    assert record[0].filename == __file__
+    log = tmp_path / "log.csv"
+    log.write_text("step,loss\n1,3.0\n2,2.9\n3,2.")  # the last row cut mid-value
+    with pytest.warns(CorruptLogWarning) as record:
+        isoflop.read_logs(log, n_params=1e8, tokens_per_step=1000)
+    assert record[0].filename == __file__

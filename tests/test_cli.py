@@ -200,6 +200,15 @@ def test_bad_options_give_one_line_naming_the_option(args, names):
     assert "array(" not in result.output and "Usage:" not in result.output
 
 
+def test_ctrl_c_says_interrupted(monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("isoflop.cli.planning.plan", interrupted)
+    result = runner.invoke(app, ["plan", "--flops", "1e21"])
+    assert result.exit_code == 130 and result.stderr.strip() == "error: interrupted"
+
+
 def test_help_pages_still_show():
     for args, code in (([], 2), (["sweep"], 2), (["plan", "-h"], 0)):  # click's codes: no command is a usage error
         result = runner.invoke(app, args)

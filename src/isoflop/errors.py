@@ -30,3 +30,17 @@ class ConvergenceWarning(UserWarning):
 class UnidentifiedWarning(UserWarning):
     """An answer (a plan, diagnosis or frontier) computed from a fit the data cannot pin down, because the
     caller overrode the refusal (``allow_unidentified=True``); the message says why the fit is unidentified."""
+
+
+def warn_at_caller(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointing at the first frame outside isoflop: the user's line, however deep inside the
+    package the problem was found (a fit's ConvergenceWarning pointed at ``isoflop/fitting/__init__.py``)."""
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 2  # level 2: this function's caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

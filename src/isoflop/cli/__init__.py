@@ -42,6 +42,8 @@ class _Group(typer.core.TyperGroup):
             else:
                 print_warnings([f"{message} (-h lists the options)"], label="error")
             sys.exit(exc.exit_code)
+        if code == 130:  # Ctrl-C: say so (finished sweep runs and files written whole are kept)
+            print_warnings(["interrupted"], label="error")
         sys.exit(code or 0)
 
 

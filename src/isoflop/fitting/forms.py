@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import ConvergenceWarning, InputError
+from ..errors import ConvergenceWarning, InputError, warn_at_caller
 from .parametric import DEFAULT_DELTA, DEFAULT_MAX_ITER, FitData, _evaluate, _Problem, _refine, _result, fit_arrays
 
 EXTRA_FORMS = ("kaplan-irreducible", "broken-power-law")
@@ -144,5 +144,5 @@ def fit_extra(form, loss, n_params=None, n_tokens=None, flops=None, *, delta=DEF
     data = FitData(loss=loss, n_params=n_params, n_tokens=n_tokens, flops=flops,
                    groups=np.arange(loss.size) if labels is None else np.asarray(labels), weights=weights)
     if not converged:
-        warnings.warn(f"{form} fit: {result.message}", ConvergenceWarning, stacklevel=2)
+        warn_at_caller(f"{form} fit: {result.message}", ConvergenceWarning)
     return replace(result, n_iter=n_iter, n_starts=len(problem.starts), data=data)

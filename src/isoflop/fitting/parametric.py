@@ -28,11 +28,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from warnings import warn
 
 import numpy as np
 
-from ..errors import ConvergenceWarning, InputError
+from ..errors import ConvergenceWarning, InputError, warn_at_caller
 from ..laws import (FLOPS_PER_PARAM_TOKEN, BrokenPowerLaw, ChinchillaLaw, KaplanIrreducibleLaw, KaplanLaw,
                     LossVsComputeLaw)
 from .optimize import BatchModel, LSEModel, huber, minimize_batch, residual_jacobian, side_weights
@@ -450,8 +449,8 @@ def fit_arrays(loss, n_params=None, n_tokens=None, flops=None, *, form="chinchil
                    groups=np.arange(loss.size) if labels is None else np.asarray(labels), weights=weights)
     result = replace(result, n_iter=n_iter, n_starts=len(starts), asymmetry=float(asymmetry), data=data)
     if not converged:
-        warn(f"{form} fit: {result.message}; its constants are not an optimum (raise max_iter or check the data)",
-             ConvergenceWarning, stacklevel=2)
+        warn_at_caller(f"{form} fit: {result.message}; its constants are not an optimum (raise max_iter or check "
+                       f"the data)", ConvergenceWarning)
     return result
 
 

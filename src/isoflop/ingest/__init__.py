@@ -40,12 +40,11 @@ import dataclasses
 import numbers
 import os
 from pathlib import Path
-from warnings import warn
 
 import numpy as np
 import pandas as pd
 
-from ..errors import CorruptLogWarning, InputError
+from ..errors import CorruptLogWarning, InputError, warn_at_caller
 from ..runs import CONVENTIONS, RunTable, read_frame
 from ..units import is_number, parse_quantity
 from .curve import LOSS_KEYS, Curve
@@ -404,10 +403,10 @@ def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = N
     damage = [d for c in curves for d in c.damage]
     if damage:  # loud by default: Python prints it once to stderr, the CLI in red
         cut = sorted({c.run_id for c in curves if c.truncated})
-        warn(f"{source}: {len(damage)} damaged part(s) of the logs ({damage[0]}{'; …' if len(damage) > 1 else ''}); "
-             f"everything whole was kept" + (f", and {len(cut)} run(s) that lost their end are left out of "
-                                             f"final-loss fits ({', '.join(cut[:5])})" if cut else ""),
-             CorruptLogWarning, stacklevel=2)
+        warn_at_caller(f"{source}: {len(damage)} damaged part(s) of the logs ({damage[0]}"
+                       f"{'; …' if len(damage) > 1 else ''}); everything whole was kept"
+                       + (f", and {len(cut)} run(s) that lost their end are left out of final-loss fits "
+                          f"({', '.join(cut[:5])})" if cut else ""), CorruptLogWarning)
     return table
 
 
