@@ -55,29 +55,29 @@ class FitOptions:
         if self.form not in ANALYSIS_FORMS:
             raise InputError(f"unknown law form {self.form!r}; choose one of {', '.join(ANALYSIS_FORMS)}")
         if not is_number(self.delta) or not self.delta >= MIN_DELTA:  # also rejects nan
-            raise InputError(f"--delta: the Huber threshold must be at least {MIN_DELTA:g} (inf for least squares), "
+            raise InputError(f"delta (--delta): the Huber threshold must be at least {MIN_DELTA:g} (inf for least squares), "
                              f"got {self.delta!r}; below that the objective is |residual|·δ, smaller than the "
                              f"optimiser's tolerances, which stop it at its start")
         if self.base != "fit" and self.base not in PRESETS:
-            raise InputError(f"--base: {self.base!r} is neither a published law ({', '.join(PRESETS)}) nor 'fit' "
+            raise InputError(f"base (--base): {self.base!r} is neither a published law ({', '.join(PRESETS)}) nor 'fit' "
                              f"(fit the base law jointly)")
         if self.form == "auto" and self.delta != DEFAULT_DELTA:
-            raise InputError("--delta does not apply to --form auto, which chooses δ among its candidates (its "
+            raise InputError("delta (--delta) does not apply to form auto (--form auto), which chooses δ among its candidates (its "
                              "table lists them); give a form to fit with your δ")
-        for name, value in (("--drop-highest", self.drop_highest), ("--bootstrap", self.n_bootstrap),
-                            ("--seed", self.seed)):
+        for name, value in (("drop_highest (--drop-highest)", self.drop_highest),
+                            ("n_bootstrap (--bootstrap)", self.n_bootstrap), ("seed (--seed)", self.seed)):
             if not is_number(value) or int(value) != value or value < 0:
                 raise InputError(f"{name}: must be a whole number ≥ 0, got {value!r}")
         if self.n_bootstrap != 0 and not 2 <= self.n_bootstrap <= MAX_RESAMPLES:
-            raise InputError(f"--bootstrap: give 0 (none) or 2 to {MAX_RESAMPLES:,} resamples, got {self.n_bootstrap}")
+            raise InputError(f"n_bootstrap (--bootstrap): give 0 (none) or 2 to {MAX_RESAMPLES:,} resamples, got {self.n_bootstrap}")
         if self.fixed is not None:
             if not isinstance(self.fixed, dict):
-                raise InputError(f"--fix: give {{name: value}}, e.g. {{'E': 1.69}}, got {self.fixed!r:.60}")
+                raise InputError(f"fixed (--fix): give {{name: value}}, e.g. {{'E': 1.69}}, got {self.fixed!r:.60}")
             # frozen: the checked values (a "1.69" string included) replace the given ones
-            object.__setattr__(self, "fixed", {name: float(as_positive(f"--fix {name}", value))
+            object.__setattr__(self, "fixed", {name: float(as_positive(f"fixed {name} (--fix {name}=…)", value))
                                                for name, value in self.fixed.items()})
             if self.fixed and self.form in ("data-constrained", "auto"):
-                raise InputError(f"--fix applies to the chinchilla and chinchilla-tied forms, not --form {self.form} "
+                raise InputError(f"fixed (--fix) applies to the chinchilla and chinchilla-tied forms, not --form {self.form} "
                                  f"(data-constrained: --base names the base law, or 'fit' to fit it)")
 
     def to_dict(self) -> dict:

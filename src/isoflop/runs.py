@@ -362,11 +362,11 @@ class RunTable:
         ``k`` is an integer with 0 ≤ k < rows (0: nothing dropped); anything else is an InputError.
         """
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-            raise InputError(f"--drop-highest: expected a whole number of rows, got {k!r}")
+            raise InputError(f"drop_highest (--drop-highest): expected a whole number of rows, got {k!r}")
         if k < 0:
-            raise InputError(f"--drop-highest: {k} is negative; give 0 (drop nothing) up to {len(self) - 1}")
+            raise InputError(f"drop_highest (--drop-highest): {k} is negative; give 0 (drop nothing) up to {len(self) - 1}")
         if k >= len(self):
-            raise InputError(f"--drop-highest: cannot drop {k} of {len(self)} rows; give at most {len(self) - 1}")
+            raise InputError(f"drop_highest (--drop-highest): cannot drop {k} of {len(self)} rows; give at most {len(self) - 1}")
         if k == 0:
             return self
         keep = np.ones(len(self), bool)
