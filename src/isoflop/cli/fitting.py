@@ -310,8 +310,9 @@ def report_cmd(
                 ("--base", base, "muennighoff2023"), ("--backtest-above", backtest_above, None),
                 ("--columns", columns, None)) if value != default]
             if given:
-                raise InputError(f"{source}: a saved fit is not refitted, so {', '.join(given)} do(es) not apply; "
-                                 f"drop them, or give the runs file to fit anew")
+                raise InputError(f"{source}: a saved fit is not refitted, so {', '.join(given)} "
+                                 f"{'does' if len(given) == 1 else 'do'} not apply; drop "
+                                 f"{'it' if len(given) == 1 else 'them'}, or give the runs file to fit anew")
             analysis = analyse(saved_fit=load_saved_fit(source), options=FitOptions(
                 allow_unidentified=allow_unidentified), **question)
         else:

@@ -27,7 +27,7 @@ from .parametric import DEFAULT_MAX_ITER, FitResult, _to_law, law_params
 
 MAX_RESAMPLES = 100_000  # past this the percentiles' own Monte Carlo error is long negligible
 FEW_RESAMPLES = 100  # fewer resamples than this: a 95% percentile interval is flagged
-CHUNK_CELLS = 4_000_000  # resamples × rows solved at once: memory stays bounded (~200 MB) however many
+CHUNK_CELLS = 4_000_000  # resamples × rows solved at once: memory set by the chunk, not by how many resamples
 
 
 @dataclass(frozen=True)
