@@ -60,7 +60,7 @@ def test_approach_2_needs_three_sizes_per_budget_not_three_runs():
 
 def test_data_constrained_refuses_what_it_cannot_use():
     data = str(shared_file("datablations_repeated_c4.csv"))
-    for args, said in ((["--fix", "E=1.7"], "--fix applies to the chinchilla"),
+    for args, said in ((["--fix", "E=1.7"], "(--fix) applies to the chinchilla"),
                        (["--backtest-above", "1e21"], "not available for --form data-constrained")):
         result = runner.invoke(app, ["fit", data, "--form", "data-constrained", *args])
         assert result.exit_code == 2 and said in result.stderr, result.output
