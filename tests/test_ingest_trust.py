@@ -322,3 +322,16 @@ def test_trainer_state_problems_name_the_log_history_entry(tmp_path):
         (folder / "trainer_state.json").write_text(json.dumps(edited))
         with pytest.raises(InputError, match=said):
             ingest(folder / "trainer_state.json", n_params=3.5e8, batch_size=256, seq_len=2048)
+
+
+def test_a_null_loss_in_trainer_state_is_reported(tmp_path):
+    """An "eval_loss": null entry was dropped without a word, while a NaN one is warned about."""
+    from pathlib import Path
+
+    state = json.loads((Path(__file__).resolve().parents[1] / "examples" / "gpt-small" /
+                        "trainer_state.json").read_text())
+    second = [i for i, e in enumerate(state["log_history"]) if "eval_loss" in e][1]
+    state["log_history"][second]["eval_loss"] = None
+    (tmp_path / "trainer_state.json").write_text(json.dumps(state))
+    table = ingest(tmp_path / "trainer_state.json", n_params=3.5e8, batch_size=256, seq_len=2048)
+    assert any(f"log_history entry {second + 1} logs 'eval_loss' as null; left out" in w for w in table.warnings)

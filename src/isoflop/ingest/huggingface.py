@@ -92,6 +92,12 @@ def read_trainer_state(path: str | Path, loss_key: str | None = None, tokens_key
                          f"(logging_steps), or name a key with --loss-key (--loss-key train_loss to use the mean "
                          f"anyway); it has {', '.join(map(repr, list(keys)[:12]))}")
     rows = [entry for entry in log if entry.get(key) is not None]
+    nulls = [n for n, entry in numbered if key in entry and entry[key] is None]  # logged, but empty
+    notes = ()
+    if nulls:
+        listed = ", ".join(map(str, nulls[:5])) + (", …" if len(nulls) > 5 else "")
+        notes = (f"{path}: log_history entr{'y' if len(nulls) == 1 else 'ies'} {listed} "
+                 f"log{'s' if len(nulls) == 1 else ''} {key!r} as null; left out",)
     entries = np.array([n for n, entry in numbered if entry.get(key) is not None])  # for messages
     missing = [i for i, entry in enumerate(rows) if "step" not in entry]
     if missing:  # numbered as in the file (1-based log_history), as every message here is
@@ -112,4 +118,4 @@ def read_trainer_state(path: str | Path, loss_key: str | None = None, tokens_key
     planned = _count(state, "max_steps", path)
     return Curve(_run_id(path), steps, loss, key, str(path), n_tokens=tokens,
                  planned_steps=planned if planned else None, tokens_error=tokens_error, rows=entries,
-                 row_word="log_history entry")
+                 row_word="log_history entry", notes=notes)
