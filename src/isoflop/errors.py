@@ -1,5 +1,9 @@
 """The exception for bad user input, and the warnings isoflop issues."""
 
+import os
+import sys
+import warnings
+
 
 class InputError(ValueError):
     """Bad input from a user: a message that names the offending value and how to fix it.
@@ -35,10 +39,6 @@ class UnidentifiedWarning(UserWarning):
 def warn_at_caller(message: str, category: type[Warning]) -> None:
     """``warnings.warn`` pointing at the first frame outside isoflop: the user's line, however deep inside the
     package the problem was found (a fit's ConvergenceWarning pointed at ``isoflop/fitting/__init__.py``)."""
-    import os
-    import sys
-    import warnings
-
     package = os.path.dirname(os.path.abspath(__file__)) + os.sep
     frame, level = sys._getframe(1), 2  # level 2: this function's caller
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):

@@ -58,7 +58,7 @@ def _remove_stale_temps(path: Path) -> None:
         return
     for tmp in siblings:
         pid = tmp.name[len(prefix):].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         try:
             tmp.unlink()
@@ -66,14 +66,20 @@ def _remove_stale_temps(path: Path) -> None:
             pass
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running on this host (a sweep run's lock owner, a writer of a temporary)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:  # another user's process: alive
+    except PermissionError:  # exists, owned by someone else
+        pass
+    # A zombie (exited, not yet reaped: a killed sweep's worker until init reaps it, which a container's
+    # init may never do) answers kill(pid, 0) but holds no lock and writes nothing any more.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):  # no /proc (macOS): kill(pid, 0) is all we know
         return True
-    return True
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -141,7 +147,7 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
 
 
 def readable(text: str) -> str:
-    """``text`` as valid Unicode: a file name that is not UTF-8 reaches Python with lone surrogates ('\udcff'),
+    """``text`` as valid Unicode: a file name that is not UTF-8 reaches Python with lone surrogates ('\\udcff'),
     which no UTF-8 file can hold (the report failed to write) and strict JSON readers reject; each such
     byte becomes U+FFFD."""
     try:

@@ -47,6 +47,7 @@ except ImportError:  # not a POSIX system: no flock (RunLock says so when used)
     fcntl = None
 
 from ..errors import CorruptFileWarning, InputError
+from ..io_utils import pid_alive
 from ..runs import PLANNED, RunTable
 from ..train import rundir
 from .design import RunSpec, SweepConfig, SweepDesign
@@ -267,21 +268,6 @@ def _process_start(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]  # field 22, counted after the parenthesised command name
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    # A zombie (exited, not yet reaped: a killed sweep's worker until init reaps it, which a container's
-    # init may never do) answers kill(pid, 0) but holds no lock any more.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):  # no /proc (macOS): kill(pid, 0) is all we know
-        return True
-
-
 def lock_is_live(lock: dict | None, now: float | None = None) -> bool:
     """Whether a lock document belongs to a process that is still training: on this host its pid is alive
     and (where known) has the same start time; on another host its heartbeat is recent."""
@@ -291,7 +277,7 @@ def lock_is_live(lock: dict | None, now: float | None = None) -> bool:
     if lock.get("host") == socket.gethostname():
         pid = lock.get("pid")
         # pid 0 or negative would make os.kill probe a process group: such a document is garbage, not live
-        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or not _pid_alive(pid):
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or not pid_alive(pid):
             return False
         started, recorded = _process_start(pid), lock.get("pid_start")
         return started is None or recorded is None or started == recorded
