@@ -144,6 +144,16 @@ class Allocation:
         return out
 
 
+def check_n_params(n_params) -> np.ndarray:
+    """Model sizes a run could have: positive, finite and at least MIN_N_PARAMS (the floor every planner and
+    `predict_loss`'s questions share; 1e-300 parameters predicted a loss of 1e113)."""
+    n_params = as_positive("n_params", n_params)
+    if np.any(n_params < MIN_N_PARAMS):
+        raise InputError(f"n_params {_describe(n_params)} is below {MIN_N_PARAMS:,.0f}, the smallest sensible model; "
+                         f"check the units")
+    return n_params
+
+
 def check_flops(flops, name: str = "flops"):
     """A training budget: positive, finite and at least MIN_FLOPS (one step of the smallest sensible model)."""
     arr = as_positive(name, flops)
@@ -184,10 +194,7 @@ def optimal_for_params(law, n_params, percentiles=DEFAULT_PERCENTILES) -> Alloca
 
     N*(C) = N*(1)·C^a for every law here, so C = (N / N*(1))^(1/a).
     """
-    n_params = as_positive("n_params", n_params)
-    if np.any(n_params < MIN_N_PARAMS):
-        raise InputError(f"n_params {_describe(n_params)} is below {MIN_N_PARAMS:,.0f}, the smallest sensible model; "
-                         f"check the units")
+    n_params = check_n_params(n_params)
     with np.errstate(all="ignore"):  # a size far outside the law: check_flops names it below, NumPy need not
         result = _ensemble(_optimal_for_params, law, ("flops", "n_tokens", "loss"), percentiles, n_params)
     check_flops(result.flops, f"the budget at which n_params {_describe(n_params)} is compute-optimal,")

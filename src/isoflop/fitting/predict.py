@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InputError
 from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, count_members, with_repetition
-from ..planning import ENSEMBLE_CELLS, MIN_N_PARAMS
+from ..planning import ENSEMBLE_CELLS, check_n_params
 from ..presets import warnings_for
 from ..units import as_positive, is_number
 from .bootstrap import few_resamples
@@ -79,13 +79,11 @@ def _evaluate(law, n_params, n_tokens, flops, unique_tokens):
 
 
 def check_asked(n_params, n_tokens) -> None:
-    """A configuration a user asks about is a model a run could have: at least MIN_N_PARAMS parameters (the
-    planners' floor) and one token. (1e-300 parameters predicted a loss of 1e113.) Answers derived inside
-    isoflop — a plan's loss, even of an unidentified fit's absurd plan — are not held to it."""
-    n, d = as_positive("n_params", n_params), as_positive("n_tokens", n_tokens)
-    if np.any(n < MIN_N_PARAMS):
-        raise InputError(f"n_params {np.min(n):.3g} is below {MIN_N_PARAMS:,.0f}, the smallest sensible model (as "
-                         f"the planners' floor); check the units")
+    """A configuration a user asks about is a model a run could have: the planners' floor on its size
+    (`planning.check_n_params`) and at least one token. Answers derived inside isoflop — a plan's loss, even of
+    an unidentified fit's absurd plan — are not held to it."""
+    check_n_params(n_params)
+    d = as_positive("n_tokens", n_tokens)
     if np.any(d < 1):
         raise InputError(f"n_tokens {np.min(d):.3g} is below one token; check the units")
 
