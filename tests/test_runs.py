@@ -177,6 +177,23 @@ def test_semicolon_separated_csv_is_read(tmp_path):
     assert RunTable.load(semi).frame.equals(RunTable.load(comma).frame)
 
 
+def test_jsonl_cut_mid_line_keeps_the_whole_lines_and_says_so(tmp_path):
+    """A JSON-lines file whose writer was killed mid-record was a hard error while a CSV cut mid-row was read with
+    a warning: the cut line is now left out, and said so. A bad line that is not the last stays an error."""
+    path = tmp_path / "runs.jsonl"
+    whole = '{"n_params": 1e8, "n_tokens": 2e9, "loss": 3.1}\n{"n_params": 2e8, "n_tokens": 4e9, "loss": 2.9}\n'
+    path.write_text(whole + '{"n_params": 4e8, "n_tok')
+    table = RunTable.load(path)
+    assert table.n_params.tolist() == [1e8, 2e8]
+    assert any("last line" in w and "cut" in w and "left out" in w for w in table.warnings)
+    path.write_text(whole.replace('"loss": 3.1}', '"loss": 3.1') + '{"n_params": 4e8, "n_tok')
+    with pytest.raises(InputError, match="line 1 is not JSON"):
+        RunTable.load(path)
+    path.write_text('{"n_params": 4e8, "n_tok')  # nothing whole to keep
+    with pytest.raises(InputError, match="line 1 is not JSON"):
+        RunTable.load(path)
+
+
 def test_unreadable_tables_name_the_line_in_one_line(tmp_path):
     """A bad JSON line was named by its byte offset ('position 52721948'); a CSV row with an extra field gave a
     message with a newline inside."""

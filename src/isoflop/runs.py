@@ -19,6 +19,7 @@ and IsoFLOP binning (approach 2) use the flops column. A 10% band admits the usu
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
             try:
                 return pd.read_json(path, lines=True)
             except (ValueError, TypeError):  # pandas names a byte offset: find the line a person can open
+                if _unterminated_last_line(path) is not None and _bad_json_line(path) == _LAST_LINE_CUT:
+                    return _read_jsonl_without_last_line(path)
                 raise InputError(f"{path}: {_bad_json_line(path)}") from None
         if suffix == ".json":
             return pd.DataFrame(json.loads(path.read_text(encoding="utf-8-sig")))
@@ -136,8 +139,19 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     raise InputError(f"{path}: unknown file type {suffix!r}; use .csv, .jsonl, .json or .parquet")
 
 
+_LAST_LINE_CUT = "its last line is cut"
+
+
+def _read_jsonl_without_last_line(path: Path) -> pd.DataFrame:
+    """A JSON-lines file whose writer was killed mid-line: every whole line (the cut one is reported by `load`,
+    as a CSV cut mid-row is)."""
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    return pd.read_json(io.StringIO(text.rsplit("\n", 1)[0] + "\n"), lines=True)
+
+
 def _bad_json_line(path: Path) -> str:
-    """Which line of a JSON-lines file is not a JSON object, for the error message."""
+    """Which line of a JSON-lines file is not a JSON object, for the error message (`_LAST_LINE_CUT` when only
+    the last line, without its newline, fails: a file cut mid-line)."""
     with open(path, encoding="utf-8-sig", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -145,6 +159,8 @@ def _bad_json_line(path: Path) -> str:
             try:
                 record = json.loads(line)
             except ValueError as exc:
+                if not line.endswith("\n") and number > 1:
+                    return _LAST_LINE_CUT
                 return f"line {number} is not JSON ({exc.msg}); fix or delete that line"
             if not isinstance(record, dict):
                 return f"line {number} is not a JSON object ({type(record).__name__}); give one object per line"
@@ -302,8 +318,11 @@ class RunTable:
         cut = _unterminated_last_line(Path(path))
         if cut is None:
             return table
-        note = (f"{path}: ends without a newline; if the file was cut, its last row ({cut!r}) may hold a cut value "
-                f"— check it (files written by programs end with a newline)")
+        if Path(path).suffix.lower() in (".jsonl", ".ndjson") and _bad_json_line(Path(path)) == _LAST_LINE_CUT:
+            note = f"{path}: its last line ({cut!r}) is cut mid-record (no newline, not JSON): left out"
+        else:
+            note = (f"{path}: ends without a newline; if the file was cut, its last row ({cut!r}) may hold a cut "
+                    f"value — check it (files written by programs end with a newline)")
         return RunTable(table.frame, table.param_convention, table.warnings + (note,))
 
     def __len__(self) -> int:
