@@ -429,3 +429,20 @@ def test_isoflop_warnings_point_at_the_callers_line(tmp_path):
     with pytest.warns(CorruptLogWarning) as record:
         isoflop.read_logs(log, n_params=1e8, tokens_per_step=1000)
     assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("kwargs, keyword", [
+    (dict(flops=1e22, match_flops=1e23), "match_flops"),
+    (dict(flops=1e22, inference_tokens=1e12), "match_flops"),
+    (dict(n_params=7e9, inference_tokens=1e12, target_loss=2.1), "target_loss"),
+    (dict(n_tokens=1e12, inference_tokens=1e12), "n_tokens"),
+    (dict(n_params=7e9, n_tokens=1e12), "n_params"),
+    (dict(flops=1e22, unique_tokens=1e9, inference_tokens=1e9), "unique_tokens"),
+    (dict(n_params=7e9, unique_tokens=1e9), "unique_tokens"),
+    (dict(days=3), "days"),
+])
+def test_plan_errors_name_the_python_keyword_a_notebook_user_gave(kwargs, keyword):
+    """The planner's messages named only the command line's flags (`--inference-tokens needs …`), which a
+    notebook user never typed."""
+    with pytest.raises(isoflop.InputError, match=keyword):
+        isoflop.plan("besiroglu2024", **kwargs)

@@ -673,7 +673,7 @@ def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5,
                          f"n_tokens; call it once per configuration")
     n_params, n_tokens = float(n_params.item()), float(n_tokens.item())
     if not is_number(tolerance) or not 1 < tolerance < np.inf:
-        raise InputError(f"--tolerance: a finite factor above 1 (e.g. 1.5), got {tolerance!r}")
+        raise InputError(f"tolerance (--tolerance): a finite factor above 1 (e.g. 1.5), got {tolerance!r}")
     fields = ("loss", "tokens_per_param_ratio", "compute_equivalent_flops", "wasted_fraction")
     result = _ensemble(_diagnose, law, fields, percentiles, n_params, n_tokens, tolerance)
     return replace(result, warnings=(*result.warnings, *warnings_for(law, flops=result.flops, n_params=n_params,
@@ -868,24 +868,26 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         raise InputError("give a budget in FLOPs or in days (with a cluster), not both")
     if days is not None:
         if cluster is None:
-            raise InputError("days need a cluster (--gpu and --gpus) to turn wall-clock time into FLOPs")
+            raise InputError("days (--days) need a cluster (cluster=, or --gpu and --gpus) to turn wall-clock time into FLOPs")
         flops = float(cluster.flops_for_days(days))
     if inference_tokens is None:
-        for name, value in (("--match-flops", match_flops), ("--inference-mfu", inference_mfu),
-                            ("--inference-usd-per-gpu-hour", inference_usd_per_gpu_hour)):
+        for name, value in (("match_flops (--match-flops)", match_flops), ("inference_mfu (--inference-mfu)", inference_mfu),
+                            ("inference_usd_per_gpu_hour (--inference-usd-per-gpu-hour)", inference_usd_per_gpu_hour)):
             if value is not None:
-                raise InputError(f"{name} applies to inference-aware plans only: give --inference-tokens too")
+                raise InputError(f"{name} applies to inference-aware plans only: give inference_tokens "
+                                 f"(--inference-tokens) too")
     if cluster is None and (inference_mfu is not None or inference_usd_per_gpu_hour is not None):
-        raise InputError("--inference-mfu and --inference-usd-per-gpu-hour price serving on a cluster: give --gpu "
-                         "and --usd-per-gpu-hour too")
+        raise InputError("inference_mfu and inference_usd_per_gpu_hour (--inference-mfu, --inference-usd-per-gpu-hour) "
+                         "price serving on a cluster: give a cluster with a price (--gpu and --usd-per-gpu-hour) too")
     if inference_tokens is not None:
         kind, result = "inference-aware", _inference_plan(law, inference_tokens, flops, n_params, n_tokens,
                                                           target_loss, unique_tokens, match_flops, cluster,
                                                           inference_mfu, inference_usd_per_gpu_hour, percentiles)
         return _with_cluster(kind, result, cluster, law)
-    given = [name for name, v in (("a budget", flops), ("--params", n_params), ("--tokens", n_tokens),
-                                  ("--target-loss", target_loss)) if v is not None]
-    if given == ["--params", "--target-loss"]:
+    given = [name for name, v in (("a budget", flops), ("n_params (--params)", n_params),
+                                  ("n_tokens (--tokens)", n_tokens), ("target_loss (--target-loss)", target_loss))
+             if v is not None]
+    if n_params is not None and target_loss is not None and len(given) == 2:
         kind, result = "tokens-for-loss", tokens_for_loss(law, n_params, target_loss, unique_tokens, percentiles)
     elif not given and unique_tokens is not None:
         kind, result = "data-optimal", data_optimal(law, unique_tokens, 0.005 if rel_improvement is None
@@ -897,7 +899,8 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
                          + (f" (got {', '.join(given)})" if given else ""))
     elif unique_tokens is not None:
         if flops is None:
-            raise InputError("--unique-tokens plans a budget (--flops or --days), or alone the data-optimal plan")
+            raise InputError("unique_tokens (--unique-tokens) plans a budget (flops=, --flops or --days), or alone the "
+                             "data-optimal plan")
         kind, result = "data-constrained", constrained_optimal(law, flops, unique_tokens, percentiles)
     elif flops is not None:
         kind, result = "compute-optimal", compute_optimal(law, flops, percentiles)
@@ -917,22 +920,26 @@ def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_los
                     cluster, inference_mfu, inference_usd_per_gpu_hour, percentiles) -> InferencePlan:
     """``plan``'s inference-aware branch: checks what was given, prices serving, calls ``inference_optimal``."""
     if unique_tokens is not None:
-        raise InputError("--unique-tokens and --inference-tokens cannot be combined yet; plan them separately")
+        raise InputError("unique_tokens and inference_tokens (--unique-tokens, --inference-tokens) cannot be combined "
+                         "yet; plan them separately")
     if flops is not None:
-        raise InputError("an inference-aware plan trains past its compute-optimal budget, so --flops (or --days) "
-                         "cannot be its budget: give the quality to match, --match-flops (the loss of the "
-                         "compute-optimal run at that budget), --params or --target-loss")
+        raise InputError("an inference-aware plan trains past its compute-optimal budget, so flops (--flops or "
+                         "--days) cannot be its budget: give the quality to match, match_flops (--match-flops: the "
+                         "loss of the compute-optimal run at that budget), n_params (--params) or target_loss "
+                         "(--target-loss)")
     if n_tokens is not None:
-        raise InputError("--tokens does not apply to an inference-aware plan (it chooses the tokens)")
-    targets = [name for name, v in (("--match-flops", match_flops), ("--params", n_params),
-                                    ("--target-loss", target_loss)) if v is not None]
+        raise InputError("n_tokens (--tokens) does not apply to an inference-aware plan (it chooses the tokens)")
+    targets = [name for name, v in (("match_flops (--match-flops)", match_flops), ("n_params (--params)", n_params),
+                                    ("target_loss (--target-loss)", target_loss)) if v is not None]
     if len(targets) != 1:
-        raise InputError("--inference-tokens needs exactly one quality to match: --match-flops, --params or "
-                         "--target-loss" + (f" (got {', '.join(targets)})" if targets else ""))
+        raise InputError("inference_tokens (--inference-tokens) needs exactly one quality to match: match_flops "
+                         "(--match-flops), n_params (--params) or target_loss (--target-loss)"
+                         + (f" (got {', '.join(targets)})" if targets else ""))
     prices = {}
     if inference_mfu is not None or inference_usd_per_gpu_hour is not None:
         if cluster.usd_per_gpu_hour is None:
-            raise InputError("a cost-weighted inference plan needs --usd-per-gpu-hour (the training price)")
+            raise InputError("a cost-weighted inference plan needs the cluster's training price (usd_per_gpu_hour, "
+                             "--usd-per-gpu-hour)")
         if inference_mfu is not None and not (is_number(inference_mfu) and 0 < inference_mfu <= 1):
             raise InputError(f"--inference-mfu (inference_mfu): a fraction in (0, 1], got {inference_mfu!r}")
         if inference_usd_per_gpu_hour is not None and not (is_number(inference_usd_per_gpu_hour)
