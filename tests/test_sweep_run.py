@@ -223,3 +223,21 @@ def test_tiny_llama_block_sweep_trains_on_cpu(tmp_path):
         assert spec.train.arch.norm == "rmsnorm" and spec.train.arch.position == "rotary"
         assert spec.train.arch.n_kv_head < spec.train.arch.n_head  # grouped-query attention
     assert (table.loss < np.log(16)).all()  # learned something beyond the uniform guess
+
+
+def test_a_log_file_hears_of_each_run_while_it_trains(tmp_path, monkeypatch):
+    """With stderr a log file or pipe, rich draws no live bars: a long first run printed nothing until it
+    finished. Each run now says when it starts and, every PLAIN_PROGRESS_SECONDS, where it is."""
+    from isoflop.sweep import executors
+
+    monkeypatch.setattr(executors, "PLAIN_PROGRESS_SECONDS", 0.0)
+    config = tmp_path / "log.toml"
+    config.write_text(TOML.replace("[2e9, 6e9]", "[2e9]").replace("sizes_per_budget = 3", "sizes_per_budget = 1"))
+    result = runner.invoke(app, ["sweep", "run", str(config), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    started = [i for i, line in enumerate(lines) if "started" in line]
+    steps = [i for i, line in enumerate(lines) if " step " in line and "loss" in line]
+    done = [i for i, line in enumerate(lines) if "✓" in line]
+    assert len(started) == 1 and len(done) == 1 and steps
+    assert started[0] < steps[0] < done[0]  # in order: start, progress, result

@@ -251,6 +251,20 @@ def _progress(console, enabled: bool):
                     console=console or Console(stderr=True), disable=not enabled, transient=False)
 
 
+PLAIN_PROGRESS_SECONDS = 60.0  # a log (stderr not a terminal) gets a line per run this often while it trains
+
+
+def _plain_log(bars) -> bool:
+    """True when progress is on but its console is a log file or pipe: rich draws no live bars there, so a long
+    run would show nothing until it finished; such consoles get a line when each run starts and every
+    `PLAIN_PROGRESS_SECONDS` while it trains."""
+    return not bars.disable and not bars.console.is_terminal
+
+
+def _started(spec: RunSpec, word: str = "started") -> str:
+    return f"[cyan]…[/cyan] {spec.run_id}  {word} ({spec.train.n_steps:,} steps)"
+
+
 def _describe(outcome: RunOutcome) -> str:
     from rich.markup import escape  # errors and paths may hold [brackets] that rich would read as markup
 
@@ -273,12 +287,20 @@ def _run_sequential(sweep_dir, todo, device, compile, retry_failed, progress, co
     outcomes = []
     with _progress(console, progress) as bars:
         overall = bars.add_task("sweep", total=len(todo), info="")
+        plain = _plain_log(bars)
         for spec in todo:
             run_bar = bars.add_task(f"  {spec.run_id}", total=spec.train.n_steps, info="")
+            if plain:
+                bars.console.print(_started(spec), highlight=False)
+            last_line = [time.monotonic()]
 
-            def on_step(done, n_steps, row, _bar=run_bar):
+            def on_step(done, n_steps, row, _bar=run_bar, _id=spec.run_id, _last=last_line):
                 info = {"info": f"loss {row['loss']:.3f}"} if row else {}
                 bars.update(_bar, completed=done, **info)
+                if plain and time.monotonic() - _last[0] >= PLAIN_PROGRESS_SECONDS:
+                    _last[0] = time.monotonic()
+                    bars.console.print(f"  {_id}  step {done:,}/{n_steps:,}" + (f", {info['info']}" if info else ""),
+                                       highlight=False)
 
             try:
                 if spec.train.data not in sources:
@@ -386,6 +408,8 @@ def _dispatch(todo, slots: int, submit, wait_any, collect, bars, title: str) -> 
         while ready and len(running) < slots:
             spec = ready.pop()
             running[submit(spec)] = spec
+            if _plain_log(bars):  # workers report only when done: say what was handed out
+                bars.console.print(_started(spec, "submitted"), highlight=False)
         for handle in wait_any(list(running)):
             spec = running.pop(handle)
             results = [collect(handle, spec)]
