@@ -275,3 +275,25 @@ def test_named_models_carry_their_caveats():
     assert any("sliding-window" in w for w in mistral["warnings"])
     moe = run_json("diagnose", "--model", "mixtral-8x7b", "--tokens", "300B")
     assert any("6·N_active·D" in w and "3.6× less" in w for w in moe["warnings"])
+
+
+@pytest.mark.parametrize("args", [
+    ["sweep", "design", "--budgets", "1e11", "--out", ""],
+    ["sweep", "run", "", "--device", "cpu"],
+    ["sweep", "status", ""],
+    ["demo", "--out", ""],
+    ["fit", ""],
+    ["fit", RUNS, "--save", ""],
+    ["report", RUNS, "--out", ""],
+    ["ingest", RUNS, "--out", ""],
+    ["frontier", "--from", "1e20", "--to", "1e22", "--csv", ""],
+    ["plan", "--fit", "", "--flops", "1e21"],
+])
+def test_an_empty_file_or_folder_name_is_refused(args, tmp_path, monkeypatch):
+    """`--out "$DIR"` with DIR unset reached the commands as Path('') == Path('.'): `sweep design --out ''`
+    made a sweep in the current folder, and `demo --out ''` trained into it."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "empty name" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing written into the current folder

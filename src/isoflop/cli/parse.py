@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import typer
+
 from ..errors import InputError
 from ..units import parse_nonnegative, parse_quantity
 
@@ -56,3 +60,11 @@ def fixed(text: str | None) -> dict[str, float]:
             raise InputError(f"--fix: {key.strip()} is given twice; give each parameter once")
         out[key.strip()] = parse_quantity(val, f"--fix {key.strip()}")
     return out
+
+
+def path(text) -> Path:
+    """A file or folder name from the command line. An empty one (`--out "$DIR"` with DIR unset) would become
+    Path('.'), the current folder, so `sweep run --out ''` trained into it: refused (typer's ``parser=``)."""
+    if not str(text).strip():
+        raise typer.BadParameter("an empty name (an unset shell variable?); give a file or folder name")
+    return Path(text)

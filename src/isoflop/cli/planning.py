@@ -30,7 +30,7 @@ DEFAULT_LAW = "besiroglu2024"
 TABLE_ROWS = 60  # budgets a frontier table draws (the first and last half); --csv and --json give them all
 LAW_OPTION = typer.Option(None, "--law", metavar="NAME",
                           help=f"Published law: {', '.join(PRESETS)} (default {DEFAULT_LAW}).")
-FIT_OPTION = typer.Option(None, "--fit", metavar="FIT.json",
+FIT_OPTION = typer.Option(None, "--fit", parser=parse.path, metavar="FIT.json",
                           help="Use a fit saved by `isoflop fit --save` (with its bootstrap intervals).")
 JSON_OPTION = typer.Option(False, "--json", help=JSON_HELP)
 
@@ -165,7 +165,7 @@ def frontier_cmd(
     law: Optional[str] = LAW_OPTION,
     fit: Optional[Path] = FIT_OPTION,
     allow_unidentified: bool = ALLOW_OPTION,
-    csv_path: Optional[Path] = typer.Option(None, "--csv", metavar="FILE.csv", help="Also write the table to this "
+    csv_path: Optional[Path] = typer.Option(None, "--csv", parser=parse.path, metavar="FILE.csv", help="Also write the table to this "
                                             "CSV file."),
     as_json: bool = JSON_OPTION,
 ):

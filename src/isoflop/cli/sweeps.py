@@ -88,7 +88,7 @@ def _out_folder(option: str, folder: Optional[Path]) -> Optional[Path]:
 
 @sweep_app.command("design")
 def design_cmd(
-    config: Optional[Path] = typer.Argument(None, metavar="[CONFIG.toml]", help="Sweep config (see "
+    config: Optional[Path] = typer.Argument(None, parser=parse.path, metavar="[CONFIG.toml]", help="Sweep config (see "
                                             "docs/sweep-toml.md); flags override its keys."),
     budgets: Optional[str] = typer.Option(None, metavar="FLOPS,...", help="Compute budgets in FLOPs, "
                                           "comma-separated: 1e11,3e11,1e12."),
@@ -106,7 +106,7 @@ def design_cmd(
     device: str = typer.Option("cpu", metavar="cpu|cuda", help="Device for the time estimate."),
     device_flops: Optional[str] = typer.Option(None, metavar="FLOP/S", help="Sustained FLOP/s for the time "
                                                "estimate."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help="Also create the sweep folder "
+    out_dir: Optional[Path] = typer.Option(None, "--out", parser=parse.path, metavar="FOLDER", help="Also create the sweep folder "
                                            "here."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
@@ -172,9 +172,9 @@ def _sweep_dir_for(target: Path, out_dir: Optional[Path]) -> Path:
 
 @sweep_app.command("run")
 def run_cmd(
-    target: Path = typer.Argument(..., metavar="SWEEP_DIR|CONFIG.toml", help="A sweep folder, or a TOML config to "
+    target: Path = typer.Argument(..., parser=parse.path, metavar="SWEEP_DIR|CONFIG.toml", help="A sweep folder, or a TOML config to "
                                   "design and run."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help="Sweep folder for a config "
+    out_dir: Optional[Path] = typer.Option(None, "--out", parser=parse.path, metavar="FOLDER", help="Sweep folder for a config "
                                            "(default: next to it)."),
     executor: str = typer.Option("local", metavar="local|ray", help="local (one process; one per GPU) or ray "
                                  "(RAY_ADDRESS or a local Ray)."),
@@ -215,7 +215,7 @@ def run_cmd(
 
 @sweep_app.command("status")
 def status_cmd(
-    sweep_dir: Path = typer.Argument(..., metavar="SWEEP_DIR", help="A sweep folder."),
+    sweep_dir: Path = typer.Argument(..., parser=parse.path, metavar="SWEEP_DIR", help="A sweep folder."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """done / running / failed / pending for every run of a sweep."""
@@ -242,7 +242,7 @@ def status_cmd(
 
 
 def demo_cmd(
-    out_dir: Path = typer.Option(Path("isoflop-demo"), "--out", metavar="FOLDER", help="Folder for the sweep, "
+    out_dir: Path = typer.Option(Path("isoflop-demo"), "--out", parser=parse.path, metavar="FOLDER", help="Folder for the sweep, "
                                  "fit.json, summary.json and report.html."),
     device: str = typer.Option("auto", metavar="auto|cpu|cuda", help="Where to train."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
