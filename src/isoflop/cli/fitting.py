@@ -308,7 +308,8 @@ def report_cmd(
                 ("--form", form, "chinchilla"), ("--fix", fix, None), ("--drop-highest", drop_highest, 0),
                 ("--delta", delta, DEFAULT_DELTA), ("--bootstrap", bootstrap, "200"), ("--seed", seed, 0),
                 ("--base", base, "muennighoff2023"), ("--backtest-above", backtest_above, None),
-                ("--columns", columns, None)) if value != default]
+                ("--columns", columns, None), ("--param-convention", param_convention, "total"),
+                ("--smooth", smooth, 0.0)) if value != default]
             if given:
                 raise InputError(f"{source}: a saved fit is not refitted, so {', '.join(given)} "
                                  f"{'does' if len(given) == 1 else 'do'} not apply; drop "
