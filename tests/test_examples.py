@@ -96,3 +96,29 @@ def test_every_config_key_is_documented_and_in_the_example():
     assert mentioned(head) == config_keys - {"data"}
     assert mentioned(data_table) == data_keys
     assert set(tomllib.loads(example)) <= config_keys
+
+
+def test_the_example_sets_defaults_unless_marked_changed_and_the_docs_list_real_choices():
+    """sweep.toml says its values are the defaults unless marked "(changed)": it set tied_embeddings and bias,
+    so switching to block = "llama" gave a Llama with tied embeddings and biases. Both docs listed a FLOP
+    convention, "chinchilla", that the code refuses."""
+    from isoflop.flops import CONVENTIONS
+
+    lines = (EXAMPLES / "sweep.toml").read_text().split("[data]")[0].splitlines()
+    defaults = {f.name: f.default for f in dataclasses.fields(SweepConfig)}
+    for i, line in enumerate(lines):
+        match = re.match(r"^([a-z_]+) = (.*)$", line)
+        if not match:
+            continue
+        comment = []
+        for above in reversed(lines[:i]):  # the comment block just above the key
+            if not above.startswith("#"):
+                break
+            comment.append(above)
+        if "(changed" in " ".join(comment + [line]):  # "(changed)" or "(changed from 4)", above or inline
+            continue
+        value = tomllib.loads(line)[match.group(1)]
+        assert value == defaults[match.group(1)], f"{match.group(1)} = {value!r} is not its default"
+    for text in ((ROOT / "docs" / "sweep-toml.md").read_text(), (EXAMPLES / "sweep.toml").read_text()):
+        listed = re.search(r"FLOPs are counted: (.*?)\(", text, flags=re.S).group(1)
+        assert re.findall(r"[`\"]([\w-]+)[`\"]", listed) == list(CONVENTIONS)
