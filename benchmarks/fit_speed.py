@@ -69,7 +69,8 @@ def main():
     print(f"data: {len(table)} points from {DATA.name}")
     print(f"isoflop fit (in-process, best of 5): {fit_s * 1e3:.1f} ms, objective {result.objective:.10f}, "
           f"status {result.status}")
-    print(f"isoflop bootstrap, 1000 resamples:   {boot_s:.2f} s ({boot.n_converged} converged)")
+    print(f"isoflop bootstrap, 1000 resamples:   {boot_s:.2f} s ({boot.n_converged} converged); 95% intervals "
+          + ", ".join(f"{k} [{boot.intervals[k][0]:.3f}, {boot.intervals[k][1]:.3f}]" for k in ("E", "alpha", "beta")))
     print(f"`isoflop fit` command (process start included, best of 3): {cli_s:.2f} s")
     print(f"scipy L-BFGS-B grid, analytic gradients: {per_start * 1e3:.1f} ms/start × {len(grid)} = {grid_s:.1f} s "
           f"(best objective in the {len(sample)}-start sample {best:.10f})")

@@ -40,7 +40,8 @@ DEMO_CONFIG = dict(
     checkpoints_per_run=4, eval_sequences=256, data={"source": "stdlib"})
 # Worker processes on CPU, one torch thread each. Measured on the 2-core machine (shared, load 3.6): 2×300
 # steps of a 72K model took 21.6-21.8 s as two 1-thread processes and 118-182 s as one 2-thread process;
-# the demo sweep took 230 s alone and 366 s beside one busy-looping process (benchmarks/demo_under_load.py).
+# the whole demo took 210 s on the quiet machine, and the sweep 301 s beside one busy-looping process
+# (benchmarks/demo_under_load.py; README's benchmarks).
 DEMO_WORKERS = 2
 PLAN_FACTOR = 100.0  # the plan is made this many times beyond the largest budget of the sweep
 BACKTEST_DECADES = 0.5  # the self-backtest predicts the points in the top half-decade of compute
