@@ -153,11 +153,15 @@ def test_python_planners_refuse_an_unidentified_fit_as_the_cli_does():
             isoflop.diagnose(source, 1e8, 2e9)
         with pytest.raises(isoflop.InputError, match="unidentified"):
             isoflop.frontier(source, [1e20, 1e21])
+    # (this fit's optimum at 1e21 FLOPs has 0.002 parameters: refused as below the model floor even so; its
+    # optimum reaches 1,000 parameters near 2.5e49 FLOPs)
+    with pytest.warns(isoflop.UnidentifiedWarning), pytest.raises(isoflop.InputError, match="below 1,000"):
+        isoflop.plan(result, flops=1e21, allow_unidentified=True)
     with pytest.warns(isoflop.UnidentifiedWarning, match="one model size") as record:
-        plan = isoflop.plan(result, flops=1e21, allow_unidentified=True)
+        plan = isoflop.plan(result, flops=1e50, allow_unidentified=True)
     assert record[0].filename == __file__  # the warning points at the caller's line, not inside isoflop
     assert "allow_unidentified=True" in plan.warnings[0] and plan.to_dict()["warnings"][0] == plan.warnings[0]
-    assert plan.n_params == pytest.approx(isoflop.plan(result.law, flops=1e21).n_params)  # the same numbers, marked
+    assert plan.n_params == pytest.approx(isoflop.plan(result.law, flops=1e50).n_params)  # the same numbers, marked
     with pytest.warns(isoflop.UnidentifiedWarning) as record:
         isoflop.diagnose(result, 1e8, 2e9, allow_unidentified=True)
     assert record[0].filename == __file__
@@ -446,3 +450,22 @@ def test_plan_errors_name_the_python_keyword_a_notebook_user_gave(kwargs, keywor
     notebook user never typed."""
     with pytest.raises(isoflop.InputError, match=keyword):
         isoflop.plan("besiroglu2024", **kwargs)
+
+
+def test_save_fit_writes_what_fit_save_writes(tmp_path):
+    """`isoflop.save_fit` is "as `isoflop fit --save`", but its file lacked the provenance, verdict and notes
+    the command's fit.json carries."""
+    from typer.testing import CliRunner
+
+    from isoflop.cli import app
+
+    runs = Path(__file__).resolve().parents[1] / "examples" / "runs.csv"
+    result = CliRunner().invoke(app, ["fit", str(runs), "--bootstrap", "20", "--save", str(tmp_path / "cli.json")])
+    assert result.exit_code == 0, result.output
+    analysis = isoflop.analyse(isoflop.read_runs(runs), isoflop.FitOptions(n_bootstrap=20))
+    isoflop.save_fit(analysis, tmp_path / "py.json")
+    cli, py = (json.loads((tmp_path / name).read_text()) for name in ("cli.json", "py.json"))
+    assert set(py) - {"name"} == set(cli) - {"name"}
+    assert py["params"] == cli["params"] and py["verdict"] == cli["verdict"]
+    assert [n for n in py["notes"] if not n.startswith("approach 1")] == cli["notes"]  # `fit` runs no approach 1
+    assert py["provenance"]["command"] == "isoflop.save_fit" and py["provenance"]["isoflop_version"] == isoflop.__version__

@@ -248,6 +248,14 @@ def test_sizes_no_run_could_have_are_refused_not_planned(option, value):
     (["ingest", str(Path(RUNS).with_name("tb_logs")), "--params", "1.2e8", "--tokens-per-step", "1.5",
       "--out", "x.parquet"], "whole number"),
     (["flops", "--model", "gpt2", "--d-model", "768"], "drop --d-model"),
+    # a third pass: options accepted and ignored with exit 0
+    (["flops", "--model", "llama-3-8b", "--mlp", "swiglu"], "drop --mlp"),
+    (["flops", "--model", "gpt2", "--untied", "--experts", "8"], "drop --experts, --untied"),
+    (["plan", "--flops", "1e21", "--allow-unidentified"], "--allow-unidentified"),
+    (["loss", "--params", "1e9", "--tokens", "2e10", "--allow-unidentified"], "--allow-unidentified"),
+    (["fit", RUNS, "--seed", "3"], "--bootstrap"),
+    (["fit", RUNS, "--base", "fit"], "data-constrained"),
+    (["report", RUNS, "--base", "fit", "--out", "r.html"], "data-constrained"),
     (["sweep", "design", str(Path(RUNS).with_name("sweep.toml")), "--spread", "1"], "spread"),
 ])
 def test_second_hostile_pass_inputs_are_refused_in_one_line(args, names, tmp_path, monkeypatch):

@@ -123,3 +123,20 @@ def test_a_long_frontier_table_shows_its_ends():
     assert "801 budgets: the table shows the first and last 30" in result.stderr
     drawn = [line for line in result.stdout.splitlines() if "FLOPs │" in line]
     assert len(drawn) == 60 and "1e18 FLOPs" in drawn[0] and "1e26 FLOPs" in drawn[-1]
+
+
+def test_a_frontier_from_a_fit_says_how_far_each_budget_lies_from_the_runs():
+    """The README promised `extrapolation_decades` with every answer from a fit; frontier rows had only the
+    warnings. Each row now carries log10(budget / the largest fitted run's compute), as plan does."""
+    import isoflop
+    from isoflop.runs import RunTable
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "runs.csv"
+    analysis = isoflop.analyse(RunTable.load(examples), isoflop.FitOptions(n_bootstrap=20))
+    largest = float(np.max(analysis.runs.flops))
+    result = isoflop.frontier(analysis, np.geomspace(1e18, 1e22, 5), allow_unidentified=True)
+    rows = result.rows()
+    assert [r["extrapolation_decades"] for r in rows] == pytest.approx(np.log10(result.flops / largest))
+    one = isoflop.plan(analysis, flops=1e21, allow_unidentified=True)
+    assert rows[3]["extrapolation_decades"] == pytest.approx(one.extrapolation_decades)
+    assert "extrapolation_decades" not in frontier(get_law("besiroglu2024"), 1e21).rows()[0]  # no runs behind it

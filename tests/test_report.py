@@ -312,9 +312,9 @@ def test_python_report_without_budgets_and_out_must_be_html(sweep, tmp_path):
     analysis = isoflop.analyse(sweep, isoflop.FitOptions(n_bootstrap=20))
     built = isoflop.report(analysis, tmp_path / "r.html")
     assert "frontier" in built.figures and (tmp_path / "r.html").read_text().startswith("<!doctype html>")
-    for out in ("r.xlsx", ""):
+    for out, message in (("r.xlsx", "ending in .html"), ("", "empty name")):
         result = runner.invoke(app, ["report", "missing.csv", "--out", out])
-        assert result.exit_code == 2 and "--out" in result.output and "ending in .html" in result.output
+        assert result.exit_code == 2 and "--out" in result.output and message in result.output
         assert "Traceback" not in result.output
 
 

@@ -332,7 +332,10 @@ def test_bad_run_options_are_refused_before_the_disk_is_touched(tmp_path):
 
     target = tmp_path / "never"
     for kwargs, words in (({"device": "tpu"}, "--device"), ({"executor": "slurm"}, "--executor"),
-                          ({"cpus_per_run": 0}, "--cpus-per-run"), ({"cpus_per_run": True}, "--cpus-per-run")):
+                          ({"cpus_per_run": 0}, "--cpus-per-run"), ({"cpus_per_run": True}, "--cpus-per-run"),
+                          # options that did nothing: a Ray request off Ray, workers on Ray, threads of no worker
+                          ({"cpus_per_run": 4}, "--executor ray"), ({"executor": "ray", "workers": 2}, "--workers"),
+                          ({"threads_per_worker": 2}, "--workers 2"), ({"workers": 0}, "--workers")):
         with pytest.raises(InputError, match=words):
             check_run_options(**kwargs)
         with pytest.raises(InputError, match=words):
@@ -340,6 +343,7 @@ def test_bad_run_options_are_refused_before_the_disk_is_touched(tmp_path):
     assert not target.exists()
     check_run_options(device="cpu")
     check_run_options(executor="ray", device="cuda")  # the cluster's GPUs, not checked here
+    check_run_options(workers=2, threads_per_worker=2)
 
 
 def test_pid_files_of_this_process(tmp_path):

@@ -259,12 +259,22 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float
 
 def save_fit(analysis: Analysis, path) -> Path:
     """Write an Analysis's fit as `isoflop fit --save` does: constants, bootstrap members, identifiability and
-    calibration, all that `load_fit`, `plan` and `predict_loss` need later."""
+    calibration (all that `load_fit`, `plan` and `predict_loss` need later), the verdict, notes, any plan and
+    the provenance (isoflop version and time; the command is "isoflop.save_fit", and no input file is hashed:
+    the analysis holds runs, not the file they came from)."""
     from .fitting.io import save_fit_result
+    from .provenance import provenance
 
     if not isinstance(analysis, Analysis) or analysis.fit is None:
         raise InputError("save_fit takes an Analysis of runs (isoflop.analyse(runs, ...)); it has no fit to save")
-    return save_fit_result(path, analysis.fit, analysis.bootstrap, analysis.calibration)
+    fitted = analysis.fit_dict()
+    extra = {"verdict": analysis.verdict(), "notes": list(analysis.notes), "warnings": fitted["warnings"],
+             "provenance": provenance(command="isoflop.save_fit")}
+    if "selection" in fitted:
+        extra["selection"] = fitted["selection"]
+    if analysis.plans is not None:
+        extra["plan"] = analysis.plans.to_dict()
+    return save_fit_result(path, analysis.fit, analysis.bootstrap, analysis.calibration, extra=extra)
 
 
 def load_fit(path) -> SavedFit:

@@ -40,7 +40,9 @@ MAX_BOOTSTRAP_CELLS = 1e8  # resamples × runs: the (K, runs) weights and residu
 @dataclass(frozen=True)
 class FitOptions:
     """How to fit: the law ``form``, Huber ``delta`` (inf: least squares), ``fixed`` parameters, rows to drop
-    (``drop_highest``: the K highest losses, as Besiroglu et al. 2024 dropped 5), bootstrap resamples and seed."""
+    (``drop_highest``: the K highest losses, as Besiroglu et al. 2024 dropped 5), bootstrap resamples
+    (``n_bootstrap``) and their ``seed``, the ``base`` law of the data-constrained form (a preset's name, or
+    "fit" to fit it jointly), and ``allow_unidentified`` (plan from a fit the data cannot pin down, marked)."""
 
     form: str = "chinchilla"
     delta: float = DEFAULT_DELTA
@@ -70,6 +72,14 @@ class FitOptions:
                 raise InputError(f"{name}: must be a whole number ≥ 0, got {value!r}")
         if self.n_bootstrap != 0 and not 2 <= self.n_bootstrap <= MAX_RESAMPLES:
             raise InputError(f"n_bootstrap (--bootstrap): give 0 (none) or 2 to {MAX_RESAMPLES:,} resamples, got {self.n_bootstrap}")
+        # options that would do nothing are refused, as everywhere else: the seed only draws resamples, and the
+        # base law only serves the data-constrained form
+        if self.seed != 0 and self.n_bootstrap == 0:
+            raise InputError(f"seed (--seed) {self.seed} draws the bootstrap's resamples: give n_bootstrap "
+                             f"(--bootstrap K) too")
+        if self.base != "muennighoff2023" and self.form != "data-constrained":
+            raise InputError(f"base (--base) {self.base!r} is the base law of the data-constrained form: give "
+                             f"form='data-constrained' (--form data-constrained) too")
         if self.fixed is not None:
             if not isinstance(self.fixed, dict):
                 raise InputError(f"fixed (--fix): give {{name: value}}, e.g. {{'E': 1.69}}, got {self.fixed!r:.60}")

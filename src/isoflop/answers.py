@@ -87,7 +87,8 @@ def diagnosis_with_evidence(diagnosis, evidence: Evidence | None):
 
 def frontier_with_evidence(frontier, evidence: Evidence | None):
     """A `planning.Frontier` whose compute-optimal (and data-constrained) loss intervals come from the fit's
-    prediction at each budget's allocation, with the predictions' warnings (one per kind of allocation)."""
+    prediction at each budget's allocation, with the predictions' warnings (one per kind of allocation) and
+    each budget's ``extrapolation_decades``."""
     if evidence is None:
         return frontier
     warnings = list(frontier.warnings)
@@ -99,4 +100,6 @@ def frontier_with_evidence(frontier, evidence: Evidence | None):
         prediction = evidence.predict(alloc.n_params, alloc.n_tokens, alloc.unique_tokens)  # broadcast there
         updates[name] = replace(alloc, intervals=_with_loss_interval(alloc.intervals, prediction))
         warnings += [w for w in _warnings(prediction) if w not in warnings]
+        if name == "compute_optimal":  # the same budgets: the data-constrained plans lie as far out
+            updates["extrapolation_decades"] = prediction.extrapolation_decades
     return replace(frontier, **updates, warnings=tuple(warnings))

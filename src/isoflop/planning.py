@@ -181,7 +181,24 @@ def _compute_optimal(law, flops) -> Allocation:
 
 def compute_optimal(law, flops, percentiles=DEFAULT_PERCENTILES) -> Allocation:
     """The loss-minimising (N, D) with 6·N·D = ``flops``. Vectorised over arrays of budgets."""
-    return _ensemble(_compute_optimal, law, ("n_params", "n_tokens", "loss"), percentiles, check_flops(flops))
+    flops = check_flops(flops)
+    result = _ensemble(_compute_optimal, law, ("n_params", "n_tokens", "loss"), percentiles, flops)
+    return _sensible_size(result, law, f"flops {_describe(flops)}")
+
+
+def _sensible_size(result, law, question: str):
+    """``result``, unless its model is below MIN_N_PARAMS: check_flops lets through any budget of one step of
+    a 1,000-parameter model, but a law's optimum there can be far smaller (Besiroglu et al. 2024's at 6.2e6
+    FLOPs has 145 parameters), a size `plan --params` and `loss` refuse. Refused, saying where the law's
+    optimum reaches the floor."""
+    n_params = np.asarray(result.n_params, dtype=float)
+    if not np.any(n_params < MIN_N_PARAMS):
+        return result
+    reach = float(np.ravel(_optimal_for_params(law.point if isinstance(law, LawEnsemble) else law,
+                                               MIN_N_PARAMS).flops)[0])
+    raise InputError(f"{question}: the optimal model has {np.min(n_params):.3g} params, below {MIN_N_PARAMS:,.0f}, "
+                     f"the smallest sensible model; under {law.name} the compute-optimal model reaches that size "
+                     f"at {reach:.3g} FLOPs")
 
 
 def _optimal_for_params(law, n_params) -> Allocation:
@@ -212,7 +229,7 @@ def optimal_for_tokens(law, n_tokens, percentiles=DEFAULT_PERCENTILES) -> Alloca
     with np.errstate(all="ignore"):  # as optimal_for_params: check_flops names a dataset outside the law
         result = _ensemble(_optimal_for_tokens, law, ("flops", "n_params", "loss"), percentiles, n_tokens)
     check_flops(result.flops, f"the budget at which n_tokens {_describe(n_tokens)} is compute-optimal,")
-    return result
+    return _sensible_size(result, law, f"n_tokens {_describe(n_tokens)}")
 
 
 _LOG10_FLOPS_RANGE = (0.0, 60.0)  # bisection bracket: 1 FLOP to 1e60 FLOPs
@@ -259,7 +276,8 @@ def min_flops_for_loss(law, target_loss, percentiles=DEFAULT_PERCENTILES) -> All
     target = np.asarray(target_loss, dtype=float)
     if not np.all(np.isfinite(target)):
         raise InputError(f"target loss must be finite, got {target_loss!r}")
-    return _ensemble(_min_flops_for_loss, law, ("flops", "n_params", "n_tokens"), percentiles, target)
+    result = _ensemble(_min_flops_for_loss, law, ("flops", "n_params", "n_tokens"), percentiles, target)
+    return _sensible_size(result, law, f"target loss {_describe(target)}")
 
 
 # -------------------------------------------------------------------------------------- data-constrained
@@ -294,8 +312,9 @@ def constrained_optimal(law, flops, unique_tokens, percentiles=DEFAULT_PERCENTIL
     """
     flops = check_flops(flops)
     unique_tokens = as_positive("unique_tokens", unique_tokens)
-    return _ensemble(_constrained_optimal, law, ("n_params", "n_tokens", "epochs", "loss"), percentiles,
-                     flops, unique_tokens)
+    result = _ensemble(_constrained_optimal, law, ("n_params", "n_tokens", "epochs", "loss"), percentiles,
+                       flops, unique_tokens)
+    return _sensible_size(result, law, f"flops {_describe(flops)}")
 
 
 @dataclass(frozen=True)
@@ -700,6 +719,7 @@ class Frontier:
     inference_aware: InferencePlan | None
     law: str
     warnings: tuple[str, ...] = ()  # from a fit: how far the budgets lie from the runs (`answers.py`)
+    extrapolation_decades: np.ndarray | None = None  # from a fit: log10(budget / largest run's compute)
 
     def rows(self) -> list[dict]:
         """One flat dict per budget (CSV- and table-ready); intervals as ``<column>_low`` / ``<column>_high``."""
@@ -716,6 +736,8 @@ class Frontier:
                 table[column] = np.broadcast_to(getattr(plan, name), self.flops.shape)
                 if plan.intervals and name in plan.intervals:
                     table[f"{column}_low"], table[f"{column}_high"] = plan.intervals[name]
+        if self.extrapolation_decades is not None:
+            table["extrapolation_decades"] = np.broadcast_to(self.extrapolation_decades, self.flops.shape)
         return [{key: float(values[i]) for key, values in table.items()} for i in range(len(self.flops))]
 
     def to_dict(self) -> dict:

@@ -34,10 +34,13 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def provenance(inputs=(), argv: list[str] | None = None) -> dict:
-    """{"isoflop_version", "command", "inputs": [{"path", "sha256"}], "time" (UTC, ISO 8601)}."""
+def provenance(inputs=(), argv: list[str] | None = None, command: str | None = None) -> dict:
+    """{"isoflop_version", "command", "inputs": [{"path", "sha256"}], "time" (UTC, ISO 8601)}. The command is
+    ``command`` where given (a Python call), else the command line ``argv`` (default: this process's)."""
     argv = sys.argv if argv is None else argv
-    command = shlex.join(["isoflop", *argv[1:]]) if argv and Path(argv[0]).name == "isoflop" else shlex.join(argv)
+    if command is None:
+        command = (shlex.join(["isoflop", *argv[1:]]) if argv and Path(argv[0]).name == "isoflop"
+                   else shlex.join(argv))
     records = []
     for item in inputs:
         item = Path(item)

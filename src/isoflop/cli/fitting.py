@@ -299,7 +299,7 @@ def report_cmd(
         if figures is not None and figures.exists() and not figures.is_dir():
             raise InputError(f"--figures {figures}: is a file; give a folder")
         if out_path.suffix.lower() not in (".html", ".htm"):  # checked before the fit, not after it
-            raise InputError(f"--out {str(out_path) or repr('')}: the report is one HTML page; give a file name "
+            raise InputError(f"--out {out_path}: the report is one HTML page; give a file name "
                              f"ending in .html")
         check_writable(out_path, "--out")
         source = find_sweep(source) or source  # an `isoflop demo` output folder holds its sweep in sweep/

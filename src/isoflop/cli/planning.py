@@ -40,6 +40,8 @@ def resolve(law: Optional[str], fit: Optional[Path], allow_unidentified: bool = 
     if law is not None and fit is not None:
         raise InputError("give --law (a published law) or --fit (a saved fit), not both")
     if fit is None:
+        if allow_unidentified:  # it would do nothing: a published law is not a fit to be refused
+            raise InputError("--allow-unidentified applies to a saved fit (--fit FIT.json), not to a published law")
         return get_law(DEFAULT_LAW if law is None else law), None, ()
     from ..fitting.identify import require_identified
     from ..fitting.io import load_saved_fit
@@ -53,8 +55,8 @@ def resolve(law: Optional[str], fit: Optional[Path], allow_unidentified: bool = 
     return saved.planning_law, saved, marks
 
 
-ALLOW_OPTION = typer.Option(False, "--allow-unidentified", help="With --fit: plan even from a fit its data cannot "
-                            "pin down (every output is then marked).")
+ALLOW_OPTION = typer.Option(False, "--allow-unidentified", help="With --fit: answer even from a fit its data "
+                            "cannot pin down (every output is then marked).")
 
 
 def _cluster(gpu, gpus, mfu, usd_per_gpu_hour, precision) -> Cluster | None:
@@ -275,8 +277,8 @@ def flops_cmd(
     position: str = typer.Option("learned", metavar="learned|rotary|relative|none", help="Position encoding."),
     experts: int = typer.Option(1, metavar="COUNT", help="Mixture of experts: experts per layer."),
     experts_per_token: int = typer.Option(1, metavar="COUNT", help="Mixture of experts: experts each token uses."),
-    untied: bool = typer.Option(False, help="Separate output head (not tied to the token embedding)."),
-    no_bias: bool = typer.Option(False, help="No biases in linear layers and norms."),
+    untied: bool = typer.Option(False, "--untied", help="Separate output head (not tied to the token embedding)."),
+    no_bias: bool = typer.Option(False, "--no-bias", help="No biases in linear layers and norms."),
     tokens: Optional[str] = typer.Option(None, metavar="D", help="Also give total training FLOPs for this many "
                                          "tokens."),
     as_json: bool = JSON_OPTION,
@@ -289,6 +291,11 @@ def flops_cmd(
             shape = dict(layers=layers, d_model=d_model, heads=heads, vocab=vocab, seq_len=seq_len, d_ff=d_ff,
                          kv_heads=kv_heads)
             given = [f"--{k.replace('_', '-')}" for k, v in shape.items() if v is not None]
+            given += [name for name, v, default in (("--mlp", mlp, "gelu"), ("--norm", norm, "layernorm"),
+                                                    ("--position", position, "learned"), ("--experts", experts, 1),
+                                                    ("--experts-per-token", experts_per_token, 1),
+                                                    ("--untied", untied, False), ("--no-bias", no_bias, False))
+                      if v != default]
             if given:
                 raise InputError(f"--model gives the whole shape: drop {', '.join(given)}")
             named = get_model(model)

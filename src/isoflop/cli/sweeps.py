@@ -24,7 +24,6 @@ sweep_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, ri
                         help="Design and run IsoFLOP sweeps of small GPTs (running needs the 'train' extra).")
 
 DEVICES = ("auto", "cpu", "cuda")
-EXECUTORS = ("local", "ray")
 
 
 def _check_choice(option: str, given: str, choices) -> str:
@@ -192,12 +191,10 @@ def run_cmd(
     """Train every unfinished run (finished runs are skipped, interrupted ones resume). Exit 1 if any failed."""
     with user_errors():
         from ..sweep import store
-        from ..sweep.executors import run_sweep
+        from ..sweep.executors import check_run_options, run_sweep
 
-        _check_choice("--executor", executor, EXECUTORS)
-        _check_choice("--device", device, DEVICES)
-        if cpus_per_run < 1:
-            raise InputError(f"--cpus-per-run: must be at least 1, got {cpus_per_run}")
+        check_run_options(executor=executor, device=device, cpus_per_run=cpus_per_run, workers=workers,
+                          threads_per_worker=threads_per_worker)  # before a config's folder is made
         sweep_dir = _sweep_dir_for(target, out_dir)
         report = run_sweep(sweep_dir, executor=executor, device=device, compile=compile,
                            retry_failed=retry_failed, progress=progress and not as_json, cpus_per_run=cpus_per_run,

@@ -189,16 +189,28 @@ def _triage(sweep_dir, design, retry_failed: bool) -> tuple[list[RunOutcome], li
     return settled, todo
 
 
-def check_run_options(*, executor: str = "local", device: str = "auto", cpus_per_run: int = 1) -> None:
+def check_run_options(*, executor: str = "local", device: str = "auto", cpus_per_run: int = 1, workers: int = 1,
+                      threads_per_worker: int = 1) -> None:
     """Raise InputError for run options that cannot work, before anything touches the disk (call it before
     ``store.init_sweep``): an unknown executor or device, ``cuda`` on the local executor with no visible GPU
-    (imports torch), or cpus_per_run not a whole number ≥ 1."""
+    (imports torch), counts that are not whole numbers ≥ 1, and options that would do nothing (cpus_per_run
+    off Ray, workers on Ray, threads_per_worker without worker processes)."""
     if executor not in EXECUTORS:
         raise InputError(f"--executor: unknown {executor!r}; choose one of {', '.join(EXECUTORS)}")
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"--device: must be cpu, cuda or auto, got {device!r}")
-    if isinstance(cpus_per_run, bool) or not isinstance(cpus_per_run, int) or cpus_per_run < 1:
-        raise InputError(f"--cpus-per-run: must be a whole number ≥ 1, got {cpus_per_run!r}")
+    for name, value in (("--cpus-per-run", cpus_per_run), ("--workers", workers),
+                        ("--threads-per-worker", threads_per_worker)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name}: must be a whole number ≥ 1, got {value!r}")
+    if cpus_per_run != 1 and executor != "ray":
+        raise InputError("--cpus-per-run is what each Ray task asks for: give --executor ray, or --workers for "
+                         "local worker processes")
+    if workers != 1 and executor == "ray":
+        raise InputError("--workers sets local worker processes; on Ray the cluster's CPUs decide (--cpus-per-run)")
+    if threads_per_worker != 1 and workers == 1:
+        raise InputError("--threads-per-worker sets each worker process's torch threads: give --workers 2 or more "
+                         "(one process trains with torch's own thread count)")
     if executor == "local" and device == "cuda":  # on Ray the cluster's GPUs count, not this machine's
         _trainer().resolve_device(device)
 
@@ -213,11 +225,8 @@ def run_sweep(sweep_dir: str | Path, *, executor: str = "local", device: str = "
     workers, threads_per_worker: on CPU with the local executor, run that many worker processes with that
     many torch threads each (workers = 1: one after another in this process, torch's own thread count).
     """
-    check_run_options(executor=executor, device=device, cpus_per_run=cpus_per_run)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InputError(f"workers: must be an integer ≥ 1, got {workers!r}")
-    if isinstance(threads_per_worker, bool) or not isinstance(threads_per_worker, int) or threads_per_worker < 1:
-        raise InputError(f"threads_per_worker: must be an integer ≥ 1, got {threads_per_worker!r}")
+    check_run_options(executor=executor, device=device, cpus_per_run=cpus_per_run, workers=workers,
+                      threads_per_worker=threads_per_worker)
     sweep_dir = Path(sweep_dir)
     design = store.load_design(sweep_dir)
     t0 = time.perf_counter()
