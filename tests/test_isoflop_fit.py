@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from isoflop.errors import InputError
-from isoflop.fitting import fit
 from isoflop.fitting.isoflop import fit_isoflop, group_budgets
 from isoflop.fitting.select import backtest
 from isoflop.laws import ChinchillaLaw

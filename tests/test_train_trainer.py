@@ -1,6 +1,5 @@
 """The trainer: CPU determinism, exact resume from checkpoints, and the Markov entropy floor."""
 
-import json
 
 import numpy as np
 import pytest
