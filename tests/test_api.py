@@ -469,3 +469,23 @@ def test_save_fit_writes_what_fit_save_writes(tmp_path):
     assert py["params"] == cli["params"] and py["verdict"] == cli["verdict"]
     assert [n for n in py["notes"] if not n.startswith("approach 1")] == cli["notes"]  # `fit` runs no approach 1
     assert py["provenance"]["command"] == "isoflop.save_fit" and py["provenance"]["isoflop_version"] == isoflop.__version__
+
+
+def test_models_and_sweep_status_come_from_import_isoflop(tmp_path):
+    """`flops --model` / `diagnose --model` read a table of published models, and `sweep status` a sweep
+    folder, that a notebook could not reach from `import isoflop`."""
+    from typer.testing import CliRunner
+
+    from isoflop.cli import app
+
+    llama = isoflop.get_model("llama-3-8b")
+    assert llama.arch.n_params == 8_030_261_248 and set(isoflop.MODELS) >= {"llama-3-8b", "gpt2"}  # HF config count
+    with pytest.raises(isoflop.InputError, match="known models"):
+        isoflop.get_model("gpt-5")
+    design = isoflop.design_sweep({"budgets": [1e11], "sizes_per_budget": 2, "head_dim": 8, "seq_len": 32})
+    isoflop.init_sweep(tmp_path / "s", design)
+    state = isoflop.sweep_status(tmp_path / "s")
+    assert state.counts() == {"done": 0, "running": 0, "failed": 0, "pending": 2}
+    cli = json.loads(CliRunner().invoke(app, ["sweep", "status", str(tmp_path / "s"), "--json"]).stdout)
+    assert state.to_dict() == cli
+    assert isinstance(isoflop.plan("muennighoff2023", unique_tokens=25e9).result, isoflop.DataOptimalPlan)

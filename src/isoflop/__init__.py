@@ -12,6 +12,8 @@ One import gives the whole loop::
     analysis = isoflop.analyse(runs, isoflop.FitOptions(form="auto", n_bootstrap=200))
     isoflop.predict_loss(analysis, 1e9, 2e10)             # loss, calibrated interval, distance from the runs
     isoflop.save_fit(analysis, "fit.json"); isoflop.load_fit("fit.json")   # as `isoflop fit --save`
+    isoflop.get_model("llama-3-8b").arch.n_params         # published models' shapes (isoflop.MODELS)
+    isoflop.sweep_status("sweep").counts()                # as `isoflop sweep status`
     isoflop.run_demo("isoflop-demo")                      # the main job, as `isoflop demo` (train extra)
 
 Everything a planner takes as a law may be a law object, a preset's name, a ``FitResult``, a bootstrap
@@ -45,7 +47,8 @@ from .flops import Architecture
 from .hardware import Cluster, get_accelerator
 from .laws import (BrokenPowerLaw, ChinchillaLaw, DataConstrainedLaw, KaplanIrreducibleLaw, KaplanLaw, LawEnsemble,
                    LossVsComputeLaw, NDLaw)
-from .planning import Allocation, Diagnosis, Frontier, Plan
+from .models import MODELS, NamedModel, get_model
+from .planning import Allocation, DataOptimalPlan, Diagnosis, Frontier, InferencePlan, Plan
 from .presets import PRESETS, get_law
 from .runs import RunTable
 from .sweep.design import SweepConfig, SweepDesign, design_sweep
@@ -303,6 +306,15 @@ def run_sweep(sweep_dir, **options):
     return _run(sweep_dir, **options)
 
 
+def sweep_status(sweep_dir):
+    """Every run's state in a sweep folder, as `isoflop sweep status`: a ``SweepState`` (``.runs``, each with
+    its state — done, running, failed or pending — step and loss; ``.counts()``; ``.to_dict()`` is the
+    command's --json)."""
+    from .sweep.store import sweep_state
+
+    return sweep_state(sweep_dir)
+
+
 def init_sweep(sweep_dir, design: SweepDesign):
     """Create a sweep folder for ``design`` (``design_sweep(SweepConfig...)``): one folder per run."""
     from .sweep.store import init_sweep as _init
@@ -316,7 +328,7 @@ __all__ = [
     "Identifiability", "predict_loss", "Prediction", "save_fit", "load_fit", "SavedFit",
     "law", "as_law", "PRESETS", "NDLaw", "ChinchillaLaw", "KaplanLaw", "KaplanIrreducibleLaw", "DataConstrainedLaw",
     "LossVsComputeLaw", "BrokenPowerLaw", "LawEnsemble",
-    "plan", "Plan", "Allocation", "diagnose", "Diagnosis", "frontier", "Frontier",
-    "Architecture", "Cluster", "get_accelerator",
-    "SweepConfig", "SweepDesign", "design_sweep", "init_sweep", "run_sweep", "report", "run_demo",
+    "plan", "Plan", "Allocation", "DataOptimalPlan", "InferencePlan", "diagnose", "Diagnosis", "frontier", "Frontier",
+    "Architecture", "Cluster", "get_accelerator", "MODELS", "NamedModel", "get_model",
+    "SweepConfig", "SweepDesign", "design_sweep", "init_sweep", "run_sweep", "sweep_status", "report", "run_demo",
 ]
