@@ -238,7 +238,8 @@ class Architecture:
         return float(attention + mlp + router)
 
     def flops_per_token(self, convention: str = "6N") -> float:
-        """Training FLOPs (forward + backward) per token under a convention from CONVENTIONS."""
+        """Training FLOPs (forward + backward) per token under a convention from CONVENTIONS (each cited in the
+        module docstring: Kaplan et al. 2020 Table 1, PaLM's appendix B, Hoffmann et al. 2022 appendix F)."""
         L, d, T, V = self.n_layer, self.d_model, self.seq_len, self.vocab_size
         if convention == "6N":
             return 6.0 * self.n_params_active

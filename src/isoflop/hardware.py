@@ -211,7 +211,8 @@ class Cluster:
         return self.flops_for_seconds(np.asarray(days, float) * SECONDS_PER_DAY)
 
     def cost(self, flops) -> ComputeCost:
-        """GPU-hours, days (with a GPU count) and dollars (with a price) for ``flops`` of training."""
+        """GPU-hours, days (with a GPU count) and dollars (with a price) for ``flops`` of training, at the
+        cluster's MFU (model FLOPs utilisation: achieved / peak FLOP/s, Chowdhery et al. 2022, appendix B)."""
         flops = np.asarray(flops, float)
         gpu_hours = flops / self.flops_per_gpu_second / SECONDS_PER_HOUR
         days = None if self.n_gpus is None else gpu_hours / self.n_gpus / 24.0
@@ -220,7 +221,9 @@ class Cluster:
 
     def memory(self, n_params: float,
                bytes_per_param: float = ADAM_MIXED_PRECISION_BYTES_PER_PARAM) -> MemoryCheck:
-        """Weights + gradients + Adam states against the cluster's memory; the minimum GPU count for them."""
+        """Weights + gradients + Adam states against the cluster's memory; the minimum GPU count for them.
+        16 bytes per parameter: fp16 weights and gradients (2 + 2) and fp32 Adam states with a master copy (12),
+        Rajbhandari et al. 2020 (ZeRO), §3.1."""
         required = float(n_params) * bytes_per_param
         per_gpu = self.accelerator.memory_bytes
         return MemoryCheck(n_params=float(n_params), bytes_per_param=bytes_per_param, required_bytes=required,

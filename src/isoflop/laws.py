@@ -143,7 +143,7 @@ class ChinchillaLaw:
 
     @property
     def n_tokens_exponent(self):
-        """b in D*(C) ∝ C^b: b = α/(α+β) = 1 − a."""
+        """b in D*(C) ∝ C^b: b = α/(α+β) = 1 − a (Hoffmann et al. 2022, eq. 4)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return _as_float(np.divide(self.alpha, np.add(self.alpha, self.beta)))
 
@@ -229,7 +229,9 @@ class KaplanLaw:
         return self._p / (1.0 + self._p)
 
     def compute_optimal(self, flops):
-        """Minimise S(N) = (N_c/N)^p + 6·D_c·N/C (p = α_N/α_D): N* = (p·N_c^p·C / (6·D_c))^(1/(1+p))."""
+        """Minimise Kaplan et al. 2020's eq. 1.5 along 6·N·D = C. L = S^α_D with S(N) = (N_c/N)^p + 6·D_c·N/C
+        (p = α_N/α_D; D = C/(6N)), and L rises with S, so dS/dN = 0 gives N* = (p·N_c^p·C / (6·D_c))^(1/(1+p))
+        (our derivation; the paper's own optimum, C^0.73, comes from its early-stopped fits, not eq. 1.5)."""
         C = np.asarray(flops, float)
         p = self._p
         n = (p * self.n_c**p * C / (FLOPS_PER_PARAM_TOKEN * self.d_c)) ** (1.0 / (1.0 + p))

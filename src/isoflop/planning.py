@@ -180,7 +180,8 @@ def _compute_optimal(law, flops) -> Allocation:
 
 
 def compute_optimal(law, flops, percentiles=DEFAULT_PERCENTILES) -> Allocation:
-    """The loss-minimising (N, D) with 6·N·D = ``flops``. Vectorised over arrays of budgets."""
+    """The loss-minimising (N, D) with 6·N·D = ``flops`` (approach 3: Hoffmann et al. 2022, §3.3 and eq. 4;
+    each law's ``compute_optimal`` cites its closed form). Vectorised over arrays of budgets."""
     flops = check_flops(flops)
     result = _ensemble(_compute_optimal, law, ("n_params", "n_tokens", "loss"), percentiles, flops)
     return _sensible_size(result, law, f"flops {_describe(flops)}")
@@ -356,7 +357,8 @@ class DataOptimalPlan:
 
 
 def _doubling_gain(law, flops, unique_tokens):
-    """(L(C) − L(2C)) / L(C) along the data-constrained optimum."""
+    """(L(C) − L(2C)) / L(C) along the data-constrained optimum: the relative gain of doubling compute, isoflop's
+    own stopping rule for "data-optimal" (Muennighoff et al. 2023 give the curve, not a point on it)."""
     loss = _constrained_optimal(law, np.stack([flops, 2.0 * flops]), unique_tokens).loss
     return (loss[0] - loss[1]) / loss[0]
 
@@ -480,7 +482,8 @@ class InferencePlan:
 
     @property
     def saved_fraction(self):
-        """1 − lifetime FLOPs of this plan / those of the compute-optimal model of the same loss."""
+        """1 − lifetime FLOPs of this plan / those of the compute-optimal model of the same loss (lifetime FLOPs
+        6·N·D + 2·N·T_inf, Sardana et al. 2024's cost of training plus serving)."""
         return 1.0 - self.total_flops / self.compute_optimal_total_flops
 
     @property
@@ -621,7 +624,9 @@ class Diagnosis:
     or ``compute-optimal``. ``compute_equivalent_flops``: the compute a compute-optimal run needs to reach the
     same loss; ``wasted_fraction`` = 1 − that / flops. ``limiting``: the resource with the larger marginal
     loss decrease per FLOP; growing N by dN costs 6·D·dN FLOPs, so per FLOP the returns compare as
-    −∂L/∂log N versus −∂L/∂log D (both divided by the same C).
+    −∂L/∂log N versus −∂L/∂log D (both divided by the same C). The regimes, the waste and the tolerance are
+    isoflop's own definitions on top of the law's optimum (Hoffmann et al. 2022, §3.3, whose argument that Gopher
+    was too large for its tokens they quantify).
     """
 
     n_params: float

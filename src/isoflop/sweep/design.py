@@ -564,8 +564,10 @@ def _filters(config: SweepConfig) -> str:
 
 
 def warmup_steps(config: SweepConfig, hp, tokens_per_step: int, first_steps: int) -> int:
-    """Warm-up steps: the rule's warm-up tokens, at least ``config.min_warmup_steps``, and at most a quarter of
-    ``first_steps`` (the run's steps; for a WSD trunk its first branch point, which must come after warm-up)."""
+    """Warm-up steps: the rule's warm-up tokens (N tokens, Porian et al. 2024's short warm-up: `rules.py`), at
+    least ``config.min_warmup_steps`` (isoflop's floor, measured in benchmarks/warmup_seeds.py), and at most a
+    quarter of ``first_steps`` (the run's steps; for a WSD trunk its first branch point, which must come after
+    warm-up; isoflop's own cap)."""
     steps = max(round(hp.warmup_tokens / tokens_per_step), config.min_warmup_steps)
     return int(np.clip(steps, 1, max(1, first_steps // 4)))
 

@@ -42,7 +42,8 @@ def learning_rate(step, *, peak_lr: float, warmup_steps: int, n_steps: int, fina
         t ≤ w:  lr = η·t / w                                   (linear warm-up, reaches η at t = w)
         t > w:  lr = r·η + (1 − r)·η·½·(1 + cos(π·(t − w)/(T − w)))   (cosine, reaches r·η at t = T)
 
-    The schedule is continuous at t = w and its last step (t = T) uses exactly r·η.
+    The schedule is continuous at t = w and its last step (t = T) uses exactly r·η. A cosine decayed 10× over
+    the run's own length is Hoffmann et al. 2022's (§3.1: a schedule longer than the run overestimates its loss).
     """
     t = np.asarray(step, dtype=float) + 1.0
     w, T = float(warmup_steps), float(n_steps)
