@@ -115,3 +115,29 @@ def test_wide_repetition_intervals_are_named_in_the_verdict():
     boot = bootstrap_repetition(pinned, 60, seed=0)
     assert all(hi / lo <= EXPONENT_RATIO_WEAK for lo, hi in boot.intervals.values())
     assert not any("R_D*" in r or "R_N*" in r for r in identify(pinned, boot).reasons)
+
+
+def test_a_bootstrapped_fit_on_a_fixed_base_plans_per_member():
+    """The members shared the fixed base law without a member axis, so planners read the budgets as members:
+    three budgets got one interval (the percentiles across budgets), data_optimal compared member 0 with member
+    1 (a false "doubling gains less than 0.5 %" refusal), and most planners raised IndexError. The oracle is a
+    loop over the members, each planned alone."""
+    import isoflop
+    from isoflop.laws import DataConstrainedLaw
+
+    result = fit_repetition(synthetic())
+    boot = bootstrap_repetition(result, 20)
+    budgets = np.array([1e21, 1e22, 1e23])
+    lo, hi = compute_optimal(boot.ensemble, budgets).intervals["n_params"]
+    point = compute_optimal(result.law.base, budgets).n_params  # the base is fixed: every member's optimum
+    assert lo == pytest.approx(point, rel=1e-9) and hi == pytest.approx(point, rel=1e-9)
+    members = boot.ensemble.members
+    knees = [data_optimal(DataConstrainedLaw(base=result.law.base, rd_star=float(members.rd_star[i, 0]),
+                                             rn_star=float(members.rn_star[i, 0])), 25e9).flops
+             for i in range(members.rd_star.shape[0])]
+    low, high = data_optimal(boot.ensemble, 25e9).intervals["flops"]
+    assert low == pytest.approx(np.percentile(knees, 2.5), rel=1e-6)
+    assert high == pytest.approx(np.percentile(knees, 97.5), rel=1e-6)
+    for kwargs in (dict(flops=1e22), dict(n_params=7e9), dict(target_loss=2.3)):
+        assert isoflop.plan(boot, **kwargs).n_params > 0
+    assert isoflop.diagnose(boot, 7e9, 2e11).wasted_fraction >= 0

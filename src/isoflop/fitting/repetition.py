@@ -200,7 +200,11 @@ def bootstrap_repetition(result: FitResult, n_resamples: int = 200, *, seed: int
     if converged < 2:
         raise InputError(f"only {converged} of {n_resamples} resamples converged: R_D*, R_N* are not identified")
     theta = np.array(thetas)
-    members = _law(theta.T[..., None], fixed_base, result.law.name)
+    member_base = fixed_base
+    if fixed_base is not None:  # every member shares it, but on the member axis: planners read axis 0 as members
+        member_base = replace(fixed_base, **{k: np.full((len(theta), 1), getattr(fixed_base, k))
+                                             for k in ("E", "A", "B", "alpha", "beta")})
+    members = _law(theta.T[..., None], member_base, result.law.name)
     samples = {"rd_star": np.ravel(members.rd_star), "rn_star": np.ravel(members.rn_star)}
     if fixed_base is None:
         samples.update(E=np.exp(theta[:, 2]), A=np.exp(theta[:, 0]), B=np.exp(theta[:, 1]), alpha=theta[:, 3],
