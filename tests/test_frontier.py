@@ -140,3 +140,16 @@ def test_a_frontier_from_a_fit_says_how_far_each_budget_lies_from_the_runs():
     one = isoflop.plan(analysis, flops=1e21, allow_unidentified=True)
     assert rows[3]["extrapolation_decades"] == pytest.approx(one.extrapolation_decades)
     assert "extrapolation_decades" not in frontier(get_law("besiroglu2024"), 1e21).rows()[0]  # no runs behind it
+
+
+def test_inference_aware_frontier_intervals_from_a_fit_are_the_plans():
+    """The frontier calibrated the compute-optimal and data-constrained loss intervals but not the
+    inference-aware ones: 3.5 % wide where `plan --match-flops … --inference-tokens …` gives 13.5 %."""
+    import isoflop
+    from isoflop.runs import RunTable
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "runs.csv"
+    analysis = isoflop.analyse(RunTable.load(examples), isoflop.FitOptions(n_bootstrap=50))
+    row = isoflop.frontier(analysis, [1e21, 1e23], inference_tokens=2e12).rows()[1]
+    alone = isoflop.plan(analysis, match_flops=1e23, inference_tokens=2e12)
+    assert (row["inference_loss_low"], row["inference_loss_high"]) == pytest.approx(alone.intervals["loss"], rel=1e-9)

@@ -86,18 +86,19 @@ def diagnosis_with_evidence(diagnosis, evidence: Evidence | None):
 
 
 def frontier_with_evidence(frontier, evidence: Evidence | None):
-    """A `planning.Frontier` whose compute-optimal (and data-constrained) loss intervals come from the fit's
-    prediction at each budget's allocation, with the predictions' warnings (one per kind of allocation) and
-    each budget's ``extrapolation_decades``."""
+    """A `planning.Frontier` whose compute-optimal, data-constrained and inference-aware loss intervals come
+    from the fit's prediction at each budget's allocation (as `plan_with_evidence` gives each alone), with the
+    predictions' warnings (one per kind of allocation) and each budget's ``extrapolation_decades``."""
     if evidence is None:
         return frontier
     warnings = list(frontier.warnings)
     updates = {}
     for name, alloc in (("compute_optimal", frontier.compute_optimal),
-                        ("data_constrained", frontier.data_constrained)):
+                        ("data_constrained", frontier.data_constrained),
+                        ("inference_aware", frontier.inference_aware)):
         if alloc is None:
             continue
-        prediction = evidence.predict(alloc.n_params, alloc.n_tokens, alloc.unique_tokens)  # broadcast there
+        prediction = evidence.predict(alloc.n_params, alloc.n_tokens, getattr(alloc, "unique_tokens", None))
         updates[name] = replace(alloc, intervals=_with_loss_interval(alloc.intervals, prediction))
         warnings += [w for w in _warnings(prediction) if w not in warnings]
         if name == "compute_optimal":  # the same budgets: the data-constrained plans lie as far out

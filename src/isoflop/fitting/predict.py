@@ -174,12 +174,12 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
             interval = (float(interval[0]), float(interval[1]))
         sigma = {"noise": noise, "params": params_sigma, "form": form_sigma}
     if distance is not None and np.any(distance > warn_decades):
-        notes.append(f"extrapolates {np.max(distance):.2g} decades of compute beyond the largest fitted run "
+        notes.append(f"extrapolates {np.max(distance):.3g} decades of compute beyond the largest fitted run "
                      f"(> {warn_decades:g}): trust the interval, not the point")
     if min_flops is not None:
         below = np.log10(min_flops / flops)
         if np.any(below > warn_decades):
-            notes.append(f"lies {np.max(below):.2g} decades of compute below the smallest fitted run (> "
+            notes.append(f"lies {np.max(below):.3g} decades of compute below the smallest fitted run (> "
                          f"{warn_decades:g}): the law was not fitted there, and no backtest measured its error")
     if dn_range is not None and law.kind not in COMPUTE_ONLY_KINDS:
         ratio = np.ravel(d / n)
