@@ -141,3 +141,16 @@ def test_a_bootstrapped_fit_on_a_fixed_base_plans_per_member():
     for kwargs in (dict(flops=1e22), dict(n_params=7e9), dict(target_loss=2.3)):
         assert isoflop.plan(boot, **kwargs).n_params > 0
     assert isoflop.diagnose(boot, 7e9, 2e11).wasted_fraction >= 0
+
+
+def test_a_target_the_law_reaches_but_some_members_do_not_says_so():
+    """It was refused as "out of reach … 2.3122 at best", the best of one bootstrap member, while the fitted
+    law itself needs 67.1B tokens: the refusal now says the law reaches it and the interval is unbounded."""
+    import isoflop
+
+    runs = RunTable.load(shared_file("datablations_repeated_c4.csv"))
+    analysis = isoflop.analyse(runs, isoflop.FitOptions(form="data-constrained", n_bootstrap=100))
+    needed = analysis.fit.law.n_tokens_for_loss(7e9, 2.3, 25e9)  # the point law, inverted in closed form
+    with pytest.raises(InputError, match="fitted law reaches it with") as err:
+        isoflop.plan(analysis, n_params=7e9, target_loss=2.3, unique_tokens=25e9)
+    assert isoflop.units.format_quantity(float(needed)) in str(err.value) and "no upper end" in str(err.value)

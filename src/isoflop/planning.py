@@ -432,7 +432,16 @@ def tokens_for_loss(law, n_params, target_loss, unique_tokens=None, percentiles=
     if unique_tokens is not None:
         unique_tokens = as_positive("unique_tokens", unique_tokens)
     fields = ("flops", "n_tokens") + (() if unique_tokens is None else ("epochs",))
-    return _ensemble(_tokens_for_loss, law, fields, percentiles, n_params, target, unique_tokens)
+    if not isinstance(law, LawEnsemble):
+        return _tokens_for_loss(law, n_params, target, unique_tokens)
+    point = _tokens_for_loss(law.point, n_params, target, unique_tokens)  # the fitted law's own refusal first
+    try:
+        return _ensemble(_tokens_for_loss, law, fields, percentiles, n_params, target, unique_tokens)
+    except InputError as exc:  # the law reaches it, some members do not: the interval has no upper end
+        raise InputError(f"target loss {_plain(target)}: the fitted law reaches it with "
+                         f"{format_quantity(np.max(point.n_tokens))} tokens, but some of its bootstrap members "
+                         f"cannot ({str(exc).split('; choose')[0]}), so the interval has no upper end; choose a higher target or a larger "
+                         f"model") from None
 
 
 # -------------------------------------------------------------------------------------- inference-aware
