@@ -50,6 +50,9 @@ BAD = {  # (replace this, with that) in GOOD, and the words the error must hold 
     "budgets-twice": ("budgets = [2e9, 6e9]", "budgets = [2e9, 6e9, 2e9]",
                       "budgets: 2e+09 is given twice; give each budget once"),
     "budgets-same-id": ("budgets = [2e9, 6e9]", "budgets = [2e9, 2.0001e9]", "and 2e+09 both round to 2e9"),
+    # a WSD sweep named both cooldowns alike: one folder, one run trained, the other reported "done" with its loss
+    "budgets-same-id-wsd": ("budgets = [2e9, 6e9]", 'budgets = [2e9, 2.0049e9]\nschedule = \"wsd\"\nsizes = [4000]',
+                            "and 2e+09 both round to 2e9"),
 }
 
 

@@ -497,6 +497,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     if not isinstance(config, SweepConfig):
         raise InputError(f"design_sweep takes a SweepConfig (or a dict of its fields, or SweepConfig.from_toml(path)), "
                          f"got {type(config).__name__}")
+    _check_distinct_budgets(config.budgets)  # both schedules name runs by budget (a WSD twin was never trained)
     if config.schedule == "wsd":
         config.data.check_files()
         return _design_wsd(config)
@@ -506,7 +507,6 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     rule = get_rule(config.hyper_rule)
     config.data.check_files()
     budgets = np.asarray(config.budgets, dtype=float)
-    _check_distinct_budgets(config.budgets)
     try:  # a LawEnsemble gives its point estimate's N*
         optimal = compute_optimal(law, budgets)
     except InputError as exc:
