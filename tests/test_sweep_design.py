@@ -1,6 +1,7 @@
 """Sweep design: grid placement, exact token budgets, hyper-parameter rules, and bad configs."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,3 +232,18 @@ def test_wsd_sweep_of_the_llama_block_has_llama_shapes():
     for r in design.runs:
         arch = r.train.arch
         assert (arch.mlp, arch.norm, arch.position, arch.bias) == ("swiglu", "rmsnorm", "rotary", False)
+
+
+def test_relative_data_paths_are_stored_absolute(tmp_path, monkeypatch):
+    """`sweep design sub/rel.toml` stored `sub/corpus.txt`, relative to the folder it ran in: run from `sub/`,
+    every run failed ("does not exist"). The paths, relative to the config file, are now stored absolute."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "corpus.txt").write_bytes(b"hello world " * 500)
+    (sub / "rel.toml").write_text('budgets = [1e11]\nsizes_per_budget = 1\nhead_dim = 8\nseq_len = 32\n'
+                                  '[data]\nsource = "text"\npaths = ["corpus.txt"]\n')
+    monkeypatch.chdir(tmp_path)
+    config = SweepConfig.from_toml(Path("sub") / "rel.toml")
+    assert config.data.paths == (str(sub / "corpus.txt"),)
+    monkeypatch.chdir(sub)  # elsewhere, the stored design still names the file
+    assert Path(design_sweep(config).runs[0].train.data.paths[0]).is_file()

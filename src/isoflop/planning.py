@@ -182,16 +182,15 @@ def _compute_optimal(law, flops) -> Allocation:
 def compute_optimal(law, flops, percentiles=DEFAULT_PERCENTILES) -> Allocation:
     """The loss-minimising (N, D) with 6·N·D = ``flops`` (approach 3: Hoffmann et al. 2022, §3.3 and eq. 4;
     each law's ``compute_optimal`` cites its closed form). Vectorised over arrays of budgets."""
-    flops = check_flops(flops)
-    result = _ensemble(_compute_optimal, law, ("n_params", "n_tokens", "loss"), percentiles, flops)
-    return _sensible_size(result, law, f"flops {_describe(flops)}")
+    return _ensemble(_compute_optimal, law, ("n_params", "n_tokens", "loss"), percentiles, check_flops(flops))
 
 
 def _sensible_size(result, law, question: str):
     """``result``, unless its model is below MIN_N_PARAMS: check_flops lets through any budget of one step of
     a 1,000-parameter model, but a law's optimum there can be far smaller (Besiroglu et al. 2024's at 6.2e6
     FLOPs has 145 parameters), a size `plan --params` and `loss` refuse. Refused, saying where the law's
-    optimum reaches the floor."""
+    optimum reaches the floor. `plan` asks it of every plan; the planners themselves draw curves (a report's
+    frontier below the runs) and do not."""
     n_params = np.asarray(result.n_params, dtype=float)
     if not np.any(n_params < MIN_N_PARAMS):
         return result
@@ -230,7 +229,7 @@ def optimal_for_tokens(law, n_tokens, percentiles=DEFAULT_PERCENTILES) -> Alloca
     with np.errstate(all="ignore"):  # as optimal_for_params: check_flops names a dataset outside the law
         result = _ensemble(_optimal_for_tokens, law, ("flops", "n_params", "loss"), percentiles, n_tokens)
     check_flops(result.flops, f"the budget at which n_tokens {_describe(n_tokens)} is compute-optimal,")
-    return _sensible_size(result, law, f"n_tokens {_describe(n_tokens)}")
+    return result
 
 
 _LOG10_FLOPS_RANGE = (0.0, 60.0)  # bisection bracket: 1 FLOP to 1e60 FLOPs
@@ -277,8 +276,7 @@ def min_flops_for_loss(law, target_loss, percentiles=DEFAULT_PERCENTILES) -> All
     target = np.asarray(target_loss, dtype=float)
     if not np.all(np.isfinite(target)):
         raise InputError(f"target loss must be finite, got {target_loss!r}")
-    result = _ensemble(_min_flops_for_loss, law, ("flops", "n_params", "n_tokens"), percentiles, target)
-    return _sensible_size(result, law, f"target loss {_describe(target)}")
+    return _ensemble(_min_flops_for_loss, law, ("flops", "n_params", "n_tokens"), percentiles, target)
 
 
 # -------------------------------------------------------------------------------------- data-constrained
@@ -313,9 +311,8 @@ def constrained_optimal(law, flops, unique_tokens, percentiles=DEFAULT_PERCENTIL
     """
     flops = check_flops(flops)
     unique_tokens = as_positive("unique_tokens", unique_tokens)
-    result = _ensemble(_constrained_optimal, law, ("n_params", "n_tokens", "epochs", "loss"), percentiles,
-                       flops, unique_tokens)
-    return _sensible_size(result, law, f"flops {_describe(flops)}")
+    return _ensemble(_constrained_optimal, law, ("n_params", "n_tokens", "epochs", "loss"), percentiles,
+                     flops, unique_tokens)
 
 
 @dataclass(frozen=True)
@@ -949,7 +946,8 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
     if rel_improvement is not None and kind != "data-optimal":  # it would be silently ignored
         raise InputError(f"--rel-improvement (rel_improvement) applies to the data-optimal plan (--unique-tokens "
                          f"alone), not to a {kind} plan")
-    return _with_cluster(kind, result, cluster, law)
+    asked = f"the {kind} plan at {_describe(np.asarray(result.flops, float))} FLOPs"
+    return _with_cluster(kind, _sensible_size(result, law, asked), cluster, law)
 
 
 def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_loss, unique_tokens, match_flops,

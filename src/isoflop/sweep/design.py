@@ -2,7 +2,7 @@
 to a real transformer shape and given the tokens that spend exactly its budget.
 
 For a budget C the prior law's compute-optimal size N*(C) (Hoffmann et al. 2022, eq. 4, via
-``isoflop.planning.compute_optimal``) is scaled by ``center`` and the k = ``sizes_per_budget`` targets are spread
+the law's own ``compute_optimal``) is scaled by ``center`` and the k = ``sizes_per_budget`` targets are spread
 log-uniformly over [N*/spread, N*·spread]:
 
     N_i = center · N*(C) · spread^(u_i),   u_i = −1 + 2i/(k−1),  i = 0..k−1.
@@ -39,8 +39,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..flops import BLOCKS, CONVENTIONS, propose_architecture
-from ..laws import require_nd_law
-from ..planning import compute_optimal
+from ..laws import LawEnsemble, require_nd_law
+from ..planning import check_flops
 from ..presets import get_law
 from ..train.spec import DataSpec, TrainSpec, check_schedule_names
 from ..units import format_quantity, is_number, parse_quantity
@@ -508,10 +508,13 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     config.data.check_files()
     budgets = np.asarray(config.budgets, dtype=float)
     try:  # a LawEnsemble gives its point estimate's N*
-        optimal = compute_optimal(law, budgets)
+        check_flops(budgets)
     except InputError as exc:
         raise InputError(f"budgets: {exc}") from None
-    centres = config.center * np.asarray(optimal.n_params, dtype=float).reshape(-1)
+    # the prior's optimum only places the grid (× center, snapped to real shapes whose steps are checked
+    # below), so it may lie below the planners' 1,000-parameter floor
+    prior = law.point if isinstance(law, LawEnsemble) else law
+    centres = config.center * np.asarray(prior.compute_optimal(budgets)[0], dtype=float).reshape(-1)
     k = config.sizes_per_budget
     u = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
     largest = centres[-1] * config.spread ** u[-1]

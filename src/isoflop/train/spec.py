@@ -20,6 +20,7 @@ length: a run of T steps with cooldown c is the trunk's state at step T − c, c
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -109,7 +110,8 @@ class DataSpec:
     val_fraction: float = 0.1
 
     def __post_init__(self):
-        object.__setattr__(self, "paths", tuple(str(p) for p in self.paths))
+        # absolute: sweep.json keeps them, and a sweep run from another folder must find the same files
+        object.__setattr__(self, "paths", tuple(os.path.abspath(p) for p in self.paths))
         if self.source not in DATA_SOURCES:
             raise InputError(f"data.source: unknown source {self.source!r}; choose one of {', '.join(DATA_SOURCES)}")
         if self.source in ("text", "tokens") and not self.paths:
