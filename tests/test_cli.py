@@ -305,3 +305,18 @@ def test_an_empty_file_or_folder_name_is_refused(args, tmp_path, monkeypatch):
     assert result.exit_code == 2, result.output
     assert "empty name" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []  # nothing written into the current folder
+
+
+def test_cuda_without_a_gpu_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """`demo --device cuda` on a machine without a GPU printed its design and wrote 33 run folders, then
+    refused; `sweep run CONFIG --device cuda` made the config's sweep folder first."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: --device cuda is valid here")
+    monkeypatch.chdir(tmp_path)
+    config = Path(RUNS).with_name("sweep.toml")
+    for args in (["demo", "--device", "cuda", "--out", "demo"],
+                 ["sweep", "run", str(config), "--device", "cuda", "--out", "s"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "CUDA" in result.stderr, result.output
+        assert list(tmp_path.iterdir()) == []

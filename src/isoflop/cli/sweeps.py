@@ -247,11 +247,14 @@ def demo_cmd(
 ):
     """Design and train a small IsoFLOP sweep on the Python standard library, then fit, plan and report."""
     from ..demo import run_demo
-    from ..sweep.demo import demo_design
+    from ..sweep.demo import DEMO_WORKERS, demo_design
+    from ..sweep.executors import check_run_options
 
     with user_errors():
         _out_folder("--out", out_dir)
         _check_choice("--device", device, DEVICES)
+        # before anything is written: `--device cuda` without a GPU wrote 33 run folders, then refused
+        check_run_options(device=device, workers=DEMO_WORKERS)
         design = demo_design()
         if not as_json:
             stdout.print(design_table(design, "isoflop demo: a warmup-stable-decay sweep on the Python standard "
