@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,11 @@ def test_an_unidentified_fit_says_so_at_the_top_and_plans_nothing():
     banner = page[page.index('<div class="verdict'):page.index("<section>")]
     assert 'class="verdict unidentified"' in banner and "share one model size" in banner
     assert "No plans:" in banner and "To pin it down:" in banner and "Plan</b>" not in banner
+    # nor do its figures draw the refused law's optimum (N* of 1e-7 params with a "95 % band"), or leak warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figures = build_report(table, budgets=(1e21,), n_bootstrap=20).figures
+    assert "frontier" not in figures and "loss_landscape" not in figures and "residuals" in figures
 
 
 def test_html_is_self_contained(page):

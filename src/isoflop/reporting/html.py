@@ -67,7 +67,8 @@ def build_report(analysis, *, unique_tokens=None, source: str = "", title: str |
     summary = dict(analysis.to_dict(), source=source)
     if provenance is not None:
         summary["provenance"] = provenance
-    shown = _figures(analysis, unique_tokens, branches) if figures else {}
+    with np.errstate(all="ignore"):  # a far-off law's curves hold inf/nan, which matplotlib leaves out
+        shown = _figures(analysis, unique_tokens, branches) if figures else {}
     name = Path(source).name if source else "runs"
     return Report(title or f"isoflop report: {name}", summary, shown, analysis.law)
 
@@ -86,7 +87,11 @@ def _figures(analysis, unique_tokens, branches=None) -> dict:
         out["isoflop_profiles"] = (plots.isoflop_curves(finals, iso),
                                    "Loss against model size per compute budget (approach 2); stars: each "
                                    "budget's fitted minimum.")
-    if plannable:
+    # An unidentified fit plans nothing, so no figure draws its optimum either (they showed N* of 1e-7
+    # parameters with a narrow "95 % band"); with the override they are drawn, as its plans are made.
+    refused = (analysis.identifiability is not None and analysis.identifiability.level == "unidentified"
+               and not analysis.options.allow_unidentified)
+    if plannable and not refused:
         spans = list(budgets) + ([finals.flops.min(), finals.flops.max()] if finals is not None else [])
         if not spans:  # a saved fit without runs or budgets: the frontier around its largest run
             spans = [analysis.calibration.max_flops] if analysis.calibration is not None else [1e18, 1e24]
