@@ -47,6 +47,8 @@ BAD = {  # (replace this, with that) in GOOD, and the words the error must hold 
     "data-seed-text": ("n_states = 16", 'n_states = 16\nseed = "x"', "data.seed must be a whole number, got 'x'"),
     "val_fraction-text": ("n_states = 16", 'n_states = 16\nval_fraction = "0.1"',
                           "data.val_fraction must be a finite number, got '0.1'"),
+    "val_fraction-stdlib": ('[data]\nsource = "markov"\nn_states = 16\nconcentration = 0.3',
+                            '[data]\nsource = "stdlib"\nval_fraction = 0.6', "at most 0.5; got 0.6"),
     "budgets-twice": ("budgets = [2e9, 6e9]", "budgets = [2e9, 6e9, 2e9]",
                       "budgets: 2e+09 is given twice; give each budget once"),
     "budgets-same-id": ("budgets = [2e9, 6e9]", "budgets = [2e9, 2.0001e9]", "and 2e+09 both round to 2e9"),

@@ -248,7 +248,12 @@ class SweepConfig:
         check_types(cls, d, source)
         if isinstance(d.get("data"), dict):
             check_types(DataSpec, d["data"], source, prefix="data.")
-        return cls(**d)
+        try:
+            return cls(**d)
+        except InputError as exc:  # a value's own check: name the file it came from, as the type checks do
+            if source == "config" or str(exc).startswith(source):
+                raise
+            raise InputError(f"{source}: {exc}") from None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "SweepConfig":

@@ -124,6 +124,9 @@ class DataSpec:
             raise InputError(f"data.dtype: must be 'uint16' or 'uint32', got {self.dtype!r}")
         if not 0 < self.val_fraction < 1:
             raise InputError(f"data.val_fraction: must be between 0 and 1, got {self.val_fraction!r}")
+        if self.source == "stdlib" and self.val_fraction > 0.5:  # it was capped at 1 file in 2 in silence
+            raise InputError(f"data.val_fraction: stdlib holds out every k-th file (k = round(1/val_fraction) ≥ 2), "
+                             f"so at most 0.5; got {self.val_fraction!r}")
         if self.source == "tokens" and self.vocab_size is None:
             raise InputError("data.vocab_size: token files need their vocabulary size (e.g. 50257 for GPT-2)")
 
