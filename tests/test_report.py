@@ -329,3 +329,20 @@ def test_few_bootstrap_resamples_are_flagged(sweep, tmp_path):
     few = analyse(sweep, FitOptions(n_bootstrap=20))
     assert any("bootstrap of 20 resamples" in w and "too few" in w for w in few.warnings)
     assert not any("too few" in w for w in analyse(sweep, FitOptions(n_bootstrap=100)).warnings)
+
+
+def test_what_reading_the_curves_skipped_reaches_the_report(tmp_path):
+    """A sweep's curves are read apart from its final losses; what their reading reported (a cut or malformed
+    line of a run's metrics) reached neither the screen nor the page."""
+    import isoflop
+    from isoflop.runs import RunTable
+
+    curves_file = tmp_path / "curves.csv"
+    curves_file.write_text("run_id,step,n_params,n_tokens,loss\na,1,1e8,1e9,3.5\na,2,1e8,2e9,3.2\nb,1,2e8,1e9,3.4\n"
+                           "b,2,2e8,2e9,3.")  # the last row cut mid-value
+    curves = RunTable.load(curves_file)
+    assert curves.warnings
+    runs = RunTable.load(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")
+    analysis = isoflop.analyse(runs, isoflop.FitOptions(), curves=curves)
+    assert curves.warnings[0] in analysis.warnings
+    assert html.escape(curves.warnings[0]) in isoflop.report(analysis).html()

@@ -325,6 +325,9 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
     if curves is not None:
         from .fitting.envelope import envelope
 
+        # what reading the curves skipped (a cut or malformed line of a run's log) is said as the finals' is
+        warnings.extend(w for w in curves.warnings if w not in warnings)
+
         try:
             env = envelope(curves, smooth=smooth)
         except InputError as exc:
