@@ -248,6 +248,11 @@ def test_sizes_no_run_could_have_are_refused_not_planned(option, value):
     (["ingest", str(Path(RUNS).with_name("tb_logs")), "--params", "1.2e8", "--tokens-per-step", "1.5",
       "--out", "x.parquet"], "whole number"),
     (["flops", "--model", "gpt2", "--d-model", "768"], "drop --d-model"),
+    (["report", RUNS, "--budgets", "1e21,,1e23", "--out", "r.html"], "empty item"),  # 1e21,1e23 were planned
+    (["sweep", "design", "--budgets", "1e9,,2e9"], "empty item"),
+    (["plan", "--flops", "1e300"], "above 1e+60"),  # overflowed into inf and NumPy warnings
+    (["diagnose", "--params", "1e25", "--tokens", "1e40"], "above 1e+60"),
+    (["report", RUNS, "--budgets", "1e300", "--out", "r.html"], "above 1e+60"),
     # a third pass: options accepted and ignored with exit 0
     (["flops", "--model", "llama-3-8b", "--mlp", "swiglu"], "drop --mlp"),
     (["flops", "--model", "gpt2", "--untied", "--experts", "8"], "drop --experts, --untied"),

@@ -44,6 +44,7 @@ DEFAULT_PERCENTILES = (2.5, 97.5)
 MIN_N_PARAMS = 1e3
 MIN_STEP_TOKENS = 1_024
 MIN_FLOPS = FLOPS_PER_PARAM_TOKEN * MIN_N_PARAMS * MIN_STEP_TOKENS
+MAX_FLOPS = 1e60  # the planners' bisection bracket (1 to 1e60 FLOPs): no budget beyond it can be planned
 
 # Bisection steps for roots in log space: 64 halvings of a bracket at most ~140 wide (e-folds) leave it below
 # 1e-17, i.e. the answer is exact to double precision.
@@ -155,8 +156,12 @@ def check_n_params(n_params) -> np.ndarray:
 
 
 def check_flops(flops, name: str = "flops"):
-    """A training budget: positive, finite and at least MIN_FLOPS (one step of the smallest sensible model)."""
+    """A training budget: positive, finite, at least MIN_FLOPS (one step of the smallest sensible model) and
+    at most MAX_FLOPS (the planners' own bracket; 1e300 overflowed into inf and NumPy warnings)."""
     arr = as_positive(name, flops)
+    if np.any(arr > MAX_FLOPS):
+        raise InputError(f"{name} {np.max(arr):.3g} is above {MAX_FLOPS:.0e} FLOPs, the largest budget isoflop plans "
+                         f"(today's largest runs use ~1e26); check the units")
     if np.any(arr < MIN_FLOPS):
         raise InputError(f"{name} {np.min(arr):.3g} is below {MIN_FLOPS:.3g} FLOPs, one optimiser step "
                          f"({MIN_STEP_TOKENS:,} tokens) of the smallest sensible model ({MIN_N_PARAMS:.0e} "
@@ -232,7 +237,7 @@ def optimal_for_tokens(law, n_tokens, percentiles=DEFAULT_PERCENTILES) -> Alloca
     return result
 
 
-_LOG10_FLOPS_RANGE = (0.0, 60.0)  # bisection bracket: 1 FLOP to 1e60 FLOPs
+_LOG10_FLOPS_RANGE = (0.0, np.log10(MAX_FLOPS))  # bisection bracket: 1 FLOP to MAX_FLOPS
 
 
 def _describe(values) -> str:
@@ -702,6 +707,9 @@ def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5,
         raise InputError(f"diagnose takes one configuration, got {n_params.size} n_params and {n_tokens.size} "
                          f"n_tokens; call it once per configuration")
     n_params, n_tokens = float(n_params.item()), float(n_tokens.item())
+    with np.errstate(over="ignore"):  # 1e300 × 1e300 is inf, which check_flops names
+        check_flops(FLOPS_PER_PARAM_TOKEN * n_params * n_tokens, f"the compute of n_params {n_params:.3g} on "
+                                                                 f"n_tokens {n_tokens:.3g} (6·N·D):")
     if not is_number(tolerance) or not 1 < tolerance < np.inf:
         raise InputError(f"tolerance (--tolerance): a finite factor above 1 (e.g. 1.5), got {tolerance!r}")
     fields = ("loss", "tokens_per_param_ratio", "compute_equivalent_flops", "wasted_fraction")

@@ -31,9 +31,11 @@ def whole(text: str, option: str) -> int:
 
 def numbers(text: str, option: str) -> tuple[float, ...]:
     """'1e21,1e22,1e23' → (1e21, 1e22, 1e23); at least one."""
-    parts = [part for part in str(text).split(",") if part.strip()]
-    if not parts:
+    parts = str(text).split(",")
+    if not any(part.strip() for part in parts):
         raise InputError(f"{option}: give one or more numbers separated by commas, e.g. 1e21,1e22")
+    if not all(part.strip() for part in parts):  # '1e9,,2e9' lost whatever was meant between the commas
+        raise InputError(f"{option}: {text!r} has an empty item; give one number between each pair of commas")
     return tuple(parse_quantity(part, option) for part in parts)
 
 

@@ -164,8 +164,16 @@ def bootstrap_repetition(result: FitResult, n_resamples: int = 200, *, seed: int
                          anchored: bool | None = None) -> BootstrapResult:
     """Percentile intervals of R_D* and R_N* (and the base, when fitted jointly) over resamples of runs,
     each refitted from the full-data optimum; only converged resamples count. ``anchored``: as the fit
-    (default: the fit's default rule). An anchored resample keeps every run's single-epoch reference."""
+    (default: the fit's default rule).
+
+    An anchored resample keeps every run's single-epoch reference, whose own noise shifts the whole penalty
+    of its (N, D) group; resampling runs never moves it, so those intervals covered the true R_D*, R_N* only
+    80-88 % of the time at 95 % (synthetic Muennighoff data, 1 % noise). Each resample therefore also redraws
+    the references' noise: a normal shift per reference with the SD of one run's noise, measured from the
+    anchored residuals (each a difference of two runs' noise: SD √2·σ) as 1.4826·MAD/√2."""
     from scipy.optimize import least_squares
+
+    from .calibrate import robust_sigma
 
     if result.form != "data-constrained" or result.data is None:
         raise InputError("bootstrap_repetition takes the result of fit_repetition")
@@ -175,7 +183,14 @@ def bootstrap_repetition(result: FitResult, n_resamples: int = 200, *, seed: int
     reference = single_epoch_reference(data.n_params, data.n_tokens, data.unique_tokens)
     if anchored is None:
         anchored = fixed_base is not None and reference is not None
-    weights = resample_weights(data.groups, n_resamples, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    weights = resample_weights(data.groups, n_resamples, rng)
+    shifts = np.zeros((n_resamples, log_loss.size))
+    if anchored:
+        is_reference = np.zeros(log_loss.size, bool)
+        is_reference[reference] = True
+        sigma = robust_sigma(result.residuals[~is_reference]) / np.sqrt(2) if (~is_reference).any() else 0.0
+        shifts[:, is_reference] = rng.normal(0.0, sigma, (n_resamples, int(is_reference.sum())))
     lower = np.full(result.theta_.size, -np.inf)
     lower[-2:] = _LOG_R_BOUNDS[0]
     upper = np.full(result.theta_.size, np.inf)
@@ -183,11 +198,11 @@ def bootstrap_repetition(result: FitResult, n_resamples: int = 200, *, seed: int
     if fixed_base is None:
         lower[:5], upper[:5] = [-50.0, -50.0, -50.0, 0.0, 0.0], [80.0, 80.0, 10.0, 5.0, 5.0]
     thetas, converged = [], 0
-    for w in weights:
+    for w, shift in zip(weights, shifts):
         rows = np.repeat(np.arange(w.size), w.astype(int))  # each run as many times as it was drawn
 
-        def residual(theta):
-            return _residuals(theta, fixed_base, data.n_params, data.n_tokens, data.unique_tokens, log_loss,
+        def residual(theta, _observed=log_loss + shift):
+            return _residuals(theta, fixed_base, data.n_params, data.n_tokens, data.unique_tokens, _observed,
                               reference if anchored else None)[rows]
 
         with np.errstate(all="ignore"):
