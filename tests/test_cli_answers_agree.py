@@ -38,7 +38,7 @@ def test_a_report_from_a_saved_fit_plans_as_plan_fit_does(saved_fit, tmp_path):
     assert row["loss_interval"] == pytest.approx(plan["intervals"]["loss"], rel=1e-12)
     assert row["extrapolation_decades"] == pytest.approx(plan["extrapolation_decades"])
     # plan's extra line is the verdict ("weakly identified"), which the report gives in its banner
-    assert report["plan_warnings"] == plan["warnings"][-1:] and "extrapolates 1.5 decades" in plan["warnings"][-1]
+    assert report["plan_warnings"] == plan["warnings"][-1:] and "extrapolates 1.52 decades" in plan["warnings"][-1]
     assert report["options"] is None and "weakly identified" in report["verdict"]
 
 
