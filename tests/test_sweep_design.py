@@ -247,3 +247,21 @@ def test_relative_data_paths_are_stored_absolute(tmp_path, monkeypatch):
     assert config.data.paths == (str(sub / "corpus.txt"),)
     monkeypatch.chdir(sub)  # elsewhere, the stored design still names the file
     assert Path(design_sweep(config).runs[0].train.data.paths[0]).is_file()
+
+
+@pytest.mark.parametrize("files, data, words", [
+    ({"empty.txt": b""}, {"source": "text", "paths": ["empty.txt"]}, "is empty"),
+    ({"short.txt": b"x" * 200}, {"source": "text", "paths": ["short.txt"]}, "no window of seq_len"),
+    ({"tok/train.bin": b"\0\0" * 100}, {"source": "tokens", "paths": ["tok"], "vocab_size": 50}, "val.bin does not exist"),
+    ({"a.bin": b"\0\0", "b.bin": b"\0\0", "c.bin": b"\0\0"},
+     {"source": "tokens", "paths": ["a.bin", "b.bin", "c.bin"], "vocab_size": 50}, "got 3 paths"),
+    ({"odd.bin": b"\0\0\0"}, {"source": "tokens", "paths": ["odd.bin"], "vocab_size": 50}, "not a whole number"),
+])
+def test_data_no_run_could_train_on_is_refused_at_design(tmp_path, files, data, words):
+    """These passed `sweep design`, then every run failed at training time (exit 1), one by one."""
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    data = {**data, "paths": [str(tmp_path / p) for p in data["paths"]]}
+    with pytest.raises(InputError, match=words):
+        design_sweep(SweepConfig.from_dict({**BASE, "seq_len": 128, "data": data}))

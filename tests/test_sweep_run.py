@@ -187,11 +187,13 @@ def test_cli_bad_config_is_one_red_line_and_exit_2(tmp_path, text, field):
 
 def test_cli_status_and_failed_runs_do_not_stop_the_sweep(tmp_path):
     data = tmp_path / "corpus.txt"
-    data.write_bytes(b"abc")  # too short for even one window: every run fails, the sweep goes on
+    data.write_bytes(b"abc" * 1000)
     config = tmp_path / "fail.toml"
     config.write_text(TOML.replace('source = "markov"\nn_states = 16\nconcentration = 0.3',
                                    f'source = "text"\npaths = ["{data}"]').replace("[2e9, 6e9]", "[1e10]"))
-    result = runner.invoke(app, ["sweep", "run", str(config), "--device", "cpu", "--no-progress", "--json"])
+    assert runner.invoke(app, ["sweep", "design", str(config), "--out", str(tmp_path / "fail")]).exit_code == 0
+    data.write_bytes(b"abc")  # cut after design: too short for even one window, every run fails, the sweep goes on
+    result = runner.invoke(app, ["sweep", "run", str(tmp_path / "fail"), "--device", "cpu", "--no-progress", "--json"])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["counts"]["failed"] == 3

@@ -504,13 +504,13 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
                          f"got {type(config).__name__}")
     _check_distinct_budgets(config.budgets)  # both schedules name runs by budget (a WSD twin was never trained)
     if config.schedule == "wsd":
-        config.data.check_files()
+        config.data.check_files(config.seq_len)
         return _design_wsd(config)
     law = require_nd_law(get_law(config.law) if law is None else law)
     law_name = law.name
     count = "non_embedding" if law.param_convention == "non_embedding" else "total"
     rule = get_rule(config.hyper_rule)
-    config.data.check_files()
+    config.data.check_files(config.seq_len)
     budgets = np.asarray(config.budgets, dtype=float)
     try:  # a LawEnsemble gives its point estimate's N*
         check_flops(budgets)

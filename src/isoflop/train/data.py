@@ -163,8 +163,12 @@ def _split_tail(tokens: np.ndarray, val_fraction: float):
 def _token_file(path: Path, dtype: str) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"data.paths: token file {path} does not exist")
-    if path.stat().st_size < np.dtype(dtype).itemsize:
+    size, itemsize = path.stat().st_size, np.dtype(dtype).itemsize
+    if size < itemsize:
         raise InputError(f"data.paths: token file {path} is empty")
+    if size % itemsize:  # NumPy's "Size of available data is not a multiple of the data-type size" named nothing
+        raise InputError(f"data.paths: token file {path} holds {size:,} bytes, not a whole number of {dtype} tokens "
+                         f"({itemsize} bytes each); check data.dtype")
     return np.memmap(path, dtype=np.dtype(dtype), mode="r")  # memory-mapped: only the sampled windows are read
 
 

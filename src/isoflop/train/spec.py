@@ -130,12 +130,40 @@ class DataSpec:
         if self.source == "tokens" and self.vocab_size is None:
             raise InputError("data.vocab_size: token files need their vocabulary size (e.g. 50257 for GPT-2)")
 
-    def check_files(self) -> None:
-        """Fail fast (at design time) on data files that are missing; emptiness is checked at load."""
-        for p in self.paths:
-            path = Path(p)
+    def check_files(self, seq_len: int | None = None) -> None:
+        """Fail fast, at design time, on data no run could train on (each run used to fail on it instead):
+        missing or empty files, token files that are not whole tokens of ``dtype``, a token folder without
+        train.bin and val.bin, more than two token files, and (given ``seq_len``) text too short for one
+        window of seq_len + 1 bytes in both its training and validation parts. Token ids are checked at load."""
+        paths = [Path(p) for p in self.paths]
+        for path in paths:
             if not (path.is_file() or (self.source == "tokens" and path.is_dir())):
                 raise InputError(f"data.paths: {path} does not exist")
+        if self.source == "text":
+            sizes = [path.stat().st_size for path in paths]
+            for path, size in zip(paths, sizes):
+                if size == 0:
+                    raise InputError(f"data.paths: {path} is empty")
+            shortest_part = sum(sizes) * min(self.val_fraction, 1 - self.val_fraction)
+            if seq_len is not None and shortest_part < seq_len + 1:
+                raise InputError(f"data.paths: {sum(sizes):,} bytes of text hold no window of seq_len + 1 = "
+                                 f"{seq_len + 1} bytes in both the training and the validation part "
+                                 f"(val_fraction {self.val_fraction:g}); give more text or a shorter seq_len")
+        if self.source == "tokens":
+            if len(paths) > 2:
+                raise InputError(f"data.paths: give one token file, a train/val pair or a folder, got {len(paths)} paths")
+            if len(paths) == 1 and paths[0].is_dir():
+                paths = [paths[0] / "train.bin", paths[0] / "val.bin"]
+            itemsize = np.dtype(self.dtype).itemsize
+            for path in paths:
+                if not path.is_file():
+                    raise InputError(f"data.paths: token file {path} does not exist")
+                size = path.stat().st_size
+                if size < itemsize:
+                    raise InputError(f"data.paths: token file {path} is empty")
+                if size % itemsize:
+                    raise InputError(f"data.paths: token file {path} holds {size:,} bytes, not a whole number of "
+                                     f"{self.dtype} tokens ({itemsize} bytes each); check data.dtype")
 
     @property
     def n_vocab(self) -> int:
