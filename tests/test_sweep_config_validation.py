@@ -49,11 +49,15 @@ BAD = {  # (replace this, with that) in GOOD, and the words the error must hold 
                           "data.val_fraction must be a finite number, got '0.1'"),
     "val_fraction-stdlib": ('[data]\nsource = "markov"\nn_states = 16\nconcentration = 0.3',
                             '[data]\nsource = "stdlib"\nval_fraction = 0.6', "at most 0.5; got 0.6"),
+    "vocab-stdlib": ('[data]\nsource = "markov"\nn_states = 16\nconcentration = 0.3',
+                     '[data]\nsource = "stdlib"\nvocab_size = 1000', "data.vocab_size: applies to token files"),
+    "sizes-and-spread": ("seq_len = 32", "seq_len = 32\nsizes = [4000, 8000]", "so sizes_per_budget, spread"),
     "budgets-twice": ("budgets = [2e9, 6e9]", "budgets = [2e9, 6e9, 2e9]",
                       "budgets: 2e+09 is given twice; give each budget once"),
     "budgets-same-id": ("budgets = [2e9, 6e9]", "budgets = [2e9, 2.0001e9]", "and 2e+09 both round to 2e9"),
     # a WSD sweep named both cooldowns alike: one folder, one run trained, the other reported "done" with its loss
-    "budgets-same-id-wsd": ("budgets = [2e9, 6e9]", 'budgets = [2e9, 2.0049e9]\nschedule = \"wsd\"\nsizes = [4000]',
+    "budgets-same-id-wsd": ("budgets = [2e9, 6e9]\nsizes_per_budget = 3\nspread = 2.0",
+                            'budgets = [2e9, 2.0049e9]\nschedule = "wsd"\nsizes = [4000]',
                             "and 2e+09 both round to 2e9"),
 }
 

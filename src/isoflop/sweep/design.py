@@ -246,6 +246,11 @@ class SweepConfig:
         if "budgets" not in d:
             raise InputError(f"{source}: missing key budgets (compute budgets in FLOPs, e.g. budgets = [1e11, 3e11])")
         check_types(cls, d, source)
+        defaults = {f.name: f.default for f in fields(cls)}
+        placing = sorted(k for k in ("sizes_per_budget", "spread", "center") if k in d and d[k] != defaults[k])
+        if d.get("sizes") is not None and placing:  # they place sizes around the prior's optimum: with fixed sizes they did nothing
+            raise InputError(f"{source}: sizes lists the model sizes, so {', '.join(placing)} (which place them around "
+                             f"the prior law's optimum) do not apply; give one or the other")
         if isinstance(d.get("data"), dict):
             check_types(DataSpec, d["data"], source, prefix="data.")
         try:

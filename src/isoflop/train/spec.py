@@ -129,6 +129,9 @@ class DataSpec:
                              f"so at most 0.5; got {self.val_fraction!r}")
         if self.source == "tokens" and self.vocab_size is None:
             raise InputError("data.vocab_size: token files need their vocabulary size (e.g. 50257 for GPT-2)")
+        if self.source != "tokens" and self.vocab_size is not None:  # it was ignored: bytes are 256, Markov n_states
+            raise InputError(f"data.vocab_size: applies to token files; source {self.source!r} has its own vocabulary "
+                             f"({'n_states' if self.source == 'markov' else '256 byte values'}); leave it out")
 
     def check_files(self, seq_len: int | None = None) -> None:
         """Fail fast, at design time, on data no run could train on (each run used to fail on it instead):
