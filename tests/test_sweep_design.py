@@ -265,3 +265,16 @@ def test_data_no_run_could_train_on_is_refused_at_design(tmp_path, files, data, 
     data = {**data, "paths": [str(tmp_path / p) for p in data["paths"]]}
     with pytest.raises(InputError, match=words):
         design_sweep(SweepConfig.from_dict({**BASE, "seq_len": 128, "data": data}))
+
+
+def test_the_time_estimate_counts_evaluation():
+    """16.7M sequences per evaluation were estimated at 3.3 minutes: the estimate counted training alone. The
+    oracle: ⌈steps / eval_every⌉ evaluations of eval_sequences × seq_len tokens at 2·N forward FLOPs each
+    (Kaplan et al. 2020, §2.1), beside 6·N·D of training."""
+    design = design_sweep(SweepConfig.from_dict({**BASE, "budgets": [1e11], "sizes_per_budget": 1,
+                                                  "eval_sequences": 4096}))
+    t = design.runs[0].train
+    evaluation = math.ceil(t.n_steps / t.eval_every) * 4096 * t.seq_len * 2 * t.n_params
+    assert design.estimate_seconds(1.0) == pytest.approx(6 * t.n_params * t.n_tokens + evaluation, rel=1e-12)
+    with pytest.raises(InputError, match="eval_sequences"):
+        SweepConfig.from_dict({**BASE, "eval_sequences": 1 << 24})

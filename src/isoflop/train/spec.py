@@ -296,6 +296,13 @@ class TrainSpec:
     def flops(self) -> float:
         return self.n_tokens * self.flops_per_token
 
+    @property
+    def eval_flops(self) -> float:
+        """Forward FLOPs of the run's evaluations (every ``eval_every`` steps and at the end, ``eval_sequences``
+        sequences each): a third of the training count per token (forward only, Kaplan et al. 2020, §2.1)."""
+        n_evals = self.n_steps // self.eval_every + (self.n_steps % self.eval_every != 0)
+        return n_evals * self.eval_sequences * self.seq_len * self.flops_per_token / 3.0
+
     def lr(self, step):
         """Learning rate of optimiser step ``step`` (0-based); see ``learning_rate`` / ``wsd_learning_rate``."""
         if self.schedule == "wsd":
