@@ -278,3 +278,11 @@ def test_the_time_estimate_counts_evaluation():
     assert design.estimate_seconds(1.0) == pytest.approx(6 * t.n_params * t.n_tokens + evaluation, rel=1e-12)
     with pytest.raises(InputError, match="eval_sequences"):
         SweepConfig.from_dict({**BASE, "eval_sequences": 1 << 24})
+
+
+def test_listed_sizes_are_total_parameters_whatever_the_prior():
+    """`sizes = [20000]` gave a 23,008-parameter model, but 32,600 under law = 'kaplan2020' (read as a
+    non-embedding count): listed sizes now mean total parameters with every prior, as in WSD sweeps."""
+    for law in ("besiroglu2024", "kaplan2020"):
+        run = design_sweep(SweepConfig.from_dict({"budgets": [1e10], "sizes": [20000], "head_dim": 8, "law": law})).runs[0]
+        assert abs(run.train.arch.n_params / 20000 - 1) <= 0.25  # within snap_tolerance of the total count

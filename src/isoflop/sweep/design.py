@@ -538,7 +538,10 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     for budget, centre in zip(budgets, centres):
         seen = set()
         for target in (config.sizes if config.sizes is not None else centre * config.spread**u):
-            arch = _snap_distinct(config, target, count, f"at budget {budget:.3g} FLOPs the target size",
+            # the grid's targets count parameters as the prior law does; listed sizes are total parameters,
+            # as a WSD sweep's are (kaplan2020 read them as non-embedding counts: 20,000 → 32,600 params)
+            arch = _snap_distinct(config, target, count if config.sizes is None else "total",
+                                  f"at budget {budget:.3g} FLOPs the target size",
                                   "raise budgets, lower spread or head_dim, or raise snap_tolerance", seen, warnings,
                                   f"budget {budget:.3g}")
             if arch is None:
