@@ -393,3 +393,20 @@ def test_check_result_never_raises_and_never_accepts_an_implausible_result(tmp_p
             assert not isinstance(result[key], bool) and np.isfinite(result[key]) and result[key] > 0
     else:
         assert problem.startswith(str(folder / "result.json"))
+
+
+def test_a_design_that_lost_runs_is_refused(tmp_path):
+    """A hand-edited sweep.json with "runs": [] made `status` report 0 runs and `run` do nothing (exit 0) while
+    the run folders stood beside it."""
+    import json
+
+    from isoflop.sweep.design import SweepConfig, design_sweep
+    from isoflop.sweep.store import init_sweep, sweep_state
+
+    design = design_sweep(SweepConfig.from_dict({"budgets": [1e11], "sizes_per_budget": 2, "head_dim": 8,
+                                                 "seq_len": 32}))
+    init_sweep(tmp_path / "s", design)
+    doc = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    (tmp_path / "s" / "sweep.json").write_text(json.dumps({**doc, "runs": []}))
+    with pytest.raises(InputError, match="holds 2 run folder"):
+        sweep_state(tmp_path / "s")

@@ -198,10 +198,21 @@ def _read_design(sweep_dir: Path) -> tuple[SweepDesign, list[str]]:
         raise InputError(f"{path}: holds a JSON {type(doc).__name__}, not a sweep design (an object with "
                          f"config and runs); restore it, or delete it to rebuild the design from the runs")
     try:
-        return SweepDesign.from_dict(doc), []
+        design = SweepDesign.from_dict(doc)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"{path}: not a sweep design ({type(exc).__name__}: {exc}); restore it, or delete it "
                          f"to rebuild the design from the runs") from None
+    # a hand-edited design that lost runs would report them nowhere (status: 0 runs; run: nothing to do)
+    listed = {r.run_id for r in design.runs}
+    runs_dir = sweep_dir / RUNS
+    unlisted = sorted(p.name for p in runs_dir.iterdir() if p.is_dir() and p.name not in listed
+                      and not p.name.startswith(".")) \
+        if runs_dir.is_dir() else []
+    if unlisted:
+        raise InputError(f"{path}: lists {len(listed)} runs, but {runs_dir} holds {len(unlisted)} run folder(s) it "
+                         f"does not name ({', '.join(unlisted[:3])}{'…' if len(unlisted) > 3 else ''}); restore "
+                         f"it, or delete it to rebuild the design from the runs")
+    return design, []
 
 
 def load_design(sweep_dir: str | Path) -> SweepDesign:
