@@ -1,6 +1,7 @@
 """Sweep design: grid placement, exact token budgets, hyper-parameter rules, and bad configs."""
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,7 @@ def test_budget_too_small_for_one_step_and_unsnappable_sizes():
     with pytest.raises(InputError, match="budgets: .* cannot pay for one optimiser step"):
         design_sweep(SweepConfig.from_dict({**BASE, "budgets": [1e7], "center": center, "sizes_per_budget": 1,
                                             "batch_tokens": 1024}))
-    with pytest.raises(InputError, match="sizes: .*cannot be snapped"):
+    with pytest.raises(InputError, match="budgets/center/spread .*cannot be snapped.*raise budgets or center"):
         design_sweep(SweepConfig.from_dict({**BASE, "head_dim": 64}))
 
 
@@ -286,3 +287,15 @@ def test_listed_sizes_are_total_parameters_whatever_the_prior():
     for law in ("besiroglu2024", "kaplan2020"):
         run = design_sweep(SweepConfig.from_dict({"budgets": [1e10], "sizes": [20000], "head_dim": 8, "law": law})).runs[0]
         assert abs(run.train.arch.n_params / 20000 - 1) <= 0.25  # within snap_tolerance of the total count
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"center": 1e-300}, "budgets/center/spread"),  # no sizes were given: "sizes:" blamed a key not in the file
+    ({"sizes": [1e-3]}, "sizes: "),
+    ({"schedule": "wsd", "sizes": [4000], "cooldown_fraction": 1e-6}, "raise the budget or cooldown_fraction"),
+    ({"data": {"source": "tokens", "paths": ["x.bin"], "vocab_size": 0}}, "data.vocab_size: a vocabulary"),
+])
+def test_errors_name_the_key_that_caused_them(config, words):
+    base = {k: v for k, v in BASE.items() if not ("sizes" in config and k in ("sizes_per_budget", "spread", "center"))}
+    with pytest.raises(InputError, match=re.escape(words)):
+        design_sweep(SweepConfig.from_dict({**base, **config}))

@@ -163,6 +163,9 @@ def _sweep_dir_for(target: Path, out_dir: Optional[Path]) -> Path:
         return target
     if not target.exists():
         raise InputError(f"{target}: no such sweep folder or config file")
+    if out_dir is None and target.with_suffix("") == target:  # its default folder would be the file itself
+        raise InputError(f"{target}: a config named without a suffix has no sweep folder beside it by default; "
+                         f"give --out FOLDER, or name it {target.name}.toml")
     design = design_sweep(SweepConfig.from_toml(target))
     sweep_dir = _out_folder("--out", out_dir) or target.with_suffix("")
     store.init_sweep(sweep_dir, design)

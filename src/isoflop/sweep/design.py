@@ -270,6 +270,9 @@ class SweepConfig:
             except ImportError:
                 raise InputError("config: reading TOML on Python 3.10 needs tomli (pip install tomli)") from None
         path = Path(path)
+        if path.is_dir():
+            raise InputError(f"config: {path} is a folder, not a TOML config (a sweep folder is read by `isoflop "
+                             f"sweep run` and `sweep status`)")
         if not path.is_file():
             raise InputError(f"config: {path} does not exist")
         try:
@@ -542,7 +545,9 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
             # as a WSD sweep's are (kaplan2020 read them as non-embedding counts: 20,000 → 32,600 params)
             arch = _snap_distinct(config, target, count if config.sizes is None else "total",
                                   f"at budget {budget:.3g} FLOPs the target size",
-                                  "raise budgets, lower spread or head_dim, or raise snap_tolerance", seen, warnings,
+                                  "raise budgets or center, lower spread or head_dim, or raise snap_tolerance"
+                                  if config.sizes is None else "give larger sizes, a smaller head_dim or seq_len, "
+                                  "or raise snap_tolerance", seen, warnings,
                                   f"budget {budget:.3g}")
             if arch is None:
                 continue
@@ -627,7 +632,8 @@ def _snap(config: SweepConfig, target: float, count: str, what: str, fix: str):
                                     aspect_ratio=config.aspect_ratio, head_dim=config.head_dim, count=count,
                                     tolerance=config.snap_tolerance, query_groups=config.query_groups, **block)
     except InputError as exc:
-        raise InputError(f"sizes: {what} {format_quantity(target)} parameters cannot be snapped to a shape "
+        key = "sizes" if config.sizes is not None else "budgets/center/spread (the grid around the prior's N*)"
+        raise InputError(f"{key}: {what} {format_quantity(target)} parameters cannot be snapped to a shape "
                          f"({exc}); {fix}") from None
 
 
@@ -663,8 +669,9 @@ def _design_wsd(config: SweepConfig) -> SweepDesign:
             branch = round(n_steps / (1 + f))
             if branch < 1 or n_steps - branch < 1:
                 raise InputError(f"budgets: {budget:.3g} FLOPs cannot pay for a stable step and a cooldown step "
-                                 f"of the {n_params:,}-parameter model ({tokens_per_step} tokens per step); "
-                                 f"raise the budget or lower batch_tokens/seq_len")
+                                 f"of the {n_params:,}-parameter model ({tokens_per_step} tokens per step, "
+                                 f"cooldown_fraction {f:g}); raise the budget or cooldown_fraction, or lower "
+                                 f"batch_tokens/seq_len")
             if branch in branches:
                 warnings.append(f"budget {budget:.3g}: the {n_params:,}-parameter model branches at the same step "
                                 f"as budget {branches[branch][0]:.3g}; kept once")

@@ -129,6 +129,8 @@ class DataSpec:
                              f"so at most 0.5; got {self.val_fraction!r}")
         if self.source == "tokens" and self.vocab_size is None:
             raise InputError("data.vocab_size: token files need their vocabulary size (e.g. 50257 for GPT-2)")
+        if self.vocab_size is not None and not (isinstance(self.vocab_size, int) and self.vocab_size >= 2):
+            raise InputError(f"data.vocab_size: a vocabulary of at least 2 tokens, got {self.vocab_size!r}")
         if self.source != "tokens" and self.vocab_size is not None:  # it was ignored: bytes are 256, Markov n_states
             raise InputError(f"data.vocab_size: applies to token files; source {self.source!r} has its own vocabulary "
                              f"({'n_states' if self.source == 'markov' else '256 byte values'}); leave it out")
