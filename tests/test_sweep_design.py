@@ -299,3 +299,17 @@ def test_errors_name_the_key_that_caused_them(config, words):
     base = {k: v for k, v in BASE.items() if not ("sizes" in config and k in ("sizes_per_budget", "spread", "center"))}
     with pytest.raises(InputError, match=re.escape(words)):
         design_sweep(SweepConfig.from_dict({**base, **config}))
+
+
+def test_errors_and_warnings_stay_readable():
+    """budgets = [-1e12] was shown as -1000000000000.0; batch_tokens = 1e300 put a 300-digit integer in the
+    error; sizes_per_budget = 200 printed 193 "kept once" lines."""
+    with pytest.raises(InputError, match=r"got -1e\+12$"):
+        SweepConfig.from_dict({**BASE, "budgets": [-1e12]})
+    with pytest.raises(InputError, match="cannot pay for one optimiser step") as err:
+        design_sweep(SweepConfig.from_dict({**BASE, "batch_tokens": 1e300}))
+    assert len(str(err.value)) < 300
+    design = design_sweep(SweepConfig.from_dict({**BASE, "budgets": [1e11], "sizes_per_budget": 200}))
+    folded = [w for w in design.warnings if "snapped" in w]
+    assert len(folded) == 6 and folded[-1].startswith("… and ")
+    assert int(folded[-1].split()[2]) + 5 + len(design.runs) == 200  # every target is a run or counted

@@ -85,7 +85,16 @@ def as_positive(name: str, value) -> np.ndarray:
 
 
 def _show(text) -> str:
-    return repr(text) if isinstance(text, str) else str(text)
+    """How an error shows a given value: text quoted, a number as written in science (-1e12, not
+    -1000000000000.0)."""
+    if isinstance(text, str):
+        return repr(text)
+    if isinstance(text, numbers.Real) and not isinstance(text, (bool, np.bool_)):
+        try:
+            return f"{float(text):.6g}"
+        except OverflowError:  # an int beyond any float (10**400)
+            return f"an integer of {len(str(abs(int(text))))} digits"
+    return str(text)
 
 
 def _parse(text, name: str) -> float:

@@ -114,6 +114,9 @@ def design_cmd(
         _out_folder("--out", out_dir)
         if device_flops is not None:
             flops_per_second = parse.number(device_flops, "--device-flops")
+            if flops_per_second < 1e6:  # a device slower than a 1990s PC: a unit slip (FLOP/s, not TFLOP/s)
+                raise InputError(f"--device-flops: sustained FLOP/s, at least 1e6 (a CPU core does ~1e10), got "
+                                 f"{flops_per_second:.3g}")
         else:
             flops_per_second = DEVICE_FLOPS[_check_choice("--device", device, tuple(DEVICE_FLOPS))]
         cfg = _config(config, dict(budgets=None if budgets is None else list(parse.numbers(budgets, "--budgets")),

@@ -559,7 +559,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
             _check_run_tokens(n_steps * tokens_per_step, n_params, budget)
             if n_steps < 1:
                 raise InputError(f"budgets: {budget:.3g} FLOPs cannot pay for one optimiser step of the "
-                                 f"{n_params:,}-parameter model ({tokens_per_step} tokens × "
+                                 f"{n_params:,}-parameter model ({tokens_per_step:.4g} tokens × "
                                  f"{flops_per_token:.3g} FLOPs/token = {tokens_per_step * flops_per_token:.3g} FLOPs); "
                                  f"raise the budget or lower batch_tokens/seq_len")
             if not _tokens_ok(config, n_steps * tokens_per_step, n_params):
@@ -576,7 +576,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     if not runs:  # every point filtered out: an empty sweep would "succeed" with nothing to train
         raise InputError(f"no grid point in range: every point of budgets {', '.join(f'{b:.3g}' for b in budgets)} "
                          f"falls outside {_filters(config)}; widen or remove these keys, or change budgets")
-    return SweepDesign(config=config, law=law_name, runs=tuple(runs), warnings=tuple(warnings))
+    return SweepDesign(config=config, law=law_name, runs=tuple(runs), warnings=_fold_collisions(warnings))
 
 
 def _filters(config: SweepConfig) -> str:
@@ -614,6 +614,21 @@ def _snap_distinct(config: SweepConfig, target: float, count: str, what: str, fi
         return None
     seen.add(arch.n_params)
     return arch
+
+
+SHOWN_COLLISIONS = 5  # "snapped to the same shape" lines shown; more are counted in one line
+
+
+def _fold_collisions(warnings: list) -> tuple[str, ...]:
+    """The design's warnings with its shape collisions folded past SHOWN_COLLISIONS (sizes_per_budget = 200
+    printed 193 "kept once" lines)."""
+    collisions = [w for w in warnings if "snapped to the same shape" in w]
+    if len(collisions) <= SHOWN_COLLISIONS:
+        return tuple(warnings)
+    rest = [w for w in warnings if "snapped to the same shape" not in w]
+    return (*rest, *collisions[:SHOWN_COLLISIONS],
+            f"… and {len(collisions) - SHOWN_COLLISIONS} more targets snapped to a neighbour's shape (kept once): "
+            f"there are fewer distinct shapes than sizes_per_budget asks for; lower it or raise spread")
 
 
 def _tokens_ok(config: SweepConfig, n_tokens: float, n_params: float) -> bool:
