@@ -346,3 +346,12 @@ def test_what_reading_the_curves_skipped_reaches_the_report(tmp_path):
     analysis = isoflop.analyse(runs, isoflop.FitOptions(), curves=curves)
     assert curves.warnings[0] in analysis.warnings
     assert html.escape(curves.warnings[0]) in isoflop.report(analysis).html()
+
+
+def test_report_numbers_keep_one_style_and_small_shares():
+    """The data table read "parameters N 4320 … 32.6K" (two styles in one range) and a diagnosis "compute
+    wasted 0.11% [0.00%, …]" (a small share rounded to nothing)."""
+    from isoflop.reporting.html import _fmt, _percent
+
+    assert (_fmt(4320), _fmt(32600), _fmt(999.5)) == ("4.32K", "32.6K", "999.5")
+    assert (_percent(0.0011), _percent(1.2e-5), _percent(0.5)) == ("0.11%", "0.0012%", "50%")

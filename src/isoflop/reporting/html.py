@@ -142,6 +142,11 @@ code { background: #f5f5f5; padding: 0 .2em; }
 """
 
 
+def _percent(fraction) -> str:
+    """3 significant figures, so a small share is not shown as 0.00 %."""
+    return f"{100 * float(fraction):.3g}%"
+
+
 def _fmt(value) -> str:
     if value is None:
         return "—"
@@ -150,7 +155,7 @@ def _fmt(value) -> str:
     value = float(value)
     if not np.isfinite(value):
         return str(value)
-    if abs(value) >= 1e4:
+    if abs(value) >= 1e3:  # one style on both ends of a range ("4320 … 32.6K" mixed two)
         return format_quantity(value) if abs(value) < 1e15 else f"{value:.3g}"
     return f"{value:.4g}"
 
@@ -296,8 +301,9 @@ def _diagnosis_section(d) -> str:
                                                       f"{_fmt(d['optimal']['n_tokens'])}"),
             ("compute a compute-optimal run needs for this loss",
              f"{_fmt(d['compute_equivalent_flops'])} {_interval(intervals.get('compute_equivalent_flops'))}"),
-            ("compute wasted", f"{d['wasted_fraction']:.2%} " + ("" if "wasted_fraction" not in intervals else
-                                                                  "[{:.2%}, {:.2%}]".format(*intervals["wasted_fraction"]))),
+            ("compute wasted", f"{_percent(d['wasted_fraction'])} " + (
+                "" if "wasted_fraction" not in intervals else
+                "[{}, {}]".format(*map(_percent, intervals["wasted_fraction"])))),
             ("limiting resource", _fmt(d["limiting"]))]
     return _kv(rows)
 
