@@ -52,6 +52,7 @@ BAD = {  # (replace this, with that) in GOOD, and the words the error must hold 
     "vocab-stdlib": ('[data]\nsource = "markov"\nn_states = 16\nconcentration = 0.3',
                      '[data]\nsource = "stdlib"\nvocab_size = 1000', "data.vocab_size: applies to token files"),
     "sizes-and-spread": ("seq_len = 32", "seq_len = 32\nsizes = [4000, 8000]", "so sizes_per_budget, spread"),
+    "data-seed-negative": ("n_states = 16", "n_states = 16\nseed = -3", "data.seed: a whole number from 0"),
     "budgets-twice": ("budgets = [2e9, 6e9]", "budgets = [2e9, 6e9, 2e9]",
                       "budgets: 2e+09 is given twice; give each budget once"),
     "budgets-same-id": ("budgets = [2e9, 6e9]", "budgets = [2e9, 2.0001e9]", "and 2e+09 both round to 2e9"),

@@ -118,6 +118,8 @@ class DataSpec:
             raise InputError(f"data.paths: source {self.source!r} needs at least one file in data.paths")
         if self.source == "markov" and not (isinstance(self.n_states, int) and 2 <= self.n_states <= 65536):
             raise InputError(f"data.n_states: must be an integer from 2 to 65536, got {self.n_states!r}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):  # NumPy's generator refused it at run time
+            raise InputError(f"data.seed: a whole number from 0 to 2^63 - 1, got {self.seed!r}")
         if not self.concentration > 0:
             raise InputError(f"data.concentration: must be positive, got {self.concentration!r}")
         if self.dtype not in ("uint16", "uint32"):
