@@ -468,7 +468,8 @@ def test_save_fit_writes_what_fit_save_writes(tmp_path):
     assert set(py) - {"name"} == set(cli) - {"name"}
     assert py["params"] == cli["params"] and py["verdict"] == cli["verdict"]
     assert [n for n in py["notes"] if not n.startswith("approach 1")] == cli["notes"]  # `fit` runs no approach 1
-    assert py["provenance"]["command"] == "isoflop.save_fit" and py["provenance"]["isoflop_version"] == isoflop.__version__
+    assert py["provenance"]["command"] == "isoflop.save_fit"
+    assert py["provenance"]["isoflop_version"] == isoflop.__version__
 
 
 def test_models_and_sweep_status_come_from_import_isoflop(tmp_path):

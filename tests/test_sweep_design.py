@@ -253,7 +253,8 @@ def test_relative_data_paths_are_stored_absolute(tmp_path, monkeypatch):
 @pytest.mark.parametrize("files, data, words", [
     ({"empty.txt": b""}, {"source": "text", "paths": ["empty.txt"]}, "is empty"),
     ({"short.txt": b"x" * 200}, {"source": "text", "paths": ["short.txt"]}, "no window of seq_len"),
-    ({"tok/train.bin": b"\0\0" * 100}, {"source": "tokens", "paths": ["tok"], "vocab_size": 50}, "val.bin does not exist"),
+    ({"tok/train.bin": b"\0\0" * 100}, {"source": "tokens", "paths": ["tok"], "vocab_size": 50},
+     "val.bin does not exist"),
     ({"a.bin": b"\0\0", "b.bin": b"\0\0", "c.bin": b"\0\0"},
      {"source": "tokens", "paths": ["a.bin", "b.bin", "c.bin"], "vocab_size": 50}, "got 3 paths"),
     ({"odd.bin": b"\0\0\0"}, {"source": "tokens", "paths": ["odd.bin"], "vocab_size": 50}, "not a whole number"),
@@ -285,7 +286,8 @@ def test_listed_sizes_are_total_parameters_whatever_the_prior():
     """`sizes = [20000]` gave a 23,008-parameter model, but 32,600 under law = 'kaplan2020' (read as a
     non-embedding count): listed sizes now mean total parameters with every prior, as in WSD sweeps."""
     for law in ("besiroglu2024", "kaplan2020"):
-        run = design_sweep(SweepConfig.from_dict({"budgets": [1e10], "sizes": [20000], "head_dim": 8, "law": law})).runs[0]
+        config = SweepConfig.from_dict({"budgets": [1e10], "sizes": [20000], "head_dim": 8, "law": law})
+        run = design_sweep(config).runs[0]
         assert abs(run.train.arch.n_params / 20000 - 1) <= 0.25  # within snap_tolerance of the total count
 
 

@@ -440,10 +440,11 @@ def tokens_for_loss(law, n_params, target_loss, unique_tokens=None, percentiles=
     try:
         return _ensemble(_tokens_for_loss, law, fields, percentiles, n_params, target, unique_tokens)
     except InputError as exc:  # the law reaches it, some members do not: the interval has no upper end
+        member_said = str(exc).split("; choose")[0]
         raise InputError(f"target loss {_plain(target)}: the fitted law reaches it with "
                          f"{format_quantity(np.max(point.n_tokens))} tokens, but some of its bootstrap members "
-                         f"cannot ({str(exc).split('; choose')[0]}), so the interval has no upper end; choose a higher target or a larger "
-                         f"model") from None
+                         f"cannot ({member_said}), so the interval has no upper end; choose a higher target or a "
+                         f"larger model") from None
 
 
 # -------------------------------------------------------------------------------------- inference-aware
@@ -909,10 +910,12 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         raise InputError("give a budget in FLOPs or in days (with a cluster), not both")
     if days is not None:
         if cluster is None:
-            raise InputError("days (--days) need a cluster (cluster=, or --gpu and --gpus) to turn wall-clock time into FLOPs")
+            raise InputError("days (--days) need a cluster (cluster=, or --gpu and --gpus) to turn wall-clock time "
+                             "into FLOPs")
         flops = float(cluster.flops_for_days(days))
     if inference_tokens is None:
-        for name, value in (("match_flops (--match-flops)", match_flops), ("inference_mfu (--inference-mfu)", inference_mfu),
+        for name, value in (("match_flops (--match-flops)", match_flops),
+                            ("inference_mfu (--inference-mfu)", inference_mfu),
                             ("inference_usd_per_gpu_hour (--inference-usd-per-gpu-hour)", inference_usd_per_gpu_hour)):
             if value is not None:
                 raise InputError(f"{name} applies to inference-aware plans only: give inference_tokens "

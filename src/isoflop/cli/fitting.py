@@ -62,7 +62,8 @@ def fit_progress(show: bool, form: str, n_rows: int, n_resamples: int):
 
 
 def fit_cmd(
-    runs: Path = typer.Argument(..., parser=parse.path, metavar="RUNS", help="Runs: CSV, JSONL, JSON or Parquet file, or a sweep folder."),
+    runs: Path = typer.Argument(..., parser=parse.path,
+                                metavar="RUNS", help="Runs: CSV, JSONL, JSON or Parquet file, or a sweep folder."),
     form: str = typer.Option("chinchilla", metavar="FORM", help=FORM_HELP),
     columns: Optional[str] = typer.Option(None, metavar="MAP", help=COLUMNS_HELP),
     param_convention: str = typer.Option("total", metavar="NAME", help=CONVENTION_HELP),
@@ -79,7 +80,8 @@ def fit_cmd(
     backtest_above: Optional[str] = typer.Option(None, metavar="FLOPS", help="Fit below these FLOPs, score the runs "
                                                  "above."),
     isoflop_profiles: bool = typer.Option(False, "--isoflop", help="Also fit approach 2 (IsoFLOP profiles)."),
-    save: Optional[Path] = typer.Option(None, parser=parse.path, metavar="FIT.json", help="Save the fit (and its bootstrap ensemble) "
+    save: Optional[Path] = typer.Option(None, parser=parse.path,
+                                        metavar="FIT.json", help="Save the fit (and its bootstrap ensemble) "
                                         "for plan/loss/diagnose/frontier --fit."),
     base: str = typer.Option("muennighoff2023", metavar="NAME|fit", help=BASE_HELP),
     allow_unidentified: bool = typer.Option(False, "--allow-unidentified", help=ALLOW_HELP),
@@ -182,10 +184,12 @@ def _print_selection(selection: dict) -> None:
 
 
 def ingest_cmd(
-    source: Path = typer.Argument(..., parser=parse.path, metavar="SOURCE", help="TensorBoard log folder or event file, W&B CSV export "
+    source: Path = typer.Argument(..., parser=parse.path,
+                                  metavar="SOURCE", help="TensorBoard log folder or event file, W&B CSV export "
                                   "or run history (CSV/JSONL/JSON), HF trainer_state.json (or a folder of them), "
                                   "or a curves table."),
-    out_path: Path = typer.Option(..., "--out", parser=parse.path, metavar="FILE", help="Write the runs here: .parquet, .csv or "
+    out_path: Path = typer.Option(..., "--out", parser=parse.path,
+                                  metavar="FILE", help="Write the runs here: .parquet, .csv or "
                                   ".jsonl."),
     params: Optional[str] = typer.Option(None, metavar="N", help="Parameters of every run (1.2e8), or per run: "
                                          "a=1e8,b=3e8."),
@@ -205,7 +209,8 @@ def ingest_cmd(
     planned_steps: Optional[str] = typer.Option(None, metavar="STEPS", help="Steps the learning-rate schedule was "
                                                 "built for (every run or per run); runs that stopped short are "
                                                 "flagged by approach 1."),
-    meta: Optional[Path] = typer.Option(None, parser=parse.path, metavar="FILE", help="Table of run_id with n_params, tokens_per_step, "
+    meta: Optional[Path] = typer.Option(None, parser=parse.path,
+                                        metavar="FILE", help="Table of run_id with n_params, tokens_per_step, "
                                         "batch_size, seq_len, planned_steps per run."),
     run_id: Optional[str] = typer.Option(None, metavar="NAME", help="Name of the run of a one-run source (default: "
                                          "its file or folder name)."),
@@ -255,10 +260,12 @@ def ingest_cmd(
 
 
 def report_cmd(
-    source: Path = typer.Argument(..., parser=parse.path, metavar="SOURCE", help="Runs (CSV, JSONL, JSON or Parquet; curves from "
+    source: Path = typer.Argument(..., parser=parse.path,
+                                  metavar="SOURCE", help="Runs (CSV, JSONL, JSON or Parquet; curves from "
                                   "`isoflop ingest` too), a sweep folder, a demo's output folder, or a fit saved "
                                   "by `isoflop fit --save`."),
-    out_path: Path = typer.Option(Path("report.html"), "--out", parser=parse.path, metavar="FILE.html", help="The HTML file to write "
+    out_path: Path = typer.Option(Path("report.html"), "--out", parser=parse.path,
+                                  metavar="FILE.html", help="The HTML file to write "
                                   "(self-contained)."),
     budgets: str = typer.Option("1e21,1e22,1e23", metavar="FLOPS,...", help="Budgets in FLOPs to plan for, "
                                 "comma-separated."),
@@ -279,7 +286,8 @@ def report_cmd(
                                                  "the runs above (default: hold out the largest budgets)."),
     smooth: float = typer.Option(0.0, metavar="WIDTH", help="Approach 1: smooth each curve over ± this in log "
                                  "compute (e.g. 0.1)."),
-    figures: Optional[Path] = typer.Option(None, parser=parse.path, metavar="FOLDER", help="Also save every figure as PNG and SVG in "
+    figures: Optional[Path] = typer.Option(None, parser=parse.path,
+                                           metavar="FOLDER", help="Also save every figure as PNG and SVG in "
                                            "this folder."),
     title: Optional[str] = typer.Option(None, metavar="TEXT", help="Title of the page."),
     base: str = typer.Option("muennighoff2023", metavar="NAME|fit", help=BASE_HELP),

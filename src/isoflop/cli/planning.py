@@ -167,7 +167,8 @@ def frontier_cmd(
     law: Optional[str] = LAW_OPTION,
     fit: Optional[Path] = FIT_OPTION,
     allow_unidentified: bool = ALLOW_OPTION,
-    csv_path: Optional[Path] = typer.Option(None, "--csv", parser=parse.path, metavar="FILE.csv", help="Also write the table to this "
+    csv_path: Optional[Path] = typer.Option(None, "--csv", parser=parse.path,
+                                            metavar="FILE.csv", help="Also write the table to this "
                                             "CSV file."),
     as_json: bool = JSON_OPTION,
 ):

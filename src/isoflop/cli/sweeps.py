@@ -105,7 +105,8 @@ def design_cmd(
     device: str = typer.Option("cpu", metavar="cpu|cuda", help="Device for the time estimate."),
     device_flops: Optional[str] = typer.Option(None, metavar="FLOP/S", help="Sustained FLOP/s for the time "
                                                "estimate."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", parser=parse.path, metavar="FOLDER", help="Also create the sweep folder "
+    out_dir: Optional[Path] = typer.Option(None, "--out", parser=parse.path,
+                                           metavar="FOLDER", help="Also create the sweep folder "
                                            "here."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
@@ -177,9 +178,11 @@ def _sweep_dir_for(target: Path, out_dir: Optional[Path]) -> Path:
 
 @sweep_app.command("run")
 def run_cmd(
-    target: Path = typer.Argument(..., parser=parse.path, metavar="SWEEP_DIR|CONFIG.toml", help="A sweep folder, or a TOML config to "
+    target: Path = typer.Argument(..., parser=parse.path,
+                                  metavar="SWEEP_DIR|CONFIG.toml", help="A sweep folder, or a TOML config to "
                                   "design and run."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", parser=parse.path, metavar="FOLDER", help="Sweep folder for a config "
+    out_dir: Optional[Path] = typer.Option(None, "--out", parser=parse.path,
+                                           metavar="FOLDER", help="Sweep folder for a config "
                                            "(default: next to it)."),
     executor: str = typer.Option("local", metavar="local|ray", help="local (one process; one per GPU) or ray "
                                  "(RAY_ADDRESS or a local Ray)."),
@@ -245,7 +248,8 @@ def status_cmd(
 
 
 def demo_cmd(
-    out_dir: Path = typer.Option(Path("isoflop-demo"), "--out", parser=parse.path, metavar="FOLDER", help="Folder for the sweep, "
+    out_dir: Path = typer.Option(Path("isoflop-demo"), "--out", parser=parse.path,
+                                 metavar="FOLDER", help="Folder for the sweep, "
                                  "fit.json, summary.json and report.html."),
     device: str = typer.Option("auto", metavar="auto|cpu|cuda", help="Where to train."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),

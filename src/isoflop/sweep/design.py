@@ -248,7 +248,7 @@ class SweepConfig:
         check_types(cls, d, source)
         defaults = {f.name: f.default for f in fields(cls)}
         placing = sorted(k for k in ("sizes_per_budget", "spread", "center") if k in d and d[k] != defaults[k])
-        if d.get("sizes") is not None and placing:  # they place sizes around the prior's optimum: with fixed sizes they did nothing
+        if d.get("sizes") is not None and placing:  # they place the grid: beside fixed sizes they did nothing
             raise InputError(f"{source}: sizes lists the model sizes, so {', '.join(placing)} (which place them around "
                              f"the prior law's optimum) do not apply; give one or the other")
         if isinstance(d.get("data"), dict):

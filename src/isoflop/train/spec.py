@@ -158,7 +158,8 @@ class DataSpec:
                                  f"(val_fraction {self.val_fraction:g}); give more text or a shorter seq_len")
         if self.source == "tokens":
             if len(paths) > 2:
-                raise InputError(f"data.paths: give one token file, a train/val pair or a folder, got {len(paths)} paths")
+                raise InputError(f"data.paths: give one token file, a train/val pair or a folder, got "
+                                 f"{len(paths)} paths")
             if len(paths) == 1 and paths[0].is_dir():
                 paths = [paths[0] / "train.bin", paths[0] / "val.bin"]
             itemsize = np.dtype(self.dtype).itemsize
