@@ -315,3 +315,13 @@ def test_errors_and_warnings_stay_readable():
     folded = [w for w in design.warnings if "snapped" in w]
     assert len(folded) == 6 and folded[-1].startswith("… and ")
     assert int(folded[-1].split()[2]) + 5 + len(design.runs) == 200  # every target is a run or counted
+
+
+def test_runs_of_a_few_steps_are_noted():
+    """seq_len = 1,048,576 designed runs of 2-4 steps of one sequence each, in silence."""
+    design = design_sweep(SweepConfig.from_dict({**BASE, "budgets": [1e11], "sizes_per_budget": 1,
+                                                  "block": "llama", "seq_len": 262144}))
+    steps = design.runs[0].train.n_steps
+    assert steps < 20 and any(f"fewer than 20 optimiser steps (fewest: {design.runs[0].run_id}, {steps})" in w
+                              for w in design.warnings)
+    assert not any("optimiser steps" in w for w in design_sweep(SweepConfig.from_dict(BASE)).warnings)

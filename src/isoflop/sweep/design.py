@@ -30,7 +30,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import UnionType
 from typing import Union, get_args, get_origin, get_type_hints
@@ -514,7 +514,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     _check_distinct_budgets(config.budgets)  # both schedules name runs by budget (a WSD twin was never trained)
     if config.schedule == "wsd":
         config.data.check_files(config.seq_len)
-        return _design_wsd(config)
+        return _noting_short_runs(_design_wsd(config))
     law = require_nd_law(get_law(config.law) if law is None else law)
     law_name = law.name
     count = "non_embedding" if law.param_convention == "non_embedding" else "total"
@@ -576,7 +576,8 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     if not runs:  # every point filtered out: an empty sweep would "succeed" with nothing to train
         raise InputError(f"no grid point in range: every point of budgets {', '.join(f'{b:.3g}' for b in budgets)} "
                          f"falls outside {_filters(config)}; widen or remove these keys, or change budgets")
-    return SweepDesign(config=config, law=law_name, runs=tuple(runs), warnings=_fold_collisions(warnings))
+    return _noting_short_runs(SweepDesign(config=config, law=law_name, runs=tuple(runs),
+                                          warnings=_fold_collisions(warnings)))
 
 
 def _filters(config: SweepConfig) -> str:
@@ -614,6 +615,22 @@ def _snap_distinct(config: SweepConfig, target: float, count: str, what: str, fi
         return None
     seen.add(arch.n_params)
     return arch
+
+
+FEW_STEPS = 20  # runs of fewer optimiser steps are mostly warm-up: their loss says little about the law
+
+
+def _noting_short_runs(design: SweepDesign) -> SweepDesign:
+    """``design``, with a warning when runs train for fewer than FEW_STEPS optimiser steps (seq_len = 1048576
+    designed runs of 2-4 steps of one sequence, in silence)."""
+    short = [r for r in design.runs if r.train.n_steps < FEW_STEPS]
+    if not short:
+        return design
+    fewest = min(short, key=lambda r: r.train.n_steps)
+    note = (f"{len(short)} run(s) train for fewer than {FEW_STEPS} optimiser steps (fewest: {fewest.run_id}, "
+            f"{fewest.train.n_steps}); their losses say little about the law: raise budgets, or lower "
+            f"batch_tokens or seq_len")
+    return replace(design, warnings=(*design.warnings, note))
 
 
 SHOWN_COLLISIONS = 5  # "snapped to the same shape" lines shown; more are counted in one line
