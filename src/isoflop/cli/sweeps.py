@@ -38,6 +38,9 @@ def _config(path: Optional[Path], overrides: dict) -> SweepConfig:
     if path is not None:
         d = SweepConfig.from_toml(path).to_dict()
     given = {k: v for k, v in overrides.items() if v is not None}
+    # the file alone was checked above, so a value refused now came from a flag: say so (`--spread nan` was
+    # blamed on the file)
+    source = "flags" if path is None or given else str(path)
     data = dict(d.get("data", {}))
     for key in ("source", "paths", "n_states"):
         if key in given:
@@ -47,7 +50,7 @@ def _config(path: Optional[Path], overrides: dict) -> SweepConfig:
     d.update(given)
     if "budgets" not in d:
         raise InputError("budgets: give --budgets 1e11,3e11,1e12 or a config file with budgets = [...]")
-    return SweepConfig.from_dict(d, source=str(path) if path else "flags")
+    return SweepConfig.from_dict(d, source=source)
 
 
 def _duration(seconds: float) -> str:
