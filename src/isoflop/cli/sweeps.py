@@ -23,8 +23,6 @@ sweep_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, ri
                         context_settings={"help_option_names": ["-h", "--help"]},
                         help="Design and run IsoFLOP sweeps of small GPTs (running needs the 'train' extra).")
 
-DEVICES = ("auto", "cpu", "cuda")
-
 
 def _check_choice(option: str, given: str, choices) -> str:
     if given not in choices:
@@ -265,8 +263,8 @@ def demo_cmd(
 
     with user_errors():
         _out_folder("--out", out_dir)
-        _check_choice("--device", device, DEVICES)
-        # before anything is written: `--device cuda` without a GPU wrote 33 run folders, then refused
+        # before anything is written (`--device cuda` without a GPU wrote 33 run folders, then refused); it
+        # checks the device's name too
         check_run_options(device=device, workers=DEMO_WORKERS)
         design = demo_design()
         if not as_json:

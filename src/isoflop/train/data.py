@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .spec import DataSpec
+from .spec import DataSpec, check_token_file
 
 # Folders left out of the stdlib corpus: installed third-party packages (they differ between machines)
 # and the test suites (large, and full of deliberately odd bytes).
@@ -161,14 +161,7 @@ def _split_tail(tokens: np.ndarray, val_fraction: float):
 
 
 def _token_file(path: Path, dtype: str) -> np.ndarray:
-    if not path.is_file():
-        raise InputError(f"data.paths: token file {path} does not exist")
-    size, itemsize = path.stat().st_size, np.dtype(dtype).itemsize
-    if size < itemsize:
-        raise InputError(f"data.paths: token file {path} is empty")
-    if size % itemsize:  # NumPy's "Size of available data is not a multiple of the data-type size" named nothing
-        raise InputError(f"data.paths: token file {path} holds {size:,} bytes, not a whole number of {dtype} tokens "
-                         f"({itemsize} bytes each); check data.dtype")
+    check_token_file(path, dtype)
     return np.memmap(path, dtype=np.dtype(dtype), mode="r")  # memory-mapped: only the sampled windows are read
 
 
@@ -187,15 +180,7 @@ def load_source(spec: DataSpec):
     if spec.source == "text":
         train, val = _split_tail(_read_bytes(spec.paths), spec.val_fraction)
         return CorpusSource(train, val, 256, f"text files ({len(spec.paths)})")
-    # tokens: a folder with train.bin/val.bin, [train, val], or one file split at its tail
-    paths = [Path(p) for p in spec.paths]
-    if len(paths) == 1 and paths[0].is_dir():
-        paths = [paths[0] / "train.bin", paths[0] / "val.bin"]
+    paths = spec.token_files()  # one file split at its tail, or [train, val]
     arrays = [_token_file(p, spec.dtype) for p in paths]
-    if len(arrays) == 1:
-        train, val = _split_tail(arrays[0], spec.val_fraction)
-    elif len(arrays) == 2:
-        train, val = arrays
-    else:
-        raise InputError(f"data.paths: give one token file, a train/val pair or a folder, got {len(paths)} paths")
+    train, val = _split_tail(arrays[0], spec.val_fraction) if len(arrays) == 1 else arrays
     return CorpusSource(train, val, spec.n_vocab, f"token files {', '.join(map(str, paths))}")

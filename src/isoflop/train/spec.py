@@ -84,6 +84,19 @@ def wsd_learning_rate(step, *, peak_lr: float, warmup_steps: int, n_steps: int, 
     return float(lr) if lr.ndim == 0 else lr
 
 
+def check_token_file(path: Path, dtype: str) -> None:
+    """A token file that exists and holds a whole, non-zero number of ``dtype`` tokens (NumPy's "Size of
+    available data is not a multiple of the data-type size" named no file); at design and at load."""
+    if not path.is_file():
+        raise InputError(f"data.paths: token file {path} does not exist")
+    size, itemsize = path.stat().st_size, np.dtype(dtype).itemsize
+    if size < itemsize:
+        raise InputError(f"data.paths: token file {path} is empty")
+    if size % itemsize:
+        raise InputError(f"data.paths: token file {path} holds {size:,} bytes, not a whole number of {dtype} tokens "
+                         f"({itemsize} bytes each); check data.dtype")
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """Where tokens come from.
@@ -157,21 +170,18 @@ class DataSpec:
                                  f"{seq_len + 1} bytes in both the training and the validation part "
                                  f"(val_fraction {self.val_fraction:g}); give more text or a shorter seq_len")
         if self.source == "tokens":
-            if len(paths) > 2:
-                raise InputError(f"data.paths: give one token file, a train/val pair or a folder, got "
-                                 f"{len(paths)} paths")
-            if len(paths) == 1 and paths[0].is_dir():
-                paths = [paths[0] / "train.bin", paths[0] / "val.bin"]
-            itemsize = np.dtype(self.dtype).itemsize
-            for path in paths:
-                if not path.is_file():
-                    raise InputError(f"data.paths: token file {path} does not exist")
-                size = path.stat().st_size
-                if size < itemsize:
-                    raise InputError(f"data.paths: token file {path} is empty")
-                if size % itemsize:
-                    raise InputError(f"data.paths: token file {path} holds {size:,} bytes, not a whole number of "
-                                     f"{self.dtype} tokens ({itemsize} bytes each); check data.dtype")
+            for path in self.token_files():
+                check_token_file(path, self.dtype)
+
+    def token_files(self) -> list[Path]:
+        """The token files of a ``tokens`` source: one (split at its tail), a [train, val] pair, or a folder's
+        train.bin and val.bin."""
+        paths = [Path(p) for p in self.paths]
+        if len(paths) > 2:
+            raise InputError(f"data.paths: give one token file, a train/val pair or a folder, got {len(paths)} paths")
+        if len(paths) == 1 and paths[0].is_dir():
+            return [paths[0] / "train.bin", paths[0] / "val.bin"]
+        return paths
 
     @property
     def n_vocab(self) -> int:
