@@ -389,7 +389,10 @@ def _data_optimal(law, unique_tokens, rel_improvement) -> DataOptimalPlan:
                            n_tokens=knee.n_tokens, loss=knee.loss, law=law.name)
 
 
-def data_optimal(law, unique_tokens, rel_improvement: float = 0.005,
+DEFAULT_REL_IMPROVEMENT = 0.005  # the data-optimal plan stops where doubling compute gains less than 0.5 %
+
+
+def data_optimal(law, unique_tokens, rel_improvement: float = DEFAULT_REL_IMPROVEMENT,
                  percentiles=DEFAULT_PERCENTILES) -> DataOptimalPlan:
     """The best loss ``unique_tokens`` can reach (C → ∞) and the budget where a doubling of compute stops
     paying ``rel_improvement`` (default 0.5 %) of the loss, with the optimal N, D and epochs there.
@@ -934,7 +937,7 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
     if n_params is not None and target_loss is not None and len(given) == 2:
         kind, result = "tokens-for-loss", tokens_for_loss(law, n_params, target_loss, unique_tokens, percentiles)
     elif not given and unique_tokens is not None:
-        kind, result = "data-optimal", data_optimal(law, unique_tokens, 0.005 if rel_improvement is None
+        kind, result = "data-optimal", data_optimal(law, unique_tokens, DEFAULT_REL_IMPROVEMENT if rel_improvement is None
                                                     else rel_improvement, percentiles)
     elif len(given) != 1:
         raise InputError("give exactly one of --flops, --params, --tokens, --target-loss (or --gpu, --gpus and "

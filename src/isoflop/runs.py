@@ -125,9 +125,10 @@ def read_frame(path: str | Path) -> pd.DataFrame:
             try:
                 return pd.read_json(path, lines=True)
             except (ValueError, TypeError):  # pandas names a byte offset: find the line a person can open
-                if _unterminated_last_line(path) is not None and _bad_json_line(path) == _LAST_LINE_CUT:
+                problem = _bad_json_line(path)
+                if problem == _LAST_LINE_CUT:  # only the last line, without its newline, fails: a cut file
                     return _read_jsonl_without_last_line(path)
-                raise InputError(f"{path}: {_bad_json_line(path)}") from None
+                raise InputError(f"{path}: {problem}") from None
         if suffix == ".json":
             return pd.DataFrame(json.loads(path.read_text(encoding="utf-8-sig")))
         if suffix in (".parquet", ".pq"):

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..planning import budgets as make_budgets
 from ..planning import LABELS as FRONTIER_LABELS
-from ..planning import diagnose, frontier, plan
+from ..planning import DEFAULT_REL_IMPROVEMENT, diagnose, frontier, plan
 from ..answers import diagnosis_with_evidence, evidence_of, frontier_with_evidence, plan_with_evidence
 from ..errors import InputError
 from ..flops import CONVENTIONS, Architecture
@@ -99,7 +99,7 @@ def plan_cmd(
                                                                "accelerator-hour."),
     rel_improvement: Optional[float] = typer.Option(None, metavar="FRACTION", help="Data-optimal plan: stop where "
                                                     "doubling compute gains less than this fraction of the loss "
-                                                    "(default 0.005)."),
+                                                    f"(default {DEFAULT_REL_IMPROVEMENT:g})."),
     law: Optional[str] = LAW_OPTION,
     fit: Optional[Path] = FIT_OPTION,
     allow_unidentified: bool = ALLOW_OPTION,
