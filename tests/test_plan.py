@@ -1,5 +1,7 @@
 """Planning and diagnosis against closed forms and the Chinchilla/Gopher examples."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -205,3 +207,14 @@ def test_budgets_whose_optimum_is_below_the_model_floor_are_refused():
         with pytest.raises(InputError, match="below 1,000") as err:
             call()
         assert float(str(err.value).rsplit(" at ", 1)[1].split()[0]) == pytest.approx(reach, rel=2e-3)
+
+
+@pytest.mark.parametrize("alpha, beta", [(0.0, 0.3), (0.3, 0.0)])
+def test_a_law_with_an_exponent_of_zero_cannot_plan(alpha, beta):
+    """An exponent of 0 is allowed in a law (a fit on its bound), but its optimum is degenerate: α = 0 planned
+    n_params 0 on n_tokens inf with a NumPy warning, and β = 0 raised ZeroDivisionError."""
+    law = ChinchillaLaw(E=1.7, A=400.0, B=400.0, alpha=alpha, beta=beta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match="0 or unbounded"):
+            isoflop_plan(law, flops=1e21)

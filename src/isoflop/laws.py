@@ -149,8 +149,9 @@ class ChinchillaLaw:
 
     @property
     def G(self):
-        """G = (α·A / (β·B))^(1/(α+β)) (Hoffmann et al. 2022, eq. 4)."""
-        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+        """G = (α·A / (β·B))^(1/(α+β)) (Hoffmann et al. 2022, eq. 4); in NumPy arithmetic, so an exponent of 0
+        (allowed: a fit on its bound) gives 0 or inf, which the planners refuse, not a ZeroDivisionError."""
+        return np.divide(self.alpha * self.A, self.beta * self.B) ** np.divide(1.0, self.alpha + self.beta)
 
     def compute_optimal(self, flops):
         """Closed-form minimiser of L subject to 6·N·D = C (Hoffmann et al. 2022, eq. 4):

@@ -186,8 +186,18 @@ def _compute_optimal(law, flops) -> Allocation:
 
 def compute_optimal(law, flops, percentiles=DEFAULT_PERCENTILES) -> Allocation:
     """The loss-minimising (N, D) with 6·N·D = ``flops`` (approach 3: Hoffmann et al. 2022, §3.3 and eq. 4;
-    each law's ``compute_optimal`` cites its closed form). Vectorised over arrays of budgets."""
-    return _ensemble(_compute_optimal, law, ("n_params", "n_tokens", "loss"), percentiles, check_flops(flops))
+    each law's ``compute_optimal`` cites its closed form). Vectorised over arrays of budgets.
+
+    A law with an exponent of 0 (a fit on its bound) has no optimum: N* is 0 or unbounded. It is refused (it
+    planned n_params 0 on n_tokens inf, with a NumPy division warning)."""
+    flops = check_flops(flops)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        result = _ensemble(_compute_optimal, law, ("n_params", "n_tokens", "loss"), percentiles, flops)
+    n_params = np.asarray(result.n_params, float)
+    if not np.all(np.isfinite(n_params) & (n_params > 0) & np.isfinite(np.asarray(result.n_tokens, float))):
+        raise InputError(f"{law.name}: its compute-optimal size is 0 or unbounded (an exponent of 0, a fit on its "
+                         f"bound: the runs cannot say how loss falls with parameters or tokens); it cannot plan")
+    return result
 
 
 def _sensible_size(result, law, question: str):

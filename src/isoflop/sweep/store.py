@@ -205,9 +205,10 @@ def _read_design(sweep_dir: Path) -> tuple[SweepDesign, list[str]]:
     # a hand-edited design that lost runs would report them nowhere (status: 0 runs; run: nothing to do)
     listed = {r.run_id for r in design.runs}
     runs_dir = sweep_dir / RUNS
-    unlisted = sorted(p.name for p in runs_dir.iterdir() if p.is_dir() and p.name not in listed
-                      and not p.name.startswith(".")) \
-        if runs_dir.is_dir() else []
+    unlisted = []
+    if runs_dir.is_dir():
+        unlisted = sorted(p.name for p in runs_dir.iterdir()
+                          if p.is_dir() and p.name not in listed and not p.name.startswith("."))
     if unlisted:
         raise InputError(f"{path}: lists {len(listed)} runs, but {runs_dir} holds {len(unlisted)} run folder(s) it "
                          f"does not name ({', '.join(unlisted[:3])}{'…' if len(unlisted) > 3 else ''}); restore "
