@@ -23,6 +23,7 @@ from .fitting.bootstrap import MAX_RESAMPLES
 from .fitting.envelope import check_smooth
 from .fitting.identify import require_identified
 from .fitting.parametric import DEFAULT_DELTA, FORMS, FitResult
+from .fitting.repetition import DEFAULT_BASE
 from .answers import Evidence, diagnosis_with_evidence, plan_with_evidence
 from .planning import Plan, diagnose, plan
 from .presets import PRESETS
@@ -50,7 +51,7 @@ class FitOptions:
     drop_highest: int = 0
     n_bootstrap: int = 0
     seed: int = 0
-    base: str = "muennighoff2023"  # data-constrained form: the base law it holds fixed ("fit": fit it jointly)
+    base: str = DEFAULT_BASE  # data-constrained form: the base law it holds fixed ("fit": fit it jointly)
     allow_unidentified: bool = False
 
     def __post_init__(self):
@@ -77,7 +78,7 @@ class FitOptions:
         if self.seed != 0 and self.n_bootstrap == 0:
             raise InputError(f"seed (--seed) {self.seed} draws the bootstrap's resamples: give n_bootstrap "
                              f"(--bootstrap K) too")
-        if self.base != "muennighoff2023" and self.form != "data-constrained":
+        if self.base != DEFAULT_BASE and self.form != "data-constrained":
             raise InputError(f"base (--base) {self.base!r} is the base law of the data-constrained form: give "
                              f"form='data-constrained' (--form data-constrained) too")
         if self.fixed is not None:

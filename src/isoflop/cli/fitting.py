@@ -15,6 +15,7 @@ from rich.table import Table
 from ..analysis import ANALYSIS_FORMS, FitOptions, analyse
 from ..errors import CorruptLogWarning, InputError
 from ..fitting.parametric import DEFAULT_DELTA
+from ..fitting.repetition import DEFAULT_BASE
 from ..io_utils import check_writable
 from ..provenance import provenance
 from ..runs import CONVENTIONS, parse_column_map
@@ -34,7 +35,7 @@ def read_source(runs: Path, columns: Optional[str], param_convention: str, curve
     return read_runs(runs, parse_column_map(columns), param_convention, curves=curves)
 
 
-def fit_options(form, delta, fix, drop_highest, bootstrap, seed, base="muennighoff2023",
+def fit_options(form, delta, fix, drop_highest, bootstrap, seed, base=DEFAULT_BASE,
                 allow_unidentified=False) -> FitOptions:
     return FitOptions(form=form, delta=delta, fixed=parse.fixed(fix) or None, drop_highest=drop_highest,
                       n_bootstrap=parse.whole(bootstrap, "--bootstrap"), seed=seed, base=base,
@@ -83,7 +84,7 @@ def fit_cmd(
     save: Optional[Path] = typer.Option(None, parser=parse.path,
                                         metavar="FIT.json", help="Save the fit (and its bootstrap ensemble) "
                                         "for plan/loss/diagnose/frontier --fit."),
-    base: str = typer.Option("muennighoff2023", metavar="NAME|fit", help=BASE_HELP),
+    base: str = typer.Option(DEFAULT_BASE, metavar="NAME|fit", help=BASE_HELP),
     allow_unidentified: bool = typer.Option(False, "--allow-unidentified", help=ALLOW_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
@@ -290,7 +291,7 @@ def report_cmd(
                                            metavar="FOLDER", help="Also save every figure as PNG and SVG in "
                                            "this folder."),
     title: Optional[str] = typer.Option(None, metavar="TEXT", help="Title of the page."),
-    base: str = typer.Option("muennighoff2023", metavar="NAME|fit", help=BASE_HELP),
+    base: str = typer.Option(DEFAULT_BASE, metavar="NAME|fit", help=BASE_HELP),
     allow_unidentified: bool = typer.Option(False, "--allow-unidentified", help=ALLOW_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print what the report says as one JSON object."),
 ):
@@ -315,7 +316,7 @@ def report_cmd(
             given = [name for name, value, default in (
                 ("--form", form, "chinchilla"), ("--fix", fix, None), ("--drop-highest", drop_highest, 0),
                 ("--delta", delta, DEFAULT_DELTA), ("--bootstrap", bootstrap, "200"), ("--seed", seed, 0),
-                ("--base", base, "muennighoff2023"), ("--backtest-above", backtest_above, None),
+                ("--base", base, DEFAULT_BASE), ("--backtest-above", backtest_above, None),
                 ("--columns", columns, None), ("--param-convention", param_convention, "total"),
                 ("--smooth", smooth, 0.0)) if value != default]
             if given:

@@ -95,7 +95,10 @@ def single_epoch_reference(n, d, u):
     return ref
 
 
-def fit_repetition(table: RunTable, base="muennighoff2023", *, delta: float = DEFAULT_DELTA,
+DEFAULT_BASE = "muennighoff2023"  # the base law a data-constrained fit holds fixed unless told otherwise
+
+
+def fit_repetition(table: RunTable, base=DEFAULT_BASE, *, delta: float = DEFAULT_DELTA,
                    anchored: bool | None = None, name: str = "fit") -> FitResult:
     """Fit R_D* and R_N* (and the base law when ``base`` is None) to runs carrying ``unique_tokens``.
 
