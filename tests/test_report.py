@@ -355,3 +355,15 @@ def test_report_numbers_keep_one_style_and_small_shares():
 
     assert (_fmt(4320), _fmt(32600), _fmt(999.5)) == ("4.32K", "32.6K", "999.5")
     assert (_percent(0.0011), _percent(1.2e-5), _percent(0.5)) == ("0.11%", "0.0012%", "50%")
+
+
+def test_flop_counts_keep_one_style_at_every_size(page):
+    """FLOPs read "2.99B" below 1e15 and "1e+18" above in one report (two styles for one unit)."""
+    from isoflop.reporting.html import _flops
+
+    assert (_flops(2.99e9), _flops(1e18), _flops(5.76e23), _flops(None)) == ("2.99e9", "1e18", "5.76e23", "—")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    low, high = re.search(r"compute C \(FLOPs\)\s+(\S+) … (\S+)", text).groups()
+    assert re.fullmatch(r"\d(\.\d+)?e\d+", low) and re.fullmatch(r"\d(\.\d+)?e\d+", high), (low, high)
+    plan = re.search(r"Plan\s+at (\S+) FLOPs", text).group(1)
+    assert plan == "1e21" and "e+" not in text

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..units import format_quantity
+from ..units import format_flops, format_quantity
 
 
 # ------------------------------------------------------------------------------------------- compute
@@ -156,12 +156,17 @@ def _fmt(value) -> str:
     if not np.isfinite(value):
         return str(value)
     if abs(value) >= 1e3:  # one style on both ends of a range ("4320 … 32.6K" mixed two)
-        return format_quantity(value) if abs(value) < 1e15 else f"{value:.3g}"
+        return format_quantity(value)
     return f"{value:.4g}"
 
 
-def _interval(pair) -> str:
-    return "—" if not pair else f"[{_fmt(pair[0])}, {_fmt(pair[1])}]"
+def _flops(value) -> str:
+    """FLOP counts in one style, scientific at every size (5.76e23; '2.99B' beside '1e+18' read as two units)."""
+    return "—" if value is None else html.escape(format_flops(value).removesuffix(" FLOPs"))
+
+
+def _interval(pair, show=_fmt) -> str:
+    return "—" if not pair else f"[{show(pair[0])}, {show(pair[1])}]"
 
 
 def _table(headers, rows) -> str:
@@ -184,7 +189,8 @@ def _data_section(data) -> str:
             ("parameter convention", _fmt(data["param_convention"]))]
     for key, label in (("n_params", "parameters N"), ("n_tokens", "tokens D"), ("flops", "compute C (FLOPs)"),
                        ("loss", "final loss (nats/token)")):
-        rows.append((label, f"{_fmt(data[key][0])} … {_fmt(data[key][1])}"))
+        show = _flops if key == "flops" else _fmt
+        rows.append((label, f"{show(data[key][0])} … {show(data[key][1])}"))
     rows.append(("training curves", "yes" if data["curves"] else "no"))
     out = _kv(rows)
     out += _warnings(data["warnings"])
@@ -205,7 +211,7 @@ def _verdict_banner(s: dict) -> str:
     if verdict.get("suggestions"):
         out.append("<p>To pin it down: " + html.escape("; ".join(verdict["suggestions"])) + ".</p>")
     for b in s.get("backtest") or []:
-        out.append(f"<p><b>Backtest:</b> fit on the {b['n_train']} runs below {_fmt(b['threshold_flops'])} FLOPs, "
+        out.append(f"<p><b>Backtest:</b> fit on the {b['n_train']} runs below {_flops(b['threshold_flops'])} FLOPs, "
                    f"predict the {b['n_test']} above: mean |error| {b['mean_abs_rel_error']:.2%}, max "
                    f"{b['max_abs_rel_error']:.2%}.</p>")
     plans = s.get("plans") or []
@@ -218,7 +224,7 @@ def _verdict_banner(s: dict) -> str:
         spread = r.get("n_params_interval")
         factor = f" (a factor {spread[1] / spread[0]:.3g})" if spread and spread[0] > 0 else ""
         more = f"; {len(plans) - 1} more budget(s) under Plans" if len(plans) > 1 else ""
-        out.append(f"<p><b>Plan</b> at {_fmt(r['flops'])} FLOPs: N* = {_fmt(r['n_params'])}{interval('n_params')}"
+        out.append(f"<p><b>Plan</b> at {_flops(r['flops'])} FLOPs: N* = {_fmt(r['n_params'])}{interval('n_params')}"
                    f"{factor}, D* = {_fmt(r['n_tokens'])}{interval('n_tokens')}, loss {_fmt(r['loss'])}"
                    f"{interval('loss')}{more}.</p>")
     if s.get("refusal"):
@@ -258,7 +264,7 @@ def _exponent_section(exponents) -> str:
 
 
 def _backtest_section(backtests) -> str:
-    rows = [(html.escape(b["form"]), _fmt(b["threshold_flops"]), _fmt(b["n_train"]), _fmt(b["n_test"]),
+    rows = [(html.escape(b["form"]), _flops(b["threshold_flops"]), _fmt(b["n_train"]), _fmt(b["n_test"]),
              f"{b['mean_abs_rel_error']:.3%}", f"{b['max_abs_rel_error']:.3%}", html.escape(b["status"]))
             for b in backtests]
     return ("<p>Fit on the runs below the threshold compute, predict the losses of the runs at or above it.</p>"
@@ -279,7 +285,7 @@ def _selection_section(selection) -> str:
 def _plan_section(plans, law_name) -> str:
     rows = []
     for r in plans:
-        rows.append((_fmt(r["flops"]), _fmt(r["n_params"]), _interval(r.get("n_params_interval")),
+        rows.append((_flops(r["flops"]), _fmt(r["n_params"]), _interval(r.get("n_params_interval")),
                      _fmt(r["n_tokens"]), _interval(r.get("n_tokens_interval")), _fmt(r["tokens_per_param"]),
                      _fmt(r["loss"]), _interval(r.get("loss_interval"))))
     return (f"<p>Compute-optimal allocation (C = 6·N·D) under the fitted {html.escape(law_name)} law; intervals "
@@ -292,7 +298,7 @@ def _plan_section(plans, law_name) -> str:
 def _diagnosis_section(d) -> str:
     intervals = d.get("intervals", {})
     rows = [("parameters N", _fmt(d["n_params"])), ("tokens D", _fmt(d["n_tokens"])),
-            ("compute C (FLOPs)", _fmt(d["flops"])), ("regime", f"<b>{_fmt(d['regime'])}</b>"),
+            ("compute C (FLOPs)", _flops(d["flops"])), ("regime", f"<b>{_fmt(d['regime'])}</b>"),
             ("tokens per parameter", _fmt(d["tokens_per_param"])),
             ("… relative to compute-optimal", f"{_fmt(d['tokens_per_param_ratio'])} "
                                               f"{_interval(intervals.get('tokens_per_param_ratio'))}"),
@@ -300,7 +306,7 @@ def _diagnosis_section(d) -> str:
             ("compute-optimal N, D at this compute", f"{_fmt(d['optimal']['n_params'])}, "
                                                       f"{_fmt(d['optimal']['n_tokens'])}"),
             ("compute a compute-optimal run needs for this loss",
-             f"{_fmt(d['compute_equivalent_flops'])} {_interval(intervals.get('compute_equivalent_flops'))}"),
+             f"{_flops(d['compute_equivalent_flops'])} {_interval(intervals.get('compute_equivalent_flops'), _flops)}"),
             ("compute wasted", f"{_percent(d['wasted_fraction'])} " + (
                 "" if "wasted_fraction" not in intervals else
                 "[{}, {}]".format(*map(_percent, intervals["wasted_fraction"])))),
@@ -309,7 +315,7 @@ def _diagnosis_section(d) -> str:
 
 
 def _envelope_section(e) -> str:
-    rows = [(_fmt(s["flops"]), _fmt(s["n_params_below"]), _fmt(s["n_params_above"]), _fmt(s["n_tokens"]))
+    rows = [(_flops(s["flops"]), _fmt(s["n_params_below"]), _fmt(s["n_params_above"]), _fmt(s["n_tokens"]))
             for s in e["steps"]]
     out = ("<p>At each of a log-spaced grid of FLOP counts, the run with the lowest interpolated loss; where the "
            "best model size changes, the optimum lies between the two sizes, and these points give N*(C).</p>"
