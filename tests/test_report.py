@@ -88,7 +88,7 @@ def test_the_verdict_comes_first(report, page):
     assert f"mean |error| {b['mean_abs_rel_error']:.2%}" in banner
     row = s["plans"][0]
     spread = row["n_params_interval"][1] / row["n_params_interval"][0]
-    assert "Plan</b> at 1e+21 FLOPs" in banner and f"(a factor {spread:.3g})" in banner
+    assert "Plan</b> at 1e21 FLOPs" in banner and f"(a factor {spread:.3g})" in banner
 
 
 def test_an_unidentified_fit_says_so_at_the_top_and_plans_nothing():
