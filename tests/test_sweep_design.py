@@ -258,6 +258,8 @@ def test_relative_data_paths_are_stored_absolute(tmp_path, monkeypatch):
     ({"a.bin": b"\0\0", "b.bin": b"\0\0", "c.bin": b"\0\0"},
      {"source": "tokens", "paths": ["a.bin", "b.bin", "c.bin"], "vocab_size": 50}, "got 3 paths"),
     ({"odd.bin": b"\0\0\0"}, {"source": "tokens", "paths": ["odd.bin"], "vocab_size": 50}, "not a whole number"),
+    ({"tok/train.bin": b"\0\0" * 300, "tok/val.bin": b"\0\0" * 73 + b"\x3c\0" + b"\0\0" * 200},
+     {"source": "tokens", "paths": ["tok"], "vocab_size": 50}, "val.bin holds token id 60 at token 73, not below"),
 ])
 def test_data_no_run_could_train_on_is_refused_at_design(tmp_path, files, data, words):
     """These passed `sweep design`, then every run failed at training time (exit 1), one by one."""
@@ -267,6 +269,20 @@ def test_data_no_run_could_train_on_is_refused_at_design(tmp_path, files, data, 
     data = {**data, "paths": [str(tmp_path / p) for p in data["paths"]]}
     with pytest.raises(InputError, match=words):
         design_sweep(SweepConfig.from_dict({**BASE, "seq_len": 128, "data": data}))
+
+
+def test_the_token_id_scan_finds_the_first_bad_id_across_its_chunks(tmp_path, monkeypatch):
+    """A bad id was found only when a random batch drew it; the design-time scan reads the file in chunks and
+    names the first one (the oracle: NumPy's argmax over the whole array)."""
+    from isoflop.train import spec
+
+    tokens = np.random.default_rng(0).integers(0, 50, 10_000).astype(np.uint32)
+    tokens[[7_777, 9_000]] = [50, 99]
+    tokens.tofile(tmp_path / "one.bin")
+    monkeypatch.setattr(spec, "SCAN_TOKENS", 1000)
+    with pytest.raises(InputError, match=f"token id 50 at token {int(np.argmax(tokens >= 50)):,}"):
+        spec.check_token_ids(tmp_path / "one.bin", "uint32", 50)
+    spec.check_token_ids(tmp_path / "one.bin", "uint32", 100)  # every id below 100: passes
 
 
 def test_the_time_estimate_counts_evaluation():

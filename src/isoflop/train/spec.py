@@ -97,6 +97,24 @@ def check_token_file(path: Path, dtype: str) -> None:
                          f"({itemsize} bytes each); check data.dtype")
 
 
+SCAN_TOKENS = 1 << 24  # tokens read at a time by the id scan: 32 MiB of uint16, memory flat in the file's size
+
+
+def check_token_ids(path: Path, dtype: str, vocab_size: int) -> None:
+    """Every token id in ``path`` below ``vocab_size``, found by one chunked scan at design time (a run met a
+    bad id only when a random batch drew it, possibly hours in, and every run of the sweep failed on it). A
+    uint32 file read as uint16 passes when its ids are small; its size is then twice the tokens it means."""
+    tokens = np.memmap(path, dtype=np.dtype(dtype), mode="r")
+    for start in range(0, len(tokens), SCAN_TOKENS):
+        chunk = tokens[start:start + SCAN_TOKENS]
+        top = int(chunk.max())
+        if top >= vocab_size:
+            first = start + int(np.argmax(chunk >= vocab_size))
+            raise InputError(f"data.vocab_size: token file {path} holds token id {int(tokens[first])} at token "
+                             f"{first:,}, not below vocab_size {vocab_size}; raise vocab_size to the tokenizer's "
+                             f"or check data.dtype ({dtype})")
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """Where tokens come from.
@@ -154,7 +172,8 @@ class DataSpec:
         """Fail fast, at design time, on data no run could train on (each run used to fail on it instead):
         missing or empty files, token files that are not whole tokens of ``dtype``, a token folder without
         train.bin and val.bin, more than two token files, and (given ``seq_len``) text too short for one
-        window of seq_len + 1 bytes in both its training and validation parts. Token ids are checked at load."""
+        window of seq_len + 1 bytes in both its training and validation parts, and token ids not below
+        vocab_size (one scan of each token file: about a second per GB)."""
         paths = [Path(p) for p in self.paths]
         for path in paths:
             if not (path.is_file() or (self.source == "tokens" and path.is_dir())):
@@ -172,6 +191,7 @@ class DataSpec:
         if self.source == "tokens":
             for path in self.token_files():
                 check_token_file(path, self.dtype)
+                check_token_ids(path, self.dtype, self.n_vocab)
 
     def token_files(self) -> list[Path]:
         """The token files of a ``tokens`` source: one (split at its tail), a [train, val] pair, or a folder's
