@@ -183,3 +183,25 @@ def test_the_anchored_bootstrap_carries_the_references_noise():
             low, high = analysis.bootstrap.intervals[key]
             hits += low <= truth <= high
     assert hits >= 15  # of 16 (11 before)
+
+
+def test_a_fixed_base_says_its_intervals_leave_it_out(tmp_path):
+    """A single-epoch plan from a fit on a fixed base printed N* [2.92B, 2.92B], loss [2.348, 2.348]: certainty
+    the runs never gave. The zero width is right for R_D*, R_N* (they do not act without repetition); the plan
+    now says the base's uncertainty is left out. A jointly fitted base says nothing of the kind. (The
+    bootstrap of a repetition fit did not link its fit, so a plan from it in Python got none of the fit's
+    evidence: no distance from the runs, no warnings.)"""
+    import isoflop
+
+    result = fit_repetition(synthetic())
+    boot = bootstrap_repetition(result, 20)
+    path = save_fit_result(tmp_path / "dc.json", result, boot)
+    for source in (boot, load_saved_fit(path)):
+        plan = isoflop.plan(source, flops=1e21, unique_tokens=1e12)
+        lo, hi = plan.intervals["n_params"]
+        assert lo == hi  # no repetition: no member differs
+        assert plan.extrapolation_decades is not None  # the bootstrap knew no fit: no evidence reached the plan
+        assert any("base law was held fixed" in w for w in plan.warnings)
+    assert "held fixed" in isoflop.predict_loss(result, 1e9, 2e10).warning
+    joint = fit_repetition(synthetic(), base=None)
+    assert "held fixed" not in (isoflop.predict_loss(joint, 1e9, 2e10).warning or "")

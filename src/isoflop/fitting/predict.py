@@ -189,6 +189,10 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
             notes.append(f"{_fmt_ratio(ratio[outside])} outside the fitted runs' {dn_range[0]:.3g}–{dn_range[1]:.3g} "
                          f"tokens per parameter (by more than a factor {WARN_TOKENS_PER_PARAM_FACTOR:g}): no run "
                          f"tested the law's shape there, and the interval does not account for it")
+    if interval is not None and _base_held_fixed(source, law, members):
+        notes.append("the base law was held fixed, not fitted to these runs: the interval leaves out its "
+                     "uncertainty, so a plan that repeats no data carries none from the fit (fit the base too: "
+                     "`isoflop fit --form data-constrained --base fit`)")
     if interval is not None and not calibrated and distance is not None and np.any(distance > 0):
         notes.append("the interval covers noise and parameter uncertainty only, not the error of extrapolating "
                      "the form (no backtest calibrated it: `isoflop fit --save` and `isoflop.analyse` calibrate "
@@ -197,6 +201,16 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
                       extrapolation_decades=distance, calibrated=calibrated, law=name,
                       unique_tokens=unique_tokens,
                       sigma=sigma, warning="; ".join(notes) or None, fitted_tokens_per_param=dn_range)
+
+
+def _base_held_fixed(source, law, members) -> bool:
+    """Whether a data-constrained fit held its base law fixed (`fitting.repetition`): its bootstrap members then
+    share the base's constants, and a fit result has only log R_D*, log R_N* free."""
+    if law.kind != "data-constrained":
+        return False
+    if members is not None:
+        return bool(np.ptp(np.ravel(members.base.E)) == 0 and np.ptp(np.ravel(members.base.A)) == 0)
+    return isinstance(source, FitResult) and source.theta_ is not None and np.size(source.theta_) == 2
 
 
 def _fmt_ratio(ratio: np.ndarray) -> str:

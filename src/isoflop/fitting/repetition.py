@@ -231,6 +231,6 @@ def bootstrap_repetition(result: FitResult, n_resamples: int = 200, *, seed: int
     intervals = {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in samples.items()}
     boot = BootstrapResult(ensemble=LawEnsemble(point=result.law, members=members), samples=samples,
                            intervals=intervals, level=level, n_resamples=n_resamples, n_converged=converged,
-                           seed=seed, warnings=few_resamples(n_resamples, converged, level))
+                           seed=seed, fit=result, warnings=few_resamples(n_resamples, converged, level))
     return replace(boot, identifiability=identify(result, boot))
 
