@@ -74,6 +74,15 @@ def test_format_examples(fn, x, text):
     assert fn(x) == text
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=1, max_value=1e15, exclude_max=True), st.integers(1, 4))
+def test_quantities_at_any_figures_parse_back_without_a_stray_exponent(x, digits):
+    """format_quantity(160e6, 2) printed '1.6e2M' ('%.2g' of 160), which reads back as 160 × 10^2 × 10^6."""
+    text, rounded = format_quantity(x, digits), float(f"{x:.{digits}g}")
+    assert parse_positive(text) == pytest.approx(rounded, rel=1e-9), text
+    assert ("e" in text) == (rounded >= 1e15) and "." not in text[-1:] + text.split("e")[0][-1:], text
+
+
 def test_units_of_keys_and_intervals():
     assert [unit_of(k) for k in ("n_params", "plan.n_tokens_high", "flops", "inference_flops", "cost_usd",
                                   "train_days", "mfu", "bytes_per_gpu", "tokens_per_param", "loss", "alpha")] == [

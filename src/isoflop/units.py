@@ -151,7 +151,7 @@ def _sig(x: float, digits: int, exact: bool | None = None) -> str:
     text = f"{x:.{digits}g}" if exact else f"{x:#.{digits}g}".rstrip(".")
     if "e" in text:
         mantissa, exp = text.split("e")
-        text = f"{mantissa}e{int(exp)}"
+        text = f"{mantissa.rstrip('.')}e{int(exp)}"  # one figure in '#' form keeps its point: '1.e+15'
     return text
 
 
@@ -178,8 +178,17 @@ def format_quantity(x, digits: int = 3) -> str:
     size = abs(x)
     for suffix, exponent in (("T", 12), ("B", 9), ("M", 6), ("K", 3)):
         if 10**exponent <= size < 10 ** (exponent + 3):
-            return f"{_sig(x / 10**exponent, digits, exact)}{suffix}"
-    return _sig(x, digits, exact)  # below 1,000, or 1e15 and beyond ('%g' switches to an exponent there)
+            return f"{_below_1000(x / 10**exponent, digits, exact)}{suffix}"
+    if size < 1000:
+        return _below_1000(x, digits, exact)
+    return _sig(x, digits, exact)  # 1e15 and beyond: '%g' switches to an exponent there
+
+
+def _below_1000(x: float, digits: int, exact: bool) -> str:
+    """A mantissa under 1,000 with ``digits`` figures: 160 at 2 figures is '160' ('%.2g' gives '1.6e+02')."""
+    if abs(x) >= 10**digits:  # x was rounded to ``digits`` figures, so it is a whole number here
+        return f"{x:.0f}"
+    return _sig(x, digits, exact)
 
 
 def format_flops(x, digits: int = 3) -> str:
