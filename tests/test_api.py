@@ -227,7 +227,7 @@ def test_read_logs_is_isoflop_ingest(tmp_path):
         isoflop.read_logs(log, tokens_per_step=1024)  # no n_params: a log does not know its model size
 
 
-def _hostile_calls(law, fit, runs):
+def _hostile_calls(law, fit, runs, tmp):
     """Calls a notebook user makes with the wrong kind of value, each meant to give one InputError naming it."""
     return {
         "cluster as a string": lambda: isoflop.plan(law, flops=1e22, cluster="h100"),
@@ -263,18 +263,50 @@ def _hostile_calls(law, fit, runs):
         "every constant fixed": lambda: isoflop.fit(runs, fixed=dict(E=1.8, A=400, B=400, alpha=0.3, beta=0.3)),
         "a sweep config as a dict of nonsense": lambda: isoflop.design_sweep({"budgets": "many"}),
         "an accelerator as a number": lambda: isoflop.Cluster(8, n_gpus=8),
+        # a third pass (2026-11-26, notebook audit): each was a raw NumPy/Python error or silently accepted
+        "budgets and unique tokens that do not broadcast": lambda: isoflop.plan(
+            "muennighoff2023", flops=[1e21, 1e22], unique_tokens=[1e9, 2e9, 3e9]),
+        "sizes and target losses that do not broadcast": lambda: isoflop.plan(law, n_params=[7e9, 8e9],
+                                                                              target_loss=[2.3, 2.4, 2.5]),
+        "budgets and inference tokens that do not broadcast": lambda: isoflop.plan(
+            law, match_flops=[1e22, 1e23], inference_tokens=[1e12, 1e13, 1e14]),
+        "a frontier that does not broadcast": lambda: isoflop.frontier("muennighoff2023", [1e21, 1e22],
+                                                                       unique_tokens=[1e9, 2e9, 3e9]),
+        "no budgets": lambda: isoflop.plan(law, flops=np.array([])),
+        "a table of budgets for a frontier": lambda: isoflop.frontier(law, np.array([[1e21], [1e22]])),
+        "inference tokens as words": lambda: isoflop.plan(law, match_flops=1e23, inference_tokens="many"),
+        "a target loss as words": lambda: isoflop.plan(law, target_loss="abc"),
+        "rel_improvement as text": lambda: isoflop.plan("muennighoff2023", unique_tokens=25e9, rel_improvement="x"),
+        "nan inference tokens": lambda: isoflop.plan(law, match_flops=1e23, inference_tokens=float("nan")),
+        "a list of days": lambda: isoflop.plan(law, days=[3, 4], cluster=isoflop.Cluster("h100-sxm", n_gpus=8)),
+        "days as a boolean": lambda: isoflop.plan(law, days=True, cluster=isoflop.Cluster("h100-sxm", n_gpus=8)),
+        "inference tokens as a boolean": lambda: isoflop.plan(law, match_flops=1e23, inference_tokens=True),
+        "gpus as a boolean": lambda: isoflop.Cluster("h100-sxm", n_gpus=True),
+        "an mfu as a boolean": lambda: isoflop.Cluster("h100-sxm", mfu=True),
+        "a nan depth": lambda: isoflop.Architecture(n_layer=float("nan"), d_model=768, n_head=12, vocab_size=50257,
+                                                    seq_len=1024),
+        "an infinite depth": lambda: isoflop.Architecture(n_layer=float("inf"), d_model=768, n_head=12,
+                                                          vocab_size=50257, seq_len=1024),
+        "a sweep folder of no design": lambda: isoflop.init_sweep(tmp / "no-design", None),
+        "a base law by name": lambda: isoflop.DataConstrainedLaw(base="muennighoff2023"),
+        "a runs table from a list": lambda: isoflop.RunTable.from_frame([1, 2]),
+        "a runs table of text": lambda: isoflop.RunTable(frame="x"),
+        "a diagnosis of three numbers": lambda: isoflop.analyse(runs, config=(7e9, 1e11, 3)),
+        "a diagnosis as the command line writes it": lambda: isoflop.analyse(runs, config="7e9x140e9"),
     }
 
 
-def test_wrong_kinds_of_values_give_one_input_error_each():
+def test_wrong_kinds_of_values_give_one_input_error_each(tmp_path):
     runs = isoflop.read_runs(shared_file("chinchilla_epoch.csv"), columns={"n_params": "Model Size",
                                                                            "flops": "Training FLOP"})
     fit = isoflop.fit(runs, drop_highest=5)
-    for what, call in _hostile_calls(isoflop.law("besiroglu2024"), fit, runs).items():
+    for what, call in _hostile_calls(isoflop.law("besiroglu2024"), fit, runs, tmp_path).items():
         try:
             call()
         except isoflop.InputError as err:
             message = str(err)
+        except Exception as err:
+            raise AssertionError(f"{what}: {type(err).__name__}: {err}") from None
         else:
             raise AssertionError(f"{what}: no InputError")
         assert "\n" not in message and len(message) < 400 and "array(" not in message, (what, message)
@@ -490,3 +522,71 @@ def test_models_and_sweep_status_come_from_import_isoflop(tmp_path):
     cli = json.loads(CliRunner().invoke(app, ["sweep", "status", str(tmp_path / "s"), "--json"]).stdout)
     assert state.to_dict() == cli
     assert isinstance(isoflop.plan("muennighoff2023", unique_tokens=25e9).result, isoflop.DataOptimalPlan)
+
+
+def test_a_result_does_not_change_when_the_callers_array_does():
+    """plan/frontier/predict_loss kept the caller's array: editing it after the call moved the result's budget
+    (1e21 → 5e23) beside the model size planned for 1e21."""
+    law = isoflop.law("besiroglu2024")
+    budgets = np.array([1e21, 1e22])
+    plan, front = isoflop.plan(law, flops=budgets), isoflop.frontier(law, budgets)
+    sizes = np.array([1e9, 2e9])
+    prediction = isoflop.predict_loss(law, sizes, 2e10)
+    budgets[0], sizes[0] = 5e23, 7e9
+    assert list(plan.to_dict()["flops"]) == [1e21, 1e22] and front.rows()[0]["flops"] == 1e21
+    assert list(prediction.n_params) == [1e9, 2e9]
+    n_star = law.compute_optimal(1e21)[0]  # the closed form at the budget asked
+    assert plan.to_dict()["n_params"][0] == pytest.approx(float(n_star), rel=1e-9)
+
+
+def test_percentiles_set_the_loss_interval_too():
+    """From an analysis, plan(percentiles=(25, 75)) narrowed N* and D* but left the loss interval at 95 %:
+    one dict, two levels. The loss interval now follows (oracle: the prediction at level 0.5)."""
+    runs = isoflop.read_runs(shared_file("chinchilla_epoch.csv"), columns={"n_params": "Model Size",
+                                                                           "flops": "Training FLOP"})
+    analysis = isoflop.analyse(runs, isoflop.FitOptions(drop_highest=5, n_bootstrap=50))
+    wide = isoflop.plan(analysis, flops=1e22).intervals["loss"]
+    narrow = isoflop.plan(analysis, flops=1e22, percentiles=(25, 75))
+    half = isoflop.predict_loss(analysis, narrow.n_params, narrow.n_tokens, level=0.5).interval
+    assert narrow.intervals["loss"] == pytest.approx(half, rel=1e-12)
+    assert wide[1] - wide[0] > 2 * (half[1] - half[0])
+    diagnosis = isoflop.diagnose(analysis, 7e9, 1e11, percentiles=(25, 75))
+    assert diagnosis.intervals["loss"] == pytest.approx(isoflop.predict_loss(analysis, 7e9, 1e11, level=0.5).interval)
+    row = isoflop.frontier(analysis, [1e22], percentiles=(25, 75)).rows()[0]
+    assert (row["optimal_loss_low"], row["optimal_loss_high"]) == pytest.approx(half, rel=1e-12)
+    with pytest.raises(isoflop.InputError, match="100% interval"):
+        isoflop.plan(analysis, flops=1e22, percentiles=(0, 100))
+    assert isoflop.plan("besiroglu2024", flops=1e22, percentiles=(0, 100)).n_params > 0  # no fit: no prediction
+
+
+def test_fit_in_python_keeps_what_reading_the_runs_noticed(tmp_path):
+    """`isoflop fit --json` warned that a flops column was half of 6·N·D in every row; isoflop.fit(path) did not."""
+    import pandas as pd
+
+    frame = pd.read_csv(shared_file("chinchilla_epoch.csv")).rename(columns={"Model Size": "n_params",
+                                                                             "Training FLOP": "flops"})
+    frame["n_tokens"] = 2 * frame.flops / (6 * frame.n_params)
+    frame.to_csv(tmp_path / "halved.csv", index=False)
+    for runs in (tmp_path / "halved.csv", frame):
+        assert any("differs from 6·N·D" in w for w in isoflop.fit(runs).warnings)
+
+
+def test_a_frontier_says_when_it_draws_models_plan_refuses():
+    front = isoflop.frontier("besiroglu2024", [1e7, 1e8, 1e21])
+    n_star = isoflop.law("besiroglu2024").compute_optimal(1e7)[0]
+    assert any(f"{float(n_star):.3g} params at 1e7 FLOPs" in w and "2 budget(s)" in w for w in front.warnings)
+    assert not any("smallest sensible" in w for w in isoflop.frontier("besiroglu2024", [1e21]).warnings)
+
+
+def test_python_reaches_what_the_cli_does_with_paths_names_and_the_joint_base(tmp_path):
+    runs = isoflop.read_runs(shared_file("chinchilla_epoch.csv"), columns={"n_params": "Model Size",
+                                                                           "flops": "Training FLOP"})
+    analysis = isoflop.analyse(runs, isoflop.FitOptions(drop_highest=5))
+    isoflop.save_fit(analysis, tmp_path / "fit.txt")  # `isoflop plan --fit fit.txt` read it; Python did not
+    for source in (tmp_path / "fit.txt", str(tmp_path / "fit.txt")):
+        assert isoflop.as_law(source).alpha == pytest.approx(analysis.fit.law.alpha, rel=1e-12)
+        assert isoflop.plan(source, flops=1e22).n_params == pytest.approx(isoflop.plan(analysis, flops=1e22).n_params)
+    config = isoflop.SweepConfig(budgets=(1e15,))
+    assert isoflop.design_sweep(config, law="besiroglu2024") == isoflop.design_sweep(config)
+    joint = isoflop.fit(shared_file("datablations_repeated_c4.csv"), form="data-constrained", base="fit")
+    assert np.size(joint.theta_) == 7  # the base's five constants and R_D*, R_N*

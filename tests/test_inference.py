@@ -104,7 +104,7 @@ def test_target_loss_mode_and_report():
 def test_bad_inputs():
     with pytest.raises(InputError, match="exactly one"):
         inference_optimal(BESIROGLU, 1e12)
-    with pytest.raises(InputError, match="inference tokens"):
+    with pytest.raises(InputError, match="inference_tokens"):
         inference_optimal(BESIROGLU, -1.0, match_flops=1e22)
     with pytest.raises(InputError, match="both"):
         inference_optimal(BESIROGLU, 1e12, match_flops=1e22, usd_per_training_flop=1e-18)

@@ -51,7 +51,7 @@ from .models import MODELS, NamedModel, get_model
 from .planning import Allocation, DataOptimalPlan, Diagnosis, Frontier, InferencePlan, Plan
 from .presets import PRESETS, get_law
 from .runs import RunTable
-from .sweep.design import SweepConfig, SweepDesign, design_sweep
+from .sweep.design import SweepConfig, SweepDesign, design_sweep as _design_sweep
 
 
 def law(name: str):
@@ -64,7 +64,8 @@ def as_law(obj, *, allow_unidentified: bool = False):
     result → its ensemble (point + members, for intervals); an Analysis → the law it plans with; a saved fit
     (`load_fit`) → its ensemble, or its law without members; a law → itself. A law carries no verdict, so a
     fit whose data cannot pin it down is refused here as by ``plan`` (InputError), unless
-    ``allow_unidentified`` (then with an UnidentifiedWarning)."""
+    ``allow_unidentified`` (then with an UnidentifiedWarning). A path (or a file's name) is read as a saved fit."""
+    obj = _read_if_path(obj)
     _check_identified(obj, allow_unidentified)
     return _law_of(obj)
 
@@ -109,10 +110,19 @@ def _check_identified(obj, allow_unidentified: bool, stacklevel: int = 3) -> str
 
 
 def _read_if_path(obj):
-    """A saved fit for a path (a Path, or a string ending in .json: an error names a missing file), else ``obj``."""
-    if isinstance(obj, Path) or (isinstance(obj, str) and obj.lower().endswith(".json")):
+    """A saved fit for a path (a Path, a string ending in .json — an error names a missing file — or the name
+    of a file that exists and is no preset), else ``obj``."""
+    if isinstance(obj, Path) or (isinstance(obj, str) and (obj.lower().endswith(".json") or (
+            obj not in PRESETS and Path(obj).is_file()))):
         return load_saved_fit(obj)
     return obj
+
+
+def design_sweep(config, law=None, *, allow_unidentified: bool = False) -> SweepDesign:
+    """The IsoFLOP grid for ``config`` (a SweepConfig, a dict of its fields, or SweepConfig.from_toml(path));
+    ``law`` — anything ``as_law`` takes: a preset's name, a fit, its bootstrap, a saved fit or its path —
+    overrides ``config.law`` as the prior that places the grid (`isoflop.sweep.design.design_sweep`)."""
+    return _design_sweep(config, None if law is None else as_law(law, allow_unidentified=allow_unidentified))
 
 
 def _answer_from(obj, allow_unidentified: bool, answer, with_evidence):
@@ -176,18 +186,22 @@ def read_logs(source, **options) -> RunTable:
 
 
 def fit(runs, form: str = "chinchilla", *, delta: float | None = None, fixed: dict | None = None,
-        drop_highest: int = 0) -> FitResult:
+        drop_highest: int = 0, base: str | None = None) -> FitResult:
     """Approach 3 (Hoffmann et al. 2022, §3.3): fit ``form`` (chinchilla, chinchilla-tied, kaplan,
     loss-vs-compute; auto: chosen by compute-ordered cross-validation; data-constrained: Muennighoff et al.'s
     R_D*, R_N* from runs with unique_tokens) to ``runs`` (a RunTable, a pandas DataFrame or a path), one row per
     run (a table of curves contributes each run's last row), after dropping the ``drop_highest`` highest
-    losses. Huber ``delta`` on log residuals (default 1e-3; inf: least squares); ``fixed``: e.g. {"E": 1.69}.
+    losses. Huber ``delta`` on log residuals (default 1e-3; inf: least squares); ``fixed``: e.g. {"E": 1.69};
+    ``base`` (data-constrained): the base law held fixed, a preset's name (default muennighoff2023), or "fit".
     ``result.bootstrap(K)`` gives intervals, ``result.identifiability`` the verdict; ``analyse`` also gives the
     calibration of the extrapolation error that `predict_loss` needs for its full interval."""
     table = runs if isinstance(runs, RunTable) else _as_run_table(runs)
     options = FitOptions(form=form, fixed=fixed, drop_highest=drop_highest,
-                         **({} if delta is None else {"delta": delta}))
-    return analyse(table, options).fit
+                         **({} if delta is None else {"delta": delta}), **({} if base is None else {"base": base}))
+    analysis = analyse(table, options)
+    result = analysis.fit  # with what reading the runs noticed (a flops column far from 6·N·D), as `fit --json`
+    extra = tuple(w for w in analysis.warnings if w not in result.warnings)
+    return replace(result, warnings=extra + tuple(result.warnings)) if extra else result
 
 
 def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, unique_tokens=None,
@@ -213,26 +227,28 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
                     inference_usd_per_gpu_hour=inference_usd_per_gpu_hour, rel_improvement=rel_improvement,
                     percentiles=percentiles)
     return _answer_from(law, allow_unidentified, lambda the_law: _planning.plan(the_law, **question),
-                        plan_with_evidence)
+                        lambda result, evidence: plan_with_evidence(result, evidence, percentiles))
 
 
 def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5, *,
-             allow_unidentified: bool = False) -> Diagnosis:
+             percentiles=_planning.DEFAULT_PERCENTILES, allow_unidentified: bool = False) -> Diagnosis:
     """Is (n_params, n_tokens) undertrained, compute-optimal or overtrained, and how much compute does it waste?
     From a fit, the loss interval is the calibrated prediction's, with its warnings (`answers.py`). (An
-    unidentified fit: as in `plan`.)"""
+    unidentified fit: as in `plan`; ``percentiles``: as in `plan`.)"""
     return _answer_from(law, allow_unidentified,
-                        lambda the_law: _planning.diagnose(the_law, n_params, n_tokens, tolerance),
-                        diagnosis_with_evidence)
+                        lambda the_law: _planning.diagnose(the_law, n_params, n_tokens, tolerance, percentiles),
+                        lambda result, evidence: diagnosis_with_evidence(result, evidence, percentiles))
 
 
-def frontier(law, flops, unique_tokens=None, inference_tokens=None, *, allow_unidentified: bool = False) -> Frontier:
+def frontier(law, flops, unique_tokens=None, inference_tokens=None, *, percentiles=_planning.DEFAULT_PERCENTILES,
+             allow_unidentified: bool = False) -> Frontier:
     """Compute-optimal (and data-constrained, inference-aware) allocations over an array of budgets; from a fit,
     calibrated loss intervals and the warnings of its predictions (`answers.py`). (An unidentified fit: as in
-    `plan`.)"""
+    `plan`; ``percentiles``: as in `plan`.)"""
     return _answer_from(law, allow_unidentified,
-                        lambda the_law: _planning.frontier(the_law, flops, unique_tokens, inference_tokens),
-                        frontier_with_evidence)
+                        lambda the_law: _planning.frontier(the_law, flops, unique_tokens, inference_tokens,
+                                                           percentiles),
+                        lambda result, evidence: frontier_with_evidence(result, evidence, percentiles))
 
 
 def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float = 0.95,

@@ -263,6 +263,10 @@ def analyse(runs: RunTable | None = None, options: FitOptions = FitOptions(), *,
     if not isinstance(options, FitOptions):
         raise InputError(f"options: give isoflop.FitOptions(...), got {type(options).__name__}")
     check_smooth(smooth)  # before the fit, even where no curves come to be smoothed
+    if config is not None:  # checked before the fit; a third number became diagnose's tolerance, text a TypeError
+        if isinstance(config, str) or np.size(config) != 2 or np.ndim(config) != 1:
+            raise InputError(f"config: give (n_params, n_tokens) to diagnose, e.g. (7e9, 140e9), got {config!r:.60}")
+        config = (float(as_positive("config n_params", config[0])), float(as_positive("config n_tokens", config[1])))
     budgets = tuple(np.atleast_1d(as_positive("budgets", budgets)).tolist()) if np.size(budgets) else ()
     notes, warnings = [], []
     finals = fit_result = boot = iso = env = selection = calibration = identifiability = refusal = None

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .errors import InputError
 from .fitting.predict import Prediction, predict_loss
+from .planning import DEFAULT_PERCENTILES
 
 
 @dataclass(frozen=True)
@@ -62,43 +64,56 @@ def _with_loss_interval(intervals, prediction: Prediction) -> dict | None:
     return {**(intervals or {}), "loss": tuple(prediction.interval)}
 
 
-def plan_with_evidence(plan, evidence: Evidence | None):
+def level_of(percentiles) -> float:
+    """The level of the interval between two percentiles (in percent): (2.5, 97.5) → 0.95, so the loss interval
+    from a prediction spans as much as the planners' percentile intervals beside it."""
+    low, high = percentiles
+    if high - low >= 100:  # the members' extremes exist; a run's loss with noise has no 100% interval
+        raise InputError(f"percentiles {tuple(percentiles)} ask for a 100% interval of the loss a run would "
+                         f"measure, which is unbounded; give e.g. (2.5, 97.5)")
+    return (high - low) / 100
+
+
+def plan_with_evidence(plan, evidence: Evidence | None, percentiles=DEFAULT_PERCENTILES):
     """A `planning.Plan` whose loss interval and warnings come from the fit's calibrated prediction at the
-    planned (N, D[, U]), with ``extrapolation_decades``; unchanged without evidence."""
+    planned (N, D[, U]), as wide as ``percentiles``, with ``extrapolation_decades``; unchanged without
+    evidence."""
     if evidence is None:
         return plan
     result = plan.result
-    prediction = evidence.predict(result.n_params, result.n_tokens, getattr(result, "unique_tokens", None))
+    prediction = evidence.predict(result.n_params, result.n_tokens, getattr(result, "unique_tokens", None),
+                                  level=level_of(percentiles))
     result = replace(result, intervals=_with_loss_interval(result.intervals, prediction))
     return replace(plan, result=result, warnings=tuple(plan.warnings) + _warnings(prediction),
                    extrapolation_decades=prediction.extrapolation_decades,
                    loss_interval_calibrated=prediction.calibrated)
 
 
-def diagnosis_with_evidence(diagnosis, evidence: Evidence | None):
+def diagnosis_with_evidence(diagnosis, evidence: Evidence | None, percentiles=DEFAULT_PERCENTILES):
     """A `planning.Diagnosis` whose loss interval and warnings come from the fit's prediction at its (N, D)."""
     if evidence is None:
         return diagnosis
-    prediction = evidence.predict(diagnosis.n_params, diagnosis.n_tokens)
+    prediction = evidence.predict(diagnosis.n_params, diagnosis.n_tokens, level=level_of(percentiles))
     return replace(diagnosis, intervals=_with_loss_interval(diagnosis.intervals, prediction),
                    warnings=tuple(diagnosis.warnings) + _warnings(prediction),
                    extrapolation_decades=prediction.extrapolation_decades)
 
 
-def frontier_with_evidence(frontier, evidence: Evidence | None):
+def frontier_with_evidence(frontier, evidence: Evidence | None, percentiles=DEFAULT_PERCENTILES):
     """A `planning.Frontier` whose compute-optimal, data-constrained and inference-aware loss intervals come
     from the fit's prediction at each budget's allocation (as `plan_with_evidence` gives each alone), with the
     predictions' warnings (one per kind of allocation) and each budget's ``extrapolation_decades``."""
     if evidence is None:
         return frontier
     warnings = list(frontier.warnings)
-    updates = {}
+    updates, level = {}, level_of(percentiles)
     for name, alloc in (("compute_optimal", frontier.compute_optimal),
                         ("data_constrained", frontier.data_constrained),
                         ("inference_aware", frontier.inference_aware)):
         if alloc is None:
             continue
-        prediction = evidence.predict(alloc.n_params, alloc.n_tokens, getattr(alloc, "unique_tokens", None))
+        prediction = evidence.predict(alloc.n_params, alloc.n_tokens, getattr(alloc, "unique_tokens", None),
+                                      level=level)
         updates[name] = replace(alloc, intervals=_with_loss_interval(alloc.intervals, prediction))
         warnings += [w for w in _warnings(prediction) if w not in warnings]
         if name == "compute_optimal":  # the same budgets: the data-constrained plans lie as far out

@@ -41,11 +41,13 @@ Training FLOPs per token (forward + backward = 3 × forward; ``CONVENTIONS``), a
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .errors import InputError
+from .units import is_number
 
 CONVENTIONS = ("6N", "kaplan", "palm", "hoffmann-table-a4", "hoffmann-appendix-f-as-printed")
 PARAM_CONVENTIONS = ("total", "non_embedding", "active")
@@ -103,7 +105,7 @@ MAX_DIMENSION = 1 << 40  # any width, depth, vocabulary or context beyond this i
 
 
 def _positive_int(name, value):
-    if isinstance(value, bool) or int(value) != value or not 1 <= value <= MAX_DIMENSION:
+    if not (is_number(value) and math.isfinite(value) and int(value) == value and 1 <= value <= MAX_DIMENSION):
         raise InputError(f"architecture: {name} must be an integer from 1 to {MAX_DIMENSION:,}, got {value!r}")
     return int(value)
 

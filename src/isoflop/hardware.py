@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .units import is_number
 
 DEFAULT_MFU = 0.40
 ADAM_MIXED_PRECISION_BYTES_PER_PARAM = 16  # Rajbhandari et al. 2020 (ZeRO), §3.1
@@ -172,12 +173,14 @@ class Cluster:
         if not isinstance(self.accelerator, Accelerator):
             raise InputError(f"accelerator: give an accelerator's name ({', '.join(CATALOG)}) or "
                              f"isoflop.get_accelerator(name), got {type(self.accelerator).__name__}")
-        if not (math.isfinite(self.mfu) and 0 < self.mfu <= 1):
+        if not (is_number(self.mfu) and 0 < self.mfu <= 1):
             raise InputError(f"MFU (--mfu) must be in (0, 1], got {self.mfu!r} (0.4 is typical for large dense "
                              f"training)")
-        if self.n_gpus is not None and (int(self.n_gpus) != self.n_gpus or self.n_gpus < 1):
+        if self.n_gpus is not None and not (is_number(self.n_gpus) and math.isfinite(self.n_gpus)
+                                            and int(self.n_gpus) == self.n_gpus and self.n_gpus >= 1):
             raise InputError(f"GPU count must be a positive integer, got {self.n_gpus!r}")
-        if self.usd_per_gpu_hour is not None and not (math.isfinite(self.usd_per_gpu_hour)
+        if self.usd_per_gpu_hour is not None and not (is_number(self.usd_per_gpu_hour)
+                                                      and math.isfinite(self.usd_per_gpu_hour)
                                                       and self.usd_per_gpu_hour >= 0):
             raise InputError(f"price per GPU-hour (--usd-per-gpu-hour) must be finite and ≥ 0, got "
                              f"{self.usd_per_gpu_hour!r}")

@@ -285,13 +285,17 @@ class DataConstrainedLaw:
     (``compute_optimal``, exponents, ``param_convention``) is this law's; its constants are ``base.E`` etc.
     """
 
-    base: ChinchillaLaw | KaplanLaw
+    base: ChinchillaLaw | KaplanLaw | KaplanIrreducibleLaw
     rd_star: float = RD_STAR_C4
     rn_star: float = RN_STAR_C4
     name: str = "custom"
     kind: str = field(default="data-constrained", init=False)
 
     def __post_init__(self):
+        if not isinstance(self.base, (ChinchillaLaw, KaplanLaw, KaplanIrreducibleLaw)):  # a name planned nonsense
+            raise InputError(f"DataConstrainedLaw: base must be an (N, D) law: ChinchillaLaw, KaplanLaw or "
+                             f"KaplanIrreducibleLaw (e.g. "
+                             f"isoflop.law('besiroglu2024')), got {type(self.base).__name__} {self.base!r:.40}")
         _set_constants(self, positive=("rd_star", "rn_star"))
 
     @property
@@ -619,4 +623,5 @@ def require_nd_law(law):
     if isinstance(point, (LossVsComputeLaw, BrokenPowerLaw)):
         raise InputError(f"law {point.name!r} ({point.kind}) gives loss against compute only, not N and D: "
                          f"plan with a chinchilla, kaplan or data-constrained law (e.g. fit --form chinchilla)")
-    raise TypeError(f"not a scaling law: {type(point).__name__}")
+    raise InputError(f"not a scaling law: {type(point).__name__} {point!r:.40} (give a law, e.g. "
+                     f"isoflop.law('besiroglu2024'))")

@@ -34,7 +34,7 @@ from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, require_nd_law, with_repetition
 from .presets import warnings_for
-from .units import as_positive, format_quantity, is_number
+from .units import as_positive, check_broadcast, format_flops, format_quantity, is_number
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
 
@@ -250,12 +250,12 @@ def optimal_for_tokens(law, n_tokens, percentiles=DEFAULT_PERCENTILES) -> Alloca
 _LOG10_FLOPS_RANGE = (0.0, np.log10(MAX_FLOPS))  # bisection bracket: 1 FLOP to MAX_FLOPS
 
 
-def _describe(values) -> str:
-    """One number, or the range of many (an ensemble's): an error line never dumps an array."""
+def _describe(values, what: str = "ensemble members") -> str:
+    """One number, or the range of many (an ensemble's members, or budgets): an error line never dumps an array."""
     values = np.ravel(values)
     if values.size == 1:
         return f"{values[0]:.4g}"
-    return f"{np.min(values):.4g}–{np.max(values):.4g} (over {values.size} ensemble members)"
+    return f"{np.min(values):.4g}–{np.max(values):.4g} (over {values.size} {what})"
 
 
 def _min_flops_for_loss(law, target) -> Allocation:
@@ -288,9 +288,7 @@ def min_flops_for_loss(law, target_loss, percentiles=DEFAULT_PERCENTILES) -> All
     so the answer is the frontier point where L*(C) = target. L*(C) strictly decreases, so 200 bisection
     steps in log10 C from [0, 60] pin C to machine precision; vectorised over targets.
     """
-    target = np.asarray(target_loss, dtype=float)
-    if not np.all(np.isfinite(target)):
-        raise InputError(f"target loss must be finite, got {target_loss!r}")
+    target = as_positive("target_loss (--target-loss)", target_loss)
     return _ensemble(_min_flops_for_loss, law, ("flops", "n_params", "n_tokens"), percentiles, target)
 
 
@@ -326,6 +324,7 @@ def constrained_optimal(law, flops, unique_tokens, percentiles=DEFAULT_PERCENTIL
     """
     flops = check_flops(flops)
     unique_tokens = as_positive("unique_tokens", unique_tokens)
+    check_broadcast(flops=flops, unique_tokens=unique_tokens)
     return _ensemble(_constrained_optimal, law, ("n_params", "n_tokens", "epochs", "loss"), percentiles,
                      flops, unique_tokens)
 
@@ -412,7 +411,7 @@ def data_optimal(law, unique_tokens, rel_improvement: float = DEFAULT_REL_IMPROV
     array of budgets (``isoflop frontier --unique-tokens`` prints it).
     """
     unique_tokens = as_positive("unique_tokens", unique_tokens)
-    if not 0 < rel_improvement < 1:
+    if not (is_number(rel_improvement) and 0 < rel_improvement < 1):
         raise InputError(f"rel_improvement (--rel-improvement) must be a fraction in (0, 1), got {rel_improvement!r}")
     fields = ("best_loss", "flops", "n_params", "n_tokens", "epochs", "loss")
     return _ensemble(_data_optimal, law, fields, percentiles, unique_tokens, rel_improvement)
@@ -441,11 +440,10 @@ def tokens_for_loss(law, n_params, target_loss, unique_tokens=None, percentiles=
     ``DataConstrainedLaw.n_tokens_for_loss``), so D may span several epochs. InputError when unreachable.
     """
     n_params = as_positive("n_params", n_params)
-    target = np.asarray(target_loss, dtype=float)
-    if not np.all(np.isfinite(target)):
-        raise InputError(f"target loss must be finite, got {target_loss!r}")
+    target = as_positive("target_loss (--target-loss)", target_loss)
     if unique_tokens is not None:
         unique_tokens = as_positive("unique_tokens", unique_tokens)
+    check_broadcast(n_params=n_params, target_loss=target, unique_tokens=unique_tokens)
     fields = ("flops", "n_tokens") + (() if unique_tokens is None else ("epochs",))
     if not isinstance(law, LawEnsemble):
         return _tokens_for_loss(law, n_params, target, unique_tokens)
@@ -616,9 +614,7 @@ def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=No
         raise InputError("give exactly one quality target for an inference-aware plan: match_flops (the loss of "
                          "the compute-optimal run at that budget), n_params (of the compute-optimal model of that "
                          "size) or target_loss")
-    inference_tokens = np.asarray(inference_tokens, float)
-    if not np.all(np.isfinite(inference_tokens)) or np.any(inference_tokens < 0):
-        raise InputError(f"inference tokens must be finite and ≥ 0, got {_plain(inference_tokens)!r}")
+    inference_tokens = as_positive("inference_tokens (--inference-tokens)", inference_tokens, allow_zero=True)
     if (usd_per_training_flop is None) != (usd_per_inference_flop is None):
         raise InputError("give both usd_per_training_flop and usd_per_inference_flop, or neither")
     if usd_per_training_flop is not None:
@@ -630,9 +626,9 @@ def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=No
     elif n_params is not None:
         n_params = as_positive("n_params", n_params)
     else:
-        target_loss = np.asarray(target_loss, float)
-        if not np.all(np.isfinite(target_loss)):
-            raise InputError(f"target loss must be finite, got {_plain(target_loss)!r}")
+        target_loss = as_positive("target_loss (--target-loss)", target_loss)
+    check_broadcast(inference_tokens=inference_tokens, match_flops=match_flops, n_params=n_params,
+                    target_loss=target_loss)
     fields = ("n_params", "n_tokens", "loss", "flops", "total_flops")
     return _ensemble(_inference_optimal, law, fields, percentiles, inference_tokens, match_flops, target_loss,
                      n_params, usd_per_training_flop, usd_per_inference_flop)
@@ -822,11 +818,18 @@ def frontier(law, flops, unique_tokens=None, inference_tokens=None,
              percentiles=DEFAULT_PERCENTILES) -> Frontier:
     """Compute-optimal (and data-constrained / inference-aware) allocations for an array of budgets."""
     flops = np.atleast_1d(check_flops(flops))
+    if flops.ndim > 1:  # rows() and to_dict() read one budget per row
+        raise InputError(f"flops: a frontier takes a list of budgets, got an array of shape {flops.shape}")
     optimal = compute_optimal(law, flops, percentiles)
     constrained = None if unique_tokens is None else constrained_optimal(law, flops, unique_tokens, percentiles)
     inference = (None if inference_tokens is None
                  else inference_optimal(law, inference_tokens, match_flops=flops, percentiles=percentiles))
     notes = warnings_for(law, flops=flops, n_params=optimal.n_params, n_tokens=optimal.n_tokens)
+    tiny = np.asarray(optimal.n_params) < MIN_N_PARAMS
+    if tiny.any():  # drawn, not refused (a report's frontier runs below the data), but never silently
+        notes += (f"{int(tiny.sum())} budget(s) up to {format_flops(flops[tiny].max())} give optimal models below "
+                  f"{MIN_N_PARAMS:,.0f} params (the smallest sensible model, which `plan` refuses to go below): "
+                  f"{np.min(optimal.n_params):.3g} params at {format_flops(flops[tiny].min())}",)
     if constrained is not None and inference is not None:  # side by side, not combined: say which limit each obeys
         notes += ("the inference-aware columns assume unlimited unique data: they are the inference-aware plans of "
                   "the unconstrained law, beside the data-constrained ones, not both limits at once",)
@@ -925,7 +928,10 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         if cluster is None:
             raise InputError("days (--days) need a cluster (cluster=, or --gpu and --gpus) to turn wall-clock time "
                              "into FLOPs")
-        flops = float(cluster.flops_for_days(days))
+        days = as_positive("days", days)
+        if days.size != 1:
+            raise InputError(f"days: one wall-clock time per plan, got {days.size}; plan each separately")
+        flops = float(cluster.flops_for_days(float(days)))
     if inference_tokens is None:
         for name, value in (("match_flops (--match-flops)", match_flops),
                             ("inference_mfu (--inference-mfu)", inference_mfu),
@@ -970,7 +976,7 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
     if rel_improvement is not None and kind != "data-optimal":  # it would be silently ignored
         raise InputError(f"--rel-improvement (rel_improvement) applies to the data-optimal plan (--unique-tokens "
                          f"alone), not to a {kind} plan")
-    asked = f"the {kind} plan at {_describe(np.asarray(result.flops, float))} FLOPs"
+    asked = f"the {kind} plan at {_describe(np.asarray(result.flops, float), 'budgets')} FLOPs"
     return _with_cluster(kind, _sensible_size(result, law, asked), cluster, law)
 
 

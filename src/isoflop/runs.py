@@ -192,6 +192,11 @@ class RunTable:
     param_convention: str = "total"
     warnings: tuple[str, ...] = field(default=())
 
+    def __post_init__(self):
+        if not isinstance(self.frame, pd.DataFrame):
+            raise InputError(f"RunTable: frame must be a pandas DataFrame (build one with RunTable.from_frame or "
+                             f"RunTable.load), got {type(self.frame).__name__}")
+
     @classmethod
     def from_frame(cls, df: pd.DataFrame, columns: dict[str, str] | None = None,
                    param_convention: str = "total", source: str = "table",
@@ -199,6 +204,9 @@ class RunTable:
         """Validate a frame (see the module docstring). ``flops_tolerance``: relative disagreement of a given
         flops column with 6·N·D that is reported; None for tables whose flops follow another stated convention
         (a sweep's Chinchilla or PaLM FLOP counts)."""
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"RunTable.from_frame takes a pandas DataFrame (one row per run or point), got "
+                             f"{type(df).__name__}")
         if param_convention not in CONVENTIONS:
             raise InputError(f"param_convention (--param-convention) must be one of {', '.join(CONVENTIONS)}, got {param_convention!r}")
         columns = dict(columns or {})

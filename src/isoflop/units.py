@@ -63,25 +63,40 @@ def is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def as_positive(name: str, value) -> np.ndarray:
-    """``value`` as a float array of positive, finite numbers: a number, a string with a unit suffix ("70B", as on
-    the command line) or an array-like of numbers. Anything else raises InputError naming ``name`` and the first
-    bad value (with how many more), never the array's repr."""
+def as_positive(name: str, value, *, allow_zero: bool = False) -> np.ndarray:
+    """``value`` as a float array of positive, finite numbers (``allow_zero``: ≥ 0): a number, a string with a
+    unit suffix ("70B", as on the command line) or an array-like of numbers. Anything else raises InputError
+    naming ``name`` and the first bad value (with how many more), never the array's repr."""
     if isinstance(value, (str, bool, np.bool_)):  # text as the command line reads it; a boolean refused there
         value = parse_quantity(value, name)
     try:
-        arr = np.asarray(value, dtype=float)
+        arr = np.array(value, dtype=float)  # a copy: a result must not change when the caller edits its array
     except OverflowError:  # a Python int past a float's range, 10**400
         raise InputError(f"{name}: a whole number beyond a float's range (above 1.8e308); give sizes a run could "
                          f"have") from None
     except (TypeError, ValueError):
         raise InputError(f"{name}: expected a positive number or an array of them, got {type(value).__name__} "
                          f"{value!r:.80}") from None
-    bad = np.ravel(~(np.isfinite(arr) & (arr > 0)))
+    if arr.size == 0:
+        raise InputError(f"{name}: empty; give a number or an array of at least one")
+    bad = np.ravel(~(np.isfinite(arr) & ((arr >= 0) if allow_zero else (arr > 0))))
     if bad.any():
         more = f" (and {bad.sum() - 1} more)" if bad.sum() > 1 else ""
-        raise InputError(f"{name} must be positive and finite, got {np.ravel(arr)[bad][0]:.4g}{more}")
+        what = "finite and ≥ 0" if allow_zero else "positive and finite"
+        raise InputError(f"{name} must be {what}, got {np.ravel(arr)[bad][0]:.4g}{more}")
     return arr
+
+
+def check_broadcast(**arrays) -> None:
+    """InputError naming the arrays given (None: not given) when their shapes do not broadcast, e.g. two
+    budgets beside three unique-token counts (NumPy's "shape mismatch" named no argument)."""
+    given = {name: np.shape(value) for name, value in arrays.items() if value is not None}
+    try:
+        np.broadcast_shapes(*given.values())
+    except ValueError:
+        shapes = ", ".join(f"{name} {shape}" for name, shape in given.items())
+        raise InputError(f"{', '.join(given)} must have one shape or broadcast (one number beside an array), got "
+                         f"{shapes}") from None
 
 
 def _show(text) -> str:

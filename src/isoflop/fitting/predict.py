@@ -24,7 +24,7 @@ from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, count_members, with_repetition
 from ..planning import ENSEMBLE_CELLS, check_n_params
 from ..presets import warnings_for
-from ..units import as_positive, is_number
+from ..units import as_positive, check_broadcast, is_number
 from .bootstrap import few_resamples
 from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
 from .parametric import FitResult
@@ -102,12 +102,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         raise InputError(f"level must be a fraction in (0, 1), got {level!r}")
     n, d = as_positive("n_params", n_params), as_positive("n_tokens", n_tokens)
     unique_tokens = None if unique_tokens is None else as_positive("unique_tokens", unique_tokens)
-    try:
-        np.broadcast_shapes(n.shape, d.shape, () if unique_tokens is None else unique_tokens.shape)
-    except ValueError:
-        raise InputError(f"n_params, n_tokens{'' if unique_tokens is None else ' and unique_tokens'} must have one "
-                         f"shape or broadcast (one number beside an array), got {n.shape}, {d.shape}"
-                         + ("" if unique_tokens is None else f", {unique_tokens.shape}")) from None
+    check_broadcast(n_params=n, n_tokens=d, unique_tokens=unique_tokens)
     with np.errstate(over="ignore"):
         flops = FLOPS_PER_PARAM_TOKEN * n * d
     if not np.all(np.isfinite(flops)):

@@ -118,6 +118,8 @@ def init_sweep(sweep_dir: str | Path, design: SweepDesign) -> Path:
     design; a folder holding a different design is an InputError (start a new folder instead). A sweep.json
     or spec.json that is unreadable is rewritten from ``design`` when the runs that can be read match it;
     a path that cannot be created (a file in the way, no permission) is an InputError naming it."""
+    if not isinstance(design, SweepDesign):  # checked before a folder is made
+        raise InputError(f"init_sweep takes the SweepDesign that design_sweep returns, got {type(design).__name__}")
     sweep_dir = Path(sweep_dir)
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise InputError(f"{sweep_dir}: exists and is not a folder; choose another output folder")
