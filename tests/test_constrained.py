@@ -250,3 +250,13 @@ def test_data_constrained_law_plans_through_its_base_explicitly():
     assert MUENNIGHOFF.compute_optimal(1e22) == base.compute_optimal(1e22)
     with pytest.raises(AttributeError):
         MUENNIGHOFF.E  # noqa: B018
+
+
+def test_a_data_constrained_plan_keeps_the_budget_as_given():
+    """It echoed 6·N·D: 1e21 read 9.999999999999999e20 (a compute-optimal plan keeps the budget as given)."""
+    import isoflop
+
+    assert isoflop.plan("muennighoff2023", flops=1e21, unique_tokens=1e9).to_dict()["flops"] == 1e21
+    many = isoflop.plan("muennighoff2023", flops=[1e21, 2.21e19], unique_tokens=1e9)
+    assert many.to_dict()["flops"] == [1e21, 2.21e19]
+    assert many.n_params * many.n_tokens * 6 == pytest.approx(np.array([1e21, 2.21e19]), rel=1e-12)

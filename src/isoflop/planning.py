@@ -310,7 +310,9 @@ def _constrained_optimal(law, flops, unique_tokens) -> Allocation:
         too_big = gain_d > gain_n  # tokens lower the loss faster than parameters: shrink N
         lo, hi = np.where(too_big, lo, mid), np.where(too_big, mid, hi)
     n = np.exp(0.5 * (lo + hi))
-    return _allocation(law, n, c6 / n, unique_tokens)
+    # the budget as given (broadcast as the plan is), as _compute_optimal: 6·N·D read 1e21 as 9.999999999999999e20
+    budget = np.broadcast_to(np.asarray(flops, float), shape).copy()
+    return replace(_allocation(law, n, c6 / n, unique_tokens), flops=budget if budget.ndim else float(budget))
 
 
 def constrained_optimal(law, flops, unique_tokens, percentiles=DEFAULT_PERCENTILES) -> Allocation:
