@@ -210,3 +210,11 @@ def test_unreadable_tables_name_the_line_in_one_line(tmp_path):
     with pytest.raises(InputError, match="Expected 3 fields in line 3, saw 4") as err:
         RunTable.load(extra)
     assert "\n" not in str(err.value)
+
+
+def test_a_column_map_naming_no_field_says_so():
+    """columns={"params": ...} renamed the column, then reported n_params missing, never naming the typo."""
+    frame = pd.DataFrame({"Model Size": [1e8, 2e8], "n_tokens": [1e9, 2e9], "loss": [3.0, 2.9]})
+    with pytest.raises(InputError, match="unknown field 'params'"):
+        RunTable.from_frame(frame, columns={"params": "Model Size"})
+    assert RunTable.from_frame(frame, columns={"n_params": "Model Size"}).n_params.tolist() == [1e8, 2e8]

@@ -31,6 +31,7 @@ from .errors import InputError
 from .laws import FLOPS_PER_PARAM_TOKEN
 
 NUMERIC = ("n_params", "n_tokens", "flops", "loss", "unique_tokens", "step")
+MAPPABLE = NUMERIC + ("run_id",)  # the fields a column map (--columns, columns=) may name
 # Optional columns carried along: the learning-rate schedule's planned length in tokens (NaN where unknown;
 # approach 1 flags runs that stopped short of it) and the logged key each loss came from.
 PLANNED = "planned_tokens"
@@ -101,8 +102,8 @@ def parse_column_map(text: str | None) -> dict[str, str]:
         if "=" not in part:
             raise InputError(f"--columns: expected name=column pairs separated by commas, got {part!r}")
         key, value = (s.strip().strip("'\"") for s in part.split("=", 1))
-        if key not in NUMERIC + ("run_id",):
-            raise InputError(f"--columns: unknown field {key!r}; fields are {', '.join(NUMERIC + ('run_id',))}")
+        if key not in MAPPABLE:
+            raise InputError(f"--columns: unknown field {key!r}; fields are {', '.join(MAPPABLE)}")
         if key in mapping:
             raise InputError(f"--columns: {key} is mapped twice ({mapping[key]!r} and {value!r}); give it once")
         mapping[key] = value
@@ -211,6 +212,9 @@ class RunTable:
             raise InputError(f"param_convention (--param-convention) must be one of {', '.join(CONVENTIONS)}, got {param_convention!r}")
         columns = dict(columns or {})
         for key, col in columns.items():
+            if key not in MAPPABLE:  # mapped, it was renamed and then reported as a missing n_params
+                raise InputError(f"{source}: columns: unknown field {key!r} (mapped from {col!r}); fields are "
+                                 f"{', '.join(MAPPABLE)}")
             if col not in df.columns:
                 raise InputError(f"{source}: column {col!r} (mapped to {key}) not found; columns are "
                                  f"{', '.join(map(str, df.columns))}")
