@@ -590,3 +590,24 @@ def test_python_reaches_what_the_cli_does_with_paths_names_and_the_joint_base(tm
     assert isoflop.design_sweep(config, law="besiroglu2024") == isoflop.design_sweep(config)
     joint = isoflop.fit(shared_file("datablations_repeated_c4.csv"), form="data-constrained", base="fit")
     assert np.size(joint.theta_) == 7  # the base's five constants and R_D*, R_N*
+
+
+def test_diagnose_a_published_model_in_python_as_the_cli_does():
+    """`isoflop diagnose --model` had no Python path. The oracle: the model's own count under each law's
+    convention and its published tokens (Gopher: 280B on 300B tokens, ORACLES.md's undertrained example)."""
+    from typer.testing import CliRunner
+
+    from isoflop.cli import app
+
+    gopher = isoflop.get_model("gopher-280b")
+    for law, convention in (("besiroglu2024", "total"), ("kaplan2020", "non_embedding")):
+        python = isoflop.diagnose(law, model="gopher-280b")
+        assert (python.n_params, python.n_tokens) == (gopher.arch.count(convention), 300e9)
+        cli = json.loads(CliRunner().invoke(app, ["diagnose", "--model", "gopher-280b", "--law", law,
+                                                  "--json"]).stdout)
+        assert (cli["n_params"], cli["regime"], cli["wasted_fraction"]) == (
+            python.n_params, python.regime, pytest.approx(python.wasted_fraction, rel=1e-12))
+    moe = isoflop.diagnose("besiroglu2024", model="mixtral-8x7b", n_tokens=1e12)
+    assert moe.n_tokens == 1e12 and "mixture of experts" in moe.warnings[0]
+    with pytest.raises(isoflop.InputError, match="not both"):
+        isoflop.diagnose("besiroglu2024", 7e9, model="gopher-280b")

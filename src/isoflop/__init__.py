@@ -46,7 +46,7 @@ from .fitting.predict import Prediction
 from .flops import Architecture
 from .hardware import Cluster, get_accelerator
 from .laws import (BrokenPowerLaw, ChinchillaLaw, DataConstrainedLaw, KaplanIrreducibleLaw, KaplanLaw, LawEnsemble,
-                   LossVsComputeLaw, NDLaw)
+                   LossVsComputeLaw, NDLaw, require_nd_law)
 from .models import MODELS, NamedModel, get_model
 from .planning import Allocation, DataOptimalPlan, Diagnosis, Frontier, InferencePlan, Plan
 from .presets import PRESETS, get_law
@@ -230,14 +230,26 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
                         lambda result, evidence: plan_with_evidence(result, evidence, percentiles))
 
 
-def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5, *,
-             percentiles=_planning.DEFAULT_PERCENTILES, allow_unidentified: bool = False) -> Diagnosis:
+def diagnose(law, n_params: float | None = None, n_tokens: float | None = None, tolerance: float = 1.5, *,
+             model: str | None = None, percentiles=_planning.DEFAULT_PERCENTILES,
+             allow_unidentified: bool = False) -> Diagnosis:
     """Is (n_params, n_tokens) undertrained, compute-optimal or overtrained, and how much compute does it waste?
-    From a fit, the loss interval is the calibrated prediction's, with its warnings (`answers.py`). (An
-    unidentified fit: as in `plan`; ``percentiles``: as in `plan`.)"""
-    return _answer_from(law, allow_unidentified,
-                        lambda the_law: _planning.diagnose(the_law, n_params, n_tokens, tolerance, percentiles),
-                        lambda result, evidence: diagnosis_with_evidence(result, evidence, percentiles))
+    ``model``: a published model (``isoflop.MODELS``) instead of ``n_params``, counted as the law counts
+    parameters, trained on ``n_tokens`` or its published token count (as `isoflop diagnose --model`). From a
+    fit, the loss interval is the calibrated prediction's, with its warnings (`answers.py`). (An unidentified
+    fit: as in `plan`; ``percentiles``: as in `plan`.)"""
+    marks = ()
+    if model is not None:
+        if n_params is not None:
+            raise InputError("give n_params or model, not both")
+        convention = require_nd_law(_law_of(_read_if_path(law))).param_convention
+        n_params, n_tokens, marks = get_model(model).configuration(convention, n_tokens)
+    if n_params is None or n_tokens is None:
+        raise InputError("give n_params (or model=) and n_tokens")
+    result = _answer_from(law, allow_unidentified,
+                          lambda the_law: _planning.diagnose(the_law, n_params, n_tokens, tolerance, percentiles),
+                          lambda result, evidence: diagnosis_with_evidence(result, evidence, percentiles))
+    return replace(result, warnings=(*marks, *result.warnings)) if marks else result
 
 
 def frontier(law, flops, unique_tokens=None, inference_tokens=None, *, percentiles=_planning.DEFAULT_PERCENTILES,

@@ -44,6 +44,14 @@ class NamedModel:
                              f"use 'total', 'non_embedding' or 'active'")
         return self.arch.count(param_convention)
 
+    def configuration(self, param_convention: str, n_tokens=None) -> tuple[float, float, tuple[str, ...]]:
+        """(n_params as the law counts them, n_tokens — the given count, else the published one — and the
+        warnings applying a dense-model law to it brings): what `diagnose --model` diagnoses."""
+        n_tokens = n_tokens if n_tokens is not None else self.trained_tokens
+        if n_tokens is None:
+            raise InputError(f"n_tokens (--tokens): {self.name} has no published training-token count; give it")
+        return float(self.n_params_for(param_convention)), n_tokens, self.law_warnings()
+
     def law_warnings(self) -> tuple[str, ...]:
         """Lines to show when a dense-model law is applied to this model (a mixture of experts)."""
         if self.arch.n_experts == 1:

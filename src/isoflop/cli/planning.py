@@ -246,12 +246,9 @@ def diagnose_cmd(
         if model is not None:
             if n_params is not None:
                 raise InputError("give --params or --model, not both")
-            named = get_model(model)
-            n_params = float(named.n_params_for(require_nd_law(the_law).param_convention))
-            n_tokens = n_tokens if n_tokens is not None else named.trained_tokens
-            notes = (*notes, *named.law_warnings())
-            if n_tokens is None:
-                raise InputError(f"--tokens: {model} has no published training-token count; give --tokens")
+            n_params, n_tokens, marks = get_model(model).configuration(require_nd_law(the_law).param_convention,
+                                                                       n_tokens)
+            notes = (*notes, *marks)
         if n_params is None or n_tokens is None:
             raise InputError("give --params (or --model) and --tokens")
         result = diagnosis_with_evidence(diagnose(the_law, n_params, n_tokens, tolerance=tolerance),
