@@ -930,7 +930,7 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         if cluster is None:
             raise InputError("days (--days) need a cluster (cluster=, or --gpu and --gpus) to turn wall-clock time "
                              "into FLOPs")
-        days = as_positive("days", days)
+        days = as_positive("days (--days)", days)
         if days.size != 1:
             raise InputError(f"days: one wall-clock time per plan, got {days.size}; plan each separately")
         flops = float(cluster.flops_for_days(float(days)))
