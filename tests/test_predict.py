@@ -164,3 +164,23 @@ def test_epoch_top_decade_covered(epoch_split):
     bare = predict_loss(plain.result, test.n_params, test.n_tokens, bootstrap=plain.result.bootstrap(200, seed=0))
     assert np.mean((test.loss >= bare.interval[0]) & (test.loss <= bare.interval[1])) < 0.5
     json.dumps(selection.to_dict(), allow_nan=False)
+
+
+def test_a_prediction_in_python_has_the_keys_of_isoflop_loss_json(tmp_path):
+    """Prediction.to_dict() said "interval" and "warning" (a string) where `isoflop loss --json` says
+    "intervals" {"loss": …} and "warnings" [...], as every other answer does: one shape for one answer."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import isoflop
+    from isoflop.cli import app
+
+    runs = isoflop.read_runs(shared_file("chinchilla_epoch.csv"), columns={"n_params": "Model Size",
+                                                                           "flops": "Training FLOP"})
+    isoflop.save_fit(isoflop.analyse(runs, isoflop.FitOptions(drop_highest=5, n_bootstrap=20)), tmp_path / "f.json")
+    python = isoflop.predict_loss(tmp_path / "f.json", 7e10, 1.4e12).to_dict()
+    cli = json.loads(CliRunner().invoke(app, ["loss", "--fit", str(tmp_path / "f.json"), "--params", "7e10",
+                                              "--tokens", "1.4e12", "--json"]).stdout)
+    assert list(python) == list(cli) and python["intervals"]["loss"] == pytest.approx(cli["intervals"]["loss"])
+    assert python["warnings"] == cli["warnings"] and python["warnings"]  # it extrapolates: said in both

@@ -145,14 +145,12 @@ def loss_cmd(
         # A saved fit predicts with its runs' noise, bootstrap and calibration, repeated data included.
         prediction = predict_loss(saved if saved is not None else the_law, n_params, n_tokens, unique)
         result = prediction.to_dict()
-        interval, warning = result.pop("interval"), result.pop("warning")
-        result.update(intervals={"loss": interval} if interval else {})
         if unique is not None:
             result.update(unique_tokens=unique, epochs=n_tokens / unique)
-        result["warnings"] = [*marks, *([warning] if warning else [])]
+        result["warnings"] = [*marks, *result["warnings"]]
         if not as_json:  # the table leaves out what does not apply (JSON keeps every key, null where absent)
             result = {key: item for key, item in result.items()
-                      if item is not None and (interval or key not in ("level", "calibrated"))}
+                      if item is not None and (result["intervals"] or key not in ("level", "calibrated"))}
         emit(result, as_json, f"Loss ({the_law.name})")
 
 

@@ -62,13 +62,15 @@ class Prediction:
         return {"n_params": _plain(self.n_params), "n_tokens": _plain(self.n_tokens), "flops": _plain(self.flops),
                 "unique_tokens": None if self.unique_tokens is None else _plain(self.unique_tokens),
                 "loss": _plain(self.loss), "level": self.level,
-                "interval": None if self.interval is None else [_plain(self.interval[0]), _plain(self.interval[1])],
                 "extrapolation_decades": (None if self.extrapolation_decades is None
                                           else _plain(self.extrapolation_decades)),
                 "calibrated": self.calibrated, "law": self.law,
                 "sigma": None if self.sigma is None else {k: _plain(v) for k, v in self.sigma.items()},
                 "fitted_tokens_per_param": _plain(self.fitted_tokens_per_param),
-                "warning": self.warning}
+                # as every other answer's JSON (plan, diagnose, `isoflop loss --json`): intervals by field, a list
+                "intervals": {} if self.interval is None else {"loss": [_plain(self.interval[0]),
+                                                                        _plain(self.interval[1])]},
+                "warnings": [] if not self.warning else [self.warning]}
 
 
 def _evaluate(law, n_params, n_tokens, flops, unique_tokens):
