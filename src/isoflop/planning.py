@@ -113,7 +113,8 @@ def _ensemble(solve, law, fields, percentiles, *args, **kwargs):
 
 @dataclass(frozen=True)
 class Allocation:
-    """A training allocation: ``flops`` = 6·``n_params``·``n_tokens``, and the ``loss`` the law predicts.
+    """A training allocation: ``flops`` = 6·``n_params``·``n_tokens``, and the ``loss`` the law predicts (nats per
+    token, as every loss in isoflop: the cross-entropy the runs report).
 
     ``unique_tokens`` is set for data-constrained plans (then ``epochs`` = n_tokens / unique_tokens);
     ``intervals`` for plans made with a law ensemble.
@@ -640,7 +641,7 @@ def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=No
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """How a planned (N, D) compares with the compute-optimal run of the same FLOPs.
+    """How a planned (N, D) compares with the compute-optimal run of the same FLOPs (losses in nats per token).
 
     regime: ``undertrained`` (too many parameters for its tokens: tokens/param below the optimum by more
     than the factor ``tolerance``), ``overtrained`` (capacity-limited: tokens/param above optimum × tolerance)

@@ -38,8 +38,8 @@ WARN_TOKENS_PER_PARAM_FACTOR = 2.0
 
 @dataclass(frozen=True)
 class Prediction:
-    """``loss`` at (``n_params``, ``n_tokens``[, ``unique_tokens``]) with its ``interval`` (low, high) at
-    ``level`` (None for a preset, which carries no uncertainty), ``extrapolation_decades`` = log10(C / largest
+    """``loss`` (nats per token) at (``n_params``, ``n_tokens``[, ``unique_tokens``]) with its ``interval`` (low,
+    high) at ``level`` (None for a preset, which carries no uncertainty), ``extrapolation_decades`` = log10(C / largest
     fitted C) (None without data; negative inside the data), and a ``warning`` past WARN_DECADES, when the
     interval is not calibrated for extrapolation, or outside a preset's stated range. Fields may be arrays
     (one per configuration asked)."""
