@@ -73,6 +73,12 @@ def test_wsd_sweep_gives_one_row_per_cooldown_equal_to_whole_runs(tmp_path):
                                     "--bootstrap", "0", "--allow-unidentified", "--json"])
     assert done.exit_code == 0, done.output
     assert "wsd_branches" in json.loads(done.stdout)["figures"]
+    # and in Python, given the sweep folder as the source (it drew no branches: they had no Python path)
+    import isoflop
+
+    runs = isoflop.read_runs(tmp_path / "seq", curves=True)
+    analysis = isoflop.analyse(runs, isoflop.FitOptions(allow_unidentified=True), auto_backtest=True, isoflop=True)
+    assert "wsd_branches" in isoflop.report(analysis, source=tmp_path / "seq").figures
 
 
 def test_ray_runs_cooldowns_after_their_trunks(tmp_path, local_ray):

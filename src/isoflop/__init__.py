@@ -314,13 +314,18 @@ def load_fit(path) -> SavedFit:
 
 
 def report(analysis: Analysis, path=None, *, title: str | None = None, unique_tokens=None, source: str = ""):
-    """The HTML report of an Analysis (``analyse``); written to ``path`` when given. Needs matplotlib."""
+    """The HTML report of an Analysis (``analyse``); written to ``path`` when given. Needs matplotlib.
+    ``source``: where the runs came from, named on the page; a sweep folder also gives a WSD sweep's cooldown
+    branches, drawn off their trunks (as `isoflop report SWEEP`)."""
     from .reporting.html import build_report
+    from .sweep.store import export_branches, find_sweep
 
     if not isinstance(analysis, Analysis):
         raise InputError(f"report takes an Analysis (isoflop.analyse(runs, ...)), got {type(analysis).__name__}; "
                          f"for a file of runs: isoflop.report(isoflop.analyse(isoflop.read_runs(path)), 'report.html')")
-    built = build_report(analysis, unique_tokens=unique_tokens, source=source, title=title)
+    sweep = find_sweep(source) if source else None
+    built = build_report(analysis, unique_tokens=unique_tokens, source=str(source), title=title,
+                         branches=None if sweep is None else export_branches(sweep))
     if path is not None:
         built.write(path)
     return built
