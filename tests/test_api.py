@@ -611,3 +611,15 @@ def test_diagnose_a_published_model_in_python_as_the_cli_does():
     assert moe.n_tokens == 1e12 and "mixture of experts" in moe.warnings[0]
     with pytest.raises(isoflop.InputError, match="not both"):
         isoflop.diagnose("besiroglu2024", 7e9, model="gopher-280b")
+
+
+def test_one_number_asked_gives_plain_numbers_back():
+    """A notebook showed Allocation(flops=array(1.e+22), n_params=np.float64(…)) for fields typed float."""
+    law = isoflop.law("muennighoff2023")
+    for plan in (isoflop.plan(law, flops=1e22), isoflop.plan(law, flops=1e22, unique_tokens=25e9),
+                 isoflop.plan(law, unique_tokens=25e9), isoflop.plan(law, match_flops=1e22, inference_tokens=1e12)):
+        numbers = {k: v for k, v in vars(plan.result).items() if k not in ("law", "intervals", "unique_tokens",
+                                                                            "warnings", "compute_optimal")}
+        assert all(type(v) is float for v in numbers.values() if v is not None), (plan.kind, numbers)
+        assert "array(" not in repr(plan.result) and "np.float64" not in repr(plan.result)
+    assert isinstance(isoflop.plan(law, flops=[1e21, 1e22]).n_params, np.ndarray)  # many asked: an array

@@ -26,7 +26,7 @@ at once because their constants have shape (k, 1) (see ``_ensemble``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields as dataclass_fields, replace
 
 import numpy as np
 
@@ -83,7 +83,7 @@ def _ensemble(solve, law, fields, percentiles, *args, **kwargs):
     """
     require_nd_law(law)
     if not isinstance(law, LawEnsemble):
-        return solve(law, *args, **kwargs)
+        return _plain_numbers(solve(law, *args, **kwargs))
     percentiles = _check_percentiles(percentiles)
     point = solve(law.point, *args, **kwargs)
     # Members × configurations in blocks of configurations, so memory stays bounded (a frontier of 8,000
@@ -106,7 +106,20 @@ def _ensemble(solve, law, fields, percentiles, *args, **kwargs):
     for name, (lows, highs) in bounds.items():
         low, high = (lows[0], highs[0]) if len(lows) == 1 else (np.concatenate(lows), np.concatenate(highs))
         intervals[name] = (low.item() if low.ndim == 0 else low, high.item() if high.ndim == 0 else high)
-    return replace(point, intervals=intervals)
+    return _plain_numbers(replace(point, intervals=intervals))
+
+
+def _plain_numbers(result):
+    """``result`` with its 0-d arrays and NumPy scalars as Python floats: one number asked, plain numbers back
+    (a notebook showed Allocation(flops=array(1.e+22), n_params=np.float64(…)) for the fields typed float)."""
+    plain = {}
+    for f in dataclass_fields(result):
+        value = getattr(result, f.name)
+        if isinstance(value, (np.ndarray, np.floating)) and np.ndim(value) == 0:
+            plain[f.name] = float(value)
+        elif isinstance(value, Allocation):  # an inference plan's compute-optimal reference
+            plain[f.name] = _plain_numbers(value)
+    return replace(result, **plain) if plain else result
 
 
 # -------------------------------------------------------------------------------------- compute-optimal
