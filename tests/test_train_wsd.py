@@ -84,16 +84,19 @@ def test_cooldown_from_a_trunk_equals_the_whole_run(tmp_path):
     from isoflop.train import rundir
     from isoflop.train.trainer import train
 
-    trunk = _spec(n_steps=30, cooldown_steps=0, keep_checkpoints=(12, 24))
+    # 14 lies between evaluations (every 6 steps): a cooldown from it logged as train_loss the mean of its own
+    # steps alone, not of the steps since the last evaluation as the whole run does
+    trunk = _spec(n_steps=30, cooldown_steps=0, keep_checkpoints=(12, 14, 24))
     train(trunk, tmp_path / "trunk", device="cpu")
-    for branch in (12, 24):
+    for branch in (12, 14, 24):
         whole = train(_spec(n_steps=branch + 6), tmp_path / f"whole{branch}", device="cpu")
         cooled = train(_spec(n_steps=branch + 6), tmp_path / f"cool{branch}", device="cpu",
                        init_from=tmp_path / "trunk" / rundir.branch_checkpoint(branch))
         assert cooled.resumed_from_step == branch
         assert cooled.loss == whole.loss and cooled.train_loss == whole.train_loss  # same state, bit for bit
         rows = rundir.read_jsonl(tmp_path / f"cool{branch}" / "metrics.jsonl")
-        assert [r["step"] for r in rows] == [branch + 6]
+        whole_rows = [r for r in rundir.read_jsonl(tmp_path / f"whole{branch}" / "metrics.jsonl") if r["step"] > branch]
+        assert [(r["step"], r["train_loss"]) for r in rows] == [(r["step"], r["train_loss"]) for r in whole_rows]
     # a trunk state from another stable phase, or taken at the wrong step, is refused
     with pytest.raises(InputError, match="another stable phase"):
         train(_spec(n_steps=18, peak_lr=0.02), tmp_path / "x", device="cpu",
@@ -102,7 +105,7 @@ def test_cooldown_from_a_trunk_equals_the_whole_run(tmp_path):
         train(_spec(n_steps=20), tmp_path / "y", device="cpu",
               init_from=tmp_path / "trunk" / rundir.branch_checkpoint(12))
     with pytest.raises(InputError, match="missing"):
-        train(_spec(n_steps=20), tmp_path / "z", device="cpu", init_from=tmp_path / "trunk" / "branch-14.pt")
+        train(_spec(n_steps=20), tmp_path / "z", device="cpu", init_from=tmp_path / "trunk" / "branch-16.pt")
 
 
 def test_a_trunk_killed_after_a_branch_point_resumes_from_it(tmp_path):

@@ -135,9 +135,13 @@ def flush_denormal():
         torch.set_flush_denormal(False)
 
 
-def _save_checkpoint(path: Path, model, optimizer, spec: TrainSpec, step: int, seconds: float, last_train_loss):
+def _save_checkpoint(path: Path, model, optimizer, spec: TrainSpec, step: int, seconds: float, last_train_loss,
+                     train_window):
+    # train_window: the step losses since the last evaluation, whose mean the next one logs as train_loss; a
+    # resume without them logged the mean of the steps after the restart alone (1.8346 for 1.8436)
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seconds": seconds,
-             "train_loss": last_train_loss, "spec": spec.to_dict(), "torch_rng": torch.get_rng_state(),
+             "train_loss": last_train_loss, "train_window": [float(x) for x in train_window],
+             "spec": spec.to_dict(), "torch_rng": torch.get_rng_state(),
              "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
     with atomic_writer(path) as f:  # a reader sees the old checkpoint or the new one, never half of one
         torch.save(state, f)
@@ -231,7 +235,7 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
     optimizer = make_optimizer(model, lr=spec.peak_lr, betas=(spec.beta1, spec.beta2),
                                weight_decay=spec.weight_decay)
 
-    start_step, seconds_before, last_train_loss = 0, 0.0, float("nan")
+    start_step, seconds_before, last_train_loss, window = 0, 0.0, float("nan"), []
     notes = []
     checkpoint = run_dir / rundir.CHECKPOINT if run_dir is not None else None
     metrics = run_dir / rundir.METRICS if run_dir is not None else None
@@ -256,7 +260,7 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
             if cuda and state.get("cuda_rng") is not None:
                 torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
             start_step, seconds_before = int(state["step"]), float(state["seconds"])
-            last_train_loss = state.get("train_loss", float("nan"))
+            last_train_loss, window = state.get("train_loss", float("nan")), state.get("train_window", [])
         # rows logged after the checkpoint were computed by a run that died: they will be redone
         rows, row_notes = rundir.read_metrics(metrics)
         notes += row_notes
@@ -267,14 +271,14 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
     fpt = spec.flops_per_token
     model.train()
     t0 = time.perf_counter()
-    train_losses = []
     val_loss = float("nan")
     if init_from is not None and run_dir is None:
         state = _load_branch(Path(init_from), spec, device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"].cpu())
-        start_step = int(state["step"])
+        start_step, window = int(state["step"]), state.get("train_window", [])
+    train_losses = [torch.tensor(v, dtype=torch.float32, device=device) for v in window]
     if start_step >= spec.n_steps:  # already trained to the end: just score it
         val_loss = evaluate(model, val, device, autocast, micro)
 
@@ -313,10 +317,10 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
                 rundir.append_jsonl(metrics, row)
         if run_dir is not None and done in spec.keep_checkpoints:  # a WSD branch point: kept for good
             _save_checkpoint(run_dir / rundir.branch_checkpoint(done), model, optimizer, spec, done,
-                             seconds_before + time.perf_counter() - t0, last_train_loss)
+                             seconds_before + time.perf_counter() - t0, last_train_loss, train_losses)
         if checkpoint is not None and (done % spec.checkpoint_every == 0 or done == spec.n_steps):
             _save_checkpoint(checkpoint, model, optimizer, spec, done, seconds_before + time.perf_counter() - t0,
-                             last_train_loss)
+                             last_train_loss, train_losses)
         if on_step is not None:
             on_step(done, spec.n_steps, row)
 
