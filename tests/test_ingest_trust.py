@@ -74,12 +74,18 @@ def test_params_giving_a_run_twice():
 @pytest.mark.parametrize("bad", ["inf", "NaN", "nan", "-inf"])
 def test_wandb_chart_non_finite_loss_is_dropped_with_a_warning(tmp_path, bad):
     cells = good(9)
+    cells[300] = (cells[300][0], bad)  # run_b: one non-finite point amid finite ones, dropped alone
     cells[1000] = (bad, "")  # run_a's last point diverged; run_b stopped logging earlier (empty cells)
     table = ingest(chart(tmp_path, cells), **WB)
     assert len(table.frame[table.frame["run_id"] == "run_a"]) == 9
-    assert len(table.frame[table.frame["run_id"] == "run_b"]) == 9
+    assert len(table.frame[table.frame["run_id"] == "run_b"]) == 8
+    # A loss non-finite to the end: the run diverged, so its last finite loss is not final (left out of fits).
     assert [w for w in table.warnings if "non-finite" in w] == [
-        f"{tmp_path / 'export.csv'} (run 'run_a'): dropped 1 non-finite 'train/loss' value(s) (diverged?)"]
+        f"{tmp_path / 'export.csv'} (run 'run_a'): run 'run_a' diverged: its 'train/loss' is non-finite from step "
+        f"1000 to the end (1 point(s) dropped), so its last finite loss is not a final loss; final-loss fits leave "
+        f"it out",
+        f"{tmp_path / 'export.csv'} (run 'run_b'): dropped 1 non-finite 'train/loss' value(s) (row 3 at step 300)"]
+    assert table.frame.groupby("run_id")["truncated"].all().to_dict() == {"run_a": True, "run_b": False}
 
 
 def test_wandb_chart_empty_cells_are_not_divergence(tmp_path):
@@ -92,11 +98,13 @@ def test_wandb_chart_empty_cells_are_not_divergence(tmp_path):
 def test_jsonl_counts_every_non_finite_loss(tmp_path):
     path = tmp_path / "j.jsonl"
     path.write_text('{"run_id":"a","step":1,"loss":4.0}\n{"run_id":"a","step":2,"loss":NaN}\n'
-                    '{"run_id":"a","step":3,"loss":Infinity}\n{"run_id":"a","step":4}\n')
+                    '{"run_id":"a","step":3,"loss":Infinity}\n{"run_id":"a","step":4}\n'
+                    '{"run_id":"a","step":5,"loss":3.0}\n')
     table = ingest(path, n_params=1e8, tokens_per_step=10)
-    assert table.frame["step"].tolist() == [1.0]
+    assert table.frame["step"].tolist() == [1.0, 5.0]
     # Two losses were logged as non-finite; step 4 logged no loss at all (a sparse log), which is no divergence.
-    assert f"{path}: dropped 2 non-finite 'loss' value(s) (diverged?)" in table.warnings
+    assert f"{path}: dropped 2 non-finite 'loss' value(s) (line 2 at step 2, line 3 at step 3)" in table.warnings
+    assert not table.frame["truncated"].any()
 
 
 # -------------------------------------------------------------------------------------- 3. tokens seen

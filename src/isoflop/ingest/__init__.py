@@ -5,7 +5,9 @@ folder of event files, the Hugging Face Trainer's ``runs/<date>_<host>/`` layout
 exports (CSV), runs-table exports (CSV, one point per run from its summary columns) and run histories (CSV /
 JSON lines / JSON list with ``_step``), Hugging Face ``trainer_state.json`` (a file, or a folder searched
 for them), and plain curve tables (CSV, JSONL, JSON, Parquet with a step column). A folder of tables is
-read file by file.
+read file by file; a folder holding more than one of these formats is an InputError naming them (``format``
+picks one), except a Trainer output dir's own TensorBoard ``runs/`` beside its trainer_state.json (one run,
+read from the event files).
 
 Damaged logs (``on_corrupt``): corrupt or cut TensorBoard records, and cut or malformed CSV / JSON-lines
 rows, are reported in the table's warnings with how much was read and where it stopped. With "warn" (the
@@ -21,13 +23,18 @@ key is used when none is stated. ``meta`` (a table, or its path, with ``run_id``
 tokens_per_step, batch_size, seq_len, planned_steps, planned_tokens) states them per run; values stated
 directly override the log's, and a per-run table overrides a single number.
 
-Which key is the loss: the first of `curve.LOSS_KEYS` a run logged — held-out loss before training loss
-(see `isoflop.ingest.curve`) — or ``loss_key``. Points at step 0 (no tokens seen yet), at a missing or
-negative step, and non-finite losses (a diverged run) are dropped, with a warning naming where; of repeated
-steps (a restarted job logs them again) the last logged is kept. What would give wrong numbers silently is
-an InputError naming the file, run, row or option: two parameter counts for one run (in the log, in ``meta``
-or in ``n_params``), a ``meta`` row for a run the logs do not have, a tokens-seen key that is infinite,
-negative or goes backwards (when tokens come from it), a loss ≤ 0, an option that is not a positive number.
+Which key is the loss, per run: the first of `curve.LOSS_KEYS` the run logged — held-out loss before training
+loss (see `isoflop.ingest.curve`) — or ``loss_key`` for every run. Run ids are text as written ('01' and '1'
+are two runs). Points at step 0 (no tokens seen yet), at a missing or negative step, and non-finite losses
+are dropped, with a warning naming where; a run whose loss stays non-finite to its end diverged, and is
+marked ``truncated`` (its last finite loss is not a final loss). A step lower than the one before it is a
+restart (a job resumed from a checkpoint): the points the abandoned attempt logged from that step on are
+dropped (`curve.restarts`, the rule TensorBoard's loader follows), with a warning; of repeated steps the last
+logged is kept. What would give wrong numbers silently is an InputError naming the file, run, row or option:
+two parameter counts for one run (in the log, in ``meta`` or in ``n_params``; ``meta`` and a run's own entry
+in ``n_params``, ``tokens_per_step`` or ``planned_steps`` that differ), a ``meta`` row for a run the logs do
+not have, a table that is not UTF-8, a tokens-seen key that is infinite, negative or goes backwards (when
+tokens come from it), a loss ≤ 0, an option that is not a positive number.
 The result has columns run_id, step, n_params, n_tokens, flops = 6·N·D, loss, loss_key (the logged key each
 loss came from) and planned_tokens (the learning-rate schedule's length in tokens: planned_steps × tokens per
 step, NaN where unknown), which `isoflop.fitting.envelope` uses to flag runs that did not run the length of
@@ -45,17 +52,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CorruptLogWarning, InputError, warn_at_caller
-from ..runs import CONVENTIONS, RunTable, read_frame
+from ..runs import CONVENTIONS, RunTable, text_values
 from ..units import is_number, parse_quantity
-from .curve import LOSS_KEYS, Curve
-from .huggingface import is_trainer_state, latest_states, read_trainer_state
-from .table import read_table
+from .curve import LOSS_KEYS, Curve, restarts
+from .huggingface import STATE, is_trainer_state, output_dir, read_trainer_state, read_trainer_states
+from .table import read_checked, read_table
 from .tensorboard import ON_CORRUPT, event_dirs, read_tensorboard
 from .wandb import is_chart_export, is_runs_table, read_chart_csv, read_runs_table
 
 FORMATS = ("auto", "tensorboard", "huggingface", "wandb", "table")
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 META_FIELDS = ("n_params", "tokens_per_step", "batch_size", "seq_len", "planned_steps", "planned_tokens")
+MAX_RESTARTS = 3  # steps going back more often than this (and than once per 10 points) are rows out of order
+_NO_VALUE = ("", "na", "n/a", "nan", "null", "none")  # a meta cell left without a value (R writes NA, pandas nan)
 
 
 def parse_per_run(text: str | None, name: str):
@@ -91,11 +100,12 @@ def detect_format(path: str | Path) -> str:
         raise InputError(f"{path}: no such file or directory")
     _refuse_sweep(path)
     if path.is_dir():
-        if event_dirs(path):
-            return "tensorboard"
-        if next(path.rglob("trainer_state.json"), None) is not None:
-            return "huggingface"
-        return "table"
+        found = _formats_in(path)
+        if len(found) > 1:  # reading one would drop the others' runs without a word
+            raise InputError(f"{path}: holds logs of {len(found)} formats ("
+                             + ", ".join(f"{kind}: {example}" for kind, example in found.items())
+                             + "); read one with --format, or point at one subfolder")
+        return next(iter(found), "table")
     if "tfevents" in path.name:
         return "tensorboard"
     if is_trainer_state(path):
@@ -103,6 +113,26 @@ def detect_format(path: str | Path) -> str:
     if path.suffix.lower() == ".csv" and _is_wandb(_csv_header(path)):
         return "wandb"
     return "table"
+
+
+def _formats_in(folder: Path) -> dict[str, Path]:
+    """The log formats in a folder, each with an example path: event files anywhere below it, trainer_state.json
+    anywhere below it, and the tables the table reader would read (the folder's own files). The Trainer writes
+    its TensorBoard logs into its output dir's runs/, beside its trainer_state.json files: one run in two
+    formats, read from the event files, not a mix. JSON files are not counted as tables: beside logs they are
+    configs (config.json, all_results.json), not curves."""
+    found = {}
+    dirs = event_dirs(folder)
+    if dirs:
+        found["tensorboard"] = dirs[0]
+    states = [p for p in sorted(folder.rglob(STATE)) if not any(output_dir(p) in d.resolve().parents for d in dirs)]
+    if states:
+        found["huggingface"] = states[0]
+    tables = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES
+                    and p.suffix.lower() != ".json")
+    if tables:
+        found["table"] = tables[0]
+    return found
 
 
 def _refuse_sweep(path: Path) -> None:
@@ -158,10 +188,9 @@ def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | Non
     if kind == "tensorboard":
         return read_tensorboard(path, loss_key, tokens_key, on_corrupt=on_corrupt)
     if kind == "huggingface":
-        states = latest_states(path) if path.is_dir() else [path]
-        if not states:
-            raise InputError(f"{path}: no trainer_state.json in it or below it")
-        return [read_trainer_state(p, loss_key, tokens_key) for p in states]
+        if path.is_dir():
+            return read_trainer_states(path, loss_key, tokens_key, on_corrupt)
+        return [read_trainer_state(path, loss_key, tokens_key)]
     if kind == "wandb" and path.is_file() and path.suffix.lower() == ".csv":
         header = _csv_header(path)
         if is_chart_export(header):
@@ -184,19 +213,20 @@ def _meta_table(meta) -> tuple[dict[str, dict[str, float]], dict[str, int], str]
     if meta is None:
         return {}, {}, "--meta"
     source = str(meta) if not isinstance(meta, pd.DataFrame) else "meta table"
-    frame = meta if isinstance(meta, pd.DataFrame) else read_frame(meta)
+    # read_checked keeps run ids as written ('01', '007'): read as numbers, 1 would be named '1.0'.
+    frame = meta if isinstance(meta, pd.DataFrame) else read_checked(meta, on_corrupt="error")[0]
     if "run_id" not in frame.columns:
         raise InputError(f"{source}: needs a run_id column (and any of {', '.join(META_FIELDS)})")
     fields = [c for c in META_FIELDS if c in frame.columns]
     if not fields:
         raise InputError(f"{source}: none of the columns {', '.join(META_FIELDS)}; found {', '.join(frame.columns)}")
     out, where = {}, {}
-    for i, (_, row) in enumerate(frame.iterrows()):
+    for i, run in enumerate(text_values(frame["run_id"])):
         values = {}
         for c in fields:
-            if pd.notna(row[c]):
-                values[c] = parse_quantity(row[c], f"{source}: row {i + 1}, column {c}")
-        run = str(row["run_id"])
+            cell = frame[c].iloc[i]
+            if pd.notna(cell) and str(cell).strip().lower() not in _NO_VALUE:
+                values[c] = parse_quantity(cell, f"{source}: row {i + 1}, column {c}")
         if run in out:  # a run listed twice: fine where the rows agree, an error where they do not
             for c, v in values.items():
                 if c in out[run] and out[run][c] != v:
@@ -246,7 +276,8 @@ def _places(curve: Curve, mask, limit: int = 3) -> str:
             out.append(f"{curve.row_word} {int(curve.rows[i])}" + (f" at {step}" if step else ""))
         else:
             out.append(step or f"point {i + 1}")
-    return ", ".join(out) + (", …" if int(np.sum(mask)) > limit else "")
+    more = int(np.sum(mask)) - limit
+    return ", ".join(out) + (f" and {more} more" if more > 0 else "")
 
 
 def _stated(value, run: str):
@@ -254,6 +285,17 @@ def _stated(value, run: str):
     if isinstance(value, dict):
         return value.get(run)
     return value
+
+
+def _per_run(run: str, field: str, in_meta, meta_source: str, stated, option: str):
+    """A run's value of ``field`` from the meta table, else from the option. The meta table overrides a single
+    number for every run (a default), but a run given its own, different value in both is an InputError: which
+    one is right is the user's call."""
+    own = stated.get(run) if isinstance(stated, dict) else None
+    if in_meta is not None and own is not None and in_meta != own:
+        raise InputError(f"run {run!r} has two values of {field}: {in_meta:g} in {meta_source} and {own:g} in "
+                         f"{option}; give it in one place")
+    return in_meta if in_meta is not None else _stated(stated, run)
 
 
 def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, batch_size=None, seq_len=None,
@@ -292,7 +334,8 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
     frames, warnings = [], []
     for curve in curves:
         info = per_run.get(curve.run_id, {})
-        size = info.get("n_params") or _stated(n_params, curve.run_id) or curve.n_params
+        run = curve.run_id
+        size = _per_run(run, "n_params", info.get("n_params"), meta_source, n_params, "--params") or curve.n_params
         if size is None:
             raise InputError(f"{curve.source}: run {curve.run_id!r} has no parameter count; give --params 1.2e8 "
                              f"(every run) or --params {curve.run_id}=1.2e8,… (or a --meta table)")
@@ -301,7 +344,7 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
                              f"units (parameters), not millions or billions")
         step_tokens = info.get("tokens_per_step") or (info["batch_size"] * info["seq_len"]
                                                       if "batch_size" in info and "seq_len" in info else None)
-        step_tokens = step_tokens or _stated(tokens_per_step, curve.run_id)
+        step_tokens = _per_run(run, "tokens per step", step_tokens, meta_source, tokens_per_step, "--tokens-per-step")
         steps = np.asarray(curve.step, float)
         if step_tokens is not None:
             tokens = steps * step_tokens
@@ -331,6 +374,17 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
                              f"({_places(curve, fractional)}); a step counts optimiser steps — check the step "
                              f"column (--step-key)")
         frame = frame[~(missing | negative)]
+        standing, found = restarts(frame["step"].to_numpy())  # in the order logged, before sorting by step
+        if len(found) > max(MAX_RESTARTS, len(frame) // 10):  # newest-first or shuffled rows, not a resumed job
+            raise InputError(f"{curve.source}: run {run!r} steps go back {len(found)} times in {len(frame)} points: "
+                             f"not the restarts of a resumed job but rows out of order; sort the log by time (or "
+                             f"step) and read it again")
+        if found:
+            at = ", ".join(f"{frame['step'].iloc[i]:g}" for i, _ in found[:3])
+            at += f" and {len(found) - 3} more" if len(found) > 3 else ""
+            warnings.append(f"{curve.source}: run {run!r} restarts at step {at} (a resumed job): dropped the "
+                            f"{sum(n for _, n in found)} point(s) the earlier attempt logged from that step on")
+            frame = frame[standing]
         placed = len(frame)
         frame = frame.drop_duplicates("step", keep="last").sort_values("step", kind="stable")
         if len(frame) < placed:
@@ -344,9 +398,22 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
                             + ("at step 0 (no tokens seen)" if at_zero
                                else f"with no tokens seen ({_places(curve, unseen)})"))
         finite = np.isfinite(frame["loss"].to_numpy())
-        if (~finite).any():
-            warnings.append(f"{curve.source}: dropped {int((~finite).sum())} non-finite {curve.loss_key!r} "
-                            f"value(s) (diverged?)")
+        # A loss that turns non-finite and stays so to the end: the run diverged, and its last finite loss (often
+        # a spike) is no final loss. Earlier non-finite points are dropped alone.
+        last = np.flatnonzero(finite & started)
+        tail = len(finite) - 1 - last[-1] if last.size else 0  # the points after the last finite loss
+        diverged = tail > 0
+        if diverged:
+            warnings.append(f"{curve.source}: run {run!r} diverged: its {curve.loss_key!r} is non-finite from step "
+                            f"{frame['step'].iloc[-tail]:g} to the end ({tail} point(s) dropped), so its last finite "
+                            f"loss is not a final loss; final-loss fits leave it out")
+        isolated = ~finite & started
+        isolated[len(finite) - tail:] = False
+        if isolated.any():
+            bad = np.zeros(len(steps), bool)
+            bad[frame["point"].to_numpy()[isolated]] = True
+            warnings.append(f"{curve.source}: dropped {int(isolated.sum())} non-finite {curve.loss_key!r} "
+                            f"value(s) ({_places(curve, bad)})")
         frame = frame[started & finite]
         if frame.empty:
             raise InputError(f"{curve.source}: run {curve.run_id!r} has no point with tokens seen and a finite "
@@ -357,7 +424,8 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         if nonpositive.any():
             i = int(frame["point"].to_numpy()[np.flatnonzero(nonpositive)[0]])
             raise InputError(f"{curve.at(i)}: {curve.loss[i]:g} must be positive (a loss in nats per token)")
-        plan_steps = info.get("planned_steps") or _stated(planned_steps, curve.run_id) or curve.planned_steps
+        plan_steps = (_per_run(run, "planned_steps", info.get("planned_steps"), meta_source, planned_steps,
+                               "--planned-steps") or curve.planned_steps)
         planned = info.get("planned_tokens") or curve.planned_tokens
         if planned is None and plan_steps is not None:
             # The schedule's length in tokens at this run's own tokens per step (from its last point).
@@ -368,7 +436,7 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         frame = frame.drop(columns="point")
         frame["planned_tokens"] = np.nan if planned is None else float(planned)
         frame["loss_key"] = curve.loss_key
-        frame["truncated"] = bool(curve.truncated)
+        frame["truncated"] = bool(curve.truncated or diverged)
         warnings.extend(curve.damage + curve.notes)
         frames.append(frame)
     keys = dict.fromkeys(c.loss_key for c in curves)
@@ -403,10 +471,13 @@ def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = N
     damage = [d for c in curves for d in c.damage]
     if damage:  # loud by default: Python prints it once to stderr, the CLI in red
         cut = sorted({c.run_id for c in curves if c.truncated})
+        lost = [run for c in curves for run in c.lost_runs]
         warn_at_caller(f"{source}: {len(damage)} damaged part(s) of the logs ({damage[0]}"
                        f"{'; …' if len(damage) > 1 else ''}); everything whole was kept"
                        + (f", and {len(cut)} run(s) that lost their end are left out of final-loss fits "
-                          f"({', '.join(cut[:5])})" if cut else ""), CorruptLogWarning)
+                          f"({', '.join(cut[:5])})" if cut else "")
+                       + (f"; {len(lost)} run(s) skipped because nothing of their logs could be read "
+                          f"({', '.join(lost[:5])})" if lost else ""), CorruptLogWarning)
     return table
 
 

@@ -57,6 +57,7 @@ class Curve:
     column: str | None = None  # the file's own name of the loss column (a W&B chart's '<run> - <metric>')
     tokens_error: str | None = None  # why the log's tokens-seen key is unusable; raised only if tokens come from it
     row_word: str = "row"  # what ``rows`` count: "row" (CSV data rows), "line" (JSON lines), "log_history entry"
+    lost_runs: tuple[str, ...] = ()  # runs of the same source skipped because none of their log could be read
 
     def at(self, i: int) -> str:
         """Where point ``i`` is, in the file's own terms: 'path: row 3 (step 300), column 'run_b - train/loss''."""
@@ -88,6 +89,41 @@ def choose_key(available, wanted: str | None, defaults, source: str, what: str =
         return None
     raise InputError(f"{source}: none of the usual {what}s ({', '.join(map(repr, defaults[:4]))}, …) is there; "
                      f"it has {_listing(available)} — name it with {option}")
+
+
+def restarts(steps) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Which points of a curve, in the order they were logged, a restart leaves standing: (keep mask, and per
+    restart (index of the point where it restarts, points it orphaned)).
+
+    A job resumed from a checkpoint logs from the checkpoint's step again: a step below the one before it starts
+    a new attempt, and what the earlier attempt logged at or after that step is orphaned (the resumed run's
+    points replace it; TensorBoard's own loader purges it the same way). Otherwise a file's last logged point
+    would be the abandoned attempt's. Steps must be finite; a repeated step is no restart (the caller keeps the
+    last logged)."""
+    steps = np.asarray(steps, float)
+    keep = np.ones(len(steps), bool)
+    if len(steps) < 2 or (np.diff(steps) >= 0).all():  # the usual case, without a Python loop over the points
+        return keep, []
+    found, standing = [], []  # standing: indices kept so far, their steps non-decreasing
+    for i, step in enumerate(steps):
+        if standing and step < steps[standing[-1]]:
+            orphaned = 0
+            while standing and steps[standing[-1]] >= step:
+                keep[standing.pop()] = False
+                orphaned += 1
+            found.append((i, orphaned))
+        standing.append(i)
+    return keep, found
+
+
+def step_key_note(step_key: str, wanted: str | None, source: str) -> tuple[str, ...]:
+    """A warning where the steps are W&B's ``_step``: it counts ``wandb.log`` calls, not optimiser steps, so tokens
+    counted from it (step × tokens per step) are wrong by the number of log calls per step."""
+    if step_key != "_step" or wanted is not None:
+        return ()
+    return (f"{source}: steps are W&B's '_step', which counts log calls, not optimiser steps, so tokens counted "
+            f"from it are off wherever a run logged more or less than once per step; if the run logged its "
+            f"optimiser step, name it with --step-key (train/global_step, trainer/global_step, global_step)",)
 
 
 def _listing(keys, limit: int = 12) -> str:

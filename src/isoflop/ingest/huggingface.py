@@ -6,11 +6,13 @@ the last ``logging_steps``), evaluation entries ``step`` and ``eval_loss``, and 
 ``include_num_input_tokens_seen`` also ``num_input_tokens_seen``. ``max_steps`` is the length the
 learning-rate schedule was built for, taken as the run's planned length. The run id is the output
 directory's name; of several checkpoints of one run the one with the largest ``global_step`` is read
-(its history contains the earlier ones').
+(its history contains the earlier ones'). A state that cannot be read (cut mid-write) is damage: skipped,
+with a warning, for the newest readable one (``on_corrupt="warn"``), or an InputError.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -37,11 +39,14 @@ def is_trainer_state(path: Path) -> bool:
     return head.lstrip().startswith("{") and '"log_history"' in head
 
 
+def output_dir(path: Path) -> Path:
+    """The Trainer's output dir of a trainer_state.json: its folder, or the folder above a checkpoint-<step>/."""
+    folder = path.resolve().parent  # resolved: a state given as ./trainer_state.json is named after its folder
+    return folder.parent if _CHECKPOINT.match(folder.name) and folder.parent.name else folder
+
+
 def _run_id(path: Path) -> str:
-    folder = path.parent
-    if _CHECKPOINT.match(folder.name) and folder.parent.name:
-        folder = folder.parent
-    return folder.name or path.stem
+    return output_dir(path).name or path.stem
 
 
 def _load(path: Path) -> dict:
@@ -65,15 +70,46 @@ def _count(state: dict, key: str, path: Path) -> float | None:
     return float(value)
 
 
-def latest_states(path: Path) -> list[Path]:
-    """The trainer_state.json files under ``path``: per run, the one with the largest global_step."""
-    best: dict[str, tuple[float, Path]] = {}
+def read_trainer_states(path: Path, loss_key: str | None = None, tokens_key: str | None = None,
+                        on_corrupt: str = "warn") -> list[Curve]:
+    """One curve per run of the trainer_state.json files under a folder: the one with the largest global_step.
+
+    A state that cannot be read (a checkpoint cut mid-write) is damage: with on_corrupt="warn" it is skipped and
+    the newest readable state of its run is read, the run marked truncated when the skipped one may be newer
+    (its checkpoint's step is past the one read, or it is the output dir's own final state)."""
+    best: dict[Path, tuple[float, Path]] = {}
+    unreadable: dict[Path, list[tuple[float, Path, str]]] = {}
     for p in sorted(path.rglob(STATE)):
-        step = _count(_load(p), "global_step", p) or 0.0
-        run = str(p.parent.parent if _CHECKPOINT.match(p.parent.name) else p.parent)
+        run = output_dir(p)
+        try:
+            step = _count(_load(p), "global_step", p) or 0.0
+        except InputError as exc:
+            if on_corrupt == "error":
+                raise InputError(f"{exc}; delete it (or its checkpoint folder) to read the run's other states, or "
+                                 f"pass --on-corrupt warn to skip it") from None
+            saved_at = float(p.parent.name.split("-")[1]) if _CHECKPOINT.match(p.parent.name) else np.inf
+            unreadable.setdefault(run, []).append((saved_at, p, str(exc)))
+            continue
         if run not in best or step >= best[run][0]:
             best[run] = (step, p)
-    return [p for _, p in best.values()]
+    if not best:
+        if unreadable:  # nothing readable to fall back on
+            raise InputError(next(iter(unreadable.values()))[0][2])
+        raise InputError(f"{path}: no {STATE} in it or below it")
+    curves = []
+    for run, (step, p) in best.items():
+        curve = read_trainer_state(p, loss_key, tokens_key)
+        skipped = unreadable.pop(run, [])
+        damage = [f"{why}; skipped, read {p} (global_step {step:g}) instead" for _, _, why in skipped]
+        newer = [q for saved_at, q, _ in skipped if saved_at > step]
+        notes = [f"{newer[0]} is unreadable and may hold a later part of run {curve.run_id!r}, so its last logged "
+                 f"{curve.loss_key!r} is not its final loss; final-loss fits leave it out"] if newer else []
+        curves.append(dataclasses.replace(curve.with_notes(notes, damage), truncated=bool(newer)))
+    for run, skipped in unreadable.items():  # a run none of whose states can be read: lost, and said so
+        lost = curves[0].with_notes(damage=[f"{why}; run {run.name!r} skipped: none of its {STATE} files can be "
+                                            f"read" for _, _, why in skipped])
+        curves[0] = dataclasses.replace(lost, lost_runs=lost.lost_runs + (run.name,))
+    return curves
 
 
 def read_trainer_state(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None) -> Curve:

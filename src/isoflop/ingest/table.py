@@ -1,8 +1,10 @@
 """Curves from tables: CSV, JSON lines, JSON lists of dicts or Parquet, one row per logged point.
 
 Covers W&B run histories (``_step`` plus metric keys; rows are sparse, one per ``log`` call) and plain
-curve files. The step is the first of ``STEP_KEYS`` present (``--step-key`` to choose); runs are told
-apart by a ``run_id`` (or ``run``) column, and without one the file is one run named after the file.
+curve files. The step is the first of ``STEP_KEYS`` present (``--step-key`` to choose; W&B's ``_step``, a
+count of log calls, with a warning); runs are told apart by a ``run_id`` (or ``run``) column, read as the
+text written, and without one the file is one run named after the file. Each run's loss is the first of
+``LOSS_KEYS`` it logged. Text files must be UTF-8.
 Optional columns used when present: a tokens-seen column (``TOKEN_KEYS``), ``n_params``,
 ``planned_tokens``, ``planned_steps``. Rows without a step or without the loss are skipped (sparse logs).
 
@@ -25,9 +27,11 @@ import pandas as pd
 
 from ..errors import InputError
 from ..runs import read_frame, text_values
-from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric
+from .curve import (LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric,
+                    step_key_note)
 
 RUN_KEYS = ("run_id", "run")
+TEXT_COLUMNS = RUN_KEYS + ("Name",)  # run names (W&B's runs table: 'Name'), read as written
 _META = ("n_params", "planned_tokens", "planned_steps", "flops")
 
 
@@ -46,14 +50,18 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
     `curve.logged`), not a cell the log left empty."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson") or not path.is_file():
+    if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson", ".json") or not path.is_file():
         frame = read_frame(path)
         frame.index = np.arange(1, len(frame) + 1)
         return frame, [], None
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    text = read_utf8(path)
+    if suffix == ".json":  # a list of records (a W&B history); numbers as written, as in JSON lines below
+        try:
+            frame = pd.DataFrame(json.loads(text, parse_int=str, parse_float=str, parse_constant=_constant))
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{path}: cannot read ({' '.join(str(exc).split())})") from None
+        frame.index = np.arange(1, len(frame) + 1)
+        return frame, [], None
     problems, cut = [], None
     lines = text.splitlines(keepends=True)
     while lines and not lines[-1].strip():
@@ -70,8 +78,10 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
             if not line.strip():
                 continue
             try:
-                # NaN → the text "NaN": a logged NaN, kept apart from an absent key (NaN in the frame).
-                row = json.loads(line, parse_constant=lambda c: "NaN" if c == "NaN" else float(c))
+                # Numbers stay the text they were written as: a run id 1 and 1.0 (or "01") are two runs, and
+                # `curve.numeric` reads the numeric keys. NaN → the text "NaN": a logged NaN, kept apart from an
+                # absent key (NaN in the frame).
+                row = json.loads(line, parse_int=str, parse_float=str, parse_constant=_constant)
             except ValueError:
                 row = None
             if not isinstance(row, dict):
@@ -79,8 +89,8 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
                 continue
             rows.append(row)
             numbers.append(i + 1)
-        if cut is not None:
-            cut = {"": cut[""]}
+        if not rows and problems:  # not one line parsed: not JSON lines at all, and no row is a better clue
+            raise InputError(problems[0].replace("; left out", "; is the file JSON lines (one object per line)?"))
         frame = pd.DataFrame(rows, index=numbers)
     else:
         sep = "\t" if suffix == ".tsv" else ","
@@ -118,7 +128,9 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
             partial = next(csv.reader([cut[""]], delimiter=sep), [])
             cut = dict(zip(header, partial[:-1]))  # the last field may be cut; the ones before it are whole
         try:
-            frame = pd.read_csv(io.StringIO(table_text), sep=sep, keep_default_na=False, na_values=[""])
+            # Run names as text: read as numbers, '01' and '1' would be one run, and '007' would become 7.
+            frame = pd.read_csv(io.StringIO(table_text), sep=sep, keep_default_na=False, na_values=[""],
+                                dtype=dict.fromkeys(TEXT_COLUMNS, str))
         except (ValueError, pd.errors.ParserError) as exc:
             raise InputError(f"{path}: cannot read ({exc})") from None
         if len(frame) == len(numbers):  # always, unless pandas skipped a row this loop kept
@@ -128,6 +140,25 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
     if problems and on_corrupt == "error":
         raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps the complete rows and flags the run)")
     return frame, problems, cut
+
+
+def _constant(name: str):
+    return "NaN" if name == "NaN" else float(name)
+
+
+def read_utf8(path: Path) -> str:
+    """A text file's content, refused where it is not UTF-8: decoding Latin-1 bytes with replacement would turn
+    run names 'café' and 'cafè' both into 'caf\ufffd', one run."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is not part of the header
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{path}: byte {exc.start:,} (line {line}) is not UTF-8 ({data[exc.start:exc.start + 1]!r}; "
+                         f"Latin-1 or Windows-1252?); save the file as UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from None
 
 
 def _quote(field: str, sep: str) -> str:
@@ -151,21 +182,26 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     step = choose_key(columns, step_key, STEP_KEYS, str(path), what="step column", option="--step-key")
     run_col = next((c for c in RUN_KEYS if c in columns), None)
     candidates = [c for c in columns if c not in (step, run_col) + _META]
-    key = choose_key(candidates, loss_key, LOSS_KEYS, str(path))
+    # The loss key is chosen per run, not per file: one file may hold a run that logged an evaluation loss and
+    # a run that logged only its training loss (curve.LOSS_KEYS: the first a run logged).
+    loss_keys = [k for k in LOSS_KEYS if k in candidates]
+    if loss_key is not None or not loss_keys:
+        loss_keys = [choose_key(candidates, loss_key, LOSS_KEYS, str(path))]  # the key named, or an error
     tkey = choose_key(candidates, tokens_key, TOKEN_KEYS, str(path), what="tokens key", option="--tokens-key",
                       required=False)
     steps = numeric(frame[step], str(path), step, rows)
-    loss = numeric(frame[key], str(path), key, rows)
     # Points are the rows that logged the loss, NaN and inf included: to_run_table drops those with a warning
     # (a diverged run), and rows with a loss but no usable step, saying so. Rows without the loss are a
     # sparse log's other keys and are skipped quietly.
-    has_loss = logged(frame[key])
+    has_key = {k: np.asarray(logged(frame[k]), bool) for k in loss_keys}
+    has_loss = np.logical_or.reduce(list(has_key.values()))
     tokens = None if tkey is None else numeric(frame[tkey], str(path), tkey, rows)
     meta = {c: numeric(frame[c], str(path), c, rows) for c in _META if c in columns}
     row_word = "line" if path.suffix.lower() in (".jsonl", ".ndjson") else "row"
     runs = text_values(frame[run_col]) if run_col is not None else np.full(len(frame), path.stem, object)
-    unnamed = np.flatnonzero((runs == "") & np.asarray(has_loss, bool))
+    unnamed = np.flatnonzero((runs == "") & has_loss)
     if unnamed.size:  # a loss of no run: it would join a run called '' (or, as NaN, vanish from the groups)
+        key = next(k for k in loss_keys if has_key[k][unnamed[0]])
         raise InputError(f"{path}: {row_word} {rows[unnamed[0]]} logs {key!r} but its {run_col!r} is empty; name "
                          f"the run in every row")
     # The run whose row was cut: named in the cut row where its run field is whole, else the last row's run.
@@ -173,9 +209,17 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     if cut is not None and len(runs):
         cut_run = cut.get(run_col) if run_col is not None and cut.get(run_col) else str(runs[-1])
     curves = []
+    losses = {}
     for run in dict.fromkeys(runs):
         mine = runs == run
-        has = mine & has_loss
+        key = next((k for k in loss_keys if (mine & has_key[k]).any()), None)
+        if key is None:
+            raise InputError(f"{path}: run {str(run)!r} logs no {' or '.join(map(repr, loss_keys[:4]))}; name its "
+                             f"loss with --loss-key")
+        has = mine & has_key[key]
+        if key not in losses:
+            losses[key] = numeric(frame[key], str(path), key, rows)
+        loss = losses[key]
         run_tokens, tokens_error = None, None
         if tokens is not None:
             ok = mine & ~np.isnan(tokens)
@@ -185,7 +229,7 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
         info = {c: _one_value(v, mine, rows, f"{path}: run {str(run)!r}", c) for c, v in meta.items()}
         truncated = str(run) == cut_run
         damage = tuple(problems) if not curves else ()  # a file's problems, reported once
-        notes = ()
+        notes = () if curves else step_key_note(step, step_key, str(path))
         logged_steps = steps[has][np.isfinite(steps[has])]
         if truncated and logged_steps.size:
             notes += (f"{path}: run {str(run)!r} ends in the cut row, so its last logged {key!r} (step "

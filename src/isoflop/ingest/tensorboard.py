@@ -9,29 +9,34 @@ stops at the first bad record without a word):
   its final loss, so `RunTable.finals` leaves it out of final-loss fits;
 - corrupt bytes inside a file are skipped to the next record whose length and data checksums both hold
   (a false match needs two 32-bit CRCs to agree by chance), and how many bytes were skipped is reported;
-  corruption running to the end of the run's last file truncates the run as above.
+  corruption running to the end of the run's last file truncates the run as above; a run of which nothing
+  could be read is skipped, and said so as damage.
 ``on_corrupt="error"`` turns any of these into an InputError instead.
 
 A run is a directory holding ``events.out.tfevents.*`` files (all of them, in name order, which is write
 order: a restarted job writes a new file into the same directory); its id is the directory's path relative
-to the source (the source's own name when the events sit directly in it). When a tag's step goes back (a job
-resumed from a checkpoint), the points the earlier attempt logged from that step on are dropped, with a
-note, as TensorBoard's own loader purges them. Scalars come from both kinds of
+to the source (the source's own (resolved) name when the events sit directly in it). When a tag's step goes
+back (a job resumed from a checkpoint), the points the earlier attempt logged from that step on are dropped,
+with a note, as TensorBoard's own loader purges them (`curve.restarts`). Scalars come from both kinds of
 summaries: ``add_scalar`` of torch/tensorboardX (simple values) and TF2-style scalar tensors. The Hugging
 Face Trainer's layout, ``runs/<date>_<host>/events…`` plus a ``<timestamp>/`` subfolder that
 ``SummaryWriter.add_hparams`` fills with hyperparameters only, is one run: directories without scalars, and
-directories nested in a run's directory without a loss tag, are skipped with a note.
+directories nested in a run's directory without a loss tag, are skipped with a note. The Trainer opens a new
+``runs/<date>_<host>/`` on every launch, so in a Trainer output dir (one with trainer_state.json,
+training_args.bin or checkpoint-* beside runs/) those sibling folders are one resumed run, read in launch
+order and named after the first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, logged_tokens
+from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, logged_tokens, restarts
 
 ON_CORRUPT = ("warn", "error")
 _MAX_RECORD = 1 << 28  # a plausible record length (bytes) when searching past corrupt bytes
@@ -122,9 +127,9 @@ def _scalars(files: list[Path]) -> tuple[dict, list[str], list[str], bool]:
     from tensorboard.compat.proto import event_pb2
     from tensorboard.util import tensor_util
 
-    series: dict[str, tuple[list, list]] = {}
+    series: dict[str, tuple[list, list, list]] = {}  # tag → steps, values, and the file each came from
     plugin: dict[str, str] = {}
-    problems, restarts, tail_lost = [], [], False
+    problems, tail_lost = [], False
     for i, path in enumerate(files):
         records, found, lost = read_records(path)
         problems += found
@@ -147,21 +152,56 @@ def _scalars(files: list[Path]) -> tuple[dict, list[str], list[str], bool]:
                     number = float(np.ravel(array)[0])
                 else:
                     continue
-                steps, values = series.setdefault(value.tag, ([], []))
-                if steps and event.step < steps[-1]:
-                    # A restarted job logs from its checkpoint's step again: what the earlier attempt logged
-                    # after that step is orphaned (TensorBoard's loader purges it the same way).
-                    orphaned = 0
-                    while steps and steps[-1] >= event.step:
-                        steps.pop()
-                        values.pop()
-                        orphaned += 1
-                    restarts.append(f"{path}: {value.tag!r} restarts at step {event.step} (a resumed job): "
-                                    f"{orphaned} point(s) the earlier attempt logged from that step on replaced")
+                steps, values, where = series.setdefault(value.tag, ([], [], []))
                 steps.append(float(event.step))
                 values.append(number)
-    out = {tag: (np.array(s, float), np.array(v, float)) for tag, (s, v) in series.items()}
-    return out, problems, restarts, tail_lost
+                where.append(path)
+    out, notes = {}, []
+    for tag, (steps, values, where) in series.items():
+        keep, found = restarts(steps)
+        for at, orphaned in found:
+            notes.append(f"{where[at]}: {tag!r} restarts at step {steps[at]:g} (a resumed job): {orphaned} point(s) "
+                         f"the earlier attempt logged from that step on replaced")
+        out[tag] = (np.array(steps, float)[keep], np.array(values, float)[keep])
+    return out, problems, notes, tail_lost
+
+
+def _event_files(folder: Path) -> list[Path]:
+    """A folder's own event files in name order, which is write order (a restarted job adds a later one)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and "tfevents" in p.name)
+
+
+def _launched(folder: Path) -> tuple[float, str]:
+    """When a folder's first event file was opened: the Unix time in its name (events.out.tfevents.<time>.<host>…);
+    the folder's name where no name has one."""
+    times = [p.name.split("tfevents.", 1)[-1].split(".", 1)[0] for p in _event_files(folder)]
+    times = [int(t) for t in times if t.isdigit()]
+    return (min(times) if times else float("inf"), folder.name)
+
+
+def _is_trainer_output(folder: Path) -> bool:
+    """Whether a folder is a Hugging Face Trainer's output dir (what it writes beside its runs/ folder)."""
+    return any((folder / name).exists() for name in ("trainer_state.json", "training_args.bin")) or any(
+        p.is_dir() and p.name.startswith("checkpoint-") for p in folder.iterdir())
+
+
+def _runs(path: Path) -> list[tuple[list[Path], str]]:
+    """(folders, run id) of each run under a log directory: a folder of event files is a run — except that the
+    Hugging Face Trainer opens a new ``runs/<date>_<host>/`` folder in its output dir on every launch, so a
+    resumed run's sibling folders there are one run, read in launch order (the restart rule drops what the
+    abandoned attempt logged past the checkpoint) and named after the first. torch's SummaryWriter uses the same
+    ``runs/`` layout for separate experiments, so folders are joined only beside the Trainer's own files."""
+    groups: dict[Path, list[Path]] = {}
+    for folder in event_dirs(path):
+        parent = folder.resolve().parent  # resolved: the source may be "." or "runs"
+        joined = folder != path and parent.name == "runs" and _is_trainer_output(parent.parent)
+        groups.setdefault(parent if joined else folder, []).append(folder)
+    out = []
+    for folders in groups.values():
+        folders.sort(key=_launched)
+        first = folders[0]
+        out.append((folders, str(first.relative_to(path)) if first != path else path.resolve().name))
+    return out
 
 
 def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: str | None = None,
@@ -176,25 +216,32 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
                          "pip install 'isoflop[logs]'") from None
     path = Path(path)
     if path.is_file():
-        runs = [(path, path.parent.name or path.stem, [path])]
+        if "tfevents" not in path.name:  # read as records, any other file is "corrupt from byte 0"
+            raise InputError(f"{path}: not a TensorBoard event file (their names hold 'tfevents': "
+                             f"events.out.tfevents.<time>.<host>…); drop --format tensorboard, or name the right "
+                             f"--format")
+        runs = [([path], path.resolve().parent.name, [path])]
     else:
-        dirs = event_dirs(path)
-        if not dirs:
+        if not event_dirs(path):
             raise InputError(f"{path}: no TensorBoard event files (events.out.tfevents.*) in it or below it")
-        runs = [(d, str(d.relative_to(path)) if d != path else path.name,
-                 sorted(p for p in d.iterdir() if p.is_file() and "tfevents" in p.name)) for d in dirs]
-    run_dirs = {where for where, _, _ in runs}
-    curves, skipped = [], {}
-    for where, run_id, files in runs:
-        series, problems, restarts, tail_lost = _scalars(files)
+        runs = [(folders, run_id, [p for d in folders for p in _event_files(d)]) for folders, run_id in _runs(path)]
+    run_dirs = {d for folders, _, _ in runs for d in folders}
+    curves, owner, skipped = [], {}, {}
+    for folders, run_id, files in runs:
+        where = folders[0]
+        series, problems, restarted, tail_lost = _scalars(files)
         if problems and on_corrupt == "error":
             raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps what was read and flags the run)")
         nested_in = next((d for d in where.parents if d in run_dirs), None) if path.is_dir() else None
+        if not series and problems:  # nothing readable: a run lost to damage, not a side folder
+            skipped.setdefault(nested_in, []).append((f"{where}: run {run_id!r} skipped, no scalar could be read: "
+                                                      f"{'; '.join(problems)}", run_id))
+            continue
         if not series or (nested_in is not None and loss_key is None
                           and choose_key(series, None, LOSS_KEYS, str(where), required=False) is None):
             # HF's add_hparams folder (hyperparameters only), or another side folder of a run: not a run.
-            skipped.setdefault(nested_in, []).append(f"{where}: no {'loss ' if series else ''}scalars "
-                                                     f"(hyperparameters only?); skipped")
+            skipped.setdefault(nested_in, []).append((f"{where}: no {'loss ' if series else ''}scalars "
+                                                      f"(hyperparameters only?); skipped", None))
             continue
         key = choose_key(series, loss_key, LOSS_KEYS, f"{where}", what="loss scalar tag")
         steps, loss = series[key]
@@ -205,16 +252,24 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
             known_steps, known_tokens = series[tag]
             ok = ~np.isnan(known_tokens)
             tokens, tokens_error = logged_tokens(steps, known_steps[ok], known_tokens[ok], str(where), tag)
-        notes = tuple(r for r in restarts if f"{key!r} restarts" in r)
+        notes = tuple(r for r in restarted if f"{key!r} restarts" in r)
+        if len(folders) > 1:
+            notes += (f"{where.parent}: {len(folders)} folders of one Hugging Face output dir (the Trainer opens one "
+                      f"per launch: a resumed run) read as one run {run_id!r}, in launch order: "
+                      f"{', '.join(d.name for d in folders)}",)
         if tail_lost and steps.size:
             notes += (f"{where}: the log ends early (after step {steps.max():g}); the last logged "
                       f"{key!r} is not the run's final loss, so final-loss fits leave this run out",)
+        owner.update({d: len(curves) for d in folders})
         curves.append(Curve(run_id, steps, loss, key, str(where), n_tokens=tokens,
                             truncated=bool(tail_lost), notes=notes, damage=tuple(problems), tokens_error=tokens_error))
     if not curves:
-        raise InputError(f"{path}: event files hold no scalars ({'; '.join(n for v in skipped.values() for n in v)})")
-    by_dir = {Path(c.source): i for i, c in enumerate(curves)}
-    for parent, notes in skipped.items():
-        i = by_dir.get(parent, 0) if parent is not None else 0
-        curves[i] = curves[i].with_notes(notes)
+        reasons = "; ".join(note for found in skipped.values() for note, _ in found)
+        raise InputError(f"{path}: event files hold no scalars ({reasons})")
+    for parent, found in skipped.items():
+        i = owner.get(parent, 0)
+        lost = tuple(run for _, run in found if run is not None)  # damage, reported as a CorruptLogWarning
+        curves[i] = dataclasses.replace(curves[i].with_notes([n for n, run in found if run is None],
+                                                             [n for n, run in found if run is not None]),
+                                        lost_runs=curves[i].lost_runs + lost)
     return curves

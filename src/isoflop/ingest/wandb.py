@@ -25,7 +25,8 @@ import pandas as pd
 
 from ..errors import InputError
 from ..runs import text_values
-from .curve import LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric
+from .curve import (LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric,
+                    step_key_note)
 from .table import read_checked
 
 SEPARATOR = " - "
@@ -53,14 +54,18 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
     if "Name" not in frame.columns or "Step" in frame.columns:
         raise InputError(f"{path}: not a W&B runs table (needs a 'Name' column of run names and no 'Step' column)")
     columns = [c for c in frame.columns if c not in ("Name", "ID") + RUNS_TABLE_COLUMNS]
-    key = choose_key(columns, loss_key, LOSS_KEYS, str(path), what="summary loss column")
+    # The loss column is chosen per run (row): the first of LOSS_KEYS the run has a value of, so that a run
+    # without an evaluation loss still gets its training loss.
+    loss_keys = [k for k in LOSS_KEYS if k in columns]
+    if loss_key is not None or not loss_keys:
+        loss_keys = [choose_key(columns, loss_key, LOSS_KEYS, str(path), what="summary loss column")]
     skey = choose_key(columns, step_key, STEP_KEYS, str(path), what="step column", option="--step-key",
                       required=False)
     tkey = choose_key(columns, tokens_key, TOKEN_KEYS, str(path), what="tokens column", option="--tokens-key",
                       required=False)
     pkey = next((c for c in PARAM_KEYS if c in columns), None)
     rows = np.asarray(frame.index)  # each row's place in the file (see read_checked)
-    loss = numeric(frame[key], str(path), key, rows)
+    losses = {k: numeric(frame[k], str(path), k, rows) for k in loss_keys}
     steps = numeric(frame[skey], str(path), skey, rows) if skey is not None else np.full(len(frame), np.nan)
     tokens = numeric(frame[tkey], str(path), tkey, rows) if tkey is not None else None
     sizes = numeric(frame[pkey], str(path), pkey, rows) if pkey is not None else None
@@ -70,8 +75,10 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
         if not name:
             notes.append(f"{path}: row {rows[i]} has no run name (its 'Name' is empty); left out")
             continue
-        if not np.isfinite(loss[i]):
-            notes.append(f"{path}: row {rows[i]} (run {name!r}) has no {key!r}; left out")
+        key = next((k for k in loss_keys if np.isfinite(losses[k][i])), None)
+        if key is None:
+            notes.append(f"{path}: row {rows[i]} (run {name!r}) has no {' or '.join(map(repr, loss_keys[:4]))}; "
+                         f"left out")
             continue
         if skey is None and (tokens is None or not np.isfinite(tokens[i])):
             raise InputError(f"{path}: row {rows[i]} (run {name!r}): no step column and no tokens column; name one "
@@ -83,13 +90,13 @@ def read_runs_table(path: str | Path, loss_key: str | None = None, tokens_key: s
         if unfinished:
             run_notes = (f"{path}: run {name!r} is {states[i]}, so its summary {key!r} is not a final loss; "
                          f"final-loss fits leave it out",)
-        curves.append(Curve(name, np.array([step]), np.array([loss[i]]), key, f"{path} (run {name!r})",
+        curves.append(Curve(name, np.array([step]), np.array([losses[key][i]]), key, f"{path} (run {name!r})",
                             n_tokens=None if tokens is None or not np.isfinite(tokens[i]) else np.array([tokens[i]]),
                             n_params=None if sizes is None or not np.isfinite(sizes[i]) else float(sizes[i]),
                             truncated=unfinished, notes=run_notes, rows=np.array([rows[i]]), column=key))
     if not curves:
-        raise InputError(f"{path}: no run has a {key!r} value")
-    curves[0] = curves[0].with_notes(notes, damage=problems)
+        raise InputError(f"{path}: no run has a {' or '.join(map(repr, loss_keys[:4]))} value")
+    curves[0] = curves[0].with_notes(step_key_note(skey, step_key, str(path)) + tuple(notes), damage=problems)
     return curves
 
 
