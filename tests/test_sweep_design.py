@@ -260,6 +260,15 @@ def test_relative_data_paths_are_stored_absolute(tmp_path, monkeypatch):
     ({"odd.bin": b"\0\0\0"}, {"source": "tokens", "paths": ["odd.bin"], "vocab_size": 50}, "not a whole number"),
     ({"tok/train.bin": b"\0\0" * 300, "tok/val.bin": b"\0\0" * 73 + b"\x3c\0" + b"\0\0" * 200},
      {"source": "tokens", "paths": ["tok"], "vocab_size": 50}, "val.bin holds token id 60 at token 73, not below"),
+    # a training audit's finds: each designed a sweep whose every run failed, or trained on other data
+    ({"corpus.txt": b"x" * 10_000}, {"paths": ["corpus.txt"]}, "source 'stdlib' has its own data"),
+    ({"corpus.txt": b"x" * 10_000}, {"source": "markov", "paths": ["corpus.txt"]}, "would be ignored"),
+    ({"texts/a.txt": b"x" * 10_000}, {"source": "text", "paths": ["texts"]}, "is a folder"),
+    ({"one.bin": b"\0\0" * 50}, {"source": "tokens", "paths": ["one.bin"], "vocab_size": 50},
+     "hold 45 and 5 training and validation tokens, too few for one window of seq_len \\+ 1 = 129"),
+    ({"tr.bin": b"\0\0" * 500, "va.bin": b"\0\0" * 30},
+     {"source": "tokens", "paths": ["tr.bin", "va.bin"], "vocab_size": 50}, "hold 500 and 30 training"),
+    ({"byte.bin": b"x"}, {"source": "tokens", "paths": ["byte.bin"], "vocab_size": 50}, "not a whole number"),
 ])
 def test_data_no_run_could_train_on_is_refused_at_design(tmp_path, files, data, words):
     """These passed `sweep design`, then every run failed at training time (exit 1), one by one."""
@@ -269,6 +278,29 @@ def test_data_no_run_could_train_on_is_refused_at_design(tmp_path, files, data, 
     data = {**data, "paths": [str(tmp_path / p) for p in data["paths"]]}
     with pytest.raises(InputError, match=words):
         design_sweep(SweepConfig.from_dict({**BASE, "seq_len": 128, "data": data}))
+
+
+def test_rotary_blocks_need_an_even_head_dim():
+    """head_dim = 7 under block = 'llama' designed 5×7×1 shapes; every run then failed inside apply_rotary."""
+    with pytest.raises(InputError, match="head_dim must be even, got 7"):
+        SweepConfig.from_dict({**BASE, "block": "llama", "head_dim": 7})
+    with pytest.raises(InputError, match="even head width"):
+        Architecture(n_layer=1, d_model=14, n_head=2, vocab_size=64, seq_len=32, position="rotary")
+    assert Architecture(n_layer=1, d_model=14, n_head=2, vocab_size=64, seq_len=32).head_dim == 7  # learned: fine
+
+
+def test_runs_that_repeat_their_data_are_noted(tmp_path):
+    """5,000 bytes of text under a 3e10-FLOP budget: 593K tokens, 132 epochs of the 4,500-byte training split,
+    designed without a word (its validation loss rose while the training loss fell)."""
+    (tmp_path / "small.txt").write_bytes(b"abcdefghij" * 500)
+    config = {"budgets": [3e10], "head_dim": 8, "center": 0.7, "sizes_per_budget": 1,
+              "data": {"source": "text", "paths": [str(tmp_path / "small.txt")]}}
+    design = design_sweep(SweepConfig.from_dict(config))
+    run = design.runs[0]
+    epochs = run.n_tokens / 4500  # the oracle: 90 % of 5,000 bytes train
+    assert any(f"repeats it {epochs:.3g} times" in w for w in design.warnings), design.warnings
+    (tmp_path / "small.txt").write_bytes(b"abcdefghij" * 100_000)  # 900K training bytes: under one epoch
+    assert not any("repeats" in w for w in design_sweep(SweepConfig.from_dict(config)).warnings)
 
 
 def test_the_token_id_scan_finds_the_first_bad_id_across_its_chunks(tmp_path, monkeypatch):

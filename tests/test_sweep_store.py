@@ -117,3 +117,14 @@ def test_export_table_and_curves(sweep):
     assert list(curves.columns[:6]) == ["run_id", "step", "n_params", "n_tokens", "flops", "loss"]
     assert len(curves) == 6
     assert (curves.flops == 6.0 * curves.n_params * curves.n_tokens).all()
+
+
+def test_status_of_a_config_file_says_it_is_no_sweep_folder(tmp_path):
+    """`sweep status tiny.toml` advised `isoflop sweep design CONFIG --out tiny.toml`: the config as a folder."""
+    from isoflop.sweep.store import sweep_state
+
+    config = tmp_path / "tiny.toml"
+    config.write_text("budgets = [1e10]\n")
+    with pytest.raises(InputError, match="is a file, not a sweep folder") as caught:
+        sweep_state(config)
+    assert "--out tiny.toml" not in str(caught.value)

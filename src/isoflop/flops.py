@@ -165,6 +165,9 @@ class Architecture:
             object.__setattr__(self, name, bool(getattr(self, name)))
         if self.d_model % self.n_head:
             raise InputError(f"architecture: d_model {self.d_model} is not divisible by n_head {self.n_head}")
+        if position == "rotary" and (self.d_model // self.n_head) % 2:  # RoPE rotates pairs of dimensions
+            raise InputError(f"architecture: rotary positions need an even head width, got d_model / n_head = "
+                             f"{self.d_model // self.n_head}")
         if self.n_head % self.n_kv_head:
             raise InputError(f"architecture: n_head {self.n_head} is not divisible by n_kv_head {self.n_kv_head} "
                              f"(each key/value head serves a whole group of query heads)")

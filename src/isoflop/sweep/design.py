@@ -174,6 +174,9 @@ class SweepConfig:
                              f"got {self.query_groups!r}")
         if self.block not in BLOCKS:
             raise InputError(f"block: unknown block {self.block!r}; choose one of {', '.join(BLOCKS)}")
+        if BLOCKS[self.block]["position"] == "rotary" and self.head_dim % 2:  # every run failed in apply_rotary
+            raise InputError(f"head_dim: rotary positions (block {self.block!r}) rotate pairs of a head's dimensions, "
+                             f"so head_dim must be even, got {self.head_dim}")
         for name in ("tied_embeddings", "bias"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, BLOCKS[self.block][name])
@@ -514,7 +517,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     _check_distinct_budgets(config.budgets)  # both schedules name runs by budget (a WSD twin was never trained)
     if config.schedule == "wsd":
         config.data.check_files(config.seq_len)
-        return _noting_short_runs(_design_wsd(config))
+        return _noting_repeated_data(_noting_short_runs(_design_wsd(config)))
     law = require_nd_law(get_law(config.law) if law is None else law)
     law_name = law.name
     count = "non_embedding" if law.param_convention == "non_embedding" else "total"
@@ -576,8 +579,8 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
     if not runs:  # every point filtered out: an empty sweep would "succeed" with nothing to train
         raise InputError(f"no grid point in range: every point of budgets {', '.join(f'{b:.3g}' for b in budgets)} "
                          f"falls outside {_filters(config)}; widen or remove these keys, or change budgets")
-    return _noting_short_runs(SweepDesign(config=config, law=law_name, runs=tuple(runs),
-                                          warnings=_fold_collisions(warnings)))
+    design = SweepDesign(config=config, law=law_name, runs=tuple(runs), warnings=_fold_collisions(warnings))
+    return _noting_repeated_data(_noting_short_runs(design))
 
 
 def _filters(config: SweepConfig) -> str:
@@ -618,6 +621,22 @@ def _snap_distinct(config: SweepConfig, target: float, count: str, what: str, fi
 
 
 FEW_STEPS = 20  # runs of fewer optimiser steps are mostly warm-up: their loss says little about the law
+
+
+def _noting_repeated_data(design: SweepDesign) -> SweepDesign:
+    """``design``, with a warning when runs train on more tokens than the data's training split holds: a 5 KB
+    text trained for 132 epochs, its validation loss rising, with no word. Repeated tokens are worth less than
+    fresh ones (Muennighoff et al. 2023), so such runs measure another law than single-epoch runs."""
+    unique = design.config.data.training_tokens()
+    repeated = [r for r in design.points if unique is not None and r.n_tokens > unique]
+    if not repeated:
+        return design
+    most = max(repeated, key=lambda r: r.n_tokens)
+    note = (f"{len(repeated)} run(s) train on more tokens than the data's training split holds ({unique:,}): "
+            f"{most.run_id} repeats it {most.n_tokens / unique:.3g} times; repeated data is worth less than fresh "
+            f"(Muennighoff et al. 2023), so these losses do not follow the single-epoch law: give more data or "
+            f"lower the budgets")
+    return replace(design, warnings=(*design.warnings, note))
 
 
 def _noting_short_runs(design: SweepDesign) -> SweepDesign:

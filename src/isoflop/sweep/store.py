@@ -185,6 +185,9 @@ def _init_locked(sweep_dir: Path, design: SweepDesign) -> Path:
 def _read_design(sweep_dir: Path) -> tuple[SweepDesign, list[str]]:
     """(the design, notes on files that could not be used — non-empty only when it was rebuilt)."""
     path = sweep_dir / DESIGN
+    if sweep_dir.is_file():  # a config file: `sweep status` reads the folder a config was run into
+        raise InputError(f"{sweep_dir}: is a file, not a sweep folder; give the folder its sweep was designed or run "
+                         f"into (`isoflop sweep run {sweep_dir} --out FOLDER`)")
     doc, problem = read_doc(path)
     if doc is None:
         specs, notes = _run_specs(sweep_dir)

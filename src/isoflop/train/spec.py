@@ -90,7 +90,7 @@ def check_token_file(path: Path, dtype: str) -> None:
     if not path.is_file():
         raise InputError(f"data.paths: token file {path} does not exist")
     size, itemsize = path.stat().st_size, np.dtype(dtype).itemsize
-    if size < itemsize:
+    if size == 0:
         raise InputError(f"data.paths: token file {path} is empty")
     if size % itemsize:
         raise InputError(f"data.paths: token file {path} holds {size:,} bytes, not a whole number of {dtype} tokens "
@@ -147,6 +147,9 @@ class DataSpec:
             raise InputError(f"data.source: unknown source {self.source!r}; choose one of {', '.join(DATA_SOURCES)}")
         if self.source in ("text", "tokens") and not self.paths:
             raise InputError(f"data.paths: source {self.source!r} needs at least one file in data.paths")
+        if self.source not in ("text", "tokens") and self.paths:  # ignored: the runs trained on stdlib or Markov data
+            raise InputError(f"data.paths: files are read by source 'text' or 'tokens' (data.source, --data); source "
+                             f"{self.source!r} has its own data, so {self.paths[0]} would be ignored")
         if self.source == "markov" and not (isinstance(self.n_states, int) and 2 <= self.n_states <= 65536):
             raise InputError(f"data.n_states: must be an integer from 2 to 65536, got {self.n_states!r}")
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):  # NumPy's generator refused it at run time
@@ -176,6 +179,8 @@ class DataSpec:
         vocab_size (one scan of each token file: about a second per GB)."""
         paths = [Path(p) for p in self.paths]
         for path in paths:
+            if path.is_dir() and self.source == "text":
+                raise InputError(f"data.paths: {path} is a folder; source 'text' reads files: list them")
             if not (path.is_file() or (self.source == "tokens" and path.is_dir())):
                 raise InputError(f"data.paths: {path} does not exist")
         if self.source == "text":
@@ -189,9 +194,32 @@ class DataSpec:
                                  f"{seq_len + 1} bytes in both the training and the validation part "
                                  f"(val_fraction {self.val_fraction:g}); give more text or a shorter seq_len")
         if self.source == "tokens":
-            for path in self.token_files():
+            files = self.token_files()
+            for path in files:
                 check_token_file(path, self.dtype)
                 check_token_ids(path, self.dtype, self.n_vocab)
+            parts = [path.stat().st_size // np.dtype(self.dtype).itemsize for path in files]
+            if len(parts) == 1:  # one file, split at its tail as `data.load_source` splits it
+                train = round(parts[0] * (1 - self.val_fraction))
+                parts = [train, parts[0] - train]
+            if seq_len is not None and min(parts) < seq_len + 1:
+                held = " and ".join(f"{c:,}" for c in parts)
+                raise InputError(f"data.paths: {', '.join(map(str, files))} hold {held} training and validation "
+                                 f"tokens, too few for one window of seq_len + 1 = {seq_len + 1}; give more tokens "
+                                 f"or a shorter seq_len")
+
+    def training_tokens(self) -> int | None:
+        """Tokens in the training split of a ``text`` or ``tokens`` source (its bytes or tokens less the held-out
+        part); None for ``stdlib`` and ``markov`` (a Markov chain never repeats; the standard library is read
+        only to train)."""
+        if self.source == "text":
+            total = sum(Path(p).stat().st_size for p in self.paths)
+            return round(total * (1 - self.val_fraction))
+        if self.source == "tokens":
+            files = self.token_files()
+            first = files[0].stat().st_size // np.dtype(self.dtype).itemsize
+            return round(first * (1 - self.val_fraction)) if len(files) == 1 else first
+        return None
 
     def token_files(self) -> list[Path]:
         """The token files of a ``tokens`` source: one (split at its tail), a [train, val] pair, or a folder's
