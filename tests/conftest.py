@@ -34,3 +34,11 @@ def pytest_terminal_summary(terminalreporter):
                                     f"../shared/data beside the project; CI has them)", yellow=True)
     else:
         terminalreporter.write_line("../shared/data present: every published-data test ran")
+
+
+@pytest.fixture
+def tb(tmp_path):
+    """A folder for TensorBoard logs, where tensorboard and torch's SummaryWriter are installed."""
+    pytest.importorskip("tensorboard")
+    pytest.importorskip("torch.utils.tensorboard")
+    return tmp_path

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from isoflop.cli import app
 from isoflop.errors import CorruptLogWarning, InputError
 from isoflop.ingest import detect_format, ingest, summarize_runs
+from tests.test_ingest_faults import write_points as write_tb
 
 runner = CliRunner()
 TPS = 1000
@@ -25,22 +26,6 @@ def last_losses(table) -> dict:
     return frame.groupby("run_id")["loss"].last().to_dict()
 
 
-def write_tb(folder, points, tag="train/loss"):
-    """Scalars {step: loss} written by torch's SummaryWriter into ``folder``; the event file's path."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(folder))
-    for step, loss in points.items():
-        writer.add_scalar(tag, loss, step)
-    writer.close()
-    return next(folder.glob("*tfevents*"))
-
-
-@pytest.fixture
-def tb(tmp_path):
-    pytest.importorskip("tensorboard")
-    pytest.importorskip("torch.utils.tensorboard")
-    return tmp_path
 
 
 # ---------------------------------------------------------------------------------- 1. run ids are text

@@ -37,51 +37,33 @@ def test_cpu_runs_are_deterministic(tmp_path):
     assert a.n_params == spec.arch.n_params and a.flops == pytest.approx(spec.flops)
 
 
-def test_resume_after_a_crash_gives_the_uninterrupted_result(tmp_path):
-    spec = tiny_spec()
+@pytest.mark.parametrize("checkpoint_every, crash_at, resumed_from", [(10, 25, 20), (7, 29, 28)])
+def test_resume_after_a_crash_gives_the_uninterrupted_result(tmp_path, checkpoint_every, crash_at, resumed_from):
+    """Evaluations every 10 steps. With checkpoints every 7 a run resumed from step 28 logged at step 30 the mean
+    of steps 29-30 alone as train_loss (1.8346 for 1.8436): the checkpoint now keeps the window's step losses."""
+    from dataclasses import replace
+
+    spec = replace(tiny_spec(), checkpoint_every=checkpoint_every)
     whole = train(spec, tmp_path / "whole", device="cpu")
 
     class Crash(Exception):
         pass
 
-    def crash_at_25(done, n_steps, row):
-        if done == 25:
+    def crash(done, n_steps, row):
+        if done == crash_at:
             raise Crash
 
     with pytest.raises(Crash):
-        train(spec, tmp_path / "cut", device="cpu", on_step=crash_at_25)
+        train(spec, tmp_path / "cut", device="cpu", on_step=crash)
     with open(tmp_path / "cut" / "metrics.jsonl", "a") as f:
         f.write('{"step": 26, "loss": 1.2')  # a line torn by the kill
     resumed = train(spec, tmp_path / "cut", device="cpu")
-    assert resumed.resumed_from_step == 20
+    assert resumed.resumed_from_step == resumed_from
     assert resumed.loss == whole.loss and resumed.train_loss == whole.train_loss
     rows = rundir.read_jsonl(tmp_path / "cut" / "metrics.jsonl")
+    assert [(r["step"], r["loss"], r["train_loss"]) for r in rows] == [
+        (r["step"], r["loss"], r["train_loss"]) for r in rundir.read_jsonl(tmp_path / "whole" / "metrics.jsonl")]
     assert [r["step"] for r in rows] == [10, 20, 30]
-    assert [r["loss"] for r in rows] == [r["loss"] for r in rundir.read_jsonl(tmp_path / "whole" / "metrics.jsonl")]
-
-
-def test_a_resume_between_evaluations_logs_the_uninterrupted_train_loss(tmp_path):
-    """Checkpoints every 7 steps, evaluations every 10: a run resumed from step 28 logged at step 30 the mean of
-    steps 29-30 alone as train_loss (1.8346 for 1.8436); the checkpoint now keeps the window's step losses."""
-    from dataclasses import replace
-
-    spec = replace(tiny_spec(), checkpoint_every=7)
-    whole = train(spec, tmp_path / "whole", device="cpu")
-
-    class Crash(Exception):
-        pass
-
-    def crash_at_29(done, n_steps, row):
-        if done == 29:
-            raise Crash
-
-    with pytest.raises(Crash):
-        train(spec, tmp_path / "cut", device="cpu", on_step=crash_at_29)
-    resumed = train(spec, tmp_path / "cut", device="cpu")
-    assert resumed.resumed_from_step == 28
-    assert resumed.train_loss == whole.train_loss and resumed.loss == whole.loss
-    assert [r["train_loss"] for r in rundir.read_jsonl(tmp_path / "cut" / "metrics.jsonl")] == \
-        [r["train_loss"] for r in rundir.read_jsonl(tmp_path / "whole" / "metrics.jsonl")]
 
 
 def test_checkpoint_of_another_spec_is_refused(tmp_path):
