@@ -260,3 +260,19 @@ def test_a_data_constrained_plan_keeps_the_budget_as_given():
     many = isoflop.plan("muennighoff2023", flops=[1e21, 2.21e19], unique_tokens=1e9)
     assert many.to_dict()["flops"] == [1e21, 2.21e19]
     assert many.n_params * many.n_tokens * 6 == pytest.approx(np.array([1e21, 2.21e19]), rel=1e-12)
+
+
+def test_a_pool_under_one_token_is_refused_and_a_tiny_one_is_flagged():
+    """--unique-tokens 0.5 planned 2,457 nats per token, and 1,000 unique tokens 118 nats (above ln(32,000) =
+    10.4, any model's loss at the start of training), both with exit 0 and no word."""
+    import isoflop
+
+    for call in (lambda: isoflop.plan("muennighoff2023", flops=1e22, unique_tokens=0.5),
+                 lambda: isoflop.predict_loss("muennighoff2023", 7e10, 1.4e12, unique_tokens=1e-300),
+                 lambda: isoflop.frontier("muennighoff2023", [1e21], unique_tokens=0.9)):
+        with pytest.raises(InputError, match="at least 1"):
+            call()
+    tiny = isoflop.plan("muennighoff2023", flops=1e22, unique_tokens=1e3)
+    assert tiny.loss > np.log(32_000) and any("unique_tokens 1K is below 100M" in w for w in tiny.warnings)
+    assert not any("unique_tokens" in w for w in isoflop.plan("muennighoff2023", flops=1e22,
+                                                              unique_tokens=25e9).warnings)

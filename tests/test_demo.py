@@ -99,3 +99,13 @@ def test_run_demo_from_python_resumes_the_cli_s_sweep(demo):
     assert again["fit"]["params"] == pytest.approx(summary["fit"]["params"], rel=1e-12)
     assert again["plan"]["n_params"] == pytest.approx(summary["plan"]["n_params"], rel=1e-12)
     assert again["wall_seconds"] < summary["wall_seconds"] / 3  # analysis only, no training
+    # `sweep status` and `sweep run` take the demo's folder as fit and report do (they advised designing a
+    # second sweep into it)
+    state = isoflop.sweep_status(out)
+    assert {s.state for s in state.runs} == {"done"} and len(state.runs) > len(summary["runs"])  # trunks too
+    from typer.testing import CliRunner
+
+    from isoflop.cli import app
+
+    done = CliRunner().invoke(app, ["sweep", "run", str(out), "--no-progress"])
+    assert done.exit_code == 0, done.output

@@ -213,3 +213,23 @@ def test_import_stays_light():
             "print(sorted(m for m in ('matplotlib', 'tensorboard', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_figure_cut_by_an_interrupt_leaves_no_file(tmp_path):
+    """Ctrl-C during `report --figures` left a 124-byte PNG under the figure's name: saves are atomic now."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    whole = plots.save(fig, tmp_path / "whole", formats=("png",))[0].read_bytes()
+    assert whole.startswith(b"\x89PNG") and whole.endswith(b"IEND\xaeB`\x82")
+
+    def cut(f, **kwargs):
+        f.write(whole[:124])
+        raise KeyboardInterrupt
+
+    fig.savefig = cut
+    with pytest.raises(KeyboardInterrupt):
+        plots.save(fig, tmp_path / "cut", formats=("png",))
+    assert list(tmp_path.iterdir()) == [tmp_path / "whole.png"]  # no cut file, no temporary left
+    plt.close(fig)

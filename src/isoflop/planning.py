@@ -34,7 +34,7 @@ from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, require_nd_law, with_repetition
 from .presets import warnings_for
-from .units import as_positive, check_broadcast, format_flops, format_quantity, is_number
+from .units import as_count, as_positive, check_broadcast, format_flops, format_quantity, is_number
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
 
@@ -339,7 +339,7 @@ def constrained_optimal(law, flops, unique_tokens, percentiles=DEFAULT_PERCENTIL
     the best (N, epochs) path.
     """
     flops = check_flops(flops)
-    unique_tokens = as_positive("unique_tokens", unique_tokens)
+    unique_tokens = as_count("unique_tokens (--unique-tokens)", unique_tokens)
     check_broadcast(flops=flops, unique_tokens=unique_tokens)
     return _ensemble(_constrained_optimal, law, ("n_params", "n_tokens", "epochs", "loss"), percentiles,
                      flops, unique_tokens)
@@ -426,7 +426,7 @@ def data_optimal(law, unique_tokens, rel_improvement: float = DEFAULT_REL_IMPROV
     ``constrained_optimal`` solves. For the loss-vs-compute curve itself, call ``constrained_optimal`` on an
     array of budgets (``isoflop frontier --unique-tokens`` prints it).
     """
-    unique_tokens = as_positive("unique_tokens", unique_tokens)
+    unique_tokens = as_count("unique_tokens (--unique-tokens)", unique_tokens)
     if not (is_number(rel_improvement) and 0 < rel_improvement < 1):
         raise InputError(f"rel_improvement (--rel-improvement) must be a fraction in (0, 1), got {rel_improvement!r}")
     fields = ("best_loss", "flops", "n_params", "n_tokens", "epochs", "loss")
@@ -458,7 +458,7 @@ def tokens_for_loss(law, n_params, target_loss, unique_tokens=None, percentiles=
     n_params = as_positive("n_params", n_params)
     target = as_positive("target_loss (--target-loss)", target_loss)
     if unique_tokens is not None:
-        unique_tokens = as_positive("unique_tokens", unique_tokens)
+        unique_tokens = as_count("unique_tokens (--unique-tokens)", unique_tokens)
     check_broadcast(n_params=n_params, target_loss=target, unique_tokens=unique_tokens)
     fields = ("flops", "n_tokens") + (() if unique_tokens is None else ("epochs",))
     if not isinstance(law, LawEnsemble):
@@ -840,7 +840,8 @@ def frontier(law, flops, unique_tokens=None, inference_tokens=None,
     constrained = None if unique_tokens is None else constrained_optimal(law, flops, unique_tokens, percentiles)
     inference = (None if inference_tokens is None
                  else inference_optimal(law, inference_tokens, match_flops=flops, percentiles=percentiles))
-    notes = warnings_for(law, flops=flops, n_params=optimal.n_params, n_tokens=optimal.n_tokens)
+    notes = warnings_for(law, flops=flops, n_params=optimal.n_params, n_tokens=optimal.n_tokens,
+                         unique_tokens=unique_tokens)
     tiny = np.asarray(optimal.n_params) < MIN_N_PARAMS
     if tiny.any():  # drawn, not refused (a report's frontier runs below the data), but never silently
         notes += (f"{int(tiny.sum())} budget(s) up to {format_flops(flops[tiny].max())} give optimal models below "
@@ -1036,7 +1037,8 @@ def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_los
 
 def _with_cluster(kind, result, cluster, law) -> Plan:
     """The Plan, priced on ``cluster`` if given, with a published law's range warnings."""
-    notes = warnings_for(law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens)
+    notes = warnings_for(law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens,
+                         unique_tokens=getattr(result, "unique_tokens", None))
     if cluster is None:
         return Plan(kind, result, warnings=notes)
     return Plan(kind, result, cost=cluster.cost(result.flops), memory=cluster.memory(float(np.max(result.n_params))),

@@ -164,6 +164,7 @@ def _sweep_dir_for(target: Path, out_dir: Optional[Path]) -> Path:
     from ..sweep import store
 
     if target.is_dir():
+        target = store.find_sweep(target) or target  # a demo's output folder holds its sweep in sweep/
         store.load_design(target)  # InputError when it is not a sweep folder
         return target
     if not target.exists():

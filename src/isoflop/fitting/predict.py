@@ -24,7 +24,7 @@ from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, count_members, with_repetition
 from ..planning import ENSEMBLE_CELLS, check_n_params
 from ..presets import warnings_for
-from ..units import as_positive, check_broadcast, is_number
+from ..units import as_count, as_positive, check_broadcast, is_number
 from .bootstrap import few_resamples
 from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
 from .parametric import FitResult
@@ -103,7 +103,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     if not is_number(level) or not 0 < level < 1:
         raise InputError(f"level must be a fraction in (0, 1), got {level!r}")
     n, d = as_positive("n_params", n_params), as_positive("n_tokens", n_tokens)
-    unique_tokens = None if unique_tokens is None else as_positive("unique_tokens", unique_tokens)
+    unique_tokens = None if unique_tokens is None else as_count("unique_tokens (--unique-tokens)", unique_tokens)
     check_broadcast(n_params=n, n_tokens=d, unique_tokens=unique_tokens)
     with np.errstate(over="ignore"):
         flops = FLOPS_PER_PARAM_TOKEN * n * d
@@ -130,7 +130,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         law, members = source.point, source.members
     else:
         law = source
-    notes += warnings_for(law, flops=flops, n_params=n, n_tokens=d)  # a published law's stated range
+    notes += warnings_for(law, flops=flops, n_params=n, n_tokens=d, unique_tokens=unique_tokens)  # a preset's range
     if bootstrap is not None:
         members = bootstrap.ensemble.members
         notes += bootstrap.warnings  # too few resamples for its percentile ends

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fitting.isoflop import group_budgets
+from ..io_utils import atomic_writer
 from ..laws import FLOPS_PER_PARAM_TOKEN
 from ..presets import PRESETS
 from ..units import format_quantity
@@ -329,10 +330,8 @@ def save(fig, stem: str | Path, formats=("png", "svg"), dpi: int = 130) -> list[
     paths = []
     for fmt in formats:
         path = stem.with_name(f"{stem.name}.{fmt}")
-        try:
-            fig.savefig(path, format=fmt, dpi=dpi)
-        except OSError as exc:
-            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        with atomic_writer(path) as f:  # an interrupt left a 124-byte PNG; a failure names the path
+            fig.savefig(f, format=fmt, dpi=dpi)
         paths.append(path)
     return paths
 

@@ -471,7 +471,9 @@ class SweepState:
 
 
 def sweep_state(sweep_dir: str | Path) -> SweepState:
-    design, notes = _read_design(Path(sweep_dir))
+    """Every run's state; ``sweep_dir`` may be an `isoflop demo --out` folder, whose sweep is in sweep/."""
+    sweep_dir = find_sweep(sweep_dir) or Path(sweep_dir)
+    design, notes = _read_design(sweep_dir)
     return SweepState(str(sweep_dir), tuple(run_status(sweep_dir, spec) for spec in design.runs), tuple(notes))
 
 
