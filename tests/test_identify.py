@@ -60,6 +60,17 @@ def test_single_model_size_unidentified():
     assert any(s == pytest.approx(np.sqrt(6e19 / 120), rel=0.05) for s in verdict.suggested_n_params)
     with pytest.raises(InputError, match="unidentified.*one model size.*allow-unidentified"):
         require_identified(result)
+    assert "(100M params)" in verdict.reasons[0]  # as every count isoflop prints, not 1e+08
+
+
+def test_kaplan_on_a_single_model_size_says_why():
+    """`fit --form kaplan` on runs of one size stopped at "KaplanLaw: n_c must be a finite number > 0, got inf":
+    the N exponent sat on its bound at 0, so N_c = exp(q / 0). Now the fit ends and its verdict says why."""
+    rng = np.random.default_rng(1)
+    n, d = np.full(12, 1e8), 10 ** rng.uniform(9, 11, 12)
+    result = fit_arrays(TRUTH.loss(n, d), n, d, form="kaplan")  # noise-free: p ends on its bound at 0
+    assert result.identifiability.level == "unidentified"
+    assert any("one model size" in r for r in result.identifiability.reasons)
     assert require_identified(result, allow_unidentified=True).level == "unidentified"
 
 

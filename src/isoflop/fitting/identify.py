@@ -100,10 +100,6 @@ def _span(x) -> float:
     return float(np.log10(x.max() / x.min()))
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.2g}"
-
-
 def _flops(x: float) -> str:
     """2 figures in the style of every FLOP count isoflop prints (2.9e20, not 2.9e+20)."""
     return format_flops(x, 2).removesuffix(" FLOPs")
@@ -226,12 +222,12 @@ def identify(fit, bootstrap=None) -> Identifiability:
     n_sizes = len(np.unique(data.n_params)) if data is not None and data.n_params is not None else 0
     if uses_nd and data is not None and data.n_params is not None:
         if n_sizes == 1:
-            bad.append(f"all {fit.n_points} runs share one model size ({_fmt(data.n_params[0])} params): the "
+            bad.append(f"all {fit.n_points} runs share one model size ({format_quantity(data.n_params[0], 2)} params): the "
                        f"exponent of N and its coefficient cannot be estimated")
         elif spans["n_params"] < MIN_N_PARAMS_DECADES:
             weak.append(f"model sizes span only {spans['n_params']:.2f} decades")
         if len(np.unique(data.n_tokens)) == 1:
-            bad.append(f"all runs share one training length ({_fmt(data.n_tokens[0])} tokens): the exponent of D "
+            bad.append(f"all runs share one training length ({format_quantity(data.n_tokens[0], 2)} tokens): the exponent of D "
                        f"cannot be estimated")
     if uses_nd and data is not None and data.n_params is not None:
         n_base = n_free - 2 if fit.form == "data-constrained" else n_free  # R_D*, R_N* vary with U, not (N, D)

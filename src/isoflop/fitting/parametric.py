@@ -222,8 +222,14 @@ def _lvc_problem(logc, loss, w, start_rows=None):
 
 def _to_law(form, theta, name, param_convention="total"):
     """Internal θ (…, P) → law with natural constants (arrays broadcast for ensembles)."""
-    with np.errstate(over="ignore"):  # a diverged fit's constants overflow to inf; the verdict says so
-        return _natural_law(form, theta, name, param_convention)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # a diverged fit's constants overflow
+        return _natural_law(form, theta, name, param_convention)  # (the verdict says so)
+
+
+def _scale(log_scale):
+    """exp of a Kaplan scale's log, capped at 1e304: with the N exponent p on its bound at 0 (every run one model
+    size) log N_c = q / p is infinite, and the law refused N_c = inf before the verdict could say why."""
+    return np.exp(np.minimum(log_scale, 700.0))
 
 
 def _natural_law(form, theta, name, param_convention):
@@ -235,11 +241,11 @@ def _natural_law(form, theta, name, param_convention):
                              param_convention=param_convention)
     if form == "kaplan":
         q, p, w, alpha_d = t
-        return KaplanLaw(n_c=np.exp(q / p), alpha_n=p * alpha_d, d_c=np.exp(w), alpha_d=alpha_d, name=name,
+        return KaplanLaw(n_c=_scale(q / p), alpha_n=p * alpha_d, d_c=np.exp(w), alpha_d=alpha_d, name=name,
                          param_convention=param_convention)
     if form == "kaplan-irreducible":
         e, q, p, w, alpha_d = t
-        return KaplanIrreducibleLaw(E=np.exp(e), n_c=np.exp(q / p), alpha_n=p * alpha_d, d_c=np.exp(w),
+        return KaplanIrreducibleLaw(E=np.exp(e), n_c=_scale(q / p), alpha_n=p * alpha_d, d_c=np.exp(w),
                                     alpha_d=alpha_d, name=name, param_convention=param_convention)
     if form == "broken-power-law":
         e, log_b, c0, c1, log_d1, f1 = t
