@@ -367,3 +367,18 @@ def test_flop_counts_keep_one_style_at_every_size(page):
     assert re.fullmatch(r"\d(\.\d+)?e\d+", low) and re.fullmatch(r"\d(\.\d+)?e\d+", high), (low, high)
     plan = re.search(r"Plan\s+at (\S+) FLOPs", text).group(1)
     assert plan == "1e21" and "e+" not in text
+
+
+def test_runs_at_scattered_compute_are_backtested_on_their_most_expensive_tenth():
+    """A million random runs over 7 decades chain into one budget group, and the report said "too few compute
+    budgets to hold the largest out". The oracle: the 40th-largest of 400 runs' compute."""
+    import pandas as pd
+
+    from isoflop.analysis import default_backtest_threshold
+    from isoflop.runs import RunTable
+
+    rng = np.random.default_rng(0)
+    flops = rng.permutation(np.geomspace(1e15, 1e22, 400))  # 4 % apart: within a budget group's 5 %, chained
+    table = RunTable.from_frame(pd.DataFrame({"n_params": np.sqrt(flops / 120), "flops": flops,
+                                              "loss": 2 + rng.random(400)}), flops_tolerance=None)
+    assert default_backtest_threshold(table) == np.sort(flops)[-40]

@@ -211,16 +211,21 @@ class Analysis:
 
 def default_backtest_threshold(finals: RunTable) -> float | None:
     """Hold out the largest budgets (groups of `group_budgets`), as few as hold at least max(3, 10%) of the
-    runs, keeping at least 2 budgets to fit on; None where that is impossible."""
+    runs, keeping at least 2 budgets to fit on; for 30+ runs at scattered compute over a decade or more (one
+    chained group), the most expensive tenth; None where neither is possible."""
     from .fitting.isoflop import group_budgets
 
-    labels = group_budgets(finals.flops)
-    groups = np.unique(labels)[::-1]
-    held = 0
-    for i, label in enumerate(groups[:-2]):
-        held += int((labels == label).sum())
-        if held >= max(3, 0.1 * len(finals)):
-            return float(finals.flops[np.isin(labels, groups[:i + 1])].min())
+    labels = group_budgets(finals.flops)  # 0, 1, … in order of compute
+    least = max(3, 0.1 * len(finals))
+    held = np.cumsum(np.bincount(labels)[::-1])[:-2]  # runs held out with the k + 1 largest budgets (2 kept)
+    enough = np.flatnonzero(held >= least)
+    if enough.size:
+        return float(finals.flops[labels >= labels.max() - enough[0]].min())
+    flops = np.sort(finals.flops)
+    if labels.max() == 0 and len(finals) >= 30 and np.log10(flops[-1] / flops[0]) >= 1:
+        # runs at scattered compute, not on budgets, chain into one group (1M random runs over 7 decades were
+        # "too few compute budgets"): hold out the most expensive tenth
+        return float(flops[-int(np.ceil(least))])
     return None
 
 
