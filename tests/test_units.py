@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from isoflop.errors import InputError
-from isoflop.units import (format_bytes, format_days, format_field, format_flops, format_interval, format_number,
-                           format_percent, format_quantity, format_usd, format_value, parse_nonnegative,
+from isoflop.units import (format_bytes, format_days, format_field, format_flops, format_interval, format_loss,
+                           format_number, format_percent, format_quantity, format_usd, format_value, parse_nonnegative,
                            parse_positive, parse_quantity, unit_of)
 
 
@@ -69,7 +69,9 @@ def test_zero_means_zero_for_counts_and_is_rejected_for_sizes():
     (format_flops, float("inf"), "n/a"),
     # trailing zeros dropped only where nothing was rounded: '60B' would claim one figure for 5.9985e10
     (format_quantity, 5.9985e10, "60.0B"), (format_quantity, 70e9, "70B"), (format_quantity, 6.1043e9, "6.10B"),
-    (format_flops, 5.9985e10, "6.00e10 FLOPs"), (format_days, 0.05, "1.2 hours"), (format_number, 19.60004, "19.60")])
+    (format_flops, 5.9985e10, "6.00e10 FLOPs"), (format_days, 0.05, "1.2 hours"), (format_number, 19.60004, "19.60"),
+    # a loss far outside a law's data read '1907. nats' and '1.235e+04 nats'
+    (format_loss, 1907.3, "1907 nats"), (format_loss, 12345.6, "1.235e4 nats"), (format_loss, 1.99961, "2.000 nats")])
 def test_format_examples(fn, x, text):
     assert fn(x) == text
 

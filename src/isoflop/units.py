@@ -284,7 +284,10 @@ def format_loss(x, digits: int = 4) -> str:
     1.97436 → '1.974 nats', 1.99961 → '2.000 nats'."""
     if not _finite(x):
         return MISSING
-    return f"{float(x):#.{digits}g} nats"
+    x = float(x)
+    if abs(x) >= 10**digits:  # a loss past 9,999 nats (a law far outside its data): '1.907e4', not '1.907e+04'
+        return f"{_sci(x, digits)} nats"
+    return f"{x:#.{digits}g}".rstrip(".") + " nats"  # '1907', not '1907.'
 
 
 FORMATTERS = {"params": format_quantity, "tokens": format_quantity, "count": format_quantity, "flops": format_flops,
