@@ -70,3 +70,13 @@ def test_plan_with_saved_fit_has_intervals(tmp_path):
     assert lo < out["n_params"] < hi
     bad = runner.invoke(app, ["plan", "--fit", str(tmp_path / "nope.json"), "--flops", "1e22"])
     assert bad.exit_code == 2 and "no such fit file" in bad.stderr
+
+
+def test_a_warning_of_the_fit_is_not_repeated_under_its_plan():
+    """`fit --bootstrap 20 --plan 1e22` printed the too-few-resamples warning under the fit and again under the
+    plan (the plan's loss interval rests on the same resamples)."""
+    result = runner.invoke(app, ["fit", str(shared_file("chinchilla_epoch.csv")), "--columns",
+                                 'n_params="Model Size",flops="Training FLOP"', "--drop-highest", "5",
+                                 "--bootstrap", "20", "--plan", "1e22"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("too few for 95% percentile ends") == 1

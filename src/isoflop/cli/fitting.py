@@ -151,8 +151,10 @@ def _print_fit(report: dict) -> None:
         b = report["bootstrap"]
         stdout.print(f"bootstrap: {b['n_converged']} of {b['n_resamples']} resamples converged (seed {b['seed']})")
     print_warnings(report["warnings"])
-    if "plan" in report:
-        emit(report["plan"], False, "Plan with the fitted law")
+    if "plan" in report:  # its warnings that the fit's just said (too few resamples) are not said twice
+        plan = report["plan"]
+        emit(dict(plan, warnings=[w for w in plan.get("warnings", []) if w not in report["warnings"]]), False,
+             "Plan with the fitted law")
     for b in report.get("backtest", []):
         stdout.print(f"backtest {b['form']}: fit on {b['n_train']} runs below {value('flops', b['threshold_flops'])}, "
                      f"{b['n_test']} runs above: mean |rel. error| {b['mean_abs_rel_error']:.3%}, "
