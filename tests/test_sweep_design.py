@@ -326,6 +326,8 @@ def test_the_time_estimate_counts_evaluation():
     t = design.runs[0].train
     evaluation = math.ceil(t.n_steps / t.eval_every) * 4096 * t.seq_len * 2 * t.n_params
     assert design.estimate_seconds(1.0) == pytest.approx(6 * t.n_params * t.n_tokens + evaluation, rel=1e-12)
+    # with each step's own cost beyond its FLOPs (tiny models were estimated at 9 s and ran 32 s)
+    assert design.estimate_seconds(1.0, 0.5) == pytest.approx(design.estimate_seconds(1.0) + 0.5 * t.n_steps)
     with pytest.raises(InputError, match="eval_sequences"):
         SweepConfig.from_dict({**BASE, "eval_sequences": 1 << 24})
 

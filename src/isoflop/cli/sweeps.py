@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InputError
-from ..sweep.design import DEVICE_FLOPS, SweepConfig, SweepDesign, design_sweep
+from ..sweep.design import DEVICE_FLOPS, STEP_SECONDS, SweepConfig, SweepDesign, design_sweep
 from . import parse
 from .output import JSON_HELP, interval, print_json, print_warnings, sig, stdout, user_errors, value
 
@@ -121,12 +121,13 @@ def design_cmd(
                                  f"{flops_per_second:.3g}")
         else:
             flops_per_second = DEVICE_FLOPS[_check_choice("--device", device, tuple(DEVICE_FLOPS))]
+        step_seconds = STEP_SECONDS[_check_choice("--device", device, tuple(STEP_SECONDS))]
         cfg = _config(config, dict(budgets=None if budgets is None else list(parse.numbers(budgets, "--budgets")),
                                    sizes_per_budget=sizes_per_budget, spread=spread, center=center, law=law,
                                    seq_len=seq_len, head_dim=head_dim, source=data,
                                    paths=list(data_path) if data_path else None, seed=seed))
         design = design_sweep(cfg)
-        seconds = design.estimate_seconds(flops_per_second)
+        seconds = design.estimate_seconds(flops_per_second, step_seconds)
         if out_dir is not None:
             from ..sweep import store
 
@@ -143,7 +144,8 @@ def design_cmd(
                          f"as separate runs they would cost {value('flops', design.grid_flops)} "
                          f"({design.flops_saved / design.grid_flops:.0%} saved)")
         stdout.print(f"{len(design.runs)} runs, total compute {value('flops', design.total_flops)}; estimated "
-                     f"{_duration(seconds)} on {device} at {sig(flops_per_second, 3)} FLOP/s"
+                     f"{_duration(seconds)} on {device} at {sig(flops_per_second, 3)} FLOP/s and "
+                     f"{step_seconds * 1e3:.2g} ms per step"
                      + (f"; sweep folder {out_dir}" if out_dir else ""))
 
 

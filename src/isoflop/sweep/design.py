@@ -52,6 +52,12 @@ from .rules import get_rule
 # cuda: 1e14 FLOP/s — about 10% of an H100's dense bf16 peak (989 TFLOP/s): small models are far from
 #      the 40-50% MFU that large ones reach.
 DEVICE_FLOPS = {"cpu": 2e10, "cuda": 1e14}
+# Seconds each optimiser step costs beyond its FLOPs (Python, the optimiser, data, kernel launches): the
+# estimate of tiny models, which are overhead-bound, was 3.6x short without it. cpu: the 8 runs of
+# `sweep design --budgets 1e10,3e10 --head-dim 8 --data markov` (5,219 steps, 1.6e11 FLOPs) ran in 32 s on
+# the 2-core machine (2026-11-26), 23 s beyond their FLOPs' 9 s. cuda: not measured here; 1 ms assumed (a
+# small model's step is about a hundred kernel launches of ~10 µs).
+STEP_SECONDS = {"cpu": 4.4e-3, "cuda": 1e-3}
 MAX_GRID = 1000  # budgets, or sizes per budget, in one sweep
 # Largest model a sweep may target: 10× the largest dense models trained so far. A budget like 1e30 FLOPs puts
 # N* near 1e14, an absurd model for a sweep and, before the search was bounded, an out-of-memory snap.
@@ -464,10 +470,12 @@ class SweepDesign:
         """grid_flops − total_flops: what sharing the stable phases saves (0 for a cosine sweep)."""
         return self.grid_flops - self.total_flops
 
-    def estimate_seconds(self, device_flops: float) -> float:
-        """Rough wall time: training and evaluation FLOPs / ``device_flops`` (sustained FLOP/s). Evaluation
-        counts: 16.7M sequences per evaluation were estimated at 3 minutes by training alone."""
-        return (self.total_flops + sum(r.train.eval_flops for r in self.runs)) / device_flops
+    def estimate_seconds(self, device_flops: float, step_seconds: float = 0.0) -> float:
+        """Rough wall time: training and evaluation FLOPs / ``device_flops`` (sustained FLOP/s), plus
+        ``step_seconds`` per optimiser step trained (`STEP_SECONDS`). Evaluation counts: 16.7M sequences per
+        evaluation were estimated at 3 minutes by training alone."""
+        steps = sum(r.train.cooldown_steps if r.kind == "cooldown" else r.train.n_steps for r in self.runs)
+        return (self.total_flops + sum(r.train.eval_flops for r in self.runs)) / device_flops + steps * step_seconds
 
     def to_dict(self) -> dict:
         return {"law": self.law, "total_flops": self.total_flops, "grid_flops": self.grid_flops,
