@@ -209,6 +209,29 @@ def test_ctrl_c_says_interrupted(monkeypatch):
     assert result.exit_code == 130 and result.stderr.strip() == "error: interrupted"
 
 
+def test_sigterm_stops_as_ctrl_c_does(tmp_path):
+    """SIGTERM (timeout, kill, a scheduler) ended `isoflop` with exit 143 and no word; now as Ctrl-C: one line,
+    exit 130, and no half-written --save."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import shared_file
+
+    proc = subprocess.Popen([sys.executable, "-m", "isoflop", "fit", str(shared_file("chinchilla_epoch.csv")),
+                             "--columns", 'n_params="Model Size",flops="Training FLOP"', "--form", "auto",
+                             "--bootstrap", "2000", "--save", str(tmp_path / "fit.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, COLUMNS="200"))
+    time.sleep(5)  # past the imports, into the fit (auto with 2,000 resamples takes far longer)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and stderr.strip().endswith("error: interrupted"), stderr
+    assert "Traceback" not in stderr and not (tmp_path / "fit.json").exists()
+
+
 def test_help_pages_still_show():
     for args, code in (([], 2), (["sweep"], 2), (["plan", "-h"], 0)):  # click's codes: no command is a usage error
         result = runner.invoke(app, args)

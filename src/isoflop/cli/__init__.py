@@ -9,6 +9,7 @@ Modules: ``output`` (consoles, numbers with units, JSON), ``parse`` (every strin
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 from typing import Optional
@@ -82,9 +83,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _default_showwarning = warnings.showwarning
 
 
+def _terminated(signum, frame):
+    """SIGTERM (``timeout``, ``kill``, a scheduler) as Ctrl-C: the same clean stop, files written whole, one
+    line and exit 130 (it ended silently with 143)."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point of the `isoflop` script. A closed pipe (``isoflop plan --json | head -c 10``) ends quietly."""
     warnings.showwarning = _show_warning
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except BrokenPipeError:
