@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..units import format_flops, format_quantity
+from ..units import format_flops, format_number, format_quantity
 
 
 # ------------------------------------------------------------------------------------------- compute
@@ -165,6 +165,10 @@ def _flops(value) -> str:
     return "—" if value is None else html.escape(format_flops(value).removesuffix(" FLOPs"))
 
 
+def _constant(value) -> str:
+    return "—" if value is None else html.escape(format_number(value, 4))
+
+
 def _interval(pair, show=_fmt) -> str:
     return "—" if not pair else f"[{show(pair[0])}, {show(pair[1])}]"
 
@@ -211,8 +215,8 @@ def _verdict_banner(s: dict) -> str:
     if verdict.get("suggestions"):
         out.append("<p>To pin it down: " + html.escape("; ".join(verdict["suggestions"])) + ".</p>")
     for b in s.get("backtest") or []:
-        out.append(f"<p><b>Backtest:</b> fit on the {b['n_train']} runs below {_flops(b['threshold_flops'])} FLOPs, "
-                   f"predict the {b['n_test']} above: mean |error| {b['mean_abs_rel_error']:.2%}, max "
+        out.append(f"<p><b>Backtest:</b> fit on the {b['n_train']:,} runs below {_flops(b['threshold_flops'])} FLOPs, "
+                   f"predict the {b['n_test']:,} above: mean |error| {b['mean_abs_rel_error']:.2%}, max "
                    f"{b['max_abs_rel_error']:.2%}.</p>")
     plans = s.get("plans") or []
     if plans:
@@ -222,7 +226,7 @@ def _verdict_banner(s: dict) -> str:
             pair = r.get(f"{key}_interval")
             return f" {_interval(pair)}" if pair else ""
         spread = r.get("n_params_interval")
-        factor = f" (a factor {spread[1] / spread[0]:.3g})" if spread and spread[0] > 0 else ""
+        factor = f" (a factor {spread[1] / spread[0]:#.3g})" if spread and spread[0] > 0 else ""  # 1.00, not 1
         more = f"; {len(plans) - 1} more budget(s) under Plans" if len(plans) > 1 else ""
         out.append(f"<p><b>Plan</b> at {_flops(r['flops'])} FLOPs: N* = {_fmt(r['n_params'])}{interval('n_params')}"
                    f"{factor}, D* = {_fmt(r['n_tokens'])}{interval('n_tokens')}, loss {_fmt(r['loss'])}"
@@ -234,7 +238,8 @@ def _verdict_banner(s: dict) -> str:
 
 def _fit_section(fit) -> str:
     intervals = fit.get("intervals", {})
-    rows = [(html.escape(k), _fmt(v), _interval(intervals.get(k))) for k, v in fit["params"].items()]
+    # constants as numbers with 4 figures (B 2085 [2080, 2091], not 2.09K [2.08K, 2.09K]: one value, three names)
+    rows = [(html.escape(k), _constant(v), _interval(intervals.get(k), _constant)) for k, v in fit["params"].items()]
     out = ""
     if fit.get("law", "").startswith("chinchilla"):
         out += "<p>L(N, D) = E + A / N<sup>α</sup> + B / D<sup>β</sup> (Hoffmann et al. 2022, eq. 2)</p>"
