@@ -222,10 +222,10 @@ def test_sigterm_stops_as_ctrl_c_does(tmp_path):
 
     proc = subprocess.Popen([sys.executable, "-m", "isoflop", "fit", str(shared_file("chinchilla_epoch.csv")),
                              "--columns", 'n_params="Model Size",flops="Training FLOP"', "--form", "auto",
-                             "--bootstrap", "2000", "--save", str(tmp_path / "fit.json")],
+                             "--bootstrap", "50000", "--save", str(tmp_path / "fit.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, COLUMNS="200"))
-    time.sleep(5)  # past the imports, into the fit (auto with 2,000 resamples takes far longer)
+    time.sleep(5)  # past the imports (~2 s), into the fit (auto with 50,000 resamples takes over a minute)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and stderr.strip().endswith("error: interrupted"), stderr
@@ -350,3 +350,14 @@ def test_cuda_without_a_gpu_is_refused_before_anything_is_written(tmp_path, monk
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and "CUDA" in result.stderr, result.output
         assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--layers", "0", "--d-model", "768", "--heads", "12"], "--layers must be an integer"),
+    (["--layers", "2", "--d-model", "770", "--heads", "12"], "--d-model 770 is not divisible by --heads 12"),
+    (["--layers", "2", "--d-model", "768", "--heads", "12", "--kv-heads", "5"],
+     "--heads 12 is not divisible by --kv-heads 5")])
+def test_flops_errors_name_the_flags_typed(args, message):
+    """`flops --layers 0` said "architecture: n_layer must be …": a field the user never typed."""
+    result = runner.invoke(app, ["flops", *args, "--vocab", "50257", "--seq-len", "1024"])
+    assert result.exit_code == 2 and message in result.output and "n_layer" not in result.output, result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -257,6 +258,12 @@ def diagnose_cmd(
         emit(report, as_json, f"Diagnosis ({the_law.name})")
 
 
+ARCH_FLAGS = {"n_layer": "--layers", "d_model": "--d-model", "n_head": "--heads", "vocab_size": "--vocab",
+              "seq_len": "--seq-len", "d_ff": "--d-ff", "n_kv_head": "--kv-heads", "n_experts": "--experts",
+              "experts_per_token": "--experts-per-token", "mlp": "--mlp", "norm": "--norm",
+              "position": "--position"}
+
+
 def flops_cmd(
     model: Optional[str] = typer.Option(None, metavar="NAME", help=f"A published model: {', '.join(MODELS)}."),
     layers: Optional[int] = typer.Option(None, metavar="COUNT", help="Number of transformer blocks."),
@@ -304,9 +311,13 @@ def flops_cmd(
                                                                   vocab=vocab, seq_len=seq_len).items() if v is None]
             if missing:
                 raise InputError(f"give --model NAME, or the shape: missing {', '.join(missing)}")
-            arch = Architecture(**shape, d_ff=d_ff, n_kv_head=kv_heads, mlp=mlp, norm=norm, position=position,
-                                n_experts=experts, experts_per_token=experts_per_token, tied_embeddings=not untied,
-                                bias=not no_bias)
+            try:
+                arch = Architecture(**shape, d_ff=d_ff, n_kv_head=kv_heads, mlp=mlp, norm=norm, position=position,
+                                    n_experts=experts, experts_per_token=experts_per_token,
+                                    tied_embeddings=not untied, bias=not no_bias)
+            except InputError as exc:  # name the flags typed, not the fields (n_layer was --layers)
+                raise InputError(re.sub(r"\b(" + "|".join(ARCH_FLAGS) + r")\b", lambda m: ARCH_FLAGS[m.group(1)],
+                                        str(exc)).replace("architecture: ", "")) from None
             result = {}
         result.update(arch.to_dict())
         if tokens is not None:
