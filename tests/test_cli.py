@@ -277,7 +277,9 @@ def test_sizes_no_run_could_have_are_refused_not_planned(option, value):
     (["diagnose", "--params", "1e25", "--tokens", "1e40"], "above 1e+60"),
     (["report", RUNS, "--budgets", "1e300", "--out", "r.html"], "above 1e+60"),
     (["sweep", "design", "--budgets", "1e11", "--device-flops", "1e-300"], "--device-flops"),  # "n/a years"
-    (["sweep", "design", str(Path(RUNS).with_name("sweep.toml")), "--spread", "nan"], "flags: spread"),  # the file's
+    (["sweep", "design", str(Path(RUNS).with_name("sweep.toml")), "--spread", "nan"], "--spread"),  # the file's
+    (["sweep", "design", "--budgets", "1e10", "--sizes-per-budget", "0"], "--sizes-per-budget: must be"),  # a key
+    (["sweep", "design", "--budgets", "1e10", "--data", "nope"], "--data: unknown source"),  # data.source
     # a third pass: options accepted and ignored with exit 0
     (["flops", "--model", "llama-3-8b", "--mlp", "swiglu"], "drop --mlp"),
     (["flops", "--model", "gpt2", "--untied", "--experts", "8"], "drop --experts, --untied"),

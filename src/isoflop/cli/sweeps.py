@@ -6,6 +6,7 @@ checked before anything is written to disk.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import List, Optional
 
@@ -48,7 +49,22 @@ def _config(path: Optional[Path], overrides: dict) -> SweepConfig:
     d.update(given)
     if "budgets" not in d:
         raise InputError("budgets: give --budgets 1e11,3e11,1e12 or a config file with budgets = [...]")
-    return SweepConfig.from_dict(d, source=source)
+    try:
+        return SweepConfig.from_dict(d, source=source)
+    except InputError as exc:  # a flag's value: name the flag typed ("flags: sizes_per_budget" named a key)
+        if source != "flags":
+            raise
+        text = str(exc).removeprefix("flags: ")
+        for key, flag in FLAGS.items():
+            if key.split(".")[-1] in overrides and overrides[key.split(".")[-1]] is not None:
+                text = re.sub(rf"(?<![\w.-]){re.escape(key)}\b", flag, text)
+        raise InputError(text) from None
+
+
+# the config keys the design flags set, as errors name them
+FLAGS = {"data.source": "--data", "data.paths": "--data-path", "sizes_per_budget": "--sizes-per-budget",
+         "spread": "--spread", "center": "--center", "law": "--law", "seq_len": "--seq-len",
+         "head_dim": "--head-dim", "seed": "--seed", "budgets": "--budgets"}
 
 
 def _duration(seconds: float) -> str:
