@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .spec import DataSpec, check_token_file
+from .spec import DataSpec, check_token_file, split_point
 
 # Folders left out of the stdlib corpus: installed third-party packages (they differ between machines)
 # and the test suites (large, and full of deliberately odd bytes).
@@ -156,7 +156,7 @@ def _read_bytes(paths, allow_empty: bool = False) -> np.ndarray:
 
 
 def _split_tail(tokens: np.ndarray, val_fraction: float):
-    cut = int(round(len(tokens) * (1 - val_fraction)))
+    cut = split_point(len(tokens), val_fraction)
     return tokens[:cut], tokens[cut:]
 
 

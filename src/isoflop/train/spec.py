@@ -97,6 +97,12 @@ def check_token_file(path: Path, dtype: str) -> None:
                          f"({itemsize} bytes each); check data.dtype")
 
 
+def split_point(n_tokens: int, val_fraction: float) -> int:
+    """Where one text or token file is split: its first round(n · (1 − val_fraction)) tokens train, the tail
+    validates (`data.load_source`; the design-time checks count the same split)."""
+    return int(round(n_tokens * (1 - val_fraction)))
+
+
 SCAN_TOKENS = 1 << 24  # tokens read at a time by the id scan: 32 MiB of uint16, memory flat in the file's size
 
 
@@ -198,10 +204,7 @@ class DataSpec:
             for path in files:
                 check_token_file(path, self.dtype)
                 check_token_ids(path, self.dtype, self.n_vocab)
-            parts = [path.stat().st_size // np.dtype(self.dtype).itemsize for path in files]
-            if len(parts) == 1:  # one file, split at its tail as `data.load_source` splits it
-                train = round(parts[0] * (1 - self.val_fraction))
-                parts = [train, parts[0] - train]
+            parts = self._token_split()
             if seq_len is not None and min(parts) < seq_len + 1:
                 held = " and ".join(f"{c:,}" for c in parts)
                 raise InputError(f"data.paths: {', '.join(map(str, files))} hold {held} training and validation "
@@ -213,13 +216,18 @@ class DataSpec:
         part); None for ``stdlib`` and ``markov`` (a Markov chain never repeats; the standard library is read
         only to train)."""
         if self.source == "text":
-            total = sum(Path(p).stat().st_size for p in self.paths)
-            return round(total * (1 - self.val_fraction))
+            return split_point(sum(Path(p).stat().st_size for p in self.paths), self.val_fraction)
         if self.source == "tokens":
-            files = self.token_files()
-            first = files[0].stat().st_size // np.dtype(self.dtype).itemsize
-            return round(first * (1 - self.val_fraction)) if len(files) == 1 else first
+            return self._token_split()[0]
         return None
+
+    def _token_split(self) -> tuple[int, int]:
+        """(training, validation) tokens of a ``tokens`` source: a [train, val] pair's, or one file's split."""
+        counts = [path.stat().st_size // np.dtype(self.dtype).itemsize for path in self.token_files()]
+        if len(counts) == 2:
+            return counts[0], counts[1]
+        train = split_point(counts[0], self.val_fraction)
+        return train, counts[0] - train
 
     def token_files(self) -> list[Path]:
         """The token files of a ``tokens`` source: one (split at its tail), a [train, val] pair, or a folder's
