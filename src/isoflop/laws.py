@@ -614,10 +614,15 @@ _FIRST_CONSTANT = {"chinchilla": "E", "kaplan": "n_c", "data-constrained": "rd_s
                    "kaplan-irreducible": "E", "broken-power-law": "E"}
 
 
+def point_law(law):
+    """The law itself, or an ensemble's point law (a fit's own constants, not a member's)."""
+    return law.point if isinstance(law, LawEnsemble) else law
+
+
 def require_nd_law(law):
     """``law`` itself when it predicts loss from parameters and tokens (``NDLaw``); an InputError that says why
     not otherwise (a loss-vs-compute law knows the frontier's loss, not its N and D)."""
-    point = law.point if isinstance(law, LawEnsemble) else law
+    point = point_law(law)
     if isinstance(point, (ChinchillaLaw, KaplanLaw, KaplanIrreducibleLaw, DataConstrainedLaw)):
         return law  # (not isinstance(point, NDLaw): a runtime Protocol check evaluates every property)
     if isinstance(point, (LossVsComputeLaw, BrokenPowerLaw)):

@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
-from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, require_nd_law, with_repetition
+from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, point_law, require_nd_law, with_repetition
 from .presets import warnings_for
 from .units import as_count, as_positive, check_broadcast, format_flops, format_quantity, is_number
 
@@ -223,8 +223,7 @@ def _sensible_size(result, law, question: str):
     n_params = np.asarray(result.n_params, dtype=float)
     if not np.any(n_params < MIN_N_PARAMS):
         return result
-    reach = float(np.ravel(_optimal_for_params(law.point if isinstance(law, LawEnsemble) else law,
-                                               MIN_N_PARAMS).flops)[0])
+    reach = float(np.ravel(_optimal_for_params(point_law(law), MIN_N_PARAMS).flops)[0])
     raise InputError(f"{question}: the optimal model has {np.min(n_params):.3g} params, below {MIN_N_PARAMS:,.0f}, "
                      f"the smallest sensible model; under {law.name} the compute-optimal model reaches that size "
                      f"at {reach:.3g} FLOPs")

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import InputError
 from ..fitting.isoflop import group_budgets
 from ..io_utils import atomic_writer
-from ..laws import FLOPS_PER_PARAM_TOKEN
+from ..laws import FLOPS_PER_PARAM_TOKEN, point_law, require_nd_law
 from ..presets import PRESETS
 from ..units import format_quantity
 
@@ -53,11 +53,8 @@ def _colors(n: int, cmap: str = "viridis"):
 
 
 def _point_law(law):
-    point = getattr(law, "point", law)
-    if not hasattr(point, "compute_optimal"):
-        raise InputError(f"law {point.name!r} ({point.kind}) gives loss against compute only; "
-                         f"this figure needs an (N, D) law")
-    return point
+    """The (N, D) law a figure draws: an ensemble's point law; a law of compute alone is refused."""
+    return point_law(require_nd_law(law))
 
 
 def _label(name: str) -> str:

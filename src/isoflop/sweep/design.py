@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..flops import BLOCKS, CONVENTIONS, propose_architecture
-from ..laws import LawEnsemble, require_nd_law
+from ..laws import point_law, require_nd_law
 from ..planning import check_flops
 from ..presets import get_law
 from ..train.spec import DataSpec, TrainSpec, check_schedule_names
@@ -538,7 +538,7 @@ def design_sweep(config: SweepConfig, law=None) -> SweepDesign:
         raise InputError(f"budgets: {exc}") from None
     # the prior's optimum only places the grid (× center, snapped to real shapes whose steps are checked
     # below), so it may lie below the planners' 1,000-parameter floor
-    prior = law.point if isinstance(law, LawEnsemble) else law
+    prior = point_law(law)
     centres = config.center * np.asarray(prior.compute_optimal(budgets)[0], dtype=float).reshape(-1)
     k = config.sizes_per_budget
     u = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
