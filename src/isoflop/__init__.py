@@ -238,11 +238,11 @@ def diagnose(law, n_params: float | None = None, n_tokens: float | None = None, 
     parameters, trained on ``n_tokens`` or its published token count (as `isoflop diagnose --model`). From a
     fit, the loss interval is the calibrated prediction's, with its warnings (`answers.py`). (An unidentified
     fit: as in `plan`; ``percentiles``: as in `plan`.)"""
-    marks = ()
+    marks, law = (), _read_if_path(law)  # a saved fit's path is read once, here
     if model is not None:
         if n_params is not None:
             raise InputError("give n_params or model, not both")
-        convention = require_nd_law(_law_of(_read_if_path(law))).param_convention
+        convention = require_nd_law(_law_of(law)).param_convention
         n_params, n_tokens, marks = get_model(model).configuration(convention, n_tokens)
     if n_params is None or n_tokens is None:
         raise InputError("give n_params (or model=) and n_tokens")

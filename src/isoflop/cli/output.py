@@ -9,6 +9,7 @@ Numbers are printed by ``isoflop.units`` with 3–4 significant figures and the 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from contextlib import contextmanager
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..errors import InputError
 from ..io_utils import strict_json as jsonable
 from ..units import format_field, format_interval, format_number, unit_of
 
@@ -39,6 +41,15 @@ def user_errors():
         where = f"{exc.filename}: " if exc.filename else ""
         stderr.print(f"[red]error:[/red] {escape(where + (exc.strerror or str(exc)))}")
         raise typer.Exit(2) from None
+
+
+def naming_flags(exc: Exception, flags: dict[str, str], prefix: str = "") -> InputError:
+    """``exc`` reworded for the command line: the API's names (n_layer, data.source) become the flags the user
+    typed (--layers, --data), and ``prefix`` ('architecture: ', 'flags: ') is dropped."""
+    text = str(exc).removeprefix(prefix)
+    for name, flag in flags.items():
+        text = re.sub(rf"(?<![\w.-]){re.escape(name)}\b", flag, text)
+    return InputError(text)
 
 
 # ------------------------------------------------------------------------------------------------ JSON

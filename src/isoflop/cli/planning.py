@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -25,7 +24,8 @@ from ..laws import require_nd_law
 from ..models import MODELS, get_model
 from ..presets import PRESETS, get_law
 from . import parse
-from .output import JSON_HELP, emit, interval, print_json, print_warnings, stdout, user_errors, value
+from .output import (JSON_HELP, emit, interval, naming_flags, print_json, print_warnings, stdout, user_errors,
+                     value)
 
 DEFAULT_LAW = "besiroglu2024"
 TABLE_ROWS = 60  # budgets a frontier table draws (the first and last half); --csv and --json give them all
@@ -316,8 +316,7 @@ def flops_cmd(
                                     n_experts=experts, experts_per_token=experts_per_token,
                                     tied_embeddings=not untied, bias=not no_bias)
             except InputError as exc:  # name the flags typed, not the fields (n_layer was --layers)
-                raise InputError(re.sub(r"\b(" + "|".join(ARCH_FLAGS) + r")\b", lambda m: ARCH_FLAGS[m.group(1)],
-                                        str(exc)).replace("architecture: ", "")) from None
+                raise naming_flags(exc, ARCH_FLAGS, "architecture: ") from None
             result = {}
         result.update(arch.to_dict())
         if tokens is not None:

@@ -6,7 +6,6 @@ checked before anything is written to disk.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import List, Optional
 
@@ -18,7 +17,8 @@ from rich.table import Table
 from ..errors import InputError
 from ..sweep.design import DEVICE_FLOPS, STEP_SECONDS, SweepConfig, SweepDesign, design_sweep
 from . import parse
-from .output import JSON_HELP, interval, print_json, print_warnings, sig, stdout, user_errors, value
+from .output import (JSON_HELP, interval, naming_flags, print_json, print_warnings, sig, stdout, user_errors,
+                     value)
 
 sweep_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                         context_settings={"help_option_names": ["-h", "--help"]},
@@ -54,11 +54,8 @@ def _config(path: Optional[Path], overrides: dict) -> SweepConfig:
     except InputError as exc:  # a flag's value: name the flag typed ("flags: sizes_per_budget" named a key)
         if source != "flags":
             raise
-        text = str(exc).removeprefix("flags: ")
-        for key, flag in FLAGS.items():
-            if key.split(".")[-1] in overrides and overrides[key.split(".")[-1]] is not None:
-                text = re.sub(rf"(?<![\w.-]){re.escape(key)}\b", flag, text)
-        raise InputError(text) from None
+        typed = {key: flag for key, flag in FLAGS.items() if overrides.get(key.split(".")[-1]) is not None}
+        raise naming_flags(exc, typed, "flags: ") from None
 
 
 # the config keys the design flags set, as errors name them
@@ -130,14 +127,15 @@ def design_cmd(
     """Print the IsoFLOP grid a config (or flags) gives: shapes, tokens, batch, LR, total compute, time."""
     with user_errors():
         _out_folder("--out", out_dir)
+        _check_choice("--device", device, tuple(DEVICE_FLOPS))
         if device_flops is not None:
             flops_per_second = parse.number(device_flops, "--device-flops")
             if flops_per_second < 1e6:  # a device slower than a 1990s PC: a unit slip (FLOP/s, not TFLOP/s)
                 raise InputError(f"--device-flops: sustained FLOP/s, at least 1e6 (a CPU core does ~1e10), got "
                                  f"{flops_per_second:.3g}")
         else:
-            flops_per_second = DEVICE_FLOPS[_check_choice("--device", device, tuple(DEVICE_FLOPS))]
-        step_seconds = STEP_SECONDS[_check_choice("--device", device, tuple(STEP_SECONDS))]
+            flops_per_second = DEVICE_FLOPS[device]
+        step_seconds = STEP_SECONDS[device]
         cfg = _config(config, dict(budgets=None if budgets is None else list(parse.numbers(budgets, "--budgets")),
                                    sizes_per_budget=sizes_per_budget, spread=spread, center=center, law=law,
                                    seq_len=seq_len, head_dim=head_dim, source=data,
