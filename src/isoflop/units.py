@@ -216,9 +216,13 @@ def _below_1000(x: float, digits: int, exact: bool) -> str:
 
 def format_flops(x, digits: int = 3) -> str:
     """FLOPs in scientific notation: 5.76e23 → '5.76e23 FLOPs'."""
-    if not _finite(x):
-        return MISSING
-    return f"{_sci(float(x), digits)} FLOPs"
+    return f"{format_scientific(x, digits)} FLOPs" if _finite(x) else MISSING
+
+
+def format_scientific(x, digits: int = 3) -> str:
+    """A FLOP count's number alone, where the unit is said beside it (a table's header, '… FLOPs'):
+    5.76e23 → '5.76e23', 2.9e20 at 2 figures → '2.9e20' (not 2.9e+20)."""
+    return _sci(float(x), digits) if _finite(x) else MISSING
 
 
 def _sci(x: float, digits: int) -> str:

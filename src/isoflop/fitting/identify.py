@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..laws import FLOPS_PER_PARAM_TOKEN
-from ..units import format_flops, format_quantity
+from ..units import format_quantity, format_scientific
 from .optimize import residual_jacobian
 from .parametric import FitResult
 
@@ -98,11 +98,6 @@ def _span(x) -> float:
         return 0.0
     x = np.asarray(x, float)
     return float(np.log10(x.max() / x.min()))
-
-
-def _flops(x: float) -> str:
-    """2 figures in the style of every FLOP count isoflop prints (2.9e20, not 2.9e+20)."""
-    return format_flops(x, 2).removesuffix(" FLOPs")
 
 
 def _log_loss_jacobian(fit) -> np.ndarray | None:
@@ -195,8 +190,8 @@ def _suggest(flops, n_params, span_c, needs_sizes):
     sizes = sorted({float(f"{s:.2g}") for s in sizes if not np.any(np.isclose(have, s, rtol=0.1))})
     words = []
     if budgets:
-        words.append(f"add IsoFLOP budgets of {', '.join(_flops(b) for b in budgets)} FLOPs (cheaper than the "
-                     f"{_flops(c_min)} already run) so the runs span {TARGET_FLOPS_DECADES:g} decades of compute")
+        words.append(f"add IsoFLOP budgets of {', '.join(format_scientific(b, 2) for b in budgets)} FLOPs (cheaper than the "
+                     f"{format_scientific(c_min, 2)} already run) so the runs span {TARGET_FLOPS_DECADES:g} decades of compute")
     if sizes:
         words.append(f"train several model sizes at each budget, e.g. {', '.join(format_quantity(s, 2) for s in sizes)} "
                      f"params (a third to three times √(C/120), the ~20 tokens/param optimum)")

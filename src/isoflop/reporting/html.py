@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..units import format_flops, format_number, format_quantity
+from ..units import format_number, format_quantity, format_scientific
 
 
 # ------------------------------------------------------------------------------------------- compute
@@ -162,7 +162,7 @@ def _fmt(value) -> str:
 
 def _flops(value) -> str:
     """FLOP counts in one style, scientific at every size (5.76e23; '2.99B' beside '1e+18' read as two units)."""
-    return "—" if value is None else html.escape(format_flops(value).removesuffix(" FLOPs"))
+    return "—" if value is None else html.escape(format_scientific(value))
 
 
 def _constant(value) -> str:
