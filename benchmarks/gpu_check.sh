@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The checks that need a GPU, as one script for a short lease on a CUDA machine (CI has none):
-# the CUDA tests, the training-throughput benchmark (MFU) and the demo on the GPU. Logs go to $OUT
+# the CUDA tests, the training-throughput benchmark (MFU), sweep design's time estimate against a sweep run
+# (STEP_SECONDS) and the demo on the GPU. Logs go to $OUT
 # (default ./gpu-check). Runs from a source checkout with the machine's own torch: PYTHONPATH=src.
 set -u
 OUT=${OUT:-gpu-check}
@@ -16,14 +17,18 @@ step environment
 } 2>&1 | tee "$OUT/env.txt"
 
 step "CUDA tests"
-timeout 200 $py -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$OUT/pytest.log"
+timeout 150 $py -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$OUT/pytest.log"
 
 step "training throughput (torch.compile)"
-timeout 180 $py benchmarks/train_throughput.py --device cuda 2>&1 | tee "$OUT/throughput.txt"
+timeout 110 $py benchmarks/train_throughput.py --device cuda 2>&1 | tee "$OUT/throughput.txt"
+
+step "sweep design's time estimate against sweep run (compiled, then eager)"
+timeout 120 $py benchmarks/step_overhead.py --device cuda 2>&1 | tee "$OUT/step_overhead.txt"
+timeout 60 $py benchmarks/step_overhead.py --device cuda --no-compile 2>&1 | tee -a "$OUT/step_overhead.txt"
 
 step "demo on the GPU"
 start=$(date +%s)
-timeout 150 $py -m isoflop demo --out "$OUT/demo" --no-progress 2>&1 | tee "$OUT/demo.txt"
+timeout 120 $py -m isoflop demo --out "$OUT/demo" --no-progress 2>&1 | tee "$OUT/demo.txt"
 echo "demo: $(( $(date +%s) - start )) s" | tee -a "$OUT/demo.txt"
 cp "$OUT/demo/summary.json" "$OUT/demo_summary.json" 2>/dev/null; rm -rf "$OUT/demo"
 step done

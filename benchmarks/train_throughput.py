@@ -8,7 +8,8 @@ and achieved FLOP/s).
 
 Each size trains ``--warmup`` + ``--steps`` optimiser steps with ``isoflop.train.trainer.train`` on uniform
 random tokens (no data loading cost beyond the trainer's own host→device copy); the clock starts after the
-warm-up steps (which include torch.compile on CUDA) and stops after a final device synchronise.
+warm-up steps (which include torch.compile on CUDA; their seconds, from the start of ``train``, are printed as the
+one-off cost) and stops after a final device synchronise.
 
     python benchmarks/train_throughput.py                       # CPU: tiny, 1m, 20m
     python benchmarks/train_throughput.py --device cuda         # GPU: tiny, 20m, 124m (GPT-2 small)
@@ -81,20 +82,21 @@ def measure(arch: Architecture, *, device: str, batch: int, steps: int, warmup: 
                      data=DataSpec(source="tokens", paths=("synthetic:uniform",), vocab_size=arch.vocab_size),
                      flop_convention="palm", eval_every=warmup + steps, eval_sequences=1,
                      checkpoint_every=warmup + steps)
-    clock = {}
+    clock = {"begin": time.perf_counter()}
 
     def on_step(done, n_steps, row):
         if done == warmup:
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             clock["start"] = time.perf_counter()
+            clock["warmup"] = clock["start"] - clock["begin"]
 
     train(spec, device=device, compile=compile, source=UniformTokens(arch.vocab_size), on_step=on_step)
     seconds = time.perf_counter() - clock["start"]  # train() synchronises the device before returning
     tokens = steps * batch * arch.seq_len
     return {"n_params": arch.n_params, "seq_len": arch.seq_len, "batch": batch, "steps": steps,
             "flops_per_token": arch.flops_per_token("palm"), "seconds": seconds,
-            "step_ms": 1e3 * seconds / steps, "tokens_per_second": tokens / seconds,
+            "step_ms": 1e3 * seconds / steps, "warmup_seconds": clock["warmup"], "tokens_per_second": tokens / seconds,
             "flops_per_second": tokens / seconds * arch.flops_per_token("palm")}
 
 
@@ -128,7 +130,8 @@ def main():
             mfu = f"  MFU {row['mfu']:.1%}" if row["mfu"] is not None else ""
             print(f"{size:>5}: {row['n_params'] / 1e6:7.2f}M params, {batch}×{arch.seq_len} tokens/step, "
                   f"{row['step_ms']:9.1f} ms/step, {row['tokens_per_second']:10,.0f} tokens/s, "
-                  f"{row['flops_per_second'] / 1e9:8.1f} GFLOP/s{mfu}", flush=True)
+                  f"{row['flops_per_second'] / 1e9:8.1f} GFLOP/s{mfu}; first {warmup} steps (compile) "
+                  f"{row['warmup_seconds']:.1f} s", flush=True)
     if args.json:
         print(json.dumps({"device": name, "peak_flops_per_second": peak, "torch": torch.__version__,
                           "threads": torch.get_num_threads(), "sizes": rows}))

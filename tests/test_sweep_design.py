@@ -332,6 +332,24 @@ def test_the_time_estimate_counts_evaluation():
         SweepConfig.from_dict({**BASE, "eval_sequences": 1 << 24})
 
 
+def test_the_time_estimate_counts_compiling_only_the_runs_that_compile():
+    """On an H100, torch.compile cost 15-34 s per model shape and paid only from ~20M parameters over ~1,000 steps
+    (a sweep of 8 tiny models: 113 s compiled, 48 s eager; train.spec.compile_pays). The oracle: the runs of
+    10M+ parameters that train 2,000+ steps themselves, counted from the design's own run specs, a WSD cooldown
+    by its cooldown steps alone (it starts from its trunk's state)."""
+    for config in ({"budgets": [3e16, 1e17], "sizes_per_budget": 3},
+                   {"budgets": [3e16, 1e17], "sizes": [5e6, 3e7], "schedule": "wsd"}):
+        design = design_sweep(SweepConfig.from_dict(config))
+        steps = {r.run_id: r.train.cooldown_steps if r.trunk else r.train.n_steps for r in design.runs}
+        expected = [r.run_id for r in design.runs if r.train.arch.n_params >= 1e7 and steps[r.run_id] >= 2000]
+        assert [r.run_id for r in design.compiled_runs] == expected
+        assert 0 < len(expected) < len(design.runs)  # the grid straddles the rule
+        assert design.estimate_seconds(1e14, 0.01, 30.0) == pytest.approx(
+            design.estimate_seconds(1e14) + 0.01 * sum(steps.values()) + 30.0 * len(expected))
+    cooled = [r for r in design.runs if r.trunk and r.n_params >= 1e7]
+    assert cooled and cooled[0].train.n_steps >= 1700  # its whole schedule is long; its own part is short
+
+
 def test_listed_sizes_are_total_parameters_whatever_the_prior():
     """`sizes = [20000]` gave a 23,008-parameter model, but 32,600 under law = 'kaplan2020' (read as a
     non-embedding count): listed sizes now mean total parameters with every prior, as in WSD sweeps."""

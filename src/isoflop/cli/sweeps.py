@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InputError
-from ..sweep.design import DEVICE_FLOPS, STEP_SECONDS, SweepConfig, SweepDesign, design_sweep
+from ..sweep.design import COMPILE_SECONDS, DEVICE_FLOPS, STEP_SECONDS, SweepConfig, SweepDesign, design_sweep
 from . import parse
 from .output import (JSON_HELP, interval, naming_flags, print_json, print_warnings, sig, stdout, user_errors,
                      value)
@@ -141,7 +141,8 @@ def design_cmd(
                                    seq_len=seq_len, head_dim=head_dim, source=data,
                                    paths=list(data_path) if data_path else None, seed=seed))
         design = design_sweep(cfg)
-        seconds = design.estimate_seconds(flops_per_second, step_seconds)
+        compiled = len(design.compiled_runs) if device == "cuda" else 0
+        seconds = design.estimate_seconds(flops_per_second, step_seconds, COMPILE_SECONDS[device])
         if out_dir is not None:
             from ..sweep import store
 
@@ -149,7 +150,7 @@ def design_cmd(
         if as_json:
             print_json({**design.to_dict(), "grid_flops": design.grid_flops, "flops_saved": design.flops_saved,
                         "device": device, "device_flops": flops_per_second,
-                        "estimated_seconds": seconds, "sweep_dir": str(out_dir) if out_dir else None})
+                        "estimated_seconds": seconds, "compiled_runs": compiled, "sweep_dir": str(out_dir) if out_dir else None})
             return
         stdout.print(design_table(design, f"IsoFLOP sweep (prior: {design.law})"))
         print_warnings(design.warnings, "note")
@@ -160,6 +161,7 @@ def design_cmd(
         stdout.print(f"{len(design.runs)} runs, total compute {value('flops', design.total_flops)}; estimated "
                      f"{_duration(seconds)} on {device} at {sig(flops_per_second, 3)} FLOP/s and "
                      f"{step_seconds * 1e3:.2g} ms per step"
+                     + (f", {COMPILE_SECONDS[device]:.0f} s compiling each of {compiled} runs" if compiled else "")
                      + (f"; sweep folder {out_dir}" if out_dir else ""))
 
 
@@ -205,7 +207,7 @@ def run_cmd(
     executor: str = typer.Option("local", metavar="local|ray", help="local (one process; one per GPU) or ray "
                                  "(RAY_ADDRESS or a local Ray)."),
     device: str = typer.Option("auto", metavar="auto|cpu|cuda", help="Where to train."),
-    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (default: on CUDA)."),
+    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (default: on CUDA for models of 10M+ parameters training 2,000+ steps, where it pays)."),
     retry_failed: bool = typer.Option(True, "--retry-failed/--no-retry-failed", help="Retrain failed runs."),
     cpus_per_run: int = typer.Option(1, metavar="COUNT", help="CPUs each Ray task asks for on CPU."),
     workers: int = typer.Option(1, metavar="COUNT", help="Local CPU training: worker processes at once (a WSD "

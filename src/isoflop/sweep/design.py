@@ -42,7 +42,7 @@ from ..flops import BLOCKS, CONVENTIONS, propose_architecture
 from ..laws import point_law, require_nd_law
 from ..planning import check_flops
 from ..presets import get_law
-from ..train.spec import DataSpec, TrainSpec, check_schedule_names
+from ..train.spec import DataSpec, TrainSpec, check_schedule_names, compile_pays
 from ..units import format_quantity, is_number, parse_quantity
 from .rules import get_rule
 
@@ -53,11 +53,14 @@ from .rules import get_rule
 #      the 40-50% MFU that large ones reach.
 DEVICE_FLOPS = {"cpu": 2e10, "cuda": 1e14}
 # Seconds each optimiser step costs beyond its FLOPs (Python, the optimiser, data, kernel launches): the
-# estimate of tiny models, which are overhead-bound, was 3.6x short without it. cpu: the 8 runs of
-# `sweep design --budgets 1e10,3e10 --head-dim 8 --data markov` (5,219 steps, 1.6e11 FLOPs) ran in 32 s on
-# the 2-core machine (2026-11-26), 23 s beyond their FLOPs' 9 s. cuda: not measured here; 1 ms assumed (a
-# small model's step is about a hundred kernel launches of ~10 µs).
-STEP_SECONDS = {"cpu": 4.4e-3, "cuda": 1e-3}
+# estimate of tiny models, which are overhead-bound, was 3.6x short without it. Measured with
+# benchmarks/step_overhead.py (the 8 runs of `sweep design --budgets 1e10,3e10 --head-dim 8 --data markov`, 5,219
+# steps, 1.6e11 FLOPs): cpu, 2 cores, 32 s (2026-11-26), 23 s beyond their FLOPs; cuda, an H100 (2026-11-26), 7.4 ms
+# a step eager (the runs' own seconds; 48 s with each run's start), more than a CPU takes for such small models.
+STEP_SECONDS = {"cpu": 4.4e-3, "cuda": 7.4e-3}
+# Seconds torch.compile takes for each CUDA run it compiles (train.spec.compile_pays): 15-34 s measured on an H100
+# for models of 0.86M-124M parameters (benchmarks/train_throughput.py, its first steps).
+COMPILE_SECONDS = {"cpu": 0.0, "cuda": 30.0}
 MAX_GRID = 1000  # budgets, or sizes per budget, in one sweep
 # Largest model a sweep may target: 10× the largest dense models trained so far. A budget like 1e30 FLOPs puts
 # N* near 1e14, an absurd model for a sweep and, before the search was bounded, an out-of-memory snap.
@@ -419,6 +422,11 @@ class RunSpec:
         return self.train.n_params
 
     @property
+    def steps_trained(self) -> int:
+        """Optimiser steps this run trains itself: a cooldown only its cooldown steps."""
+        return self.train.cooldown_steps if self.kind == "cooldown" else self.train.n_steps
+
+    @property
     def n_tokens(self) -> int:
         return self.train.n_tokens
 
@@ -470,12 +478,19 @@ class SweepDesign:
         """grid_flops − total_flops: what sharing the stable phases saves (0 for a cosine sweep)."""
         return self.grid_flops - self.total_flops
 
-    def estimate_seconds(self, device_flops: float, step_seconds: float = 0.0) -> float:
+    def estimate_seconds(self, device_flops: float, step_seconds: float = 0.0, compile_seconds: float = 0.0) -> float:
         """Rough wall time: training and evaluation FLOPs / ``device_flops`` (sustained FLOP/s), plus
-        ``step_seconds`` per optimiser step trained (`STEP_SECONDS`). Evaluation counts: 16.7M sequences per
-        evaluation were estimated at 3 minutes by training alone."""
-        steps = sum(r.train.cooldown_steps if r.kind == "cooldown" else r.train.n_steps for r in self.runs)
-        return (self.total_flops + sum(r.train.eval_flops for r in self.runs)) / device_flops + steps * step_seconds
+        ``step_seconds`` per optimiser step trained (`STEP_SECONDS`) and ``compile_seconds`` for each run that is
+        compiled by default on CUDA (`compiled_runs`; `COMPILE_SECONDS`). Evaluation counts: 16.7M sequences
+        per evaluation were estimated at 3 minutes by training alone."""
+        steps = sum(r.steps_trained for r in self.runs)
+        return ((self.total_flops + sum(r.train.eval_flops for r in self.runs)) / device_flops
+                + steps * step_seconds + len(self.compiled_runs) * compile_seconds)
+
+    @property
+    def compiled_runs(self) -> tuple[RunSpec, ...]:
+        """The runs ``sweep run`` compiles on CUDA unless told (train.spec.compile_pays)."""
+        return tuple(r for r in self.runs if compile_pays(r.n_params, r.steps_trained))
 
     def to_dict(self) -> dict:
         return {"law": self.law, "total_flops": self.total_flops, "grid_flops": self.grid_flops,

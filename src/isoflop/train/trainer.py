@@ -36,7 +36,7 @@ from ..io_utils import atomic_writer
 from . import rundir
 from .data import load_source
 from .model import GPT
-from .spec import TrainSpec
+from .spec import TrainSpec, compile_pays
 
 
 @dataclass(frozen=True)
@@ -212,8 +212,8 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
            init_from: str | Path | None = None) -> TrainResult:
     """Train one model as ``spec`` says; resume from ``run_dir``/checkpoint.pt when it exists.
 
-    device: 'cpu', 'cuda', 'cuda:<i>' or 'auto'. compile: ``torch.compile`` the model (default: on CUDA
-    only). source: a token source from ``data.load_source`` (loaded from ``spec.data`` when None; pass one
+    device: 'cpu', 'cuda', 'cuda:<i>' or 'auto'. compile: ``torch.compile`` the model (default: on CUDA, where
+    it pays: ``spec.compile_pays``, for the steps left to train). source: a token source from ``data.load_source`` (loaded from ``spec.data`` when None; pass one
     in to share it between runs). micro_batch_size: sequences per forward pass (gradient accumulation
     when below ``spec.batch_size``; default the whole batch). on_step(steps_done, n_steps, row): called after
     every optimiser step, with the metrics row when that step was evaluated (progress bars, heartbeats).
@@ -222,7 +222,6 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
     """
     device = resolve_device(device)
     cuda = device.startswith("cuda")
-    compile = cuda if compile is None else compile
     source = load_source(spec.data) if source is None else source
     micro = min(micro_batch_size or spec.batch_size, spec.batch_size)
     run_dir = Path(run_dir) if run_dir is not None else None
@@ -266,6 +265,8 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
         notes += row_notes
         rundir.write_jsonl_atomic(metrics, [r for r in rows if r["step"] <= start_step])
 
+    if compile is None:
+        compile = cuda and compile_pays(spec.n_params, spec.n_steps - start_step)
     step_fn = torch.compile(model) if compile else model
     val = source.val_batch(spec.eval_sequences, spec.seq_len)
     fpt = spec.flops_per_token
