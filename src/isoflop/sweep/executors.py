@@ -2,7 +2,9 @@
 
 Every executor does the same per run (``execute_run``): skip it when result.json is valid, take its lock,
 check result.json again under the lock (another process may have just finished it), train (resuming from
-its checkpoint), write result.json atomically — or error.txt on failure, which does not stop the sweep. So a sweep killed at any moment and started again skips finished runs and resumes the rest.
+its checkpoint), write result.json atomically — or error.txt on failure, which does not stop the sweep. So a
+sweep killed at any moment and started again skips finished runs and resumes the rest. Ctrl-C or SIGTERM
+stops each running run after its step in progress, saved (the local executors; on Ray, as Ray stops tasks).
 
 - ``local``: on CPU (or one GPU) the runs go one after another in this process, with rich progress bars
   (overall and per run). With several visible CUDA devices, one worker process per GPU takes runs as
@@ -25,6 +27,7 @@ torch and ray are imported only inside the functions that need them.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 import traceback
@@ -332,6 +335,7 @@ def _run_sequential(sweep_dir, todo, device, compile, retry_failed, progress, co
 
 _WORKER_SOURCES = {}  # per worker process: one loaded corpus per data spec
 PARENT_POLL_SECONDS = 1.0
+STOP_REPEAT_SECONDS = 1.0  # how often an interrupted sweep repeats its SIGINT to workers not yet stopped
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -343,7 +347,6 @@ def _exit_with_parent(parent_pid: int) -> None:
     (prctl PR_SET_PDEATHSIG); everywhere, a daemon thread polls the parent pid and exits. Dying mid-run is
     safe: the kernel drops the run's flock, its lock.json names a dead pid (stale), and the run resumes from
     its last checkpoint."""
-    import signal
     import sys
     import threading
 
@@ -366,8 +369,15 @@ def _exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="isoflop-parent-watch", daemon=True).start()
 
 
+def _ignore_interrupts() -> None:
+    """A worker ignores Ctrl-C except while it trains (the trainer holds it, then saves and stops): an idle
+    one, waiting for work, printed a traceback and died."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _cpu_worker_init(threads: int, parent_pid: int | None = None):
     # A fresh (spawned) process: fix its thread count before any torch work.
+    _ignore_interrupts()
     if parent_pid is not None:
         _exit_with_parent(parent_pid)
     import torch
@@ -398,14 +408,15 @@ def _chain_flops(spec: RunSpec, todo: list[RunSpec]) -> float:
     return spec.train_flops + sum(s.train_flops for s in todo if s.trunk == spec.run_id)
 
 
-def _dispatch(todo, slots: int, submit, wait_any, collect, bars, title: str) -> list[RunOutcome]:
+def _dispatch(todo, slots: int, submit, wait_any, collect, bars, title: str, stop=None) -> list[RunOutcome]:
     """Run ``todo`` on ``slots`` parallel workers in WSD order: a cooldown is submitted only once its trunk is
     done (it starts from the trunk's kept state), a trunk that fails fails its waiting cooldowns without
     running them, and among the runs that can start the one with the most work waiting on it goes first
     (longest chain first; priorities stay live because only what can start now is handed out).
 
     submit(spec) -> handle; wait_any(handles) -> the finished ones (at least one); collect(handle, spec) ->
-    its RunOutcome (a failed one when the worker died)."""
+    its RunOutcome (a failed one when the worker died); stop(handles), on Ctrl-C or SIGTERM: returns once the
+    running runs have stopped."""
     pending_trunks = {s.run_id for s in todo if s.kind == "trunk"}
     ready = [s for s in todo if s.trunk not in pending_trunks]
     blocked = [s for s in todo if s.trunk in pending_trunks]
@@ -419,7 +430,13 @@ def _dispatch(todo, slots: int, submit, wait_any, collect, bars, title: str) -> 
             running[submit(spec)] = spec
             if _plain_log(bars):  # workers report only when done: say what was handed out
                 bars.console.print(_started(spec, "submitted"), highlight=False)
-        for handle in wait_any(list(running)):
+        try:
+            finished = wait_any(list(running))
+        except KeyboardInterrupt:
+            if stop is not None:
+                stop(list(running))
+            raise
+        for handle in finished:
             spec = running.pop(handle)
             results = [collect(handle, spec)]
             if spec.kind == "trunk":
@@ -450,13 +467,23 @@ def _run_process_pool(sweep_dir, todo, n_workers, task, initializer, initargs, c
         except Exception as exc:  # the worker process died
             return RunOutcome(spec.run_id, "failed", error=f"{type(exc).__name__}: {exc}")
 
+    def stop(futures):
+        # Ctrl-C reaches every worker from the terminal, SIGTERM this process alone: pass it on as SIGINT, which
+        # a training worker holds until its step is saved, then stops (train.trainer.held_interrupts) and an idle
+        # one ignores (_ignore_interrupts). Repeated until every running run has stopped: a worker between a
+        # run's hand-over and its training would miss one.
+        while futures:
+            for child in mp.active_children():
+                os.kill(child.pid, signal.SIGINT)
+            futures = list(wait(futures, timeout=STOP_REPEAT_SECONDS).not_done)
+
     # spawn: a forked child would inherit torch's thread pools mid-state, and CUDA cannot be re-initialised
     ctx = mp.get_context("spawn")
     with _progress(console, progress) as bars, ProcessPoolExecutor(
             max_workers=n_workers, mp_context=ctx, initializer=initializer, initargs=initargs) as pool:
         return _dispatch(todo, n_workers,
                          lambda spec: pool.submit(task, str(sweep_dir), spec.to_dict(), compile, retry_failed),
-                         lambda futures: wait(futures, return_when=FIRST_COMPLETED)[0], collect, bars, title)
+                         lambda futures: wait(futures, return_when=FIRST_COMPLETED)[0], collect, bars, title, stop)
 
 
 def _run_cpu_workers(sweep_dir, todo, workers, threads, compile, retry_failed, progress, console) -> list[RunOutcome]:
@@ -469,6 +496,7 @@ def _run_cpu_workers(sweep_dir, todo, workers, threads, compile, retry_failed, p
 
 def _gpu_worker_init(queue, parent_pid: int | None = None):
     # Runs in a fresh (spawned) process before torch is imported there: pin it to one GPU.
+    _ignore_interrupts()
     if parent_pid is not None:
         _exit_with_parent(parent_pid)
     os.environ["CUDA_VISIBLE_DEVICES"] = str(queue.get())

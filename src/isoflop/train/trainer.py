@@ -6,7 +6,7 @@ end, and returns a ``TrainResult``. With a ``run_dir`` it appends one row per ev
 (the loss curve against tokens and FLOPs) and saves model + optimiser + RNG + step to checkpoint.pt every
 ``spec.checkpoint_every`` steps and at the end; called again on the same folder it resumes from that
 checkpoint and produces the same numbers an uninterrupted run would (batches are a pure function of
-(seed, step), see ``data.py``).
+(seed, step), see ``data.py``). Ctrl-C or SIGTERM stops it after the step in progress, saved to the checkpoint.
 
 Warmup-stable-decay (``spec.schedule == "wsd"``, Hägele et al. 2024): a trunk run (no cooldown) also keeps its
 state at each step of ``spec.keep_checkpoints`` as branch-STEP.pt; a cooldown run is started from such a
@@ -21,6 +21,8 @@ recipe.
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -135,6 +137,38 @@ def flush_denormal():
         torch.set_flush_denormal(False)
 
 
+@dataclass
+class HeldSignal:
+    """The interrupt (SIGINT or SIGTERM) held while a run trains, or None (`held_interrupts`)."""
+
+    signum: int | None = None
+
+
+@contextmanager
+def held_interrupts():
+    """Hold Ctrl-C (SIGINT) and SIGTERM while a run trains: the loop finishes the step in progress, saves it and
+    raises KeyboardInterrupt, so an interrupted run loses nothing (it lost every step since its last periodic
+    checkpoint, up to a fifth of the run). The stop waits for the step, torch.compile's first included. A
+    signal that came after the last step is passed to the previous handler on exit. Only the main thread can
+    set handlers: in another (a Ray worker's thread) signals act as before."""
+    held = HeldSignal()
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+
+    def hold(signum, frame):
+        held.signum = signum
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for s, handler in previous.items():  # None: a handler not set from Python, i.e. the default
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+    if held.signum is not None:
+        signal.raise_signal(held.signum)
+
+
 def _save_checkpoint(path: Path, model, optimizer, spec: TrainSpec, step: int, seconds: float, last_train_loss,
                      train_window):
     # train_window: the step losses since the last evaluation, whose mean the next one logs as train_loss; a
@@ -201,15 +235,16 @@ def _latest_branch(run_dir: Path, spec: TrainSpec, device: str, after: int):
 
 
 def train(spec: TrainSpec, run_dir: str | Path | None = None, **options) -> TrainResult:
-    """Train one model (``_train`` says how), with subnormals flushed on the CPU only while it trains."""
-    with flush_denormal():
-        return _train(spec, run_dir, **options)
+    """Train one model (``_train`` says how), with subnormals flushed on the CPU only while it trains, and
+    Ctrl-C or SIGTERM held until the step in progress is saved (`held_interrupts`)."""
+    with flush_denormal(), held_interrupts() as held:
+        return _train(spec, run_dir, held=held, **options)
 
 
 def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = "auto",
            compile: bool | None = None, source=None, micro_batch_size: int | None = None,
            on_step: Callable[[int, int, dict | None], None] | None = None,
-           init_from: str | Path | None = None) -> TrainResult:
+           init_from: str | Path | None = None, held: HeldSignal | None = None) -> TrainResult:
     """Train one model as ``spec`` says; resume from ``run_dir``/checkpoint.pt when it exists.
 
     device: 'cpu', 'cuda', 'cuda:<i>' or 'auto'. compile: ``torch.compile`` the model (default: on CUDA, where
@@ -219,6 +254,8 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
     every optimiser step, with the metrics row when that step was evaluated (progress bars, heartbeats).
     init_from: a WSD trunk's branch-STEP.pt to start a cooldown run from (STEP = ``spec.decay_start``); used
     only when ``run_dir`` holds no checkpoint of its own yet. ``seconds`` then counts the cooldown only.
+    held: the interrupt `held_interrupts` holds; once set, the step in progress is finished, saved to the
+    checkpoint and KeyboardInterrupt raised.
     """
     device = resolve_device(device)
     cuda = device.startswith("cuda")
@@ -324,6 +361,11 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
                              last_train_loss, train_losses)
         if on_step is not None:
             on_step(done, spec.n_steps, row)
+        if held is not None and held.signum is not None:  # interrupted during this step: keep it, then stop
+            if checkpoint is not None:
+                _save_checkpoint(checkpoint, model, optimizer, spec, done, seconds_before + time.perf_counter() - t0,
+                                 last_train_loss, train_losses)
+            raise KeyboardInterrupt
 
     if cuda:
         torch.cuda.synchronize()

@@ -1,0 +1,93 @@
+"""Ctrl-C and SIGTERM lose no training: the step in progress is finished and saved, then the run stops.
+
+Before, an interrupted run lost every step since its last periodic checkpoint (a fifth of the run), and
+SIGTERM to a sweep with worker processes waited for every running run to finish. Oracles: the step the signal
+arrived at, and the uninterrupted run's numbers (a resumed CPU run is bitwise the same run).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from isoflop.flops import Architecture  # noqa: E402
+from isoflop.train import rundir  # noqa: E402
+from isoflop.train.spec import DataSpec, TrainSpec  # noqa: E402
+from isoflop.train.trainer import train  # noqa: E402
+
+SPEC = TrainSpec(arch=Architecture(n_layer=2, d_model=32, n_head=2, vocab_size=8, seq_len=32), n_steps=40,
+                 batch_size=8, peak_lr=0.01, warmup_steps=5,
+                 data=DataSpec(source="markov", n_states=8, concentration=0.5, seed=3),
+                 eval_every=10, eval_sequences=64, checkpoint_every=10)
+
+
+def _checkpoint_step(folder):
+    path = folder / rundir.CHECKPOINT
+    return int(torch.load(path, map_location="cpu", weights_only=False)["step"]) if path.exists() else None
+
+
+def test_ctrl_c_mid_run_saves_the_step_and_resuming_gives_the_whole_runs_numbers(tmp_path):
+    whole = train(SPEC, tmp_path / "whole")
+    handler = signal.getsignal(signal.SIGINT)
+
+    def ctrl_c_at_17(done, n_steps, row):
+        if done == 17:  # between checkpoints (every 10 steps): the old code kept step 10
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(SPEC, tmp_path / "cut", on_step=ctrl_c_at_17)
+    assert _checkpoint_step(tmp_path / "cut") == 17
+    assert signal.getsignal(signal.SIGINT) is handler  # the trainer's hold is undone
+    resumed = train(SPEC, tmp_path / "cut")
+    assert resumed.resumed_from_step == 17
+    assert (resumed.loss, resumed.train_loss) == (whole.loss, whole.train_loss)
+    def curve(folder):  # the loss curve, without the wall-clock seconds
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rundir.read_metrics(folder)[0]]
+
+    assert curve(tmp_path / "cut" / rundir.METRICS) == curve(tmp_path / "whole" / rundir.METRICS)
+    assert [row["step"] for row in curve(tmp_path / "cut" / rundir.METRICS)] == [10, 20, 30, 40]
+
+
+# two runs of 290 and 2,000 steps (12-21 s on 2 cores), on three workers: one of them idle
+TOML = """\
+budgets = [3e11]
+sizes_per_budget = 2
+head_dim = 8
+
+[data]
+source = "markov"
+"""
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the sweep", "Ctrl-C in a terminal"])
+def test_an_interrupted_sweep_stops_its_workers_within_a_step_and_keeps_it(tmp_path, how):
+    (tmp_path / "sweep.toml").write_text(TOML)
+    out = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "isoflop", "sweep", "run", str(tmp_path / "sweep.toml"), "--out",
+                             str(out), "--device", "cpu", "--workers", "3", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    deadline = time.monotonic() + 120
+    runs = []
+    while time.monotonic() < deadline:  # until both runs have logged an evaluation
+        runs = sorted(out.glob("runs/*/")) if out.exists() else []
+        if len(runs) == 2 and all(rundir.read_metrics(r / rundir.METRICS)[0] for r in runs):
+            break
+        time.sleep(0.2)
+    if how.startswith("SIGTERM"):
+        proc.send_signal(signal.SIGTERM)  # this process alone: it must stop its workers itself
+    else:
+        os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C reaches every process, idle workers too
+    start = time.monotonic()
+    _, stderr = proc.communicate(timeout=120)
+    assert time.monotonic() - start < 10  # the long run had over 10 s to go: it did not run to its end
+    assert proc.returncode == 130 and stderr.strip() == "error: interrupted", stderr
+    for run in runs:
+        assert not (run / "result.json").exists()
+        logged = rundir.read_metrics(run / rundir.METRICS)[0][-1]["step"]
+        assert _checkpoint_step(run) >= logged  # the interrupted step saved, not the last fifth's checkpoint
