@@ -232,6 +232,31 @@ def test_sigterm_stops_as_ctrl_c_does(tmp_path):
     assert "Traceback" not in stderr and not (tmp_path / "fit.json").exists()
 
 
+def test_ctrl_c_while_the_package_imports_is_one_line_too():
+    """Importing isoflop (NumPy, pandas, SciPy, typer) takes most of a second; a Ctrl-C then printed a
+    KeyboardInterrupt traceback. The console script's entry (_isoflop_entry) runs before the package is imported."""
+    import shutil
+    import signal
+    import subprocess
+    import time
+
+    script = shutil.which("isoflop")
+    if script is None:
+        pytest.skip("the isoflop console script is not installed (pip install -e .)")
+    codes = []
+    for delay in (0.1, 0.25, 0.4):  # inside the imports (the command takes ~1 s; its imports most of it)
+        proc = subprocess.Popen([script, "plan", "--flops", "1e21"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        assert "Traceback" not in stderr, stderr
+        codes.append(proc.returncode)
+        if proc.returncode == 130:
+            assert stderr.strip() == "error: interrupted"
+    assert 130 in codes, codes
+
+
 def test_help_pages_still_show():
     for args, code in (([], 2), (["sweep"], 2), (["plan", "-h"], 0)):  # click's codes: no command is a usage error
         result = runner.invoke(app, args)
