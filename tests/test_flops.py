@@ -1,5 +1,6 @@
 """Parameter and FLOP accounting against published counts and the papers' own formulas."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -197,3 +198,39 @@ def test_stored_specs_of_older_versions_still_load():
     from dataclasses import fields
     llama = Architecture(2, 64, 4, 256, 32, n_kv_head=2, **BLOCKS["llama"])
     assert Architecture(**{f.name: getattr(llama, f.name) for f in fields(llama)}) == llama
+
+
+@settings(max_examples=25, deadline=None)
+@given(log10_target=st.floats(4.0, 6.5), aspect=st.sampled_from([16.0, 64.0]), head_dim=st.sampled_from([8, 16]),
+       tolerance=st.sampled_from([0.01, 0.05, 0.3]), count=st.sampled_from(["total", "non_embedding"]),
+       block=st.sampled_from(sorted(BLOCKS)), query_groups=st.sampled_from([1, 2]))
+def test_proposed_architecture_is_the_brute_force_searchs_choice(log10_target, aspect, head_dim, tolerance, count,
+                                                                 block, query_groups):
+    """The proposal searches only the depths a width can reach within tolerance (it searched every depth × width,
+    9 ms a target). The oracle: every shape of up to 24 layers and d_model up to 4·√target, counted one by one
+    with Architecture's exact integer counts, the rule of the docstring applied."""
+    from isoflop.flops import _kv_heads, default_d_ff
+
+    target, max_layers = 10.0**log10_target, 24
+    kw = dict(vocab_size=256, seq_len=64, **BLOCKS[block])
+    tied, bias = kw.pop("tied_embeddings", True), kw.pop("bias", True)
+    best, best_key = None, None
+    for n_layer in range(1, max_layers + 1):
+        for n_head in range(1, max(8, int(4 * target**0.5 / head_dim) + 2) + 1):
+            d_model = head_dim * n_head
+            arch = Architecture(n_layer=n_layer, d_model=d_model, n_head=n_head, tied_embeddings=tied, bias=bias,
+                                d_ff=int(default_d_ff(d_model, kw["mlp"], multiple_of=head_dim)),
+                                n_kv_head=int(_kv_heads(n_head, query_groups)), **kw)
+            n = arch.n_params if count == "total" else arch.n_params_non_embedding
+            rel = abs(n / target - 1)
+            if rel <= tolerance:
+                key = abs(np.log(d_model / n_layer / aspect)) + 1e-3 * rel
+                if best_key is None or key < best_key:
+                    best, best_key = arch, key
+    options = dict(aspect_ratio=aspect, head_dim=head_dim, count=count, tolerance=tolerance, max_layers=max_layers,
+                   query_groups=query_groups, tied_embeddings=tied, bias=bias, **kw)
+    if best is None:
+        with pytest.raises(InputError, match="within"):
+            propose_architecture(target, **options)
+    else:
+        assert propose_architecture(target, **options) == best
