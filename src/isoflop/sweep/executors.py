@@ -223,8 +223,9 @@ def run_sweep(sweep_dir: str | Path, *, executor: str = "local", device: str = "
               cpus_per_run: int = 1, console=None, workers: int = 1, threads_per_worker: int = 1) -> SweepReport:
     """Train every run of the sweep in ``sweep_dir`` that is not done yet; returns what happened to each.
 
-    device: 'cpu', 'cuda' or 'auto'. compile: torch.compile (default: on CUDA where it pays, train.spec.compile_pays). progress: rich progress
-    bars on ``console`` (default: stderr). cpus_per_run: the CPU request of each Ray task on CPU.
+    device: 'cpu', 'cuda' or 'auto'. compile: torch.compile (default: on CUDA where it pays,
+    train.spec.compile_pays). progress: rich progress bars on ``console`` (default: stderr). cpus_per_run:
+    the CPU request of each Ray task on CPU.
     workers, threads_per_worker: on CPU with the local executor, run that many worker processes with that
     many torch threads each (workers = 1: one after another in this process, torch's own thread count).
     """
