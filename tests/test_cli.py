@@ -257,6 +257,20 @@ def test_ctrl_c_while_the_package_imports_is_one_line_too():
     assert 130 in codes, codes
 
 
+def test_every_error_line_is_red_usage_errors_included():
+    """"Bad input prints one red line" (README): input errors were red, usage errors (an unknown option, a
+    missing value) and the interrupt line yellow, the colour of warnings."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FORCE_COLOR="1", COLUMNS="200")
+    for args in (["plan", "--bogus"], ["plan", "--flops"], ["nosuch"], ["plan", "--flops", "abc"]):
+        proc = subprocess.run([sys.executable, "-m", "isoflop", *args], capture_output=True, text=True, env=env)
+        assert proc.returncode == 2 and proc.stderr.startswith("\x1b[31merror:"), (args, proc.stderr)
+        assert proc.stderr.count("\n") == 1
+
+
 def test_help_pages_still_show():
     for args, code in (([], 2), (["sweep"], 2), (["plan", "-h"], 0)):  # click's codes: no command is a usage error
         result = runner.invoke(app, args)

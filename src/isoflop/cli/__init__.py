@@ -19,7 +19,7 @@ import typer
 from .._version import __version__
 from ..errors import ConvergenceWarning, CorruptFileWarning
 from . import fitting, planning, sweeps
-from .output import print_warnings
+from .output import print_error, print_warnings
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -34,17 +34,17 @@ class _Group(typer.core.TyperGroup):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except typer.Abort:  # Ctrl-D at a prompt
-            print_warnings(["aborted"], label="error")
+            print_error("aborted")
             sys.exit(1)
         except typer.exceptions.TyperException as exc:
             message = exc.format_message()
             if "\n" in message:  # a help page (`isoflop` alone): shown as it is
                 print(message, file=sys.stderr)
             else:
-                print_warnings([f"{message} (-h lists the options)"], label="error")
+                print_error(f"{message} (-h lists the options)")
             sys.exit(exc.exit_code)
         if code == 130:  # Ctrl-C: say so (finished sweep runs and files written whole are kept)
-            print_warnings(["interrupted"], label="error")
+            print_error("interrupted")
         sys.exit(code or 0)
 
 

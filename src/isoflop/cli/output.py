@@ -35,12 +35,17 @@ def user_errors():
     try:
         yield
     except ValueError as exc:
-        stderr.print(f"[red]error:[/red] {escape(str(exc))}")
+        print_error(str(exc))
         raise typer.Exit(2) from None
     except OSError as exc:  # a file-system refusal the code below did not foresee: still one line, naming the path
         where = f"{exc.filename}: " if exc.filename else ""
-        stderr.print(f"[red]error:[/red] {escape(where + (exc.strerror or str(exc)))}")
+        print_error(where + (exc.strerror or str(exc)))
         raise typer.Exit(2) from None
+
+
+def print_error(message: str) -> None:
+    """One red line on stderr: bad input, a usage error, an interrupt."""
+    stderr.print(f"[red]error:[/red] {escape(message)}")
 
 
 def naming_flags(exc: Exception, flags: dict[str, str], prefix: str = "") -> InputError:
@@ -130,5 +135,6 @@ def _has_intervals(obj) -> bool:
 
 
 def print_warnings(warnings, label: str = "warning") -> None:
+    """One yellow line on stderr each."""
     for w in warnings:
         stderr.print(f"[yellow]{label}:[/yellow] {escape(str(w))}")
