@@ -177,3 +177,25 @@ def test_warns_past_10000_tokens_per_param():
     assert extreme.tokens_per_param > 1e4
     assert len(extreme.warnings) == 1 and "10,000" in extreme.warnings[0]
     assert extreme.to_dict()["warnings"] == list(extreme.warnings)
+
+
+def test_an_inference_aware_plan_keeps_the_size_floor_every_plan_has():
+    """`plan --params 1` is refused (below 1,000 parameters), but with --inference-tokens it planned a 0.147-
+    parameter model at 942 nats, and --match-flops 1e8 a 90-parameter one, exit 0. The oracle for the second
+    case: lifetime compute 6·N·D(N) + 2·N·T minimised by brute force over sizes along the iso-loss curve of
+    the compute-optimal run at 1e9 FLOPs (itself above the floor)."""
+    import isoflop
+
+    with pytest.raises(InputError, match="n_params 1 is below 1,000"):
+        isoflop.plan("besiroglu2024", inference_tokens=1e12, n_params=1)
+    law = get_law("besiroglu2024")
+    assert isoflop.plan("besiroglu2024", flops=1e9).n_params >= 1_000
+    target = law.loss(*law.compute_optimal(1e9))
+    sizes = np.geomspace(1, 1e5, 200_001)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tokens = law.n_tokens_for_loss(sizes, target)
+    lifetime = np.where(np.isfinite(tokens), 6 * sizes * tokens + 2 * sizes * 1e12, np.inf)
+    assert sizes[np.argmin(lifetime)] < 1_000  # the least-cost model really is below the floor
+    with pytest.raises(InputError, match="inference-aware plan .* below 1,000"):
+        isoflop.plan("besiroglu2024", inference_tokens=1e12, match_flops=1e9)
+    assert isoflop.plan("besiroglu2024", inference_tokens=1e6, match_flops=1e12).n_params >= 1_000  # above: planned

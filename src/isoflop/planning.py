@@ -639,7 +639,7 @@ def inference_optimal(law, inference_tokens, *, match_flops=None, target_loss=No
     if match_flops is not None:
         match_flops = check_flops(match_flops, "match_flops")
     elif n_params is not None:
-        n_params = as_positive("n_params", n_params)
+        n_params = check_n_params(n_params)
     else:
         target_loss = as_positive("target_loss (--target-loss)", target_loss)
     check_broadcast(inference_tokens=inference_tokens, match_flops=match_flops, n_params=n_params,
@@ -959,10 +959,13 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         raise InputError("inference_mfu and inference_usd_per_gpu_hour (--inference-mfu, --inference-usd-per-gpu-hour) "
                          "price serving on a cluster: give a cluster with a price (--gpu and --usd-per-gpu-hour) too")
     if inference_tokens is not None:
-        kind, result = "inference-aware", _inference_plan(law, inference_tokens, flops, n_params, n_tokens,
-                                                          target_loss, unique_tokens, match_flops, cluster,
-                                                          inference_mfu, inference_usd_per_gpu_hour, percentiles)
-        return _with_cluster(kind, result, cluster, law)
+        result = _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_loss, unique_tokens,
+                                 match_flops, cluster, inference_mfu, inference_usd_per_gpu_hour, percentiles)
+        # the model of least lifetime cost is smaller than the compute-optimal one of the same quality: a
+        # 1e8-FLOP match planned a 90-parameter model
+        asked = f"the inference-aware plan for {_describe(np.asarray(inference_tokens, float), 'token counts')} " \
+                f"inference tokens"
+        return _with_cluster("inference-aware", _sensible_size(result, law, asked), cluster, law)
     given = [name for name, v in (("a budget", flops), ("n_params (--params)", n_params),
                                   ("n_tokens (--tokens)", n_tokens), ("target_loss (--target-loss)", target_loss))
              if v is not None]
