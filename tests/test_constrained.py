@@ -276,3 +276,43 @@ def test_a_pool_under_one_token_is_refused_and_a_tiny_one_is_flagged():
     assert tiny.loss > np.log(32_000) and any("unique_tokens 1K is below 100M" in w for w in tiny.warnings)
     assert not any("unique_tokens" in w for w in isoflop.plan("muennighoff2023", flops=1e22,
                                                               unique_tokens=25e9).warnings)
+
+
+def test_the_published_repetition_law_warns_past_the_epochs_its_own_runs_bear_out():
+    """1,000 epochs were planned with no word. Oracle: Muennighoff et al.'s C4 runs (datablations): the loss's
+    measured rise over its 1-epoch value, against the law's, at the 14- and 44-epoch points of each size — the
+    ranges the warning quotes — and tracked within 0.03 nats up to 7 epochs."""
+    import pandas as pd
+
+    import isoflop
+    from isoflop.presets import REPETITION_TRACKED_EPOCHS
+    from tests.conftest import shared_file
+
+    runs = pd.read_csv(shared_file("datablations_repeated_c4.csv"))
+    law = get_law("muennighoff2023")
+    runs["epochs"] = runs.n_tokens / runs.unique_tokens
+    runs["law"] = law.loss(runs.n_params.to_numpy(), runs.n_tokens.to_numpy(), runs.unique_tokens.to_numpy())
+    ratios = {}
+    for _, size in runs.groupby("n_params"):
+        size = size.sort_values("epochs")
+        measured, predicted = size.loss - size.loss.iloc[0], size.law - size.law.iloc[0]
+        tracked = size.epochs <= REPETITION_TRACKED_EPOCHS + 0.2  # the 7.12-epoch point of the 8.7B model
+        assert (measured - predicted)[tracked].abs().max() < 0.03
+        for epochs, ratio in zip(size.epochs.iloc[1:], (measured / predicted).iloc[1:]):
+            ratios[round(epochs)] = ratios.get(round(epochs), []) + [ratio]
+    assert 1.0 <= min(ratios[14]) and max(ratios[14]) < 1.85  # "1.0-1.8x at 14 epochs"
+    assert 2.4 <= min(ratios[44]) and max(ratios[44]) < 2.75  # "2.4-2.7x at 44"
+
+    def repetition(plan):
+        return [w for w in plan.warnings if "epochs over the unique data" in w]
+
+    few = isoflop.plan("muennighoff2023", flops=1e21, unique_tokens=1e11)
+    many = isoflop.plan("muennighoff2023", flops=1e21, unique_tokens=1e8)
+    assert few.result.epochs <= REPETITION_TRACKED_EPOCHS and not repetition(few)
+    assert many.result.epochs > 900 and "971 epochs" in repetition(many)[0]
+    borrowed = isoflop.plan("besiroglu2024", flops=1e23, unique_tokens=25e9)  # the base law borrows the constants
+    assert "besiroglu2024+muennighoff2023-repetition" in repetition(borrowed)[0]
+    fitted = DataConstrainedLaw(base=law.base, rd_star=30.0, rn_star=8.0, name="my-fit")  # its own constants
+    assert not repetition(isoflop.plan(fitted, flops=1e21, unique_tokens=1e8))
+    assert "9.68 epochs over the unique data" in isoflop.predict_loss("muennighoff2023", 6.34e9, 242e9, 25e9).warning
+    assert repetition(isoflop.frontier("besiroglu2024", [1e26], unique_tokens=1e12))

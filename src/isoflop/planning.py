@@ -33,7 +33,7 @@ import numpy as np
 from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, point_law, require_nd_law, with_repetition
-from .presets import warnings_for
+from .presets import repetition_warnings, warnings_for
 from .units import as_count, as_positive, check_broadcast, format_flops, format_quantity, is_number
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
@@ -841,6 +841,8 @@ def frontier(law, flops, unique_tokens=None, inference_tokens=None,
                  else inference_optimal(law, inference_tokens, match_flops=flops, percentiles=percentiles))
     notes = warnings_for(law, flops=flops, n_params=optimal.n_params, n_tokens=optimal.n_tokens,
                          unique_tokens=unique_tokens)
+    if constrained is not None:
+        notes += repetition_warnings(law, constrained.n_tokens, unique_tokens)
     tiny = np.asarray(optimal.n_params) < MIN_N_PARAMS
     if tiny.any():  # drawn, not refused (a report's frontier runs below the data), but never silently
         notes += (f"{int(tiny.sum())} budget(s) up to {format_flops(flops[tiny].max())} give optimal models below "
@@ -1039,8 +1041,10 @@ def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_los
 
 def _with_cluster(kind, result, cluster, law) -> Plan:
     """The Plan, priced on ``cluster`` if given, with a published law's range warnings."""
-    notes = warnings_for(law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens,
-                         unique_tokens=getattr(result, "unique_tokens", None))
+    unique_tokens = getattr(result, "unique_tokens", None)
+    notes = (*warnings_for(law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens,
+                           unique_tokens=unique_tokens),
+             *repetition_warnings(law, result.n_tokens, unique_tokens))
     if cluster is None:
         return Plan(kind, result, warnings=notes)
     return Plan(kind, result, cost=cluster.cost(result.flops), memory=cluster.memory(float(np.max(result.n_params))),

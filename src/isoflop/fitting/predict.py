@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, count_members, with_repetition
 from ..planning import ENSEMBLE_CELLS, check_n_params
-from ..presets import warnings_for
+from ..presets import repetition_warnings, warnings_for
 from ..units import as_count, as_positive, check_broadcast, is_number
 from .bootstrap import few_resamples
 from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
@@ -131,6 +131,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     else:
         law = source
     notes += warnings_for(law, flops=flops, n_params=n, n_tokens=d, unique_tokens=unique_tokens)  # a preset's range
+    notes += repetition_warnings(law, d, unique_tokens)
     if bootstrap is not None:
         members = bootstrap.ensemble.members
         notes += bootstrap.warnings  # too few resamples for its percentile ends
