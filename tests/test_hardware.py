@@ -63,7 +63,7 @@ def test_budget_to_gpu_hours_days_usd_and_back():
     np.testing.assert_allclose(cluster.cost(budgets).gpu_hours, budgets / (989e12 * 0.4 * 3600))
     no_count = Cluster(get_accelerator("h100-sxm")).cost(1e24)
     assert no_count.days is None and no_count.usd is None and no_count.gpu_hours > 0
-    assert set(cost.to_dict()) == {"gpu_hours", "days", "usd"}
+    assert set(cost.to_dict()) == {"covers", "gpu_hours", "days", "usd"} and cost.to_dict()["covers"] == "training"
 
 
 @pytest.mark.parametrize("mfu", [0.0, -0.1, 1.01, float("nan")])

@@ -218,3 +218,32 @@ def test_a_law_with_an_exponent_of_zero_cannot_plan(alpha, beta):
         warnings.simplefilter("error")
         with pytest.raises(InputError, match="0 or unbounded"):
             isoflop_plan(law, flops=1e21)
+
+
+def test_a_plans_hardware_figures_say_what_they_assume():
+    """A numbers audit: cost.* covered training only beside an inference plan's total_usd without saying so; the
+    serving MFU and price of a cost-weighted plan, the peak FLOP/s behind every figure and what the memory
+    check counts were printed nowhere; 'fits False' came with no word; kaplan2020's non-embedding N was said
+    only in a range warning. Oracles: the datasheet peak (989 TFLOP/s dense bf16, H100 SXM) and 16 bytes per
+    parameter for mixed-precision Adam over 80 GB GPUs."""
+    import isoflop
+    from isoflop.units import format_field
+
+    h100 = isoflop.Cluster(isoflop.get_accelerator("h100-sxm"), n_gpus=8, usd_per_gpu_hour=2.5)
+    out = isoflop.plan("hoffmann2022", inference_tokens=2e12, match_flops=1e22, cluster=h100, inference_mfu=0.2,
+                       inference_usd_per_gpu_hour=1.5).to_dict()
+    assert out["cost"]["covers"] == "training"
+    assert out["cost"]["usd"] == pytest.approx(out["training_usd"], rel=1e-12)
+    assert out["serving"] == {"mfu": 0.2, "usd_per_gpu_hour": 1.5}
+    assert out["hardware"]["peak_flops_per_second"] == 989e12
+    assert format_field("hardware.peak_flops_per_second", 989e12) == "9.89e14 FLOP/s"
+    assert "activations" in out["memory"]["counts"]
+    assert "serving" not in isoflop.plan("besiroglu2024", flops=1e21, cluster=h100).to_dict()
+    big = isoflop.plan("besiroglu2024", flops=1e25, cluster=h100)
+    need = int(np.ceil(16 * big.n_params / 80e9))
+    assert big.memory.fits is False and big.memory.min_gpus == need
+    assert any(f"need at least {need:,} GPUs of 80 GB" in w and "has 8" in w for w in big.warnings)
+    assert not any("GPUs of" in w for w in isoflop.plan("besiroglu2024", flops=1e21, cluster=h100).warnings)
+    kaplan = isoflop.plan("kaplan2020", flops=1e18)
+    assert any("kaplan2020 counts n_params without embeddings" in w for w in kaplan.warnings)
+    assert not any("counts n_params" in w for w in isoflop.plan("besiroglu2024", flops=1e21).warnings)

@@ -132,7 +132,8 @@ class ComputeCost:
     def to_dict(self) -> dict:
         def plain(x):
             return None if x is None else (np.asarray(x).item() if np.ndim(x) == 0 else np.asarray(x).tolist())
-        return {"gpu_hours": plain(self.gpu_hours), "days": plain(self.days), "usd": plain(self.usd)}
+        return {"covers": "training", "gpu_hours": plain(self.gpu_hours), "days": plain(self.days),
+                "usd": plain(self.usd)}
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,8 @@ class MemoryCheck:
         return None if self.n_gpus is None else self.n_gpus >= self.min_gpus
 
     def to_dict(self) -> dict:
-        return {"bytes_per_param": self.bytes_per_param, "required_bytes": self.required_bytes,
+        return {"counts": "params, grads, Adam; no activations",
+                "bytes_per_param": self.bytes_per_param, "required_bytes": self.required_bytes,
                 "bytes_per_gpu": self.bytes_per_gpu, "n_gpus": self.n_gpus, "min_gpus": self.min_gpus,
                 "fits": self.fits}
 
@@ -234,4 +236,5 @@ class Cluster:
 
     def to_dict(self) -> dict:
         return {"gpu": self.accelerator.key, "n_gpus": self.n_gpus, "mfu": self.mfu,
-                "usd_per_gpu_hour": self.usd_per_gpu_hour, "precision": self.precision}
+                "usd_per_gpu_hour": self.usd_per_gpu_hour, "precision": self.precision,
+                "peak_flops_per_second": self.accelerator.peak_flops_per_second(self.precision)}

@@ -34,7 +34,7 @@ from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, point_law, require_nd_law, with_repetition
 from .presets import repetition_warnings, warnings_for
-from .units import as_count, as_positive, check_broadcast, format_flops, format_quantity, is_number
+from .units import as_count, as_positive, check_broadcast, format_bytes, format_flops, format_quantity, is_number
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
 
@@ -862,14 +862,16 @@ class Plan:
     """What ``plan()`` answers: which question it solved (``kind``), the planner's result (``result``: an
     ``Allocation``, ``DataOptimalPlan`` or ``InferencePlan``; each has flops, n_params, n_tokens, loss, law and
     ``intervals`` {field: (low, high)} with an ensemble), and with a cluster its cost, memory check and
-    hardware. ``to_dict()`` is one flat, strict-JSON object: the result's fields, then ``cost``, ``memory``,
-    ``hardware`` and ``warnings``."""
+    hardware (``serving``: the cluster as priced for inference, in a cost-weighted inference-aware plan).
+    ``to_dict()`` is one flat, strict-JSON object: the result's fields, then ``cost`` (of training),
+    ``memory``, ``hardware``, ``serving`` and ``warnings``."""
 
     kind: str
     result: Allocation | DataOptimalPlan | InferencePlan
     cost: object | None = None  # hardware.ComputeCost
     memory: object | None = None  # hardware.MemoryCheck
     cluster: object | None = None  # hardware.Cluster
+    serving: object | None = None  # hardware.Cluster
     warnings: tuple[str, ...] = ()
     extrapolation_decades: float | None = None  # from a fit: log10(C / largest fitted run's C) (`answers.py`)
     loss_interval_calibrated: bool = False  # the loss interval is a fit's calibrated prediction interval
@@ -900,6 +902,8 @@ class Plan:
             out["cost"] = self.cost.to_dict()
             out["memory"] = self.memory.to_dict()
             out["hardware"] = self.cluster.to_dict()
+        if self.serving is not None:
+            out["serving"] = {"mfu": self.serving.mfu, "usd_per_gpu_hour": self.serving.usd_per_gpu_hour}
         if self.extrapolation_decades is not None:
             out["extrapolation_decades"] = _plain(self.extrapolation_decades)
         if self.loss_interval_calibrated:
@@ -961,13 +965,14 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         raise InputError("inference_mfu and inference_usd_per_gpu_hour (--inference-mfu, --inference-usd-per-gpu-hour) "
                          "price serving on a cluster: give a cluster with a price (--gpu and --usd-per-gpu-hour) too")
     if inference_tokens is not None:
-        result = _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_loss, unique_tokens,
-                                 match_flops, cluster, inference_mfu, inference_usd_per_gpu_hour, percentiles)
+        result, serving = _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_loss,
+                                          unique_tokens, match_flops, cluster, inference_mfu,
+                                          inference_usd_per_gpu_hour, percentiles)
         # the model of least lifetime cost is smaller than the compute-optimal one of the same quality: a
         # 1e8-FLOP match planned a 90-parameter model
         asked = f"the inference-aware plan for {_describe(np.asarray(inference_tokens, float), 'token counts')} " \
                 f"inference tokens"
-        return _with_cluster("inference-aware", _sensible_size(result, law, asked), cluster, law)
+        return _with_cluster("inference-aware", _sensible_size(result, law, asked), cluster, law, serving)
     given = [name for name, v in (("a budget", flops), ("n_params (--params)", n_params),
                                   ("n_tokens (--tokens)", n_tokens), ("target_loss (--target-loss)", target_loss))
              if v is not None]
@@ -1002,8 +1007,9 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
 
 
 def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_loss, unique_tokens, match_flops,
-                    cluster, inference_mfu, inference_usd_per_gpu_hour, percentiles) -> InferencePlan:
-    """``plan``'s inference-aware branch: checks what was given, prices serving, calls ``inference_optimal``."""
+                    cluster, inference_mfu, inference_usd_per_gpu_hour, percentiles):
+    """``plan``'s inference-aware branch: checks what was given, prices serving, calls ``inference_optimal``;
+    returns (its InferencePlan, the serving cluster or None)."""
     if unique_tokens is not None:
         raise InputError("unique_tokens and inference_tokens (--unique-tokens, --inference-tokens) cannot be combined "
                          "yet; plan them separately")
@@ -1020,7 +1026,7 @@ def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_los
         raise InputError("inference_tokens (--inference-tokens) needs exactly one quality to match: match_flops "
                          "(--match-flops), n_params (--params) or target_loss (--target-loss)"
                          + (f" (got {', '.join(targets)})" if targets else ""))
-    prices = {}
+    prices, serving = {}, None
     if inference_mfu is not None or inference_usd_per_gpu_hour is not None:
         if cluster.usd_per_gpu_hour is None:
             raise InputError("a cost-weighted inference plan needs the cluster's training price (usd_per_gpu_hour, "
@@ -1036,16 +1042,27 @@ def _inference_plan(law, inference_tokens, flops, n_params, n_tokens, target_los
                                             else inference_usd_per_gpu_hour))
         prices = {"usd_per_training_flop": cluster.usd_per_flop, "usd_per_inference_flop": serving.usd_per_flop}
     return inference_optimal(law, inference_tokens, match_flops=match_flops, n_params=n_params,
-                             target_loss=target_loss, percentiles=percentiles, **prices)
+                             target_loss=target_loss, percentiles=percentiles, **prices), serving
 
 
-def _with_cluster(kind, result, cluster, law) -> Plan:
-    """The Plan, priced on ``cluster`` if given, with a published law's range warnings."""
+def _with_cluster(kind, result, cluster, law, serving=None) -> Plan:
+    """The Plan, priced on ``cluster`` if given, with a published law's range warnings and, for a law that
+    does not count every parameter (Kaplan et al.'s non-embedding N), a line saying so."""
     unique_tokens = getattr(result, "unique_tokens", None)
     notes = (*warnings_for(law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens,
                            unique_tokens=unique_tokens),
              *repetition_warnings(law, result.n_tokens, unique_tokens))
+    convention = point_law(law).param_convention
+    if convention != "total":
+        how = {"non_embedding": "without embeddings: the model's total is larger by them",
+               "active": "as those active per token: a mixture of experts' total is larger by its idle experts"}
+        notes += (f"{point_law(law).name} counts n_params {how.get(convention, f'as {convention!r} parameters')}",)
     if cluster is None:
         return Plan(kind, result, warnings=notes)
-    return Plan(kind, result, cost=cluster.cost(result.flops), memory=cluster.memory(float(np.max(result.n_params))),
-                cluster=cluster, warnings=notes)
+    memory = cluster.memory(float(np.max(result.n_params)))
+    if memory.fits is False:  # printed as "fits False" alone, in a table of numbers
+        notes += (f"the model's weights, gradients and Adam states ({format_bytes(memory.required_bytes)}) need at "
+                  f"least {memory.min_gpus:,} GPUs of {format_bytes(memory.bytes_per_gpu)}, fully sharded, before "
+                  f"activations; the cluster has {memory.n_gpus:,}",)
+    return Plan(kind, result, cost=cluster.cost(result.flops), memory=memory, cluster=cluster, serving=serving,
+                warnings=notes)

@@ -219,6 +219,11 @@ def format_flops(x, digits: int = 3) -> str:
     return f"{format_scientific(x, digits)} FLOPs" if _finite(x) else MISSING
 
 
+def format_flop_rate(x, digits: int = 3) -> str:
+    """FLOP/s in scientific notation: 9.89e14 → '9.89e14 FLOP/s'."""
+    return f"{format_scientific(x, digits)} FLOP/s" if _finite(x) else MISSING
+
+
 def format_scientific(x, digits: int = 3) -> str:
     """A FLOP count's number alone, where the unit is said beside it (a table's header, '… FLOPs'):
     5.76e23 → '5.76e23', 2.9e20 at 2 figures → '2.9e20' (not 2.9e+20)."""
@@ -295,6 +300,7 @@ def format_loss(x, digits: int = 4) -> str:
 
 
 FORMATTERS = {"params": format_quantity, "tokens": format_quantity, "count": format_quantity, "flops": format_flops,
+              "flop_rate": format_flop_rate,
               "bytes": format_bytes, "usd": format_usd, "days": format_days, "fraction": format_percent,
               "loss": format_loss, "number": format_number}
 
@@ -318,7 +324,8 @@ def format_interval(low, high, unit: str = "number") -> str:
 
 # Output keys → units, by the naming convention of the results (units in names): first match wins.
 _KEY_UNITS = (("exponent", "number"), ("per_param", "number"), ("ratio", "number"), ("fraction", "fraction"),
-              ("loss", "loss"), ("flops", "flops"), ("bytes", "bytes"), ("usd", "usd"), ("cost", "usd"),
+              ("loss", "loss"), ("flops_per_second", "flop_rate"), ("flops", "flops"), ("bytes", "bytes"),
+              ("usd", "usd"), ("cost", "usd"),
               ("days", "days"), ("mfu", "fraction"), ("utilization", "fraction"), ("n_params", "params"),
               ("params", "params"), ("tokens", "tokens"), ("gpu_hours", "count"), ("n_gpus", "count"))
 
