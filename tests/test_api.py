@@ -625,3 +625,32 @@ def test_one_number_asked_gives_plain_numbers_back():
         assert all(type(v) is float for v in numbers.values() if v is not None), (plan.kind, numbers)
         assert "array(" not in repr(plan.result) and "np.float64" not in repr(plan.result)
     assert isinstance(isoflop.plan(law, flops=[1e21, 1e22]).n_params, np.ndarray)  # many asked: an array
+
+
+def test_a_numbers_audits_small_findings_stay_fixed():
+    """predict_loss gave n_params=array(6.34e9) where the planners give floats; diagnose(model=…).to_dict() lacked
+    the `model` key `diagnose --model --json` has; a Kaplan-law MoE note said FLOPs use the total while N was
+    non-embedding; --gpus 0 was 'zero or positive' then refused, --gpus 1e30 accepted; the kaplan law's N was
+    called non-embedding nowhere in loss, diagnose or frontier."""
+
+    from isoflop.models import get_model
+
+    p = isoflop.predict_loss("besiroglu2024", 6.34e9, 1.2e11)
+    assert all(type(v) is float for v in (p.n_params, p.n_tokens, p.flops, p.loss))
+    assert isinstance(isoflop.predict_loss("besiroglu2024", [1e9, 2e9], 1e11).loss, np.ndarray)
+    d = isoflop.diagnose("besiroglu2024", model="llama-2-7b")
+    cli = json.loads(subprocess.run([sys.executable, "-m", "isoflop", "diagnose", "--model", "llama-2-7b", "--json"],
+                                    capture_output=True, text=True, check=True).stdout)
+    assert d.to_dict()["model"] == cli["model"] == "llama-2-7b" and list(d.to_dict()) == list(cli)
+    mixtral = get_model("mixtral-8x7b")
+    note = mixtral.law_warnings("non_embedding")[0]
+    assert f"N = {mixtral.arch.n_params_non_embedding:.3g} (non-embedding)" in note
+    assert f"({mixtral.arch.n_params_non_embedding / mixtral.arch.n_params_active:.2g}× less" in note
+    for gpus, words in (("0", "--gpus: must be positive"), ("1e30", "from 1 to 10,000,000")):
+        proc = subprocess.run([sys.executable, "-m", "isoflop", "plan", "--flops", "1e21", "--gpu", "h100-sxm",
+                               "--gpus", gpus], capture_output=True, text=True)
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+    kaplan = "kaplan2020 counts n_params without embeddings"
+    assert kaplan in isoflop.predict_loss("kaplan2020", 1e8, 2e9).warning
+    assert any(kaplan in w for w in isoflop.diagnose("kaplan2020", 1e8, 2e9).warnings)
+    assert any(kaplan in w for w in isoflop.frontier("kaplan2020", [1e18]).warnings)

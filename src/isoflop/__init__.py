@@ -249,7 +249,7 @@ def diagnose(law, n_params: float | None = None, n_tokens: float | None = None, 
     result = _answer_from(law, allow_unidentified,
                           lambda the_law: _planning.diagnose(the_law, n_params, n_tokens, tolerance, percentiles),
                           lambda result, evidence: diagnosis_with_evidence(result, evidence, percentiles))
-    return replace(result, warnings=(*marks, *result.warnings)) if marks else result
+    return replace(result, model=model, warnings=(*marks, *result.warnings)) if model is not None else result
 
 
 def frontier(law, flops, unique_tokens=None, inference_tokens=None, *, percentiles=_planning.DEFAULT_PERCENTILES,

@@ -159,6 +159,9 @@ class MemoryCheck:
                 "fits": self.fits}
 
 
+MAX_GPUS = 10_000_000  # 100× the largest training clusters (~100,000 GPUs): more is a unit slip (1e30 was accepted)
+
+
 @dataclass(frozen=True)
 class Cluster:
     """``n_gpus`` accelerators (None: count not decided) at ``mfu``, optionally priced per GPU-hour."""
@@ -179,8 +182,10 @@ class Cluster:
             raise InputError(f"MFU (--mfu) must be in (0, 1], got {self.mfu!r} (0.4 is typical for large dense "
                              f"training)")
         if self.n_gpus is not None and not (is_number(self.n_gpus) and math.isfinite(self.n_gpus)
-                                            and int(self.n_gpus) == self.n_gpus and self.n_gpus >= 1):
-            raise InputError(f"GPU count must be a positive integer, got {self.n_gpus!r}")
+                                            and int(self.n_gpus) == self.n_gpus and 1 <= self.n_gpus <= MAX_GPUS):
+            raise InputError(f"GPU count (--gpus) must be a whole number from 1 to {MAX_GPUS:,} (100x the largest "
+                             f"clusters built), got "
+                             f"{format(self.n_gpus, '.4g') if is_number(self.n_gpus) else repr(self.n_gpus)}")
         if self.usd_per_gpu_hour is not None and not (is_number(self.usd_per_gpu_hour)
                                                       and math.isfinite(self.usd_per_gpu_hour)
                                                       and self.usd_per_gpu_hour >= 0):

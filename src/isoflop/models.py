@@ -50,17 +50,20 @@ class NamedModel:
         n_tokens = n_tokens if n_tokens is not None else self.trained_tokens
         if n_tokens is None:
             raise InputError(f"n_tokens (--tokens): {self.name} has no published training-token count; give it")
-        return float(self.n_params_for(param_convention)), n_tokens, self.law_warnings()
+        return float(self.n_params_for(param_convention)), n_tokens, self.law_warnings(param_convention)
 
-    def law_warnings(self) -> tuple[str, ...]:
-        """Lines to show when a dense-model law is applied to this model (a mixture of experts)."""
+    def law_warnings(self, param_convention: str = "total") -> tuple[str, ...]:
+        """Lines to show when a dense-model law counting ``param_convention`` parameters is applied to this model
+        (a mixture of experts)."""
         if self.arch.n_experts == 1:
             return ()
         total, active = self.arch.n_params, self.arch.n_params_active
+        n = self.n_params_for(param_convention)
+        counted = "the total" if param_convention == "total" else f"N = {n:.3g} ({param_convention.replace('_', '-')})"
         return (f"{self.name} is a mixture of experts ({self.arch.n_experts} experts, {self.arch.experts_per_token} "
                 f"per token): the laws here were fitted on dense models, so its total parameters ({total:.3g}) and "
-                f"active parameters ({active:.3g}) bracket it; FLOPs here are 6·N·D with the total, while training "
-                f"spends about 6·N_active·D ({total / active:.2g}× less, as `isoflop flops` counts it)",)
+                f"active parameters ({active:.3g}) bracket it; FLOPs here are 6·N·D with {counted}, while training "
+                f"spends about 6·N_active·D ({n / active:.2g}× less, as `isoflop flops` counts it)",)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "published_n_params": self.published_n_params,

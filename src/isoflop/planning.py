@@ -33,7 +33,7 @@ import numpy as np
 from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, point_law, require_nd_law, with_repetition
-from .presets import repetition_warnings, warnings_for
+from .presets import convention_warnings, repetition_warnings, warnings_for
 from .units import as_count, as_positive, check_broadcast, format_bytes, format_flops, format_quantity, is_number
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
@@ -680,6 +680,7 @@ class Diagnosis:
     intervals: dict | None = None
     warnings: tuple[str, ...] = ()  # from a fit: how far the configuration lies from the runs (`answers.py`)
     extrapolation_decades: float | None = None  # log10(C / largest fitted run's C), from a fit
+    model: str | None = None  # the published model diagnosed (`isoflop.diagnose(model=…)`)
 
     @property
     def tokens_per_param(self) -> float:
@@ -696,6 +697,8 @@ class Diagnosis:
             out["intervals"] = _plain_intervals(self.intervals)
         if self.extrapolation_decades is not None:
             out["extrapolation_decades"] = _plain(self.extrapolation_decades)
+        if self.model is not None:
+            out["model"] = self.model
         out["warnings"] = list(self.warnings)
         return out
 
@@ -740,7 +743,7 @@ def diagnose(law, n_params: float, n_tokens: float, tolerance: float = 1.5,
     fields = ("loss", "tokens_per_param_ratio", "compute_equivalent_flops", "wasted_fraction")
     result = _ensemble(_diagnose, law, fields, percentiles, n_params, n_tokens, tolerance)
     return replace(result, warnings=(*result.warnings, *warnings_for(law, flops=result.flops, n_params=n_params,
-                                                                       n_tokens=n_tokens)))
+                                                                       n_tokens=n_tokens), *convention_warnings(law)))
 
 
 # ---------------------------------------------------------------------------------------------- frontier
@@ -841,6 +844,7 @@ def frontier(law, flops, unique_tokens=None, inference_tokens=None,
                  else inference_optimal(law, inference_tokens, match_flops=flops, percentiles=percentiles))
     notes = warnings_for(law, flops=flops, n_params=optimal.n_params, n_tokens=optimal.n_tokens,
                          unique_tokens=unique_tokens)
+    notes += convention_warnings(law)
     if constrained is not None:
         notes += repetition_warnings(law, constrained.n_tokens, unique_tokens)
     tiny = np.asarray(optimal.n_params) < MIN_N_PARAMS
@@ -1052,11 +1056,7 @@ def _with_cluster(kind, result, cluster, law, serving=None) -> Plan:
     notes = (*warnings_for(law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens,
                            unique_tokens=unique_tokens),
              *repetition_warnings(law, result.n_tokens, unique_tokens))
-    convention = point_law(law).param_convention
-    if convention != "total":
-        how = {"non_embedding": "without embeddings: the model's total is larger by them",
-               "active": "as those active per token: a mixture of experts' total is larger by its idle experts"}
-        notes += (f"{point_law(law).name} counts n_params {how.get(convention, f'as {convention!r} parameters')}",)
+    notes += convention_warnings(law)
     if cluster is None:
         return Plan(kind, result, warnings=notes)
     memory = cluster.memory(float(np.max(result.n_params)))

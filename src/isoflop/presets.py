@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .laws import RD_STAR_C4, RN_STAR_C4, ChinchillaLaw, DataConstrainedLaw, KaplanLaw, LawEnsemble
+from .laws import RD_STAR_C4, RN_STAR_C4, ChinchillaLaw, DataConstrainedLaw, KaplanLaw, LawEnsemble, point_law
 from .units import format_flops, format_number, format_quantity
 
 
@@ -134,6 +134,18 @@ def warnings_for(law, **quantities) -> tuple[str, ...]:
     and prediction calls this, so Python and the CLI carry the same warnings."""
     preset = PRESETS.get(getattr(law, "name", None))
     return range_warnings(law.name, **quantities) if preset is not None and preset.law is law else ()
+
+
+def convention_warnings(law) -> tuple[str, ...]:
+    """A line when ``law`` does not count every parameter (Kaplan et al.'s non-embedding N): its n_params is
+    not the model's size, and the plan's table said so nowhere."""
+    law = point_law(law)
+    convention = getattr(law, "param_convention", "total")
+    if convention == "total":
+        return ()
+    how = {"non_embedding": "without embeddings: the model's total is larger by them",
+           "active": "as those active per token: a mixture of experts' total is larger by its idle experts"}
+    return (f"{law.name} counts n_params {how.get(convention, f'as {convention!r} parameters')}",)
 
 
 # Muennighoff et al. 2023's own C4 runs (../shared/data/datablations_repeated_c4.csv: 2.8B-8.7B parameters, 1-44

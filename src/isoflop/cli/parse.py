@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import InputError
-from ..units import parse_nonnegative, parse_quantity
+from ..units import parse_nonnegative, parse_positive, parse_quantity
 
 
 def number(text: str | None, option: str) -> float | None:
@@ -20,10 +20,10 @@ def count_or_zero(text: str | None, option: str) -> float | None:
     return None if text is None else parse_nonnegative(text, option)
 
 
-def whole(text: str, option: str) -> int:
-    """A count ≥ 0 written as the other numbers are ('1000', '1e3', '1K'); one red line otherwise, not typer's
-    usage error."""
-    value = parse_nonnegative(text, option)
+def whole(text: str, option: str, positive: bool = False) -> int:
+    """A count ≥ 0 (``positive``: ≥ 1) written as the other numbers are ('1000', '1e3', '1K'); one red line
+    otherwise, not typer's usage error."""
+    value = parse_positive(text, option) if positive else parse_nonnegative(text, option)
     if value != int(value):
         raise InputError(f"{option}: must be a whole number, got {text!r}")
     return int(value)

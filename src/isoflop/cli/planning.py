@@ -109,7 +109,7 @@ def plan_cmd(
     """Model size, tokens and loss for a budget, a size, a dataset or a target loss; data-constrained,
     data-optimal and inference-aware plans; GPU-hours, days and dollars."""
     with user_errors():
-        cluster = _cluster(gpu, None if gpus is None else parse.whole(gpus, "--gpus"), mfu, usd_per_gpu_hour,
+        cluster = _cluster(gpu, None if gpus is None else parse.whole(gpus, "--gpus", positive=True), mfu, usd_per_gpu_hour,
                            precision)
         the_law, saved, marks = resolve(law, fit, allow_unidentified)
         result = plan(the_law, flops=parse.number(flops, "--flops"),
@@ -252,10 +252,8 @@ def diagnose_cmd(
             raise InputError("give --params (or --model) and --tokens")
         result = diagnosis_with_evidence(diagnose(the_law, n_params, n_tokens, tolerance=tolerance),
                                          evidence_of(saved))
-        report = dict(result.to_dict(), warnings=[*notes, *result.warnings])
-        if model is not None:
-            report["model"] = model
-        emit(report, as_json, f"Diagnosis ({the_law.name})")
+        result = replace(result, model=model, warnings=(*notes, *result.warnings))
+        emit(result.to_dict(), as_json, f"Diagnosis ({the_law.name})")
 
 
 ARCH_FLAGS = {"n_layer": "--layers", "d_model": "--d-model", "n_head": "--heads", "vocab_size": "--vocab",

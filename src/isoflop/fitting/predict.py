@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, count_members, with_repetition
 from ..planning import ENSEMBLE_CELLS, check_n_params
-from ..presets import repetition_warnings, warnings_for
+from ..presets import convention_warnings, repetition_warnings, warnings_for
 from ..units import as_count, as_positive, check_broadcast, is_number
 from .bootstrap import few_resamples
 from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
@@ -131,7 +131,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
     else:
         law = source
     notes += warnings_for(law, flops=flops, n_params=n, n_tokens=d, unique_tokens=unique_tokens)  # a preset's range
-    notes += repetition_warnings(law, d, unique_tokens)
+    notes += repetition_warnings(law, d, unique_tokens) + convention_warnings(law)
     if bootstrap is not None:
         members = bootstrap.ensemble.members
         notes += bootstrap.warnings  # too few resamples for its percentile ends
@@ -195,10 +195,19 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         notes.append("the interval covers noise and parameter uncertainty only, not the error of extrapolating "
                      "the form (no backtest calibrated it: `isoflop fit --save` and `isoflop.analyse` calibrate "
                      "plain fits of enough runs)")
-    return Prediction(n_params=n, n_tokens=d, flops=flops, loss=loss, interval=interval, level=level,
-                      extrapolation_decades=distance, calibrated=calibrated, law=name,
+    if interval is not None:
+        interval = (_number(interval[0]), _number(interval[1]))
+    return Prediction(n_params=_number(n), n_tokens=_number(d), flops=_number(flops), loss=_number(loss),
+                      interval=interval, level=level, extrapolation_decades=_number(distance), calibrated=calibrated,
+                      law=name,
                       unique_tokens=unique_tokens,
                       sigma=sigma, warning="; ".join(notes) or None, fitted_tokens_per_param=dn_range)
+
+
+def _number(x):
+    """One number asked, a Python float back, as the planners give (a notebook showed n_params=array(6.34e9));
+    arrays stay arrays."""
+    return float(x) if x is not None and np.ndim(x) == 0 else x
 
 
 def _base_held_fixed(source, law, members) -> bool:
