@@ -316,3 +316,27 @@ def test_the_published_repetition_law_warns_past_the_epochs_its_own_runs_bear_ou
     assert not repetition(isoflop.plan(fitted, flops=1e21, unique_tokens=1e8))
     assert "9.68 epochs over the unique data" in isoflop.predict_loss("muennighoff2023", 6.34e9, 242e9, 25e9).warning
     assert repetition(isoflop.frontier("besiroglu2024", [1e26], unique_tokens=1e12))
+
+
+def test_a_budget_past_the_data_optimal_point_says_its_allocation_is_loosely_determined():
+    """1e21 FLOPs on 1e8 unique tokens printed N = 1.72e9 while an N 74 % away has the same loss: the loss is flat
+    in N there. Oracle: a brute-force minimisation of the law over N (D = C / 6N) at C and 2C, whose relative
+    gain decides whether the plan is past the point where doubling compute gains 0.5 %."""
+    import isoflop
+
+    law = get_law("muennighoff2023")
+
+    def best(flops, unique):
+        n = np.geomspace(1e6, 1e13, 400_001)
+        return law.loss(n, flops / (6 * n), unique).min()
+
+    def past(plan):
+        return [w for w in plan.warnings if "past the data-optimal point" in w]
+
+    for flops, unique in ((1e21, 1e8), (1e22, 25e9), (3e23, 25e9)):
+        gain = (best(flops, unique) - best(2 * flops, unique)) / best(flops, unique)
+        plan = isoflop.plan(law, flops=flops, unique_tokens=unique)
+        assert bool(past(plan)) == (gain < 0.005), (flops, unique, gain)
+    flat = isoflop.plan(law, flops=1e21, unique_tokens=1e8)
+    n = flat.n_params
+    assert past(flat) and abs(law.loss(0.5 * n, 1e21 / (3 * n), 1e8) / flat.loss - 1) < 1e-6  # N halved: same loss

@@ -34,7 +34,8 @@ from .errors import InputError
 from .io_utils import strict_json as _plain  # NumPy values → plain JSON; non-finite → None
 from .laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, point_law, require_nd_law, with_repetition
 from .presets import convention_warnings, repetition_warnings, warnings_for
-from .units import as_count, as_positive, check_broadcast, format_bytes, format_flops, format_quantity, is_number
+from .units import (as_count, as_positive, check_broadcast, format_bytes, format_flops, format_percent,
+                    format_quantity, is_number)
 
 DEFAULT_PERCENTILES = (2.5, 97.5)
 
@@ -387,6 +388,21 @@ def _doubling_gain(law, flops, unique_tokens):
     own stopping rule for "data-optimal" (Muennighoff et al. 2023 give the curve, not a point on it)."""
     loss = _constrained_optimal(law, np.stack([flops, 2.0 * flops]), unique_tokens).loss
     return (loss[0] - loss[1]) / loss[0]
+
+
+def _past_data_optimal(law, flops, unique_tokens) -> tuple[str, ...]:
+    """A line when a data-constrained budget is past the data-optimal point (doubling it gains less than
+    DEFAULT_REL_IMPROVEMENT of the loss): the loss is nearly flat in N there, so the N printed is loosely
+    determined (1e21 FLOPs on 1e8 unique tokens: 360× the budget where doubling stops paying, and a brute-force
+    search found an N 74 % away with the same loss to 1e-15)."""
+    gain = np.asarray(_doubling_gain(with_repetition(point_law(law)), np.asarray(flops, float), unique_tokens))
+    if not np.any(gain < DEFAULT_REL_IMPROVEMENT):
+        return ()
+    return (f"the budget is past the data-optimal point of {format_quantity(np.min(unique_tokens))} unique tokens: "
+            f"doubling it gains {format_percent(max(float(np.min(gain)), 0.0))} of the loss (under "
+            f"{format_percent(DEFAULT_REL_IMPROVEMENT)}); the loss is "
+            f"nearly flat in N there, so N and D are loosely determined, and far less compute reaches nearly the "
+            f"same loss (`plan --unique-tokens` alone gives where doubling stops paying)",)
 
 
 def _data_optimal(law, unique_tokens, rel_improvement) -> DataOptimalPlan:
@@ -1057,6 +1073,8 @@ def _with_cluster(kind, result, cluster, law, serving=None) -> Plan:
                            unique_tokens=unique_tokens),
              *repetition_warnings(law, result.n_tokens, unique_tokens))
     notes += convention_warnings(law)
+    if kind == "data-constrained":
+        notes += _past_data_optimal(law, result.flops, unique_tokens)
     if cluster is None:
         return Plan(kind, result, warnings=notes)
     memory = cluster.memory(float(np.max(result.n_params)))
