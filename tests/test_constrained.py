@@ -340,3 +340,28 @@ def test_a_budget_past_the_data_optimal_point_says_its_allocation_is_loosely_det
     flat = isoflop.plan(law, flops=1e21, unique_tokens=1e8)
     n = flat.n_params
     assert past(flat) and abs(law.loss(0.5 * n, 1e21 / (3 * n), 1e8) / flat.loss - 1) < 1e-6  # N halved: same loss
+
+
+def test_less_than_one_epoch_of_a_larger_pool_says_what_the_seen_tokens_reading_gives():
+    """The loss of one run (1e10 params, 5e9 tokens) moved with the pool it never exhausted (2.729 nats on 5e9
+    unique tokens, 2.592 on 1e11), a convention stated only in a docstring. Oracle: Muennighoff et al.'s
+    equations by hand with the tokens seen as U_D (R_D = 0, D' = D; U_N = min(N, N_opt(D)) from Hoffmann et
+    al.'s closed-form allocation N_opt = G·(C/6)^a, a = β/(α+β), G = (αA/(βB))^(1/(α+β)))."""
+    import isoflop
+
+    law = get_law("muennighoff2023")
+    b = law.base
+    n, d = 1e10, 5e9
+    a = b.beta / (b.alpha + b.beta)
+    g = (b.alpha * b.A / (b.beta * b.B)) ** (1 / (b.alpha + b.beta))
+    n_opt = (d * g ** (1 / a)) ** (a / (1 - a))  # the N whose compute-optimal D is d
+    u_n = min(n, n_opt)
+    r_n = n / u_n - 1
+    n_eff = u_n + u_n * law.rn_star * (1 - np.exp(-r_n / law.rn_star))
+    by_hand = b.E + b.A / n_eff**b.alpha + b.B / d**b.beta
+    one_epoch = isoflop.predict_loss(law, n, d, d)
+    assert one_epoch.loss == pytest.approx(by_hand, rel=1e-9) and "less than one epoch" not in one_epoch.warning
+    bigger = isoflop.predict_loss(law, n, d, 1e11)
+    assert bigger.loss < by_hand - 0.1  # isoflop's convention: the pool's N_opt
+    assert f"the loss is {by_hand:.4g} nats" in bigger.warning and "less than one epoch" in bigger.warning
+    assert "less than one epoch" not in (isoflop.predict_loss(law, 6.34e9, 242e9, 25e9).warning or "")

@@ -24,7 +24,7 @@ from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, count_members, with_repetition
 from ..planning import ENSEMBLE_CELLS, check_n_params
 from ..presets import convention_warnings, repetition_warnings, warnings_for
-from ..units import as_count, as_positive, check_broadcast, is_number
+from ..units import as_count, as_positive, check_broadcast, format_loss, format_quantity, is_number
 from .bootstrap import few_resamples
 from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
 from .parametric import FitResult
@@ -132,6 +132,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         law = source
     notes += warnings_for(law, flops=flops, n_params=n, n_tokens=d, unique_tokens=unique_tokens)  # a preset's range
     notes += repetition_warnings(law, d, unique_tokens) + convention_warnings(law)
+    notes += _sub_epoch_warnings(law, n, d, unique_tokens)
     if bootstrap is not None:
         members = bootstrap.ensemble.members
         notes += bootstrap.warnings  # too few resamples for its percentile ends
@@ -202,6 +203,28 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
                       law=name,
                       unique_tokens=unique_tokens,
                       sigma=sigma, warning="; ".join(notes) or None, fitted_tokens_per_param=dn_range)
+
+
+def _sub_epoch_warnings(law, n_params, n_tokens, unique_tokens) -> tuple[str, ...]:
+    """A line when fewer tokens are trained than the pool holds and that changes the loss: Muennighoff et al.'s
+    law is stated for data repeated at least once (their code requires unique ≤ trained tokens). isoflop counts
+    a model's excess parameters against the whole pool (``DataConstrainedLaw``: unlimited data is then the base
+    law), so the loss of one run moved with the size of data it never saw (5e9 tokens on 1e10 parameters: 2.729
+    nats on a 5e9-token pool, 2.592 on 1e11). The line gives the other reading's loss: the tokens seen as the pool."""
+    if unique_tokens is None or law.kind not in ("data-constrained", "chinchilla", "kaplan", "kaplan-irreducible"):
+        return ()
+    law = with_repetition(law)
+    n, d, u = np.broadcast_arrays(np.asarray(n_params, float), np.asarray(n_tokens, float),
+                                  np.asarray(unique_tokens, float))
+    ours, seen = law.loss(n, d, u), law.loss(n, d, np.minimum(d, u))
+    gap = np.abs(seen - ours)
+    if not np.any(gap > 1e-4 * ours):
+        return ()
+    i = np.unravel_index(np.argmax(gap), gap.shape)
+    return (f"{law.name}: {format_quantity(d[i])} tokens are less than one epoch of the {format_quantity(u[i])}-token "
+            f"pool, where the repetition law is not stated (Muennighoff et al. fit repeated data only); isoflop "
+            f"counts the model's excess parameters against the whole pool (so that unlimited data gives the base "
+            f"law), and counted against the {format_quantity(d[i])} tokens seen the loss is {format_loss(seen[i])}",)
 
 
 def _number(x):
