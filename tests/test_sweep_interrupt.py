@@ -91,3 +91,34 @@ def test_an_interrupted_sweep_stops_its_workers_within_a_step_and_keeps_it(tmp_p
         assert not (run / "result.json").exists()
         logged = rundir.read_metrics(run / rundir.METRICS)[0][-1]["step"]
         assert _checkpoint_step(run) >= logged  # the interrupted step saved, not the last fifth's checkpoint
+
+
+def test_ctrl_c_in_a_ray_sweep_cancels_its_tasks_which_save_their_step(tmp_path, local_ray):
+    """The driver's Ctrl-C left a local Ray's tasks to die with it (their steps since the last checkpoint lost).
+    Now it cancels them, which Ray delivers as SIGINT in each task's worker: the trainer saves, then stops."""
+    import threading
+
+    from isoflop.sweep import store
+    from isoflop.sweep.design import SweepConfig, design_sweep
+    from isoflop.sweep.executors import run_sweep
+
+    (tmp_path / "sweep.toml").write_text(TOML)
+    store.init_sweep(tmp_path / "sweep", design_sweep(SweepConfig.from_toml(tmp_path / "sweep.toml")))
+    runs = tmp_path / "sweep" / "runs"
+
+    def ctrl_c_once_both_runs_evaluated():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            folders = sorted(runs.glob("*/"))
+            if len(folders) == 2 and all(rundir.read_metrics(f / rundir.METRICS)[0] for f in folders):
+                break
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)  # the driver alone, as in a terminal where Ray runs elsewhere
+
+    threading.Thread(target=ctrl_c_once_both_runs_evaluated, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(tmp_path / "sweep", executor="ray", device="cpu", progress=False)
+    for run in sorted(runs.glob("*/")):
+        assert not (run / "result.json").exists()
+        logged = rundir.read_metrics(run / rundir.METRICS)[0][-1]["step"]
+        assert _checkpoint_step(run) >= logged  # the cancelled step saved, not the last fifth's checkpoint

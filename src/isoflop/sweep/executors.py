@@ -4,7 +4,7 @@ Every executor does the same per run (``execute_run``): skip it when result.json
 check result.json again under the lock (another process may have just finished it), train (resuming from
 its checkpoint), write result.json atomically — or error.txt on failure, which does not stop the sweep. So a
 sweep killed at any moment and started again skips finished runs and resumes the rest. Ctrl-C or SIGTERM
-stops each running run after its step in progress, saved (the local executors; on Ray, as Ray stops tasks).
+stops each running run after its step in progress, saved (on Ray too: a cancelled task saves, then stops).
 
 - ``local``: on CPU (or one GPU) the runs go one after another in this process, with rich progress bars
   (overall and per run). With several visible CUDA devices, one worker process per GPU takes runs as
@@ -337,6 +337,7 @@ def _run_sequential(sweep_dir, todo, device, compile, retry_failed, progress, co
 _WORKER_SOURCES = {}  # per worker process: one loaded corpus per data spec
 PARENT_POLL_SECONDS = 1.0
 STOP_REPEAT_SECONDS = 1.0  # how often an interrupted sweep repeats its SIGINT to workers not yet stopped
+RAY_STOP_SECONDS = 120.0  # how long an interrupted Ray sweep waits for its cancelled tasks to save and stop
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -569,6 +570,15 @@ def _run_ray(sweep_dir, todo, device, compile, retry_failed, progress, cpus_per_
     # Ray queues tasks by the resources they ask for, so every run that can start is submitted at once;
     # a cooldown still waits for its trunk. Without a shared filesystem a cooldown cannot see its trunk's
     # kept state: run WSD sweeps on Ray with the sweep folder on shared storage.
+    def stop(refs):
+        # Ctrl-C or SIGTERM: cancel the running tasks. Ray delivers a cancel as SIGINT in the task's worker, which
+        # the trainer holds until its step is saved, then stops (train.trainer.held_interrupts); a driver that
+        # just exited left a local Ray's tasks to die with it, losing their steps since the last checkpoint
+        for ref in refs:
+            ray.cancel(ref)
+        if refs:
+            ray.wait(refs, num_returns=len(refs), timeout=RAY_STOP_SECONDS)
+
     with _progress(console, progress) as bars:
         return _dispatch(todo, max(len(todo), 1), submit, lambda refs: ray.wait(refs, num_returns=1)[0], collect,
-                         bars, "sweep (ray)")
+                         bars, "sweep (ray)", stop)
