@@ -271,6 +271,22 @@ def test_every_error_line_is_red_usage_errors_included():
         assert proc.stderr.count("\n") == 1
 
 
+def test_an_option_given_twice_is_refused_not_overwritten():
+    """click keeps an option's last value: `plan --flops 1e21 --flops 1e22` planned 1e22 with exit 0 (numbers
+    audit). A repeatable option (--data-path) still repeats."""
+    for args, named in ((["plan", "--flops", "1e21", "--flops", "1e22"], "--flops"),
+                        (["plan", "--flops=1e21", "--flops", "1e22", "--json"], "--flops"),
+                        (["sweep", "design", "--budgets", "1e10", "--budgets", "2e10"], "--budgets"),
+                        (["sweep", "status", "x", "--json", "--json"], "--json"),
+                        (["demo", "--progress", "--no-progress"], "--no-progress")):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and named in result.stderr and ("twice" in result.stderr
+                                                                     or "sets it too" in result.stderr), args
+    result = runner.invoke(app, ["sweep", "design", "--budgets", "1e10", "--head-dim", "8", "--data", "text",
+                                 "--data-path", "a.txt", "--data-path", "b.txt"])
+    assert result.exit_code == 2 and "a.txt" in result.stderr and "twice" not in result.stderr
+
+
 def test_help_pages_still_show():
     for args, code in (([], 2), (["sweep"], 2), (["plan", "-h"], 0)):  # click's codes: no command is a usage error
         result = runner.invoke(app, args)

@@ -19,7 +19,7 @@ import typer
 from .._version import __version__
 from ..errors import ConvergenceWarning, CorruptFileWarning
 from . import fitting, planning, sweeps
-from .output import print_error, print_warnings
+from .output import Command, print_error, print_warnings
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -67,9 +67,9 @@ def _main(version: Optional[bool] = typer.Option(None, "--version", callback=_ve
 
 for module in (planning, fitting):
     for name, command in module.COMMANDS.items():
-        app.command(name, context_settings=CONTEXT)(command)
+        app.command(name, context_settings=CONTEXT, cls=Command)(command)
 app.add_typer(sweeps.sweep_app, name="sweep")
-app.command("demo", context_settings=CONTEXT)(sweeps.demo_cmd)
+app.command("demo", context_settings=CONTEXT, cls=Command)(sweeps.demo_cmd)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -23,6 +23,27 @@ from ..errors import InputError
 from ..io_utils import strict_json as jsonable
 from ..units import format_field, format_interval, format_number, unit_of
 
+class Command(typer.core.TyperCommand):
+    """A command that refuses an option given twice: click keeps the last, so `plan --flops 1e21 --flops 1e22`
+    planned 1e22 in silence. Repeatable options (``multiple``) are left alone."""
+
+    def parse_args(self, ctx, args):
+        once = {name: p for p in self.params if p.param_type_name == "option" and not p.multiple
+                for name in (*p.opts, *p.secondary_opts)}
+        seen = {}
+        for arg in args:
+            if arg == "--":
+                break
+            name = arg.split("=", 1)[0]
+            if name in once:
+                key = once[name].name
+                if key in seen:
+                    raise typer.BadParameter("given twice; give it once" if seen[key] == name else
+                                             f"{seen[key]} sets it too; give one", ctx=ctx, param_hint=name)
+                seen[key] = name
+        return super().parse_args(ctx, args)
+
+
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 

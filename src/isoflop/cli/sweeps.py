@@ -17,7 +17,7 @@ from rich.table import Table
 from ..errors import InputError
 from ..sweep.design import COMPILE_SECONDS, DEVICE_FLOPS, STEP_SECONDS, SweepConfig, SweepDesign, design_sweep
 from . import parse
-from .output import (JSON_HELP, interval, naming_flags, print_json, print_warnings, sig, stdout, user_errors,
+from .output import (JSON_HELP, Command, interval, naming_flags, print_json, print_warnings, sig, stdout, user_errors,
                      value)
 
 sweep_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -99,7 +99,7 @@ def _out_folder(option: str, folder: Optional[Path]) -> Optional[Path]:
     return folder
 
 
-@sweep_app.command("design")
+@sweep_app.command("design", cls=Command)
 def design_cmd(
     config: Optional[Path] = typer.Argument(None, parser=parse.path, metavar="[CONFIG.toml]", help="Sweep config (see "
                                             "docs/sweep-toml.md); flags override its keys."),
@@ -196,7 +196,7 @@ def _sweep_dir_for(target: Path, out_dir: Optional[Path]) -> Path:
     return sweep_dir
 
 
-@sweep_app.command("run")
+@sweep_app.command("run", cls=Command)
 def run_cmd(
     target: Path = typer.Argument(..., parser=parse.path,
                                   metavar="SWEEP_DIR|CONFIG.toml", help="A sweep folder, or a TOML config to "
@@ -239,7 +239,7 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-@sweep_app.command("status")
+@sweep_app.command("status", cls=Command)
 def status_cmd(
     sweep_dir: Path = typer.Argument(..., parser=parse.path, metavar="SWEEP_DIR", help="A sweep folder."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
