@@ -245,8 +245,9 @@ def test_ctrl_c_while_the_package_imports_is_one_line_too():
         pytest.skip("the isoflop console script is not installed (pip install -e .)")
     codes = []
     for delay in (0.1, 0.25, 0.4):  # inside the imports (the command takes ~1 s; its imports most of it)
+        # SIGINT as a terminal leaves it (a test run in the background inherits it ignored)
         proc = subprocess.Popen([script, "plan", "--flops", "1e21"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)

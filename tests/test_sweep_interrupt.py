@@ -26,6 +26,11 @@ SPEC = TrainSpec(arch=Architecture(n_layer=2, d_model=32, n_head=2, vocab_size=8
                  eval_every=10, eval_sequences=64, checkpoint_every=10)
 
 
+def _default_sigint():
+    """SIGINT as a terminal leaves it, in a child: a test run in the background inherits it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _checkpoint_step(folder):
     path = folder / rundir.CHECKPOINT
     return int(torch.load(path, map_location="cpu", weights_only=False)["step"]) if path.exists() else None
@@ -33,7 +38,7 @@ def _checkpoint_step(folder):
 
 def test_ctrl_c_mid_run_saves_the_step_and_resuming_gives_the_whole_runs_numbers(tmp_path):
     whole = train(SPEC, tmp_path / "whole")
-    handler = signal.getsignal(signal.SIGINT)
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even in the background
 
     def ctrl_c_at_17(done, n_steps, row):
         if done == 17:  # between checkpoints (every 10 steps): the old code kept step 10
@@ -42,7 +47,8 @@ def test_ctrl_c_mid_run_saves_the_step_and_resuming_gives_the_whole_runs_numbers
     with pytest.raises(KeyboardInterrupt):
         train(SPEC, tmp_path / "cut", on_step=ctrl_c_at_17)
     assert _checkpoint_step(tmp_path / "cut") == 17
-    assert signal.getsignal(signal.SIGINT) is handler  # the trainer's hold is undone
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the trainer's hold is undone
+    signal.signal(signal.SIGINT, handler)
     resumed = train(SPEC, tmp_path / "cut")
     assert resumed.resumed_from_step == 17
     assert (resumed.loss, resumed.train_loss) == (whole.loss, whole.train_loss)
@@ -71,7 +77,7 @@ def test_an_interrupted_sweep_stops_its_workers_within_a_step_and_keeps_it(tmp_p
     proc = subprocess.Popen([sys.executable, "-m", "isoflop", "sweep", "run", str(tmp_path / "sweep.toml"), "--out",
                              str(out), "--device", "cpu", "--workers", "3", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+                            env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     runs = []
     while time.monotonic() < deadline:  # until both runs have logged an evaluation
@@ -116,8 +122,12 @@ def test_ctrl_c_in_a_ray_sweep_cancels_its_tasks_which_save_their_step(tmp_path,
         os.kill(os.getpid(), signal.SIGINT)  # the driver alone, as in a terminal where Ray runs elsewhere
 
     threading.Thread(target=ctrl_c_once_both_runs_evaluated, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        run_sweep(tmp_path / "sweep", executor="ray", device="cpu", progress=False)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even in the background
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(tmp_path / "sweep", executor="ray", device="cpu", progress=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     for run in sorted(runs.glob("*/")):
         assert not (run / "result.json").exists()
         logged = rundir.read_metrics(run / rundir.METRICS)[0][-1]["step"]

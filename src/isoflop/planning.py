@@ -400,9 +400,9 @@ def _past_data_optimal(law, flops, unique_tokens) -> tuple[str, ...]:
         return ()
     return (f"the budget is past the data-optimal point of {format_quantity(np.min(unique_tokens))} unique tokens: "
             f"doubling it gains {format_percent(max(float(np.min(gain)), 0.0))} of the loss (under "
-            f"{format_percent(DEFAULT_REL_IMPROVEMENT)}); the loss is "
-            f"nearly flat in N there, so N and D are loosely determined, and far less compute reaches nearly the "
-            f"same loss (`plan --unique-tokens` alone gives where doubling stops paying)",)
+            f"{format_percent(DEFAULT_REL_IMPROVEMENT)}); the loss is nearly flat in N there, so N and D are loosely "
+            f"determined, and far less compute reaches nearly the same loss (`plan --unique-tokens` alone gives "
+            f"where doubling stops paying)",)
 
 
 def _data_optimal(law, unique_tokens, rel_improvement) -> DataOptimalPlan:
@@ -1071,8 +1071,7 @@ def _with_cluster(kind, result, cluster, law, serving=None) -> Plan:
     unique_tokens = getattr(result, "unique_tokens", None)
     notes = (*warnings_for(law, flops=result.flops, n_params=result.n_params, n_tokens=result.n_tokens,
                            unique_tokens=unique_tokens),
-             *repetition_warnings(law, result.n_tokens, unique_tokens))
-    notes += convention_warnings(law)
+             *repetition_warnings(law, result.n_tokens, unique_tokens), *convention_warnings(law))
     if kind == "data-constrained":
         notes += _past_data_optimal(law, result.flops, unique_tokens)
     if cluster is None:

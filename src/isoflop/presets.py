@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .laws import RD_STAR_C4, RN_STAR_C4, ChinchillaLaw, DataConstrainedLaw, KaplanLaw, LawEnsemble, point_law
+from .laws import RD_STAR_C4, RN_STAR_C4, ChinchillaLaw, DataConstrainedLaw, KaplanLaw, point_law
 from .units import format_flops, format_number, format_quantity
 
 
@@ -159,7 +159,7 @@ def repetition_warnings(law, n_tokens, unique_tokens) -> tuple[str, ...]:
     law that borrows them to plan with unique data, ``laws.with_repetition``) is asked about more than
     REPETITION_TRACKED_EPOCHS epochs: its loss is optimistic there (1,000 epochs were planned with no word). A
     law whose repetition constants were fitted is left to its own runs' range."""
-    law = law.point if isinstance(law, LawEnsemble) else law
+    law = point_law(law)
     borrowed = not isinstance(law, DataConstrainedLaw)
     if n_tokens is None or unique_tokens is None or not (borrowed or (law.rd_star, law.rn_star) == (RD_STAR_C4,
                                                                                                      RN_STAR_C4)):
