@@ -257,3 +257,25 @@ def test_a_log_file_hears_of_each_run_while_it_trains(tmp_path, monkeypatch):
     done = [i for i, line in enumerate(lines) if "✓" in line]
     assert len(started) == 1 and len(done) == 1 and steps
     assert started[0] < steps[0] < done[0]  # in order: start, progress, result
+
+
+def test_a_placing_key_beside_sizes_is_refused_even_at_its_default(tmp_path):
+    """sizes_per_budget = 4 (the default) beside sizes was accepted in silence, as was --sizes-per-budget 4: only
+    values other than the default were refused, since a stored sweep.json carries every key. A file or flag a
+    person wrote is now held to what it says; a stored design still reads back."""
+    text = 'budgets = [1e10]\nsizes = [2e4, 5e4]\nschedule = "wsd"\nhead_dim = 8\n[data]\nsource = "markov"\n'
+    (tmp_path / "plain.toml").write_text(text)
+    (tmp_path / "both.toml").write_text(text.replace("head_dim = 8", "head_dim = 8\nsizes_per_budget = 4"))
+    for args, named in ((["sweep", "design", str(tmp_path / "both.toml")], "sizes_per_budget"),
+                        (["sweep", "design", str(tmp_path / "plain.toml"), "--sizes-per-budget", "4"],
+                         "--sizes-per-budget"),
+                        (["sweep", "design", str(tmp_path / "plain.toml"), "--center", "1"], "--center")):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and named in result.stderr and "do not apply" in result.stderr, args
+    result = runner.invoke(app, ["sweep", "design", str(tmp_path / "plain.toml"), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    stored = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    assert stored["config"]["sizes_per_budget"] == 4  # every key stored ...
+    assert len(SweepDesign.from_dict(stored).runs) == 4  # ... and read back
+    status = runner.invoke(app, ["sweep", "status", str(tmp_path / "s")])
+    assert status.exit_code == 0, status.output

@@ -15,7 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InputError
-from ..sweep.design import COMPILE_SECONDS, DEVICE_FLOPS, STEP_SECONDS, SweepConfig, SweepDesign, design_sweep
+from ..sweep.design import (COMPILE_SECONDS, DEVICE_FLOPS, PLACING, STEP_SECONDS, SweepConfig, SweepDesign,
+                            check_placing, design_sweep)
 from . import parse
 from .output import (JSON_HELP, Command, interval, naming_flags, print_json, print_warnings, sig, stdout, user_errors,
                      value)
@@ -47,6 +48,7 @@ def _config(path: Optional[Path], overrides: dict) -> SweepConfig:
     if data:
         d["data"] = data
     d.update(given)
+    check_placing(d, [FLAGS[k] for k in PLACING if k in given], "flags")  # a flag is chosen, even at the default
     if "budgets" not in d:
         raise InputError("budgets: give --budgets 1e11,3e11,1e12 or a config file with budgets = [...]")
     try:

@@ -259,10 +259,8 @@ class SweepConfig:
             raise InputError(f"{source}: missing key budgets (compute budgets in FLOPs, e.g. budgets = [1e11, 3e11])")
         check_types(cls, d, source)
         defaults = {f.name: f.default for f in fields(cls)}
-        placing = sorted(k for k in ("sizes_per_budget", "spread", "center") if k in d and d[k] != defaults[k])
-        if d.get("sizes") is not None and placing:  # they place the grid: beside fixed sizes they did nothing
-            raise InputError(f"{source}: sizes lists the model sizes, so {', '.join(placing)} (which place them around "
-                             f"the prior law's optimum) do not apply; give one or the other")
+        # a stored config (sweep.json) carries every key: only a value other than the default was chosen
+        check_placing(d, [k for k in PLACING if k in d and d[k] != defaults[k]], source)
         if isinstance(d.get("data"), dict):
             check_types(DataSpec, d["data"], source, prefix="data.")
         try:
@@ -296,7 +294,19 @@ class SweepConfig:
                 isinstance(p, str) for p in data["paths"]):  # relative data paths are relative to the config file
             data["paths"] = [str((path.parent / p) if not Path(p).is_absolute() else Path(p))
                              for p in data["paths"]]
+        check_placing(d, [k for k in PLACING if k in d], str(path))  # a file a person wrote: each key was chosen
         return cls.from_dict(d, source=str(path))
+
+
+PLACING = ("sizes_per_budget", "spread", "center")  # the keys that place a grid's sizes around the prior's optimum
+
+
+def check_placing(d: dict, chosen, source: str) -> None:
+    """Refuse ``chosen`` keys of PLACING beside ``sizes``: they place the grid around the prior law's optimum, so
+    beside fixed sizes they would do nothing (sizes_per_budget = 4, the default, was accepted in silence)."""
+    if d.get("sizes") is not None and chosen:
+        raise InputError(f"{source}: sizes lists the model sizes, so {', '.join(sorted(chosen))} (which place them "
+                         f"around the prior law's optimum) do not apply; give one or the other")
 
 
 def _check_positive_finite(name: str, value) -> None:
