@@ -47,7 +47,10 @@ def test_fitting_options_do_not_apply_to_a_saved_fit(saved_fit, tmp_path):
     result = runner.invoke(app, ["report", str(saved_fit), "--form", "kaplan", "--fix", "E=1.5", "--out",
                                  str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "--form, --fix" in result.stderr and "not refitted" in result.stderr
-    for option, value in (("--smooth", "0.1"), ("--param-convention", "non-embedding")):  # were ignored in silence
+    # ignored in silence: the first two always, the rest when typed at their defaults (a hand list of defaults
+    # told given options from the rest)
+    for option, value in (("--smooth", "0.1"), ("--param-convention", "non-embedding"), ("--form", "chinchilla"),
+                          ("--bootstrap", "200"), ("--delta", "1e-3"), ("--seed", "0")):
         result = runner.invoke(app, ["report", str(saved_fit), option, value, "--out", str(tmp_path / "r.html")])
         assert result.exit_code == 2 and option in result.stderr and "not refitted" in result.stderr
 

@@ -20,7 +20,8 @@ from ..io_utils import check_writable
 from ..provenance import provenance
 from ..runs import CONVENTIONS, parse_column_map
 from . import parse
-from .output import JSON_HELP, emit, interval, print_json, print_warnings, sig, stderr, stdout, user_errors, value
+from .output import (JSON_HELP, emit, interval, print_json, print_warnings, sig, stderr, stdout, typed, user_errors,
+                     value)
 
 FORM_HELP = (f"Law form to fit: {', '.join(ANALYSIS_FORMS)} (auto: chosen by compute-ordered cross-validation; "
              f"data-constrained: Muennighoff's R_D*, R_N* from runs with unique_tokens).")
@@ -263,6 +264,7 @@ def ingest_cmd(
 
 
 def report_cmd(
+    ctx: typer.Context,
     source: Path = typer.Argument(..., parser=parse.path,
                                   metavar="SOURCE", help="Runs (CSV, JSONL, JSON or Parquet; curves from "
                                   "`isoflop ingest` too), a sweep folder, a demo's output folder, or a fit saved "
@@ -315,12 +317,8 @@ def report_cmd(
         check_writable(out_path, "--out")
         source = find_sweep(source) or source  # an `isoflop demo` output folder holds its sweep in sweep/
         if is_saved_fit(source):
-            given = [name for name, value, default in (
-                ("--form", form, "chinchilla"), ("--fix", fix, None), ("--drop-highest", drop_highest, 0),
-                ("--delta", delta, DEFAULT_DELTA), ("--bootstrap", bootstrap, "200"), ("--seed", seed, 0),
-                ("--base", base, DEFAULT_BASE), ("--backtest-above", backtest_above, None),
-                ("--columns", columns, None), ("--param-convention", param_convention, "total"),
-                ("--smooth", smooth, 0.0)) if value != default]
+            given = typed(ctx, ("form", "fix", "drop_highest", "delta", "bootstrap", "seed", "base", "backtest_above",
+                                "columns", "param_convention", "smooth"))
             if given:
                 raise InputError(f"{source}: a saved fit is not refitted, so {', '.join(given)} "
                                  f"{'does' if len(given) == 1 else 'do'} not apply; drop "

@@ -44,6 +44,13 @@ class Command(typer.core.TyperCommand):
         return super().parse_args(ctx, args)
 
 
+def typed(ctx, names) -> list[str]:
+    """The options among ``names`` (parameter names) given on the command line, as their flags: a value equal
+    to the default, typed, counts (a hand list of defaults to compare against had to follow every change)."""
+    flags = {p.name: p.opts[0] for p in ctx.command.params}
+    return [flags[name] for name in names if ctx.get_parameter_source(name).name == "COMMANDLINE"]
+
+
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 
