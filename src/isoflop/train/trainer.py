@@ -150,7 +150,8 @@ def held_interrupts():
     raises KeyboardInterrupt, so an interrupted run loses nothing (it lost every step since its last periodic
     checkpoint, up to a fifth of the run). The stop waits for the step, torch.compile's first included. A
     signal that came after the last step is passed to the previous handler on exit. Only the main thread can
-    set handlers: in another (a Ray worker's thread) signals act as before."""
+    set handlers: in another thread signals act as before. (Ray runs a task on its worker's main thread and
+    delivers ``ray.cancel`` as SIGINT, so a cancelled Ray run saves too.)"""
     held = HeldSignal()
     if threading.current_thread() is not threading.main_thread():
         yield held
