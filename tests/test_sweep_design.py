@@ -303,6 +303,24 @@ def test_runs_that_repeat_their_data_are_noted(tmp_path):
     assert not any("repeats" in w for w in design_sweep(SweepConfig.from_dict(config)).warnings)
 
 
+def test_a_uint32_token_file_read_as_uint16_is_refused(tmp_path):
+    """Ids below 65,536 written as uint32 and read as uint16 passed the id scan and trained on the ids with a
+    zero between each (half of every batch the token 0). Oracle: the file's own bytes, little-endian."""
+    from isoflop.train import spec
+
+    ids = np.random.default_rng(0).integers(1, 50_257, 10_000)
+    ids.astype("<u4").tofile(tmp_path / "wide.bin")
+    assert not np.fromfile(tmp_path / "wide.bin", dtype="<u2")[1::2].any()  # the high halves, read as tokens
+    with pytest.raises(InputError, match="holds uint32 ids; set dtype = 'uint32'"):
+        spec.check_token_ids(tmp_path / "wide.bin", "uint16", 50_257)
+    spec.check_token_ids(tmp_path / "wide.bin", "uint32", 50_257)  # read as written: passes
+    ids.astype("<u2").tofile(tmp_path / "narrow.bin")
+    spec.check_token_ids(tmp_path / "narrow.bin", "uint16", 50_257)
+    zeros = np.zeros(10_000, dtype="<u2")  # all zeros (a file of one token) is not mistaken for it
+    zeros.tofile(tmp_path / "zeros.bin")
+    spec.check_token_ids(tmp_path / "zeros.bin", "uint16", 50_257)
+
+
 def test_the_token_id_scan_finds_the_first_bad_id_across_its_chunks(tmp_path, monkeypatch):
     """A bad id was found only when a random batch drew it; the design-time scan reads the file in chunks and
     names the first one (the oracle: NumPy's argmax over the whole array)."""

@@ -119,11 +119,19 @@ def split_point(n_tokens: int, val_fraction: float) -> int:
 SCAN_TOKENS = 1 << 24  # tokens read at a time by the id scan: 32 MiB of uint16, memory flat in the file's size
 
 
+MIN_WIDTH_SAMPLE = 1024  # token pairs the uint32-read-as-uint16 check needs before it judges
+
+
 def check_token_ids(path: Path, dtype: str, vocab_size: int) -> None:
     """Every token id in ``path`` below ``vocab_size``, found by one chunked scan at design time (a run met a
     bad id only when a random batch drew it, possibly hours in, and every run of the sweep failed on it). A
-    uint32 file read as uint16 passes when its ids are small; its size is then twice the tokens it means."""
+    uint32 file read as uint16 passed when its ids were small (below 65,536): every second uint16 is then the
+    zero high half of an id, which the scan refuses (real text never puts token 0 at every other position)."""
     tokens = np.memmap(path, dtype=np.dtype(dtype), mode="r")
+    head = np.asarray(tokens[:SCAN_TOKENS])
+    if np.dtype(dtype) == np.uint16 and len(head) >= 2 * MIN_WIDTH_SAMPLE and not head[1::2].any() and head.any():
+        raise InputError(f"data.dtype: token file {path} read as uint16 has 0 at every second position (the first "
+                         f"{len(head):,} tokens): it holds uint32 ids; set dtype = 'uint32'")
     for start in range(0, len(tokens), SCAN_TOKENS):
         chunk = tokens[start:start + SCAN_TOKENS]
         top = int(chunk.max())
