@@ -132,3 +132,31 @@ def test_ctrl_c_in_a_ray_sweep_cancels_its_tasks_which_save_their_step(tmp_path,
         assert not (run / "result.json").exists()
         logged = rundir.read_metrics(run / rundir.METRICS)[0][-1]["step"]
         assert _checkpoint_step(run) >= logged  # the cancelled step saved, not the last fifth's checkpoint
+
+
+def test_a_resumed_runs_line_says_it_resumed_and_its_seconds_in_all(tmp_path):
+    """A resumed run's line gave this attempt's seconds while result.json counts every attempt's, with nothing
+    to say which. A cooldown, which always starts from its trunk's state, is not called resumed."""
+    from isoflop.sweep import store
+    from isoflop.sweep.design import SweepConfig, design_sweep
+    from isoflop.sweep.executors import execute_run
+
+    config = {"budgets": [1e10, 2e10], "sizes": [2e4], "schedule": "wsd", "head_dim": 8,
+              "data": {"source": "markov"}}
+    design = design_sweep(SweepConfig.from_dict(config))
+    store.init_sweep(tmp_path / "sweep", design)
+    trunk, *cooldowns = design.runs
+
+    def crash_halfway(done, n_steps, row):
+        if done == n_steps // 2 + 1:  # past its first checkpoint (every fifth of the run)
+            raise RuntimeError("crash")
+
+    assert execute_run(tmp_path / "sweep", trunk, device="cpu", on_step=crash_halfway).status == "failed"
+    resumed = execute_run(tmp_path / "sweep", trunk, device="cpu")
+    result = store.read_result(store.run_dir(tmp_path / "sweep", trunk.run_id))
+    assert resumed.status == "done" and result["resumed_from_step"] > 0
+    assert f"resumed at step {result['resumed_from_step']:,} of {trunk.train.n_steps:,}; " \
+           f"{result['seconds']:.1f} s of training in all" in resumed.notes
+    for cooldown in cooldowns:
+        outcome = execute_run(tmp_path / "sweep", cooldown, device="cpu")
+        assert outcome.status == "done" and not any("resumed" in n for n in outcome.notes)

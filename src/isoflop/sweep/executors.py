@@ -164,8 +164,12 @@ def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", c
         return RunOutcome(spec.run_id, "busy", error=str(exc))
     except InputError as exc:  # this run's folder is unusable (its lock file a folder, …): the others go on
         return RunOutcome(spec.run_id, "failed", error=str(exc))
-    return RunOutcome(spec.run_id, "done", loss=record["loss"], seconds=time.perf_counter() - t0,
-                      notes=tuple(notes) + result.notes)
+    seconds = time.perf_counter() - t0
+    start = spec.train.decay_start if spec.kind == "cooldown" else 0  # a cooldown starts from its trunk's state
+    if result.resumed_from_step > start:  # the line's seconds are this attempt's; result.json counts them all
+        notes.append(f"resumed at step {result.resumed_from_step:,} of {spec.train.n_steps:,}; {result.seconds:.1f} s "
+                     f"of training in all")
+    return RunOutcome(spec.run_id, "done", loss=record["loss"], seconds=seconds, notes=tuple(notes) + result.notes)
 
 
 def _trunk_busy(sweep_dir, trunk: str) -> str | None:
