@@ -32,6 +32,7 @@ import socket
 import time
 import traceback
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -377,8 +378,26 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 def _ignore_interrupts() -> None:
     """A worker ignores Ctrl-C except while it trains (the trainer holds it, then saves and stops): an idle
-    one, waiting for work, printed a traceback and died."""
+    one, waiting for work, printed a traceback and died. It was spawned with SIGINT blocked
+    (`_sigint_blocked`): unblocked now, one that came while it started is dropped."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextmanager
+def _sigint_blocked():
+    """SIGINT held back from this thread for the block, so that a worker process spawned in it starts with
+    SIGINT blocked (a child inherits the signal mask) until `_ignore_interrupts`: a Ctrl-C that reached a worker
+    still importing printed its traceback. One that reaches this process meanwhile is delivered on exit."""
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: no masks
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _cpu_worker_init(threads: int, parent_pid: int | None = None):
@@ -487,9 +506,12 @@ def _run_process_pool(sweep_dir, todo, n_workers, task, initializer, initargs, c
     ctx = mp.get_context("spawn")
     with _progress(console, progress) as bars, ProcessPoolExecutor(
             max_workers=n_workers, mp_context=ctx, initializer=initializer, initargs=initargs) as pool:
-        return _dispatch(todo, n_workers,
-                         lambda spec: pool.submit(task, str(sweep_dir), spec.to_dict(), compile, retry_failed),
-                         lambda futures: wait(futures, return_when=FIRST_COMPLETED)[0], collect, bars, title, stop)
+        def submit(spec):  # the pool spawns its workers as work is submitted
+            with _sigint_blocked():
+                return pool.submit(task, str(sweep_dir), spec.to_dict(), compile, retry_failed)
+
+        return _dispatch(todo, n_workers, submit, lambda futures: wait(futures, return_when=FIRST_COMPLETED)[0],
+                         collect, bars, title, stop)
 
 
 def _run_cpu_workers(sweep_dir, todo, workers, threads, compile, retry_failed, progress, console) -> list[RunOutcome]:
