@@ -167,7 +167,8 @@ def execute_run(sweep_dir: str | Path, spec: RunSpec, *, device: str = "auto", c
         return RunOutcome(spec.run_id, "failed", error=str(exc))
     seconds = time.perf_counter() - t0
     start = spec.train.decay_start if spec.kind == "cooldown" else 0  # a cooldown starts from its trunk's state
-    if result.resumed_from_step > start:  # the line's seconds are this attempt's; result.json counts them all
+    # the line's seconds are this attempt's, result.json's every attempt's (a finished run only re-scored: none)
+    if start < result.resumed_from_step < spec.train.n_steps:
         notes.append(f"resumed at step {result.resumed_from_step:,} of {spec.train.n_steps:,}; {result.seconds:.1f} s "
                      f"of training in all")
     return RunOutcome(spec.run_id, "done", loss=record["loss"], seconds=seconds, notes=tuple(notes) + result.notes)
