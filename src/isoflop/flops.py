@@ -335,8 +335,8 @@ def propose_architecture(target_n_params: float, *, vocab_size: int, seq_len: in
     every = np.arange(len(heads))
     one = count_of(np.ones(len(heads)), every)
     per_layer = count_of(np.full(len(heads), 2.0), every) - one
-    # count(L) = one + (L − 1)·per_layer is within tolerance for L from ⌈(t·(1 − tol) − one) / per_layer⌉ + 1 to
-    # ⌊(t·(1 + tol) − one) / per_layer⌋ + 1; a layer more each side absorbs rounding
+    # count(L) = one + (L − 1)·per_layer is within tolerance for L from ⌈(t·(1 − tol) − one) / per_layer⌉ + 1
+    # to ⌊(t·(1 + tol) − one) / per_layer⌋ + 1; a layer more each side absorbs rounding
     low = np.ceil((target_n_params * (1 - tolerance) - one) / per_layer)
     high = np.floor((target_n_params * (1 + tolerance) - one) / per_layer) + 2
     low, high = np.clip(low, 1, max_layers).astype(np.int64), np.clip(high, 1, max_layers).astype(np.int64)

@@ -109,8 +109,8 @@ def plan_cmd(
     """Model size, tokens and loss for a budget, a size, a dataset or a target loss; data-constrained,
     data-optimal and inference-aware plans; GPU-hours, days and dollars."""
     with user_errors():
-        cluster = _cluster(gpu, None if gpus is None else parse.whole(gpus, "--gpus", positive=True), mfu, usd_per_gpu_hour,
-                           precision)
+        cluster = _cluster(gpu, None if gpus is None else parse.whole(gpus, "--gpus", positive=True), mfu,
+                           usd_per_gpu_hour, precision)
         the_law, saved, marks = resolve(law, fit, allow_unidentified)
         result = plan(the_law, flops=parse.number(flops, "--flops"),
                                n_params=parse.number(params, "--params"), n_tokens=parse.number(tokens, "--tokens"),

@@ -152,7 +152,8 @@ def design_cmd(
         if as_json:
             print_json({**design.to_dict(), "grid_flops": design.grid_flops, "flops_saved": design.flops_saved,
                         "device": device, "device_flops": flops_per_second,
-                        "estimated_seconds": seconds, "compiled_runs": compiled, "sweep_dir": str(out_dir) if out_dir else None})
+                        "estimated_seconds": seconds, "compiled_runs": compiled,
+                        "sweep_dir": str(out_dir) if out_dir else None})
             return
         stdout.print(design_table(design, f"IsoFLOP sweep (prior: {design.law})"))
         print_warnings(design.warnings, "note")
@@ -209,7 +210,8 @@ def run_cmd(
     executor: str = typer.Option("local", metavar="local|ray", help="local (one process; one per GPU) or ray "
                                  "(RAY_ADDRESS or a local Ray)."),
     device: str = typer.Option("auto", metavar="auto|cpu|cuda", help="Where to train."),
-    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (default: on CUDA for models of 10M+ parameters training 2,000+ steps, where it pays)."),
+    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile (default: on CUDA "
+                                           "for models of 10M+ parameters training 2,000+ steps, where it pays)."),
     retry_failed: bool = typer.Option(True, "--retry-failed/--no-retry-failed", help="Retrain failed runs."),
     cpus_per_run: int = typer.Option(1, metavar="COUNT", help="CPUs each Ray task asks for on CPU."),
     workers: int = typer.Option(1, metavar="COUNT", help="Local CPU training: worker processes at once (a WSD "

@@ -190,8 +190,9 @@ def _suggest(flops, n_params, span_c, needs_sizes):
     sizes = sorted({float(f"{s:.2g}") for s in sizes if not np.any(np.isclose(have, s, rtol=0.1))})
     words = []
     if budgets:
-        words.append(f"add IsoFLOP budgets of {', '.join(format_scientific(b, 2) for b in budgets)} FLOPs (cheaper than the "
-                     f"{format_scientific(c_min, 2)} already run) so the runs span {TARGET_FLOPS_DECADES:g} decades of compute")
+        words.append(f"add IsoFLOP budgets of {', '.join(format_scientific(b, 2) for b in budgets)} FLOPs (cheaper "
+                     f"than the {format_scientific(c_min, 2)} already run) so the runs span "
+                     f"{TARGET_FLOPS_DECADES:g} decades of compute")
     if sizes:
         words.append(f"train several model sizes at each budget, e.g. {', '.join(format_quantity(s, 2) for s in sizes)} "
                      f"params (a third to three times √(C/120), the ~20 tokens/param optimum)")
@@ -217,13 +218,13 @@ def identify(fit, bootstrap=None) -> Identifiability:
     n_sizes = len(np.unique(data.n_params)) if data is not None and data.n_params is not None else 0
     if uses_nd and data is not None and data.n_params is not None:
         if n_sizes == 1:
-            bad.append(f"all {fit.n_points} runs share one model size ({format_quantity(data.n_params[0], 2)} params): the "
-                       f"exponent of N and its coefficient cannot be estimated")
+            bad.append(f"all {fit.n_points} runs share one model size ({format_quantity(data.n_params[0], 2)} "
+                       f"params): the exponent of N and its coefficient cannot be estimated")
         elif spans["n_params"] < MIN_N_PARAMS_DECADES:
             weak.append(f"model sizes span only {spans['n_params']:.2f} decades")
         if len(np.unique(data.n_tokens)) == 1:
-            bad.append(f"all runs share one training length ({format_quantity(data.n_tokens[0], 2)} tokens): the exponent of D "
-                       f"cannot be estimated")
+            bad.append(f"all runs share one training length ({format_quantity(data.n_tokens[0], 2)} tokens): the "
+                       f"exponent of D cannot be estimated")
     if uses_nd and data is not None and data.n_params is not None:
         n_base = n_free - 2 if fit.form == "data-constrained" else n_free  # R_D*, R_N* vary with U, not (N, D)
         pairs = len({(a, b) for a, b in zip(data.n_params.tolist(), data.n_tokens.tolist())})

@@ -423,9 +423,7 @@ class RunSpec:
     @property
     def train_flops(self) -> float:
         """FLOPs this run trains itself: a cooldown only its cooldown steps (its stable phase is the trunk's)."""
-        if self.kind == "cooldown":
-            return self.train.cooldown_steps * self.train.tokens_per_step * self.train.flops_per_token
-        return self.flops
+        return self.steps_trained * self.train.tokens_per_step * self.train.flops_per_token
 
     @property
     def n_params(self) -> int:

@@ -122,18 +122,24 @@ SCAN_TOKENS = 1 << 24  # tokens read at a time by the id scan: 32 MiB of uint16,
 MIN_WIDTH_SAMPLE = 1024  # token pairs the uint32-read-as-uint16 check needs before it judges
 
 
+def _uint32_read_as_uint16(head, dtype: str) -> bool:
+    """Whether a file's first tokens, read as ``dtype``, are uint32 ids read as uint16: a zero high half at every
+    second position, with some id non-zero."""
+    return (np.dtype(dtype) == np.uint16 and len(head) >= 2 * MIN_WIDTH_SAMPLE and not head[1::2].any()
+            and bool(head.any()))
+
+
 def check_token_ids(path: Path, dtype: str, vocab_size: int) -> None:
     """Every token id in ``path`` below ``vocab_size``, found by one chunked scan at design time (a run met a
     bad id only when a random batch drew it, possibly hours in, and every run of the sweep failed on it). A
     uint32 file read as uint16 passed when its ids were small (below 65,536): every second uint16 is then the
     zero high half of an id, which the scan refuses (real text never puts token 0 at every other position)."""
     tokens = np.memmap(path, dtype=np.dtype(dtype), mode="r")
-    head = np.asarray(tokens[:SCAN_TOKENS])
-    if np.dtype(dtype) == np.uint16 and len(head) >= 2 * MIN_WIDTH_SAMPLE and not head[1::2].any() and head.any():
-        raise InputError(f"data.dtype: token file {path} read as uint16 has 0 at every second position (the first "
-                         f"{len(head):,} tokens): it holds uint32 ids; set dtype = 'uint32'")
     for start in range(0, len(tokens), SCAN_TOKENS):
         chunk = tokens[start:start + SCAN_TOKENS]
+        if start == 0 and _uint32_read_as_uint16(chunk, dtype):
+            raise InputError(f"data.dtype: token file {path} read as uint16 has 0 at every second position (the "
+                             f"first {len(chunk):,} tokens): it holds uint32 ids; set dtype = 'uint32'")
         top = int(chunk.max())
         if top >= vocab_size:
             first = start + int(np.argmax(chunk >= vocab_size))

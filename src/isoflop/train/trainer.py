@@ -249,9 +249,10 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
     """Train one model as ``spec`` says; resume from ``run_dir``/checkpoint.pt when it exists.
 
     device: 'cpu', 'cuda', 'cuda:<i>' or 'auto'. compile: ``torch.compile`` the model (default: on CUDA, where
-    it pays: ``spec.compile_pays``, for the steps left to train). source: a token source from ``data.load_source`` (loaded from ``spec.data`` when None; pass one
-    in to share it between runs). micro_batch_size: sequences per forward pass (gradient accumulation
-    when below ``spec.batch_size``; default the whole batch). on_step(steps_done, n_steps, row): called after
+    it pays: ``spec.compile_pays``, for the steps left to train). source: a token source from
+    ``data.load_source`` (loaded from ``spec.data`` when None; pass one in to share it between runs).
+    micro_batch_size: sequences per forward pass (gradient accumulation when below ``spec.batch_size``; default
+    the whole batch). on_step(steps_done, n_steps, row): called after
     every optimiser step, with the metrics row when that step was evaluated (progress bars, heartbeats).
     init_from: a WSD trunk's branch-STEP.pt to start a cooldown run from (STEP = ``spec.decay_start``); used
     only when ``run_dir`` holds no checkpoint of its own yet. ``seconds`` then counts the cooldown only.
@@ -321,6 +322,10 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
     if start_step >= spec.n_steps:  # already trained to the end: just score it
         val_loss = evaluate(model, val, device, autocast, micro)
 
+    def save(path):  # the state after `done` steps, as the loop holds it when called
+        _save_checkpoint(path, model, optimizer, spec, done, seconds_before + time.perf_counter() - t0,
+                         last_train_loss, train_losses)
+
     for step in range(start_step, spec.n_steps):
         lr = spec.lr(step)
         for group in optimizer.param_groups:
@@ -355,17 +360,14 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
             if metrics is not None:
                 rundir.append_jsonl(metrics, row)
         if run_dir is not None and done in spec.keep_checkpoints:  # a WSD branch point: kept for good
-            _save_checkpoint(run_dir / rundir.branch_checkpoint(done), model, optimizer, spec, done,
-                             seconds_before + time.perf_counter() - t0, last_train_loss, train_losses)
+            save(run_dir / rundir.branch_checkpoint(done))
         if checkpoint is not None and (done % spec.checkpoint_every == 0 or done == spec.n_steps):
-            _save_checkpoint(checkpoint, model, optimizer, spec, done, seconds_before + time.perf_counter() - t0,
-                             last_train_loss, train_losses)
+            save(checkpoint)
         if on_step is not None:
             on_step(done, spec.n_steps, row)
         if held is not None and held.signum is not None:  # interrupted during this step: keep it, then stop
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, model, optimizer, spec, done, seconds_before + time.perf_counter() - t0,
-                                 last_train_loss, train_losses)
+                save(checkpoint)
             raise KeyboardInterrupt
 
     if cuda:
