@@ -8,8 +8,8 @@ one-off cost of a run (on CUDA: torch.compile) shows apart from the per-step cos
 ``sweep run``'s own start (imports, about a second).
 
     python benchmarks/step_overhead.py                         # CPU
-    python benchmarks/step_overhead.py --device cuda           # compiled, as sweep run does on CUDA
-    python benchmarks/step_overhead.py --device cuda --no-compile
+    python benchmarks/step_overhead.py --device cuda           # as sweep run does on CUDA (these tiny runs: eager)
+    python benchmarks/step_overhead.py --device cuda --compile # every run compiled
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ def isoflop(*args: str) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--no-compile", action="store_true", help="train eagerly on CUDA")
+    parser.add_argument("--compile", action="store_true", help="compile every run on CUDA (sweep run --compile)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = str(Path(tmp) / "sweep")
         design = json.loads(isoflop("sweep", "design", *DESIGN, "--device", args.device, "--out", folder, "--json"))
         start = time.perf_counter()
         isoflop("sweep", "run", folder, "--device", args.device, "--no-progress", "--json",
-                *(["--no-compile"] if args.no_compile else []))
+                *(["--compile"] if args.compile else []))
         wall = time.perf_counter() - start
         results = [json.loads(p.read_text()) for p in sorted(Path(folder, "runs").glob("*/result.json"))]
     steps = sum(r["cooldown_steps"] if r.get("kind") == "cooldown" else r["n_steps"] for r in results)

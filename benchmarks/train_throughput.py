@@ -33,14 +33,17 @@ SIZES = {
     # byte-level models like the demo's and the CPU sweeps'
     "tiny": Architecture(n_layer=2, d_model=64, n_head=4, vocab_size=256, seq_len=256),
     "1m": Architecture(n_layer=4, d_model=128, n_head=4, vocab_size=256, seq_len=256),
+    # between 1M (compiling never pays) and 20M (it does): where train.spec.compile_pays draws its line
+    "3m": Architecture(n_layer=4, d_model=256, n_head=4, vocab_size=256, seq_len=256),
+    "10m": Architecture(n_layer=8, d_model=320, n_head=5, vocab_size=256, seq_len=256),
     # GPT-2 vocabulary and context: ~20M parameters (12.9M of them in the tied embedding) and GPT-2 small
     "20m": Architecture(n_layer=8, d_model=256, n_head=4, vocab_size=50257, seq_len=1024),
     "124m": Architecture(n_layer=12, d_model=768, n_head=12, vocab_size=50257, seq_len=1024),
 }
 DEFAULT_SIZES = {"cpu": "tiny,1m,20m", "cuda": "tiny,20m,124m"}
 # sequences per step: enough to fill the device, small enough for one H100 (124M: nanoGPT runs 12 on 40 GB)
-DEFAULT_BATCH = {"cpu": {"tiny": 16, "1m": 8, "20m": 1, "124m": 1},
-                 "cuda": {"tiny": 256, "1m": 128, "20m": 32, "124m": 16}}
+DEFAULT_BATCH = {"cpu": {"tiny": 16, "1m": 8, "3m": 4, "10m": 2, "20m": 1, "124m": 1},
+                 "cuda": {"tiny": 256, "1m": 128, "3m": 128, "10m": 128, "20m": 32, "124m": 16}}
 
 
 class UniformTokens:
@@ -123,7 +126,8 @@ def main():
         arch = SIZES[size]
         batch = args.batch or DEFAULT_BATCH[kind][size]
         row = measure(arch, device=device, batch=batch, steps=steps, warmup=warmup,
-                      compile=False if args.no_compile else None)
+                      # compile_pays would leave these few steps eager: this benchmark measures compiled steps
+                      compile=kind == "cuda" and not args.no_compile)
         row["mfu"] = row["flops_per_second"] / peak if peak else None
         rows[size] = row
         if not args.json:

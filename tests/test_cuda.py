@@ -67,6 +67,22 @@ def test_cuda_compiled_model_matches_eager(tmp_path):
     assert not any(key.startswith("_orig_mod") for key in state["model"])
 
 
+def test_cuda_compiles_by_default_only_where_compile_pays(tmp_path, monkeypatch):
+    """compile=None is sweep run's default: eager for this tiny model (compiling cost 15-34 s and ran small
+    models slower, train.spec.compile_pays); compiled once the thresholds say it pays, with the eager loss."""
+    from isoflop.train import spec as spec_module
+    eager = train(spec(n_steps=30), tmp_path / "eager", device="cuda")
+    assert not eager.compiled
+    monkeypatch.setattr(spec_module, "COMPILE_MIN_PARAMS", 1)
+    monkeypatch.setattr(spec_module, "COMPILE_MIN_STEPS", 30)
+    compiled = train(spec(n_steps=30), tmp_path / "compiled", device="cuda")
+    assert compiled.compiled and compiled.loss == pytest.approx(eager.loss, rel=0.02)
+    # resumed with fewer steps left than the threshold: the rest runs eagerly
+    with pytest.raises(Crash):
+        train(spec(n_steps=30), tmp_path / "cut", device="cuda", on_step=crash_at(25))
+    assert not train(spec(n_steps=30), tmp_path / "cut", device="cuda").compiled
+
+
 def test_cuda_resume_after_a_crash_gives_the_uninterrupted_result(tmp_path):
     whole = train(spec(n_steps=30), tmp_path / "whole", device="cuda", compile=False)
     with pytest.raises(Crash):

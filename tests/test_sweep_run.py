@@ -128,6 +128,7 @@ def test_sigkill_then_restart_skips_done_runs_and_resumes_the_rest(tmp_path):
         folder = store.run_dir(sweep_dir, spec.run_id)
         result = store.read_result(folder)
         assert result is not None and result["n_tokens"] == spec.n_tokens
+        assert result["compiled"] is False  # CPU runs are never compiled
         if spec.run_id in checkpoint_step:
             assert result["resumed_from_step"] == checkpoint_step[spec.run_id]
         steps = [r["step"] for r in rundir.read_jsonl(folder / "metrics.jsonl")]

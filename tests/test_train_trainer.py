@@ -35,6 +35,7 @@ def test_cpu_runs_are_deterministic(tmp_path):
     assert rows_a[-1]["n_tokens"] == spec.n_tokens == 30 * 8 * 16
     assert rows_a[-1]["flops"] == pytest.approx(6 * spec.arch.n_params * spec.n_tokens)
     assert a.n_params == spec.arch.n_params and a.flops == pytest.approx(spec.flops)
+    assert not a.compiled  # torch.compile is a CUDA default only (train.spec.compile_pays)
 
 
 @pytest.mark.parametrize("checkpoint_every, crash_at, resumed_from", [(10, 25, 20), (7, 29, 28)])

@@ -93,7 +93,7 @@ def result_record(spec: RunSpec, result) -> dict:
             "batch_size": spec.train.batch_size, "seq_len": arch.seq_len, "peak_lr": spec.train.peak_lr,
             "n_layer": arch.n_layer, "d_model": arch.d_model, "n_head": arch.n_head,
             "seconds": result.seconds, "tokens_per_second": result.tokens_per_second, "device": result.device,
-            "resumed_from_step": result.resumed_from_step, "host": socket.gethostname(),
+            "compiled": result.compiled, "resumed_from_step": result.resumed_from_step, "host": socket.gethostname(),
             "finished_at": time.time(), "notes": list(result.notes)}
 
 

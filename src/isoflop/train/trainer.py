@@ -46,7 +46,8 @@ class TrainResult:
     """A finished run: ``loss`` is the final validation loss (nats/token), ``train_loss`` the mean training
     loss over the last evaluation interval; ``flops`` = n_tokens · flops_per_token(flop_convention).
     ``notes``: problems found in the run folder on resume (an unreadable checkpoint retrained from scratch,
-    metrics rows left out), each naming the file."""
+    metrics rows left out), each naming the file. ``compiled``: whether this attempt's steps ran under
+    torch.compile (by default only CUDA runs that ``spec.compile_pays`` for)."""
 
     n_params: int
     n_tokens: int
@@ -60,6 +61,7 @@ class TrainResult:
     device: str
     resumed_from_step: int = 0
     notes: tuple[str, ...] = ()  # what was found wrong in the run folder and what was done about it
+    compiled: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -379,4 +381,4 @@ def _train(spec: TrainSpec, run_dir: str | Path | None = None, *, device: str = 
                        flop_convention=spec.flop_convention, loss=float(val_loss),
                        train_loss=float(last_train_loss), n_steps=spec.n_steps, seconds=seconds,
                        tokens_per_second=trained_tokens / elapsed if elapsed > 0 else 0.0,
-                       device=device, resumed_from_step=start_step, notes=tuple(notes))
+                       device=device, resumed_from_step=start_step, notes=tuple(notes), compiled=bool(compile))
