@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from isoflop.flops import Architecture  # noqa: E402
+from isoflop.sweep import store  # noqa: E402
 from isoflop.train import rundir  # noqa: E402
 from isoflop.train.spec import DataSpec, TrainSpec  # noqa: E402
 from isoflop.train.trainer import train  # noqa: E402
@@ -46,7 +47,7 @@ def test_ctrl_c_mid_run_saves_the_step_and_resuming_gives_the_whole_runs_numbers
 
     with pytest.raises(KeyboardInterrupt):
         train(SPEC, tmp_path / "cut", on_step=ctrl_c_at_17)
-    assert _checkpoint_step(tmp_path / "cut") == 17
+    assert _checkpoint_step(tmp_path / "cut") == 17 == rundir.saved_step(tmp_path / "cut")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the trainer's hold is undone
     signal.signal(signal.SIGINT, handler)
     resumed = train(SPEC, tmp_path / "cut")
@@ -93,10 +94,13 @@ def test_an_interrupted_sweep_stops_its_workers_within_a_step_and_keeps_it(tmp_p
     _, stderr = proc.communicate(timeout=120)
     assert time.monotonic() - start < 10  # the long run had over 10 s to go: it did not run to its end
     assert proc.returncode == 130 and stderr.strip() == "error: interrupted", stderr
+    status = {s.run_id: s for s in store.sweep_status(out)}
     for run in runs:
         assert not (run / "result.json").exists()
         logged = rundir.read_metrics(run / rundir.METRICS)[0][-1]["step"]
         assert _checkpoint_step(run) >= logged  # the interrupted step saved, not the last fifth's checkpoint
+        # sweep status says where the run resumes, not where it last evaluated
+        assert status[run.name].state == "pending" and status[run.name].step == _checkpoint_step(run)
 
 
 def test_ctrl_c_in_a_ray_sweep_cancels_its_tasks_which_save_their_step(tmp_path, local_ray):
@@ -104,7 +108,6 @@ def test_ctrl_c_in_a_ray_sweep_cancels_its_tasks_which_save_their_step(tmp_path,
     Now it cancels them, which Ray delivers as SIGINT in each task's worker: the trainer saves, then stops."""
     import threading
 
-    from isoflop.sweep import store
     from isoflop.sweep.design import SweepConfig, design_sweep
     from isoflop.sweep.executors import run_sweep
 
@@ -137,7 +140,6 @@ def test_ctrl_c_in_a_ray_sweep_cancels_its_tasks_which_save_their_step(tmp_path,
 def test_a_resumed_runs_line_says_it_resumed_and_its_seconds_in_all(tmp_path):
     """A resumed run's line gave this attempt's seconds while result.json counts every attempt's, with nothing
     to say which. A cooldown, which always starts from its trunk's state, is not called resumed."""
-    from isoflop.sweep import store
     from isoflop.sweep.design import SweepConfig, design_sweep
     from isoflop.sweep.executors import execute_run
 

@@ -401,9 +401,10 @@ def _is_mine(lock: dict) -> bool:
 
 @dataclass(frozen=True)
 class RunStatus:
-    """Where one run stands. ``step``: optimiser steps done (last metrics row), of ``n_steps``; ``loss``: the
-    final validation loss when done, else the latest one; ``error``: the last line of error.txt; ``notes``:
-    files of this run that could not be used (a corrupt result.json, metrics rows left out), by path."""
+    """Where one run stands. ``step``: optimiser steps done (the later of the last metrics row and the last
+    saved checkpoint, where an interrupted run resumes), of ``n_steps``; ``loss``: the final validation loss
+    when done, else the latest one; ``error``: the last line of error.txt; ``notes``: files of this run that
+    could not be used (a corrupt result.json, metrics rows left out), by path."""
 
     run_id: str
     state: str
@@ -441,7 +442,8 @@ def run_status(sweep_dir: str | Path, spec: RunSpec) -> RunStatus:
         return RunStatus(state="done", step=spec.train.n_steps, loss=float(result["loss"]), **base)
     rows, notes = rundir.read_metrics(folder / rundir.METRICS)
     notes = ([problem] if problem else []) + notes
-    step = rows[-1]["step"] if rows else 0
+    # an interrupted run saves the step it was on, usually after its last evaluation
+    step = min(max(rows[-1]["step"] if rows else 0, rundir.saved_step(folder)), spec.train.n_steps)
     loss = float(rows[-1]["loss"]) if rows else None
     progress = dict(step=step, loss=loss, notes=tuple(notes), **base)
     lock = rundir.read_json(folder / rundir.LOCK)

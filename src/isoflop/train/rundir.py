@@ -4,6 +4,8 @@
   leave a truncated last line; ``read_metrics`` skips it and any other unusable row, with a note naming
   the file and line (``read_jsonl``, kept for existing callers, skips them without a word).
 - ``checkpoint.pt``: written by the trainer through ``isoflop.io_utils.atomic_writer`` (temp, fsync, replace).
+  ``checkpoint.json`` follows each save (of it or of a WSD branch state) with the step saved, so that
+  ``sweep status`` can say where an interrupted run will resume without loading torch and the checkpoint.
 - JSON documents (``spec.json``, ``result.json``): ``write_json_atomic``, i.e. ``io_utils.atomic_write_json``.
 """
 
@@ -19,6 +21,7 @@ from ..units import is_number
 SPEC = "spec.json"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_INFO = "checkpoint.json"
 RESULT = "result.json"
 ERROR = "error.txt"
 LOCK = "lock.json"
@@ -27,6 +30,13 @@ LOCK = "lock.json"
 def branch_checkpoint(step: int) -> str:
     """File name of a WSD trunk's kept state after ``step`` optimiser steps, where a cooldown branches."""
     return f"branch-{int(step)}.pt"
+
+
+def saved_step(run_dir: str | Path) -> int:
+    """The step of the run's latest saved state, from ``checkpoint.json`` (0 when none is recorded)."""
+    info = read_json(Path(run_dir) / CHECKPOINT_INFO)
+    step = info.get("step") if isinstance(info, dict) else None
+    return step if isinstance(step, int) and not isinstance(step, bool) and step > 0 else 0
 
 
 def temp_path(path: Path) -> Path:

@@ -182,6 +182,7 @@ def _save_checkpoint(path: Path, model, optimizer, spec: TrainSpec, step: int, s
              "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
     with atomic_writer(path) as f:  # a reader sees the old checkpoint or the new one, never half of one
         torch.save(state, f)
+    rundir.write_json_atomic(path.parent / rundir.CHECKPOINT_INFO, {"step": step, "file": path.name})
 
 
 CHECKPOINT_KEYS = ("model", "optimizer", "step", "seconds", "spec", "torch_rng")
