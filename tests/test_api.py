@@ -71,6 +71,25 @@ def test_a_law_that_cannot_plan_says_so():
             call()
 
 
+
+def test_predict_loss_refuses_a_law_of_compute_alone_as_isoflop_loss_does(tmp_path):
+    # A loss-vs-compute fit gave one loss for every split of a budget and ignored unique_tokens while naming
+    # "+muennighoff2023-repetition": (1e9, 2e11) and (1e3, 2e17), with 1e6 unique tokens (2e5 epochs) or none,
+    # all predicted 2.603 nats. `isoflop loss --fit` refuses such a law; so does predict_loss now.
+    n = np.repeat(np.geomspace(1e7, 1e9, 5), 5)
+    d = np.tile(np.geomspace(1e9, 1e11, 5), 5)
+    law = isoflop.law("besiroglu2024")
+    runs = RunTable.from_frame(__import__("pandas").DataFrame({"n_params": n, "n_tokens": d,
+                                                               "loss": law.loss(n, d)}))
+    analysis = isoflop.analyse(runs, isoflop.FitOptions(form="loss-vs-compute"))
+    point = analysis.fit.law
+    assert point.kind == "loss-vs-compute"
+    isoflop.save_fit(analysis, tmp_path / "lvc.json")
+    for source in (analysis, analysis.fit, point, tmp_path / "lvc.json", str(tmp_path / "lvc.json")):
+        for unique in (None, 1e6):
+            with pytest.raises(isoflop.InputError, match="loss against compute only"):
+                isoflop.predict_loss(source, 1e9, 2e11, unique)
+
 def _kaplan_runs(seed=0):
     law = KaplanLaw(n_c=6.4e13, alpha_n=0.076, d_c=1.8e13, alpha_d=0.103)
     rng = np.random.default_rng(seed)

@@ -272,11 +272,13 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float
     `isoflop fit --save` / `save_fit`, or `load_fit`'s result), a FitResult or bootstrap (no calibration: the
     interval says it covers noise and parameters only), or a law or preset name (the point alone). From an
     unidentified fit: InputError, or with ``allow_unidentified`` a prediction whose ``warning`` says so (as
-    `isoflop loss --fit`)."""
+    `isoflop loss --fit`). A law of loss against compute alone (loss-vs-compute, broken power law) gives one
+    loss for every split of a budget, so it is refused with InputError, as by `isoflop loss`."""
     from .fitting.predict import check_asked, predict_loss as _predict
 
     check_asked(n_params, n_tokens)
     source = _read_if_path(source)
+    require_nd_law(_law_of(source))  # as `isoflop loss`: a law of compute alone gives one loss for every (N, D)
     note = _check_identified(source, allow_unidentified)
     evidence = evidence_of(source)
     if evidence is not None:
