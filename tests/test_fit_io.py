@@ -72,6 +72,16 @@ def test_round_trip(saved):
     (lambda d: d.update(tokens_per_param_range=[5.0]), r"tokens_per_param_range must be \[lowest, highest\]"),
     (lambda d: d.update(tokens_per_param_range=[50.0, 5.0]), "tokens_per_param_range must be positive and ordered"),
     (lambda d: d.update(tokens_per_param_range=[1.0, "x"]), "tokens_per_param_range must be a finite number"),
+    # These loaded before: a bootstrap list crashed (AttributeError), a count 'abc' gave "invalid literal for
+    # int()" without the file, FLOPs of 0 gave `isoflop loss --fit` the interval [0.000 nats, n/a] and
+    # "extrapolates inf decades", an unknown convention named no file.
+    (lambda d: d.update(bootstrap=[1, 2]), "bootstrap must be an object"),
+    (lambda d: d["bootstrap"].update(n_resamples="abc"), "bootstrap.n_resamples must be a whole number"),
+    (lambda d: d["calibration"].update(max_flops=0), "calibration.max_flops = 0 is impossible"),
+    (lambda d: d.update(max_flops=0.0), "max_flops = 0.0 is impossible"),
+    (lambda d: d.update(min_flops=0.0), "min_flops = 0.0 is impossible"),
+    (lambda d: d.update(min_flops=1e30), "min_flops 1e\\+30 exceeds max_flops"),
+    (lambda d: d.update(param_convention="weird"), "param_convention must be one of"),
 ])
 def test_malformed_files_name_file_and_key(saved, tmp_path, edit, message):
     data = json.loads(saved[0].read_text())

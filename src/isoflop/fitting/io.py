@@ -39,7 +39,7 @@ _KEYS = {"chinchilla": ("E", "A", "B", "alpha", "beta"), "kaplan": ("n_c", "alph
          "data-constrained": ("E", "A", "B", "alpha", "beta", "rd_star", "rn_star")}
 _KEYS["chinchilla-tied"] = _KEYS["chinchilla"]
 _POSITIVE = {"A", "B", "alpha", "beta", "n_c", "alpha_n", "d_c", "alpha_d", "C0", "gamma", "b", "d1", "f1",
-             "rd_star", "rn_star"}
+             "rd_star", "rn_star", "max_flops", "min_flops"}  # a run's FLOPs: 0 gave an interval [0, inf]
 _SIGNED = {"c1"}
 
 
@@ -180,12 +180,18 @@ def load_saved_fit(path: str | Path) -> SavedFit:
     convention = data.get("param_convention") or "total"
     if not isinstance(convention, str):
         raise InputError(f"{path}: param_convention must be a string, got {convention!r}")
-    law = law_from_params(form, params, name, convention)
+    try:
+        law = law_from_params(form, params, name, convention)
+    except InputError as exc:  # an unknown param_convention: the law's own message, with the file named
+        raise InputError(f"{path}: {exc}") from None
     members = None
-    for key in ("ensemble", "identifiability", "calibration"):  # an object or absent; anything else was dropped
-        if data.get(key) is not None and not isinstance(data[key], dict):   # (or crashed) without a word
+    for key in ("ensemble", "identifiability", "calibration", "bootstrap"):  # an object or absent; anything else
+        if data.get(key) is not None and not isinstance(data[key], dict):   # was dropped (or crashed) unsaid
             raise InputError(f"{path}: {key} must be an object, got {type(data[key]).__name__}; save the fit again "
                              f"with `isoflop fit --save`")
+    for key in ("n_resamples", "n_converged"):  # read by the few-resamples warning of every prediction
+        if (data.get("bootstrap") or {}).get(key) is not None:
+            _whole(path, f"bootstrap.{key}", data["bootstrap"][key])
     if data.get("ensemble"):
         ens = _checked_params(path, form, {k: v for k, v in data["ensemble"].items()}, "ensemble")
         sizes = {np.size(v) for v in ens.values()} - {1}  # a shared constant (one value) fits any length
@@ -229,6 +235,10 @@ def load_saved_fit(path: str | Path) -> SavedFit:
         dn_range = tuple(_number(path, "tokens_per_param_range", x) for x in dn_range)
         if not 0 < dn_range[0] <= dn_range[1]:
             raise InputError(f"{path}: tokens_per_param_range must be positive and ordered, got {list(dn_range)}")
+    if max_flops is not None and min_flops is not None and _number(path, "min_flops", min_flops) > _number(
+            path, "max_flops", max_flops):
+        raise InputError(f"{path}: min_flops {min_flops!r} exceeds max_flops {max_flops!r}; save the fit again with "
+                         f"`isoflop fit --save`")
     return SavedFit(law=law, members=members, identifiability=verdict, calibration=calibration,
                     max_flops=None if max_flops is None else _number(path, "max_flops", max_flops),
                     noise_sigma=None if noise is None else _number(path, "noise_sigma", noise), report=data,
