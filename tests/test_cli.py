@@ -345,6 +345,9 @@ def test_sizes_no_run_could_have_are_refused_not_planned(option, value):
     (["fit", RUNS, "--base", "fit"], "data-constrained"),
     (["report", RUNS, "--base", "fit", "--out", "r.html"], "data-constrained"),
     (["sweep", "design", str(Path(RUNS).with_name("sweep.toml")), "--spread", "1"], "spread"),
+    # a saved fit given to --law: "unknown law 'fit.json'; known laws: …" did not say that --fit reads it
+    (["plan", "--flops", "1e21", "--law", "fit.json"], "give --fit fit.json"),
+    (["loss", "--params", "1e9", "--tokens", "2e10", "--law", "fit.json"], "give --fit fit.json"),
 ])
 def test_second_hostile_pass_inputs_are_refused_in_one_line(args, names, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

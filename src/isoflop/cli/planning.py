@@ -41,6 +41,9 @@ def resolve(law: Optional[str], fit: Optional[Path], allow_unidentified: bool = 
     if law is not None and fit is not None:
         raise InputError("give --law (a published law) or --fit (a saved fit), not both")
     if fit is None:
+        if law is not None and law not in PRESETS and (law.lower().endswith(".json") or Path(law).is_file()):
+            raise InputError(f"--law {law}: --law names a published law ({', '.join(PRESETS)}); for a fit saved by "
+                             f"`isoflop fit --save` give --fit {law}")
         if allow_unidentified:  # it would do nothing: a published law is not a fit to be refused
             raise InputError("--allow-unidentified applies to a saved fit (--fit FIT.json), not to a published law")
         return get_law(DEFAULT_LAW if law is None else law), None, ()
