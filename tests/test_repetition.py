@@ -205,3 +205,26 @@ def test_a_fixed_base_says_its_intervals_leave_it_out(tmp_path):
     assert "held fixed" in isoflop.predict_loss(result, 1e9, 2e10).warning
     joint = fit_repetition(synthetic(), base=None)
     assert "held fixed" not in (isoflop.predict_loss(joint, 1e9, 2e10).warning or "")
+
+
+def test_epochs_beyond_the_fitted_runs_are_flagged(tmp_path):
+    """A fitted R_D*, R_N* was left "to its own runs' range", but no range was kept: `plan --fit` on the C4 runs'
+    fit (at most 44.2 epochs) planned 578 epochs at 1e23 FLOPs on 1B unique tokens with no word of it. Oracle:
+    the most epochs of the CSV itself, D/U."""
+    import isoflop
+    from isoflop.fitting.predict import predict_loss
+
+    frame = pd.read_csv(shared_file("datablations_repeated_c4.csv"))
+    most = float((frame.n_tokens / frame.unique_tokens).max())
+    assert most == pytest.approx(84e9 / 1.9e9, rel=1e-6)  # 4.2465B params, 84B tokens of 1.9B: 44.2 epochs
+    result = fit_repetition(RunTable.load(shared_file("datablations_repeated_c4.csv")))
+    path = save_fit_result(tmp_path / "c4.json", result)
+    plan = isoflop.plan(path, flops=1e23, unique_tokens=1e9)
+    assert plan.n_tokens / 1e9 > 2 * most and any("epochs lie beyond" in w for w in plan.warnings)
+    loaded = load_saved_fit(path)
+    assert loaded.epochs_range == pytest.approx((1.0, most), rel=1e-12)
+    for source in (result, loaded):
+        far = predict_loss(source, 3e9, 3e11, 3e11 / (2.1 * most)).warning or ""
+        assert f"epochs lie beyond the fitted runs' most, {most:.3g}" in far
+        near = predict_loss(source, 3e9, 3e11, 3e11 / (1.9 * most)).warning or ""
+        assert "epochs lie beyond" not in near

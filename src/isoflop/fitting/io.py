@@ -6,7 +6,8 @@ Layout (format "isoflop-fit", version 2; version-1 files, without "format", stil
  "ensemble": {name: [K values]} (optional), "identifiability": {...}, "calibration": {...} (optional),
  "max_flops" / "min_flops": largest / smallest fitted run (min_flops optional), "noise_sigma": robust SD of
  the log residuals,
- "tokens_per_param_range": [lowest, highest] D/N of the fitted runs (optional), ... the fit report}.
+ "tokens_per_param_range": [lowest, highest] D/N of the fitted runs (optional), "epochs_range": [lowest,
+ highest] D/U of a data-constrained fit's runs (optional), ... the fit report}.
 Every value read back is checked: a missing or non-numeric constant, or an impossible one (α + β = 0,
 negative coefficients), raises InputError naming the file and the key.
 """
@@ -64,11 +65,12 @@ def save_fit_result(path: str | Path, result, bootstrap=None, calibration: Calib
     from .identify import _with_bootstrap
 
     data = result.data
-    dn_range = data.tokens_per_param_range()
+    dn_range, epochs = data.tokens_per_param_range(), data.epochs_range()
     report = dict(result.to_dict(), format=FORMAT, version=VERSION, max_flops=float(np.max(data.compute)),
                   min_flops=float(np.min(data.compute)),
                   noise_sigma=robust_sigma(result.residuals),
                   tokens_per_param_range=None if dn_range is None else list(dn_range),
+                  epochs_range=None if epochs is None else list(epochs),
                   identifiability=(result.identifiability if bootstrap is None
                                    else _with_bootstrap(result, bootstrap)).to_dict(),
                   calibration=None if calibration is None else calibration.to_dict(), **(extra or {}))
@@ -138,6 +140,7 @@ class SavedFit:
     report: dict = field(repr=False)  # the whole JSON file
     tokens_per_param_range: tuple[float, float] | None = None
     min_flops: float | None = None  # the smallest fitted run (files before 0.2 do not say)
+    epochs_range: tuple[float, float] | None = None  # a data-constrained fit's runs' fewest and most epochs
 
     @property
     def ensemble(self):
@@ -235,6 +238,13 @@ def load_saved_fit(path: str | Path) -> SavedFit:
         dn_range = tuple(_number(path, "tokens_per_param_range", x) for x in dn_range)
         if not 0 < dn_range[0] <= dn_range[1]:
             raise InputError(f"{path}: tokens_per_param_range must be positive and ordered, got {list(dn_range)}")
+    epochs = data.get("epochs_range")
+    if epochs is not None:
+        if not isinstance(epochs, list) or len(epochs) != 2:
+            raise InputError(f"{path}: epochs_range must be [lowest, highest], got {epochs!r}")
+        epochs = tuple(_number(path, "epochs_range", x) for x in epochs)
+        if not 0 < epochs[0] <= epochs[1]:
+            raise InputError(f"{path}: epochs_range must be positive and ordered, got {list(epochs)}")
     if max_flops is not None and min_flops is not None and _number(path, "min_flops", min_flops) > _number(
             path, "max_flops", max_flops):
         raise InputError(f"{path}: min_flops {min_flops!r} exceeds max_flops {max_flops!r}; save the fit again with "
@@ -242,7 +252,7 @@ def load_saved_fit(path: str | Path) -> SavedFit:
     return SavedFit(law=law, members=members, identifiability=verdict, calibration=calibration,
                     max_flops=None if max_flops is None else _number(path, "max_flops", max_flops),
                     noise_sigma=None if noise is None else _number(path, "noise_sigma", noise), report=data,
-                    tokens_per_param_range=dn_range,
+                    tokens_per_param_range=dn_range, epochs_range=epochs,
                     min_flops=None if min_flops is None else _number(path, "min_flops", min_flops))
 
 

@@ -291,6 +291,13 @@ class FitData:
         ratio = self.n_tokens / self.n_params
         return float(np.min(ratio)), float(np.max(ratio))
 
+    def epochs_range(self) -> tuple[float, float] | None:
+        """(lowest, highest) epochs D/U over the runs (None without unique_tokens)."""
+        if self.unique_tokens is None or self.n_tokens is None:
+            return None
+        epochs = self.n_tokens / self.unique_tokens
+        return float(np.min(epochs)), float(np.max(epochs))
+
 
 @dataclass(frozen=True)
 class FitResult:

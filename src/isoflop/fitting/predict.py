@@ -24,7 +24,8 @@ from ..io_utils import strict_json as _plain  # NumPy values → plain JSON; non
 from ..laws import FLOPS_PER_PARAM_TOKEN, LawEnsemble, count_members, with_repetition
 from ..planning import ENSEMBLE_CELLS, check_n_params
 from ..presets import convention_warnings, repetition_warnings, warnings_for
-from ..units import as_count, as_positive, check_broadcast, format_loss, format_quantity, is_number
+from ..units import (as_count, as_positive, check_broadcast, format_loss, format_number, format_quantity,
+                     is_number)
 from .bootstrap import few_resamples
 from .calibrate import COMPUTE_ONLY_KINDS, Calibration, law_loss, robust_sigma
 from .parametric import FitResult
@@ -111,10 +112,11 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         raise InputError(f"6·n_params·n_tokens overflows a float (up to {np.max(n):.3g} params × "
                          f"{np.max(d):.3g} tokens); give sizes a run could have")
     members, max_flops, min_flops, noise, dn_range, notes = None, None, None, None, None, []
+    epochs_range = None  # a data-constrained fit's runs' epochs: its R_D*, R_N* were fitted only there
     if isinstance(source, SavedFit):
         law, members, calibration = source.law, source.members, calibration or source.calibration
         max_flops, noise, dn_range = source.max_flops, source.noise_sigma, source.tokens_per_param_range
-        min_flops = source.min_flops
+        min_flops, epochs_range = source.min_flops, source.epochs_range
         boot = source.report.get("bootstrap") or {}
         if boot.get("n_resamples"):  # the warning its bootstrap gave when fitted
             notes += few_resamples(int(boot["n_resamples"]), int(boot.get("n_converged", 0)),
@@ -124,7 +126,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         data = source.data
         if data is not None:
             max_flops, min_flops = float(np.max(data.compute)), float(np.min(data.compute))
-            dn_range = data.tokens_per_param_range()
+            dn_range, epochs_range = data.tokens_per_param_range(), data.epochs_range()
         noise = robust_sigma(source.residuals)
     elif isinstance(source, LawEnsemble):
         law, members = source.point, source.members
@@ -188,6 +190,14 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
             notes.append(f"{_fmt_ratio(ratio[outside])} outside the fitted runs' {dn_range[0]:.3g}–{dn_range[1]:.3g} "
                          f"tokens per parameter (by more than a factor {WARN_TOKENS_PER_PARAM_FACTOR:g}): no run "
                          f"tested the law's shape there, and the interval does not account for it")
+    if epochs_range is not None and unique_tokens is not None and law.kind == "data-constrained":
+        epochs = np.ravel(d / unique_tokens)
+        beyond = epochs > epochs_range[1] * WARN_TOKENS_PER_PARAM_FACTOR
+        if np.any(beyond):
+            notes.append(f"{format_number(np.max(epochs[beyond]), 3)} epochs lie beyond the fitted runs' most, "
+                         f"{format_number(epochs_range[1], 3)} (by more than a factor "
+                         f"{WARN_TOKENS_PER_PARAM_FACTOR:g}): R_D* and R_N* were fitted on no run repeated that "
+                         f"often, and the interval does not account for it")
     if interval is not None and _base_held_fixed(source, law, members):
         notes.append("the base law was held fixed, not fitted to these runs: the interval leaves out its "
                      "uncertainty, so a plan that repeats no data carries none from the fit (fit the base too: "
