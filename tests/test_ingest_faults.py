@@ -230,6 +230,16 @@ def test_short_csv_row_is_reported(tmp_path):
         ingest(path, n_params=1e6, tokens_per_step=10, on_corrupt="error")
 
 
+def test_a_logged_integer_past_a_floats_range_is_a_diverged_loss_not_a_traceback(tmp_path):
+    """A loss of 1 and 400 zeros raised pandas' OverflowError through `isoflop ingest` (exit 1). It is inf
+    (float('1e400')), a non-finite loss: the run is said to diverge there, as for a logged inf."""
+    path = tmp_path / "curves.csv"
+    path.write_text("run_id,step,loss\na,1,4\na,2,3\na,3,1" + "0" * 400 + "\n")  # whole numbers: Python ints
+    table = ingest(path, n_params=1e6, tokens_per_step=10)
+    np.testing.assert_array_equal(table.frame["step"], [1, 2])
+    assert any("diverged" in w for w in table.warnings)
+
+
 def test_jsonl_cut_last_line(tmp_path):
     path = tmp_path / "hist.jsonl"
     rows = [{"_step": i, "train/global_step": 10 * i, "loss": 3.0 - 0.01 * i} for i in range(1, 6)]

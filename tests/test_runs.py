@@ -169,6 +169,21 @@ def test_every_bad_value_is_counted_and_the_first_by_row_named(tmp_path):
     assert "row 4, column 'n_params': -3 must be positive" in message and "row 5, column 'loss': 'abc'" in message
 
 
+@pytest.mark.parametrize("name, text", [
+    ("runs.csv", "n_params,n_tokens,loss\n20000000,8e9,3.7\n1" + "0" * 400 + ",4e9,3.5\n"),  # whole numbers
+    ("runs.json", '[{"n_params": 2e7, "n_tokens": 8e9, "loss": 3.7}, {"n_params": 1' + "0" * 400
+     + ', "n_tokens": 4e9, "loss": 3.5}]'),
+])
+def test_an_integer_past_a_floats_range_is_a_bad_value_not_a_traceback(tmp_path, name, text):
+    """A 1 and 400 zeros in a cell raised pandas' OverflowError ("int too large to convert to float"): a
+    traceback and exit 1 from `isoflop fit`. Oracle: float('1e400') is inf."""
+    path = tmp_path / name
+    path.write_text(text)
+    assert float("1e400") == np.inf
+    with pytest.raises(InputError, match=r"row 2, column 'n_params': inf is missing or not finite"):
+        RunTable.load(path)
+
+
 def test_semicolon_separated_csv_is_read(tmp_path):
     comma, semi = tmp_path / "comma.csv", tmp_path / "semi.csv"
     rows = [("n_params", "n_tokens", "loss"), ("2e7", "8e9", "3.7"), ("4e7", "4e9", "3.55")]

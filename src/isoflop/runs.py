@@ -51,6 +51,22 @@ def _booleans(series: pd.Series) -> np.ndarray:
     return np.zeros(len(series), bool)
 
 
+def _numbers(series: pd.Series) -> pd.Series:
+    """``pd.to_numeric(errors="coerce")``, but an integer past a float's range (a 1 and 400 zeros in a CSV or JSON
+    cell, which pandas raised OverflowError on: a traceback) becomes ±inf, reported with the other bad values."""
+    try:
+        return pd.to_numeric(series, errors="coerce")
+    except OverflowError:
+        def one(v):
+            try:
+                return float(v)
+            except OverflowError:
+                return np.inf if v > 0 else -np.inf
+            except (TypeError, ValueError):
+                return v  # coerced to NaN below: "is not a number"
+        return pd.to_numeric(series.map(one), errors="coerce")
+
+
 def text_values(series: pd.Series) -> np.ndarray:
     """A column as stripped text, "" where a cell is empty. (pandas 3 keeps NaN through ``astype(str)``, so an
     empty run_id was NaN, and grouping by run dropped its rows without a word.)"""
@@ -237,7 +253,7 @@ class RunTable:
         for col in NUMERIC:
             if col not in df.columns:
                 continue
-            values = pd.to_numeric(df[col], errors="coerce")
+            values = _numbers(df[col])
             arr = values.to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):  # each kind of problem claims its rows before the next is asked
                 kinds = ((_booleans(df[col]), lambda r: f"{df[col].iloc[r]!r} is a boolean, not a number"),
@@ -261,7 +277,7 @@ class RunTable:
                     + ("; …" if n_problems > 4 else "") + ")") if n_problems > 1 else ""
             raise InputError(f"{source}: {problems[0][1]}{more}")
         if PLANNED in df.columns:
-            planned = pd.to_numeric(df[PLANNED], errors="coerce").to_numpy(dtype=float)
+            planned = _numbers(df[PLANNED]).to_numpy(dtype=float)
             bad = (df[PLANNED].notna().to_numpy() & np.isnan(planned)) | (planned <= 0) | _booleans(df[PLANNED])
             bad |= np.isinf(planned)
             if bad.any():

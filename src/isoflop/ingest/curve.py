@@ -226,7 +226,9 @@ def numeric(values, source: str, key: str, rows=None, row_word: str = "row") -> 
             raise InputError(f"{source}: {row_word} {row}, key {key!r}: {series.iloc[i]!r} is not a number")
     if pd.api.types.is_string_dtype(series) and series.dtype != object:
         series = series.astype(object)  # pandas' str dtype: the same checks as text in an object column
-    out = pd.to_numeric(series, errors="coerce")
+    from ..runs import _numbers  # an integer past a float's range → inf (pandas raised OverflowError)
+
+    out = _numbers(series)
     bad = out.isna() & series.notna()
     if bad.any():  # text that became NaN: fine if it says missing or NaN, else not a number
         bad[bad] = ~_text(series[bad]).isin(_MISSING_TEXT | {"nan", "-nan", "+nan"})
