@@ -190,6 +190,9 @@ def test_semicolon_separated_csv_is_read(tmp_path):
     comma.write_text("\n".join(",".join(r) for r in rows) + "\n")
     semi.write_text("\n".join(";".join(r) for r in rows) + "\n")
     assert RunTable.load(semi).frame.equals(RunTable.load(comma).frame)
+    tabs = tmp_path / "tabs.csv"  # was "missing column(s) n_params, loss, …; map foreign names with --columns"
+    tabs.write_text("\n".join("\t".join(r) for r in rows) + "\n")
+    assert RunTable.load(tabs).frame.equals(RunTable.load(comma).frame)
 
 
 def test_jsonl_cut_mid_line_keeps_the_whole_lines_and_says_so(tmp_path):

@@ -137,6 +137,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
             if len(frame.columns) == 1 and ";" in str(frame.columns[0]):  # a European spreadsheet's export
                 frame = pd.read_csv(path, sep=";")
+            elif len(frame.columns) == 1 and "\t" in str(frame.columns[0]):  # tab-separated, named .csv: was
+                frame = pd.read_csv(path, sep="\t")  # "missing column(s) n_params, …; map … with --columns"
             return frame
         if suffix in (".jsonl", ".ndjson"):
             try:
