@@ -228,3 +228,23 @@ def test_epochs_beyond_the_fitted_runs_are_flagged(tmp_path):
         assert f"epochs lie beyond the fitted runs' most, {most:.3g}" in far
         near = predict_loss(source, 3e9, 3e11, 3e11 / (1.9 * most)).warning or ""
         assert "epochs lie beyond" not in near
+
+
+def test_a_repetition_constant_on_its_bound_is_unidentified_as_in_every_other_form():
+    """Without their 3 single-epoch runs, Muennighoff et al.'s C4 runs put R_D* on its lower bound, 0.05 (status
+    "bound", and a warning), yet the verdict was only "weakly identified: model sizes span only 0.49 decades",
+    so `plan --fit` planned 1e22 FLOPs on 25B unique tokens at 1.16 tokens per parameter from it. A chinchilla
+    fit with a constant on its bound is unidentified (identify's check 4); so is a repetition fit now."""
+    import isoflop
+
+    frame = pd.read_csv(shared_file("datablations_repeated_c4.csv"))
+    repeated = frame[frame.unique_tokens < frame.n_tokens]
+    assert len(repeated) == len(frame) - 3
+    result = fit_repetition(RunTable.from_frame(repeated))
+    assert result.status == "bound" and result.law.rd_star == pytest.approx(0.05, rel=1e-5)
+    assert result.identifiability.level == "unidentified"
+    assert "R_D* sits on its bound" in result.identifiability.reasons[0]
+    with pytest.raises(InputError, match="unidentified"):
+        isoflop.plan(result, flops=1e22, unique_tokens=25e9)
+    c4 = fit_repetition(RunTable.from_frame(frame))  # the whole set: interior, as before
+    assert c4.status == "converged" and c4.identifiability.level == "weakly identified"

@@ -257,6 +257,10 @@ def identify(fit, bootstrap=None) -> Identifiability:
         for i in np.flatnonzero(on_bound):
             name = problem.theta_names[i]
             bad.append(f"{_NATURAL.get(name, name)} sits on its bound: the data do not pin it down")
+    elif fit.form == "data-constrained" and fit.theta_ is not None:  # scipy's solver: no _Problem, same rule
+        from .repetition import names_on_bounds
+
+        bad += [f"{name} sits on its bound: the data do not pin it down" for name in names_on_bounds(fit.theta_)]
     if jacobian is not None:
         with np.errstate(all="ignore"):
             condition = float(np.linalg.cond(jacobian.T @ jacobian))

@@ -36,6 +36,17 @@ _LOG_R_BOUNDS = (np.log(0.05), np.log(1e4))
 _R_STARTS = [(rd, rn) for rd in (3.0, 15.0, 60.0) for rn in (1.0, 5.0, 25.0)]
 
 
+def names_on_bounds(theta) -> tuple[str, ...]:
+    """The constants of a repetition fit's θ — (log R_D*, log R_N*) with a fixed base, or (log A, log B, log E,
+    α, β, log R_D*, log R_N*) fitted jointly — that sit on the bounds `fit_repetition` gives them."""
+    theta = np.asarray(theta, float)
+    lower = np.r_[-50.0, -50.0, -50.0, 0.0, 0.0, np.full(2, _LOG_R_BOUNDS[0])][-theta.size:]
+    upper = np.r_[80.0, 80.0, 10.0, 5.0, 5.0, np.full(2, _LOG_R_BOUNDS[1])][-theta.size:]
+    span = upper - lower
+    on = (theta - lower <= 1e-6 * span) | (upper - theta <= 1e-6 * span)
+    return tuple(name for name, hit in zip(("A", "B", "E", "α", "β", "R_D*", "R_N*")[-theta.size:], on) if hit)
+
+
 def _base_law(base):
     from ..presets import get_law
 
