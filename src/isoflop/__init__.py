@@ -270,7 +270,8 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float
     the largest; a warning past 1 decade or outside the runs' tokens per parameter). ``source``: an Analysis
     (its fit, bootstrap and calibrated extrapolation error: the full interval), a saved fit (a path from
     `isoflop fit --save` / `save_fit`, or `load_fit`'s result), a FitResult or bootstrap (no calibration: the
-    interval says it covers noise and parameters only), or a law or preset name (the point alone). From an
+    warning says what the interval leaves out; a FitResult's covers noise only), or a law or preset name (the
+    point alone). From an
     unidentified fit: InputError, or with ``allow_unidentified`` a prediction whose ``warning`` says so (as
     `isoflop loss --fit`). A law of loss against compute alone (loss-vs-compute, broken power law) gives one
     loss for every split of a budget, so it is refused with InputError, as by `isoflop loss`."""

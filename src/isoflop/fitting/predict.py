@@ -202,10 +202,16 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
         notes.append("the base law was held fixed, not fitted to these runs: the interval leaves out its "
                      "uncertainty, so a plan that repeats no data carries none from the fit (fit the base too: "
                      "`isoflop fit --form data-constrained --base fit`)")
-    if interval is not None and not calibrated and distance is not None and np.any(distance > 0):
-        notes.append("the interval covers noise and parameter uncertainty only, not the error of extrapolating "
-                     "the form (no backtest calibrated it: `isoflop fit --save` and `isoflop.analyse` calibrate "
-                     "plain fits of enough runs)")
+    if interval is not None and not calibrated:
+        missing = []  # without members σ_params is 0: the interval was said to cover it regardless
+        if members is None:
+            missing.append("the uncertainty of the fitted constants (no bootstrap: `isoflop fit --bootstrap 200`)")
+        if distance is not None and np.any(distance > 0):
+            missing.append("the error of extrapolating the form (no backtest calibrated it: `isoflop fit --save` "
+                           "and `isoflop.analyse` calibrate plain fits of enough runs)")
+        if missing:
+            notes.append(f"the interval covers {'noise' if members is None else 'noise and parameter uncertainty'} "
+                         f"only, not {' nor '.join(missing)}")
     if interval is not None:
         interval = (_number(interval[0]), _number(interval[1]))
     return Prediction(n_params=_number(n), n_tokens=_number(d), flops=_number(flops), loss=_number(loss),
