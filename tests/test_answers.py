@@ -111,3 +111,15 @@ def test_a_configuration_no_run_could_have_is_refused_in_one_line(saved):
         isoflop.diagnose(saved, 1, 1)
     message = str(err.value)
     assert "n_params 1 on n_tokens 1" in message and "below 6.14e+06 FLOPs" in message and len(message) < 300
+
+
+def test_a_warning_the_plan_and_its_prediction_both_give_is_said_once(saved):
+    """plan --fit with 100+ epochs printed the repetition warning twice: the plan's own line, and again inside
+    its prediction's warnings, which were one joined string."""
+    for answer in (isoflop.plan(saved, flops=1e21, unique_tokens=1e9),
+                   isoflop.frontier(saved, [1e21, 1e22], unique_tokens=1e9)):
+        epochs_lines = [w for w in answer.warnings if "epochs over the unique data" in w]
+        assert len(epochs_lines) == 1 and len(set(answer.warnings)) == len(answer.warnings), answer.warnings
+    prediction = isoflop.predict_loss(saved, 1e9, 1e11, 1e9)
+    assert prediction.warnings and prediction.warning == "; ".join(prediction.warnings)
+    assert prediction.to_dict()["warnings"] == list(prediction.warnings)

@@ -288,7 +288,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, level: float
         prediction = _predict(_law_of(source), n_params, n_tokens, unique_tokens, level=level)
     if note is None:
         return prediction
-    return replace(prediction, warning="; ".join(w for w in (note, prediction.warning) if w))
+    return replace(prediction, warnings=((note,) if note else ()) + prediction.warnings)
 
 
 def save_fit(analysis: Analysis, path) -> Path:

@@ -52,8 +52,9 @@ def evidence_of(obj) -> Evidence | None:
     return None
 
 
-def _warnings(prediction: Prediction) -> tuple[str, ...]:
-    return () if not prediction.warning else (prediction.warning,)
+def _merged(warnings, prediction: Prediction) -> tuple[str, ...]:
+    """An answer's warnings and then its prediction's, each once (both may say, e.g., how many epochs repeat)."""
+    return tuple(dict.fromkeys((*warnings, *prediction.warnings)))
 
 
 def _with_loss_interval(intervals, prediction: Prediction) -> dict | None:
@@ -84,7 +85,7 @@ def plan_with_evidence(plan, evidence: Evidence | None, percentiles=DEFAULT_PERC
     prediction = evidence.predict(result.n_params, result.n_tokens, getattr(result, "unique_tokens", None),
                                   level=level_of(percentiles))
     result = replace(result, intervals=_with_loss_interval(result.intervals, prediction))
-    return replace(plan, result=result, warnings=tuple(plan.warnings) + _warnings(prediction),
+    return replace(plan, result=result, warnings=_merged(plan.warnings, prediction),
                    extrapolation_decades=prediction.extrapolation_decades,
                    loss_interval_calibrated=prediction.calibrated)
 
@@ -95,7 +96,7 @@ def diagnosis_with_evidence(diagnosis, evidence: Evidence | None, percentiles=DE
         return diagnosis
     prediction = evidence.predict(diagnosis.n_params, diagnosis.n_tokens, level=level_of(percentiles))
     return replace(diagnosis, intervals=_with_loss_interval(diagnosis.intervals, prediction),
-                   warnings=tuple(diagnosis.warnings) + _warnings(prediction),
+                   warnings=_merged(diagnosis.warnings, prediction),
                    extrapolation_decades=prediction.extrapolation_decades)
 
 
@@ -105,7 +106,7 @@ def frontier_with_evidence(frontier, evidence: Evidence | None, percentiles=DEFA
     predictions' warnings (one per kind of allocation) and each budget's ``extrapolation_decades``."""
     if evidence is None:
         return frontier
-    warnings = list(frontier.warnings)
+    warnings = tuple(frontier.warnings)
     updates, level = {}, level_of(percentiles)
     for name, alloc in (("compute_optimal", frontier.compute_optimal),
                         ("data_constrained", frontier.data_constrained),
@@ -115,7 +116,7 @@ def frontier_with_evidence(frontier, evidence: Evidence | None, percentiles=DEFA
         prediction = evidence.predict(alloc.n_params, alloc.n_tokens, getattr(alloc, "unique_tokens", None),
                                       level=level)
         updates[name] = replace(alloc, intervals=_with_loss_interval(alloc.intervals, prediction))
-        warnings += [w for w in _warnings(prediction) if w not in warnings]
+        warnings = _merged(warnings, prediction)
         if name == "compute_optimal":  # the same budgets: the data-constrained plans lie as far out
             updates["extrapolation_decades"] = prediction.extrapolation_decades
-    return replace(frontier, **updates, warnings=tuple(warnings))
+    return replace(frontier, **updates, warnings=warnings)

@@ -41,9 +41,9 @@ WARN_TOKENS_PER_PARAM_FACTOR = 2.0
 class Prediction:
     """``loss`` (nats per token) at (``n_params``, ``n_tokens``[, ``unique_tokens``]) with its ``interval`` (low,
     high) at ``level`` (None for a preset, which carries no uncertainty), ``extrapolation_decades`` = log10(C / largest
-    fitted C) (None without data; negative inside the data), and a ``warning`` past WARN_DECADES, when the
-    interval is not calibrated for extrapolation, or outside a preset's stated range. Fields may be arrays
-    (one per configuration asked)."""
+    fitted C) (None without data; negative inside the data), and ``warnings`` past WARN_DECADES, when the
+    interval is not calibrated for extrapolation, or outside a preset's stated range (``warning``: them in one
+    line). Fields may be arrays (one per configuration asked)."""
 
     n_params: float
     n_tokens: float
@@ -56,8 +56,12 @@ class Prediction:
     law: str
     unique_tokens: float | None = None
     sigma: dict | None = None  # {"noise", "params", "form"}: log-loss components of the half-width
-    warning: str | None = None
+    warnings: tuple[str, ...] = ()
     fitted_tokens_per_param: tuple | None = None  # (lowest, highest) D/N of the fitted runs, when known
+
+    @property
+    def warning(self) -> str | None:
+        return "; ".join(self.warnings) or None
 
     def to_dict(self) -> dict:
         return {"n_params": _plain(self.n_params), "n_tokens": _plain(self.n_tokens), "flops": _plain(self.flops),
@@ -71,7 +75,7 @@ class Prediction:
                 # as every other answer's JSON (plan, diagnose, `isoflop loss --json`): intervals by field, a list
                 "intervals": {} if self.interval is None else {"loss": [_plain(self.interval[0]),
                                                                         _plain(self.interval[1])]},
-                "warnings": [] if not self.warning else [self.warning]}
+                "warnings": list(self.warnings)}
 
 
 def _evaluate(law, n_params, n_tokens, flops, unique_tokens):
@@ -218,7 +222,7 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
                       interval=interval, level=level, extrapolation_decades=_number(distance), calibrated=calibrated,
                       law=name,
                       unique_tokens=unique_tokens,
-                      sigma=sigma, warning="; ".join(notes) or None, fitted_tokens_per_param=dn_range)
+                      sigma=sigma, warnings=tuple(dict.fromkeys(notes)), fitted_tokens_per_param=dn_range)
 
 
 def _sub_epoch_warnings(law, n_params, n_tokens, unique_tokens) -> tuple[str, ...]:
