@@ -35,7 +35,7 @@ def demo_like_sweep(seed=0):
 def test_epoch_identified_and_unchanged(epoch):
     result = fit(epoch)
     verdict = result.identifiability
-    assert verdict.level == "identified" and verdict.reasons == ()
+    assert verdict.level == "identified" and verdict.reasons == () and verdict.unpinned == ()
     assert verdict.span_decades["flops"] == pytest.approx(np.log10(epoch.flops.max() / epoch.flops.min()), abs=1e-3)
     # The published optimum is unchanged by the new fields (ORACLES.md: objective ≤ 0.0010182741).
     assert result.objective <= 0.0010182741
@@ -202,3 +202,30 @@ def test_no_irreducible_loss_is_named_not_called_a_trade_off():
     assert "E moves no prediction" in reason and "no irreducible loss" in reason
     assert "trade off" not in reason
     assert reason.split(": ", 1)[1].startswith("E moves no prediction")  # only E is idle: A, B, α, β are not
+    assert verdict.unpinned == ("E",)
+
+
+def test_constants_the_data_cannot_move_show_no_interval(tmp_path):
+    """Runs from a law with no data term (L = E + A/N^α, D irrelevant): B and β move no prediction, so every
+    bootstrap resample leaves them where it started and the fit table printed β [1.550, 1.550], as if known
+    to four digits. They are named as unpinned and shown as "not identified" (with a = β/(α+β)); the others
+    keep their intervals."""
+    from typer.testing import CliRunner
+
+    from isoflop.cli import app
+
+    rng = np.random.default_rng(0)
+    n, d = (x.ravel() for x in np.meshgrid(np.geomspace(1e7, 1e9, 8), np.geomspace(1e9, 1e11, 8)))
+    loss = (2 + 400 / n**0.3) * np.exp(rng.normal(0, 0.005, n.size))
+    verdict = fit_arrays(loss, n, d).identifiability
+    assert verdict.level == "unidentified" and set(verdict.unpinned) == {"B", "beta"}
+    path = tmp_path / "runs.csv"
+    path.write_text("n_params,n_tokens,loss\n" + "".join(f"{a:.17g},{b:.17g},{c:.17g}\n" for a, b, c in zip(n, d, loss)))
+    out = CliRunner().invoke(app, ["fit", str(path), "--bootstrap", "30", "--save", str(tmp_path / "fit.json")])
+    rows = {line.split("│")[1].strip(): line.split("│")[3].strip() for line in out.stdout.splitlines()
+            if line.count("│") == 4}
+    assert rows["B"] == rows["beta"] == rows["a"] == "not identified"
+    assert rows["alpha"].startswith("[") and rows["E"].startswith("[")
+    from isoflop.fitting.io import load_saved_fit
+
+    assert set(load_saved_fit(tmp_path / "fit.json").identifiability.unpinned) == {"B", "beta"}

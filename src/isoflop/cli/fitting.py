@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ..analysis import ANALYSIS_FORMS, FitOptions, analyse
 from ..errors import CorruptLogWarning, InputError
+from ..fitting.identify import unpinned_keys
 from ..fitting.parametric import DEFAULT_DELTA
 from ..fitting.repetition import DEFAULT_BASE
 from ..io_utils import check_writable
@@ -135,8 +136,10 @@ def _print_fit(report: dict) -> None:
     for col in ("parameter", "value", "95% interval"):
         table.add_column(col, justify="right")
     intervals = report.get("intervals", {})
+    unpinned = unpinned_keys(report)
     for key, val in list(report["params"].items()) + ([("a", None)] if "a" in intervals else []):
-        table.add_row(key, "" if val is None else sig(val), interval(key, intervals.get(key)))
+        table.add_row(key, "" if val is None else sig(val),
+                      "not identified" if key in unpinned else interval(key, intervals.get(key)))
     stdout.print(table)
     stdout.print(f"objective {report['objective']:.10g} (Huber δ={report['delta']}), {escape(report['message'])}")
     verdict = report.get("identifiability")

@@ -75,6 +75,9 @@ class Identifiability:
     n_free: int
     condition_number: float | None
     fraction_converged: float | None = None
+    # the fitted constants (by their keys in the fit's params) that sit on a bound or move no prediction: their
+    # bootstrap intervals say nothing (every resample leaves them where it started, e.g. [1.55, 1.55])
+    unpinned: tuple[str, ...] = ()
 
     @property
     def identified(self) -> bool:
@@ -86,7 +89,7 @@ class Identifiability:
                 "suggested_flops": list(self.suggested_flops), "suggested_n_params": list(self.suggested_n_params),
                 "span_decades": self.span_decades, "n_points": self.n_points, "n_free": self.n_free,
                 "condition_number": float(self.condition_number) if finite else None,
-                "fraction_converged": self.fraction_converged}
+                "fraction_converged": self.fraction_converged, "unpinned": list(self.unpinned)}
 
     def summary(self) -> str:
         """One line for a banner: the level and its first reason."""
@@ -127,11 +130,22 @@ def _exponent_gradients(theta: dict) -> dict:
 NEGLIGIBLE_SENSITIVITY = 1e-6  # |∂ log L̂/∂θ| below this at every run: θ moves no prediction
 
 
+# a free constant's name in θ (log A, …) or in a repetition fit's words → its key in the fit's params
+_PARAM_KEY = {"a": "A", "b": "B", "e": "E", "q": "n_c", "p": "alpha_n", "w": "d_c", "c": "C0", "log_b": "b",
+              "log_d1": "d1", "α": "alpha", "β": "beta", "R_D*": "rd_star", "R_N*": "rn_star"}
+
+
+def _idle(fit, jacobian) -> list[str]:
+    """The free constants (θ names) whose every ∂ log L̂/∂θ is negligible: they move no prediction."""
+    return [name for name, column in zip(_free_theta(fit), jacobian.T)
+            if np.max(np.abs(column)) < NEGLIGIBLE_SENSITIVITY]
+
+
 def _singular_because(fit, jacobian) -> str:
     """Why JᵀJ is singular, in words: constants that move no prediction at all (typically E → 0 when the runs
     are far from the irreducible loss), else constants that trade off against each other."""
     theta = _free_theta(fit)
-    idle = [name for name, column in zip(theta, jacobian.T) if np.max(np.abs(column)) < NEGLIGIBLE_SENSITIVITY]
+    idle = _idle(fit, jacobian)
     if not idle:
         return "parameters trade off against each other"
     words = f"{', '.join(_NATURAL.get(n, n) for n in idle)} {'moves' if len(idle) == 1 else 'move'} no prediction"
@@ -250,6 +264,7 @@ def identify(fit, bootstrap=None) -> Identifiability:
 
     condition = None
     jacobian = _log_loss_jacobian(fit)
+    unpinned = []
     if problem is not None:
         span = problem.upper - problem.lower
         theta = fit.theta_
@@ -257,18 +272,24 @@ def identify(fit, bootstrap=None) -> Identifiability:
         for i in np.flatnonzero(on_bound):
             name = problem.theta_names[i]
             bad.append(f"{_NATURAL.get(name, name)} sits on its bound: the data do not pin it down")
+            unpinned.append(name)
     elif fit.form == "data-constrained" and fit.theta_ is not None:  # scipy's solver: no _Problem, same rule
         from .repetition import names_on_bounds
 
         bad += [f"{name} sits on its bound: the data do not pin it down" for name in names_on_bounds(fit.theta_)]
+        unpinned += names_on_bounds(fit.theta_)
     if jacobian is not None:
         with np.errstate(all="ignore"):
             condition = float(np.linalg.cond(jacobian.T @ jacobian))
         if not np.isfinite(condition) or condition > CONDITION_BAD:
             bad.append(f"the curvature matrix JᵀJ is near-singular (condition number {condition:.2g}): "
                        f"{_singular_because(fit, jacobian)}")
+            unpinned += _idle(fit, jacobian)
         elif condition > CONDITION_WEAK:
             weak.append(f"the curvature matrix JᵀJ is ill-conditioned (condition number {condition:.2g})")
+    unpinned = [_PARAM_KEY.get(name, name) for name in dict.fromkeys(unpinned)]
+    if fit.form == "chinchilla-tied" and "alpha" in unpinned:
+        unpinned.append("beta")  # β is α there
 
     fraction = None
     if bootstrap is not None:
@@ -316,7 +337,14 @@ def identify(fit, bootstrap=None) -> Identifiability:
             words = ("refit with a higher iteration limit (max_iter)",) + words
     return Identifiability(level=level, reasons=tuple(bad + weak), suggestions=words, suggested_flops=budgets,
                            suggested_n_params=sizes, span_decades=spans, n_points=fit.n_points, n_free=n_free,
-                           condition_number=condition, fraction_converged=fraction)
+                           condition_number=condition, fraction_converged=fraction, unpinned=tuple(unpinned))
+
+
+def unpinned_keys(report: dict) -> set[str]:
+    """The rows of a fit report's table (``report["params"]`` keys, and "a") whose intervals say nothing: the
+    unpinned constants, and the allocation exponent a = β/(α + β) when α or β is one of them."""
+    keys = set((report.get("identifiability") or {}).get("unpinned") or ())
+    return keys | {"a"} if keys & {"alpha", "beta"} else keys
 
 
 def _with_bootstrap(fit, bootstrap) -> Identifiability:

@@ -215,7 +215,8 @@ def load_saved_fit(path: str | Path) -> SavedFit:
                                       suggested_n_params=tuple(v["suggested_n_params"]),
                                       span_decades=dict(v["span_decades"]), n_points=int(v["n_points"]),
                                       n_free=int(v["n_free"]), condition_number=v.get("condition_number"),
-                                      fraction_converged=v.get("fraction_converged"))
+                                      fraction_converged=v.get("fraction_converged"),
+                                      unpinned=tuple(str(k) for k in v.get("unpinned") or ()))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{path}: identifiability is malformed (key {exc})") from None
     calibration = None

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..fitting.identify import unpinned_keys
 from ..units import format_number, format_quantity, format_scientific
 
 
@@ -239,7 +240,9 @@ def _verdict_banner(s: dict) -> str:
 def _fit_section(fit) -> str:
     intervals = fit.get("intervals", {})
     # constants as numbers with 4 figures (B 2085 [2080, 2091], not 2.09K [2.08K, 2.09K]: one value, three names)
-    rows = [(html.escape(k), _constant(v), _interval(intervals.get(k), _constant)) for k, v in fit["params"].items()]
+    unpinned = unpinned_keys(fit)  # their resamples never moved them: an interval of zero width says nothing
+    rows = [(html.escape(k), _constant(v), "not identified" if k in unpinned else _interval(intervals.get(k), _constant))
+            for k, v in fit["params"].items()]
     out = ""
     if fit.get("law", "").startswith("chinchilla"):
         out += "<p>L(N, D) = E + A / N<sup>α</sup> + B / D<sup>β</sup> (Hoffmann et al. 2022, eq. 2)</p>"
