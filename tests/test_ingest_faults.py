@@ -376,3 +376,18 @@ def test_no_corrupt_log_warning_for_whole_logs(tb, recwarn):
 
 
 EXAMPLES_TB = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "tb_logs"
+
+
+def test_repeated_csv_header_is_an_input_error(tmp_path):
+    """W&B lets two runs share a name: its chart export then has two 'run_a - train/loss' columns. pandas renamed
+    the second 'run_a - train/loss.1', read as a metric of run_a, so the second run's curve vanished in
+    silence (one run ingested, last loss 3.5, not two)."""
+    path = tmp_path / "chart.csv"
+    path.write_text("Step,run_a - train/loss,run_a - train/loss\n100,4.0,9.0\n200,3.5,8.0\n")
+    with pytest.raises(InputError, match=r"chart\.csv: two columns named 'run_a - train/loss' \(columns 2 and 3\)"):
+        ingest(path, n_params=1e6, tokens_per_step=10)
+    plain = tmp_path / "curves.csv"  # the same in a plain curve table, quoted or not
+    plain.write_text('step,loss,"loss"\n1,4.0,9.0\n')
+    with pytest.raises(InputError, match=r"curves\.csv: two columns named 'loss' \(columns 2 and 3\)"):
+        ingest(plain, n_params=1e6, tokens_per_step=10)
+

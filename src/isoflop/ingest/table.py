@@ -97,7 +97,7 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
         if not lines:
             raise InputError(f"{path}: empty file")
         if '"' not in text:  # no quoting: a row's fields are its separators + 1 (fast for large files)
-            header = lines[0].rstrip("\r\n").split(sep)
+            header = _unique_header(lines[0].rstrip("\r\n").split(sep), path)
             keep, numbers = [lines[0]], []
             for i, line in enumerate(lines[1:]):
                 if not line.strip():
@@ -112,7 +112,7 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
             table_text = "".join(keep)
         else:
             records = list(csv.reader(io.StringIO("".join(lines)), delimiter=sep))
-            header, rows = records[0], [sep.join(_quote(h, sep) for h in records[0])]
+            header, rows = _unique_header(records[0], path), [sep.join(_quote(h, sep) for h in records[0])]
             numbers = []
             for i, fields in enumerate(records[1:]):
                 if not fields:
@@ -140,6 +140,19 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
     if problems and on_corrupt == "error":
         raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps the complete rows and flags the run)")
     return frame, problems, cut
+
+
+def _unique_header(header: list[str], path: Path) -> list[str]:
+    """A CSV header whose names are unique. pandas renames a repeated 'x' to 'x.1', so the second column's data
+    (in a W&B chart export, a second run of the same name) would be read as another key, or not at all."""
+    seen = {}
+    for i, name in enumerate(header):
+        if name in seen:
+            raise InputError(f"{path}: two columns named {name!r} (columns {seen[name] + 1} and {i + 1}); which one "
+                             f"holds the data is unclear — rename one (in W&B, two runs of one name: rename a run "
+                             f"and export again)")
+        seen[name] = i
+    return header
 
 
 def _constant(name: str):
