@@ -391,3 +391,37 @@ def test_repeated_csv_header_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match=r"curves\.csv: two columns named 'loss' \(columns 2 and 3\)"):
         ingest(plain, n_params=1e6, tokens_per_step=10)
 
+
+@pytest.mark.parametrize("suffix, rows, tail", [
+    (".jsonl", ['{"step": 100, "loss": 4.0}', '{"step": 200, "loss": 3.5}', '{"step": 300, "loss": 3.25}'],
+     '\x00\x00\x00\x00'),  # a crash after the file grew but before its data reached the disk: NUL bytes
+    (".jsonl", ['{"step": 100, "loss": 4.0}', '{"step": 200, "loss": 3.5}', '{"step": 300, "loss": 3.25}'],
+     '{"step": 400, "loss": 3.'),  # cut mid-number, then a newline (a restarted writer appended)
+    (".csv", ["step,loss", "100,4.0", "200,3.5", "300,3.25"], "\x00\x00\x00\x00"),
+    (".csv", ["step,loss", "100,4.0", "200,3.5", "300,3.25"], "400"),
+])
+def test_damaged_last_line_truncates_its_run(tmp_path, suffix, rows, tail):
+    """A last line that does not parse is the log's lost end, as a last line without its newline is: the run's
+    last whole loss (3.25 at step 300) is not its final loss. It was left out of the curve but the run was not
+    marked truncated, so finals() took 3.25 as the final loss."""
+    path = tmp_path / f"log{suffix}"
+    path.write_text("\n".join(rows + [tail]) + "\n")
+    table = ingest(path, n_params=1e6, tokens_per_step=10)
+    np.testing.assert_array_equal(table.frame["step"], [100, 200, 300])
+    np.testing.assert_array_equal(table.frame["loss"], [4.0, 3.5, 3.25])
+    assert table.frame["truncated"].all()
+    with pytest.raises(InputError, match=r"every run's log lost its end \(log\)"):
+        table.finals()
+    whole = tmp_path / f"whole{suffix}"  # a damaged line with whole lines after it loses no end
+    whole.write_text("\n".join(rows[:-1] + [tail, rows[-1]]) + "\n")
+    table = ingest(whole, n_params=1e6, tokens_per_step=10)
+    assert not table.frame["truncated"].any() and final_loss(table, "whole") == 3.25
+
+
+def test_multi_run_csv_damaged_last_line_truncates_the_last_run(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_text("run_id,step,loss\na,100,4.0\nb,100,3.5\na,200,3.4\nb,200,3.3\nb,3\n")
+    table = ingest(path, n_params=1e6, tokens_per_step=10)
+    cut = table.frame.groupby("run_id")["truncated"].all().to_dict()
+    assert cut == {"a": False, "b": True}
+    assert final_loss(table, "a") == 3.4

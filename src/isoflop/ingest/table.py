@@ -11,7 +11,9 @@ Optional columns used when present: a tokens-seen column (``TOKEN_KEYS``), ``n_p
 Cut files (`read_checked`): CSV and JSON-lines writers (pandas, W&B, the csv module) end every row with a
 newline, so a file whose last line has none was cut, possibly mid-number ('4.0' of '4.0268'): that line is
 left out and reported, and its run is marked ``truncated`` (its last point is not its final loss). CSV
-rows with fewer fields than the header, and JSON lines that do not parse, are reported and left out.
+rows with fewer fields than the header, and JSON lines that do not parse, are reported and left out; where
+such a line is the file's last (NUL bytes from a crash, a cut line a restarted writer appended to), the log
+lost its end and its run is marked ``truncated`` as for a cut line.
 ``on_corrupt="error"`` raises instead.
 """
 
@@ -72,6 +74,7 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
                         f"may be cut mid-value; left out, after {len(lines) - (suffix in ('.csv', '.tsv'))} complete "
                         f"rows (if the file is complete, end it with a newline)")
         cut = {"": last}
+    bad_end = None  # the file's last line, where it was left out: the log lost its end, as when cut
     if suffix in (".jsonl", ".ndjson"):
         rows, numbers = [], []
         for i, line in enumerate(lines):
@@ -86,11 +89,15 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
                 row = None
             if not isinstance(row, dict):
                 problems.append(f"{path}: line {i + 1} is not a JSON object ({_preview(line.strip())}); left out")
+                bad_end = line.strip()
                 continue
             rows.append(row)
             numbers.append(i + 1)
+            bad_end = None
         if not rows and problems:  # not one line parsed: not JSON lines at all, and no row is a better clue
             raise InputError(problems[0].replace("; left out", "; is the file JSON lines (one object per line)?"))
+        if cut is None and bad_end is not None:
+            cut = {"": bad_end}
         frame = pd.DataFrame(rows, index=numbers)
     else:
         sep = "\t" if suffix == ".tsv" else ","
@@ -106,9 +113,11 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
                 if n_fields != len(header):
                     problems.append(f"{path}: row {i + 1} has {n_fields} fields, the header {len(header)} "
                                     f"({_preview(line.strip())}); left out")
+                    bad_end = line.rstrip("\r\n")
                     continue
                 keep.append(line)
                 numbers.append(i + 1)
+                bad_end = None
             table_text = "".join(keep)
         else:
             records = list(csv.reader(io.StringIO("".join(lines)), delimiter=sep))
@@ -120,10 +129,14 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
                 if len(fields) != len(header):
                     problems.append(f"{path}: row {i + 1} has {len(fields)} fields, the header {len(header)} "
                                     f"({_preview(sep.join(fields))}); left out")
+                    bad_end = sep.join(_quote(f, sep) for f in fields)
                     continue
                 rows.append(sep.join(_quote(f, sep) for f in fields))
                 numbers.append(i + 1)
+                bad_end = None
             table_text = "\n".join(rows) + "\n"
+        if cut is None and bad_end is not None:
+            cut = {"": bad_end}
         if cut is not None:
             partial = next(csv.reader([cut[""]], delimiter=sep), [])
             cut = dict(zip(header, partial[:-1]))  # the last field may be cut; the ones before it are whole
