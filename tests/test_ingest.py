@@ -287,3 +287,21 @@ def test_cli_ingest(tmp_path):
                                 ("r.xlsx", ["--params", "1e8", "--tokens-per-step", "1"], "unknown output type")):
         result = runner.invoke(app, ["ingest", str(path), "--out", str(tmp_path / name), *args])
         assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
+
+
+def test_a_logged_flops_column_is_a_running_total(tmp_path):
+    """A curve's cumulative FLOPs column grows with the step; it was checked as a per-run constant, so a log with
+    one (and every table `ingest` writes) was refused: "run 'log' has two values of 'flops': 6e+13 (row 1) and
+    1.2e+14 (row 2); a run has one"."""
+    path = tmp_path / "log.csv"
+    steps = np.array([100, 200, 300])
+    pd.DataFrame({"step": steps, "loss": curve(steps), "flops": 6 * 1e8 * steps * 1000.0}).to_csv(path, index=False)
+    table = ingest(path, n_params=1e8, tokens_per_step=1000)
+    np.testing.assert_array_equal(table.frame["n_tokens"], [1e5, 2e5, 3e5])
+    np.testing.assert_allclose(table.frame["flops"], [6e13, 1.2e14, 1.8e14])
+    np.testing.assert_allclose(table.frame["loss"], curve(steps))
+    out = write_runs(table, tmp_path / "runs.csv")  # an ingested table reads back as a curve table, as written
+    again = ingest(out)
+    np.testing.assert_array_equal(again.frame["n_params"], [1e8] * 3)
+    np.testing.assert_array_equal(again.frame["n_tokens"], [1e5, 2e5, 3e5])
+    np.testing.assert_allclose(again.frame["loss"], curve(steps))

@@ -34,7 +34,8 @@ from .curve import (LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged,
 
 RUN_KEYS = ("run_id", "run")
 TEXT_COLUMNS = RUN_KEYS + ("Name",)  # run names (W&B's runs table: 'Name'), read as written
-_META = ("n_params", "planned_tokens", "planned_steps", "flops")
+_PER_RUN = ("n_params", "planned_tokens", "planned_steps")  # one value per run
+_META = _PER_RUN + ("flops",)  # not losses; a logged flops is a running total, like tokens seen
 
 
 def _preview(line: str, limit: int = 60) -> str:
@@ -222,7 +223,7 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     has_key = {k: np.asarray(logged(frame[k]), bool) for k in loss_keys}
     has_loss = np.logical_or.reduce(list(has_key.values()))
     tokens = None if tkey is None else numeric(frame[tkey], str(path), tkey, rows)
-    meta = {c: numeric(frame[c], str(path), c, rows) for c in _META if c in columns}
+    meta = {c: numeric(frame[c], str(path), c, rows) for c in _PER_RUN if c in columns}
     row_word = "line" if path.suffix.lower() in (".jsonl", ".ndjson") else "row"
     runs = text_values(frame[run_col]) if run_col is not None else np.full(len(frame), path.stem, object)
     unnamed = np.flatnonzero((runs == "") & has_loss)
