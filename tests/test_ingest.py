@@ -305,3 +305,32 @@ def test_a_logged_flops_column_is_a_running_total(tmp_path):
     np.testing.assert_array_equal(again.frame["n_params"], [1e8] * 3)
     np.testing.assert_array_equal(again.frame["n_tokens"], [1e5, 2e5, 3e5])
     np.testing.assert_allclose(again.frame["loss"], curve(steps))
+
+
+def test_out_that_is_the_log_read_is_refused(tmp_path):
+    """`ingest log.jsonl --out log.jsonl` replaced the training log with the runs table (exit 0): the log, and
+    the cut last line it still held, were gone. --out naming the log read, or the --meta table, is refused
+    before anything is written."""
+    log = tmp_path / "log.jsonl"
+    text = '{"step": 100, "loss": 4.0}\n{"step": 200, "loss": 3.5}\n'
+    log.write_text(text)
+    result = runner.invoke(app, ["ingest", str(log), "--out", str(log), "--params", "1e8", "--tokens-per-step", "10"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"--out {log}: is the log being read" in result.stderr
+    assert log.read_text() == text
+    folder = tmp_path / "logs"  # a table in a folder of logs
+    folder.mkdir()
+    (folder / "a.csv").write_text("step,loss\n100,4.0\n")
+    result = runner.invoke(app, ["ingest", str(folder), "--out", str(folder / "a.csv"), "--params", "1e8",
+                                 "--tokens-per-step", "10"])
+    assert result.exit_code == 2 and "is the log being read" in result.stderr
+    assert (folder / "a.csv").read_text() == "step,loss\n100,4.0\n"
+    meta = tmp_path / "meta.csv"
+    meta.write_text("run_id,n_params\nlog,1e8\n")
+    result = runner.invoke(app, ["ingest", str(log), "--out", str(meta), "--meta", str(meta), "--tokens-per-step",
+                                 "10"])
+    assert result.exit_code == 2 and "is the --meta table" in result.stderr
+    assert meta.read_text() == "run_id,n_params\nlog,1e8\n"
+    result = runner.invoke(app, ["ingest", str(log), "--out", str(tmp_path / "runs.csv"), "--params", "1e8",
+                                 "--tokens-per-step", "10"])
+    assert result.exit_code == 0 and log.read_text() == text

@@ -236,6 +236,7 @@ def ingest_cmd(
         if on_corrupt not in ("warn", "error"):
             raise InputError(f"--on-corrupt: choose one of warn, error, got {on_corrupt!r}")
         check_writable(out_path, "--out")
+        _refuse_overwriting_inputs(out_path, source, meta)
         # Millions of logged points take seconds: a transient spinner on stderr (shown on a terminal only).
         busy = stderr.status(f"reading {escape(str(source))} …") if not as_json else contextlib.nullcontext()
         with busy, warnings.catch_warnings(record=True) as caught:
@@ -264,6 +265,20 @@ def ingest_cmd(
         for line in losses:
             stderr.print(f"[red]data loss:[/red] {escape(line)}")
         print_warnings(table.warnings)
+
+
+def _refuse_overwriting_inputs(out_path: Path, source: Path, meta: Optional[Path]) -> None:
+    """--out must not name the log being read (the file, or a table in the folder read) or the --meta table:
+    the runs table would replace the user's log."""
+    if not out_path.exists():
+        return
+    out = out_path.resolve()
+    logs = [source.resolve()] if source.is_file() else [p.resolve() for p in source.glob("*") if p.is_file()]
+    if out in logs:
+        raise InputError(f"--out {out_path}: is the log being read; writing the runs there would replace it — "
+                         f"give another file name")
+    if meta is not None and meta.exists() and out == meta.resolve():
+        raise InputError(f"--out {out_path}: is the --meta table; give another file name")
 
 
 def report_cmd(
