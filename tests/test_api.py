@@ -250,6 +250,8 @@ def test_read_logs_is_isoflop_ingest(tmp_path):
 
 def _hostile_calls(law, fit, runs, tmp):
     """Calls a notebook user makes with the wrong kind of value, each meant to give one InputError naming it."""
+    import pandas as pd
+
     return {
         "cluster as a string": lambda: isoflop.plan(law, flops=1e22, cluster="h100"),
         "a budget that is no number": lambda: isoflop.plan(law, flops="abc"),
@@ -314,6 +316,15 @@ def _hostile_calls(law, fit, runs, tmp):
         "a runs table of text": lambda: isoflop.RunTable(frame="x"),
         "a diagnosis of three numbers": lambda: isoflop.analyse(runs, config=(7e9, 1e11, 3)),
         "a diagnosis as the command line writes it": lambda: isoflop.analyse(runs, config="7e9x140e9"),
+        # a fourth pass (2026-11-26, ingest and notebook audit): a TypeError from pathlib, or a message over lines
+        "a meta table as a list": lambda: isoflop.read_logs(tmp / "log.csv", meta=[("a", 1e8)], tokens_per_step=8),
+        "a meta table as a number": lambda: isoflop.read_logs(tmp / "log.csv", meta=5, tokens_per_step=8),
+        "parameters as a pandas Series": lambda: isoflop.read_logs(tmp / "log.csv", n_params=pd.Series({"log": 1e8}),
+                                                                   tokens_per_step=8),
+        "logs as a DataFrame": lambda: isoflop.read_logs(pd.DataFrame({"step": [1], "loss": [3.0]})),
+        "a sweep folder as a number": lambda: isoflop.sweep_status(3),
+        "a sweep to run as a number": lambda: isoflop.run_sweep(3),
+        "a demo folder as a number": lambda: isoflop.run_demo(3),
     }
 
 
@@ -321,6 +332,7 @@ def test_wrong_kinds_of_values_give_one_input_error_each(tmp_path):
     runs = isoflop.read_runs(shared_file("chinchilla_epoch.csv"), columns={"n_params": "Model Size",
                                                                            "flops": "Training FLOP"})
     fit = isoflop.fit(runs, drop_highest=5)
+    (tmp_path / "log.csv").write_text("step,loss\n1,3.0\n")
     for what, call in _hostile_calls(isoflop.law("besiroglu2024"), fit, runs, tmp_path).items():
         try:
             call()

@@ -10,6 +10,7 @@ store), ``fit.json`` (usable with ``isoflop plan --fit``), ``report.html`` and `
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def run_demo(out_dir: str | Path = "isoflop-demo", *, device: str = "auto", prog
     from .sweep import store
     from .sweep.demo import run_demo_sweep
 
+    if not isinstance(out_dir, (str, os.PathLike)):  # a TypeError from pathlib otherwise, after the imports
+        from .errors import InputError
+
+        raise InputError(f"run_demo: give the output folder's path (a str or pathlib.Path), got "
+                         f"{type(out_dir).__name__} {out_dir!r:.60}")
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     sweep_dir, outcome = run_demo_sweep(out_dir, device=device, progress=progress, console=console)

@@ -212,6 +212,9 @@ def _meta_table(meta) -> tuple[dict[str, dict[str, float]], dict[str, int], str]
     """run_id → {field: value} from a meta table or its path; run_id → its row (for messages); the table's name."""
     if meta is None:
         return {}, {}, "--meta"
+    if not isinstance(meta, (str, os.PathLike, pd.DataFrame)):
+        raise InputError(f"meta (--meta) must be a table's path or a pandas DataFrame with a run_id column, got "
+                         f"{_show(meta)}")
     source = str(meta) if not isinstance(meta, pd.DataFrame) else "meta table"
     # read_checked keeps run ids as written ('01', '007'): read as numbers, 1 would be named '1.0'.
     frame = meta if isinstance(meta, pd.DataFrame) else read_checked(meta, on_corrupt="error")[0]
@@ -248,7 +251,7 @@ def _show(value) -> str:
         return str(int(value))
     if isinstance(value, numbers.Real):
         return f"{float(value):g}"
-    return f"{value!r} (a {type(value).__name__})"
+    return f"{' '.join(repr(value).split())!r:.60} (a {type(value).__name__})"  # one line: a Series' repr has many
 
 
 def _check_option(value, name: str, whole: bool = False):
@@ -457,7 +460,7 @@ def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = N
     report the damage, mark runs that lost their end as truncated) or "error" (stop at the first problem).
     """
     if not isinstance(source, (str, os.PathLike)):
-        raise InputError(f"source must be a path (a str or pathlib.Path), got {source!r}")
+        raise InputError(f"source must be a path (a str or pathlib.Path), got {_show(source)}")
     curves = read_curves(source, format=format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
                          on_corrupt=on_corrupt)
     if run_id is not None:
