@@ -25,6 +25,11 @@ def test_one_import_gives_the_api():
         assert hasattr(isoflop, name), name
     assert isoflop.__version__.count(".") == 2
     assert set(isoflop.__all__) <= set(dir(isoflop))
+    # every warning the API issues can be filtered by its category from the one import (read_logs' damaged logs:
+    # isoflop.CorruptLogWarning, a subclass of the sweep's unreadable-file isoflop.CorruptFileWarning)
+    for name in ("ConvergenceWarning", "UnidentifiedWarning", "CorruptLogWarning", "CorruptFileWarning"):
+        assert name in isoflop.__all__ and issubclass(getattr(isoflop, name), UserWarning), name
+    assert issubclass(isoflop.CorruptLogWarning, isoflop.CorruptFileWarning)
 
 
 def test_facade_functions_and_their_modules_never_collide():

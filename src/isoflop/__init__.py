@@ -38,7 +38,7 @@ from ._version import __version__
 from .analysis import Analysis, FitOptions, analyse
 from .answers import diagnosis_with_evidence, evidence_of, frontier_with_evidence, plan_with_evidence
 from .demo import run_demo
-from .errors import ConvergenceWarning, InputError, UnidentifiedWarning
+from .errors import ConvergenceWarning, CorruptFileWarning, CorruptLogWarning, InputError, UnidentifiedWarning
 from .fitting.bootstrap import BootstrapResult
 from .fitting.identify import Identifiability, require_identified
 from .fitting.io import SavedFit, load_saved_fit
@@ -368,7 +368,7 @@ def init_sweep(sweep_dir, design: SweepDesign):
 
 
 __all__ = [
-    "__version__", "InputError", "ConvergenceWarning", "UnidentifiedWarning",
+    "__version__", "InputError", "ConvergenceWarning", "UnidentifiedWarning", "CorruptLogWarning", "CorruptFileWarning",
     "read_runs", "read_logs", "RunTable", "fit", "FitResult", "BootstrapResult", "analyse", "Analysis", "FitOptions",
     "Identifiability", "predict_loss", "Prediction", "save_fit", "load_fit", "SavedFit",
     "law", "as_law", "PRESETS", "NDLaw", "ChinchillaLaw", "KaplanLaw", "KaplanIrreducibleLaw", "DataConstrainedLaw",
