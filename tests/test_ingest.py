@@ -334,3 +334,21 @@ def test_out_that_is_the_log_read_is_refused(tmp_path):
     result = runner.invoke(app, ["ingest", str(log), "--out", str(tmp_path / "runs.csv"), "--params", "1e8",
                                  "--tokens-per-step", "10"])
     assert result.exit_code == 0 and log.read_text() == text
+
+
+def test_a_log_without_steps_says_so(tmp_path):
+    """add_scalar(tag, value) without a step logs every point at step 0. The error said only "has no point with
+    tokens seen and a finite 'train/loss'" (the warning that every point sat at step 0 was lost with it)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path / "run"))
+    for loss in (5.0, 4.0, 3.0):
+        writer.add_scalar("train/loss", loss)
+    writer.close()
+    with pytest.raises(InputError, match=r"run 'run' has no point with tokens seen and a finite 'train/loss': every "
+                                         r"point is at step 0 \(logged without a step"):
+        ingest(tmp_path / "run", n_params=1e8, tokens_per_step=TPS)
+    path = tmp_path / "log.csv"  # a table whose step column is all zero: the same words
+    path.write_text("step,loss\n0,4.0\n0,3.5\n")
+    with pytest.raises(InputError, match="every point is at step 0"):
+        ingest(path, n_params=1e8, tokens_per_step=TPS)

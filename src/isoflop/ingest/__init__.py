@@ -417,10 +417,14 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
             bad[frame["point"].to_numpy()[isolated]] = True
             warnings.append(f"{curve.source}: dropped {int(isolated.sum())} non-finite {curve.loss_key!r} "
                             f"value(s) ({_places(curve, bad)})")
+        only_zero = len(frame) > 0 and bool((frame["step"] == 0).all())
         frame = frame[started & finite]
         if frame.empty:
             raise InputError(f"{curve.source}: run {curve.run_id!r} has no point with tokens seen and a finite "
-                             f"{curve.loss_key!r}")
+                             f"{curve.loss_key!r}" + (f": every point is at step 0 (logged without a step: pass the "
+                                                      f"optimizer step to the logger, e.g. add_scalar(tag, loss, "
+                                                      f"step), or name the step column with --step-key)"
+                                                      if only_zero else ""))
         # Checked here, not left to RunTable.from_frame: its message would name a row of the combined table
         # and the column 'loss', not the file's own row and column.
         nonpositive = frame["loss"].to_numpy() <= 0
