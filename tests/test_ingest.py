@@ -352,3 +352,23 @@ def test_a_log_without_steps_says_so(tmp_path):
     path.write_text("step,loss\n0,4.0\n0,3.5\n")
     with pytest.raises(InputError, match="every point is at step 0"):
         ingest(path, n_params=1e8, tokens_per_step=TPS)
+
+
+def test_a_run_folder_named_in_latin_1_is_named_in_the_error(tmp_path):
+    """A run folder named with a byte that is not UTF-8 (b'run\\xff', as a Latin-1 file system writes 'runÿ'):
+    writing the table failed with "'utf-8' codec can't encode character '\\udcff' in position 3: surrogates not
+    allowed", naming neither the folder nor the fix."""
+    import os
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path / "logs" / "run"))  # tensorboard cannot write there: renamed after
+    writer.add_scalar("train/loss", 3.0, 10)
+    writer.close()
+    os.rename(os.fsencode(tmp_path / "logs" / "run"), os.path.join(os.fsencode(tmp_path / "logs"), b"run\xff"))
+    with pytest.raises(InputError, match=r"logs/run\\udcff: run id 'run\\udcff' \(a file or folder name\) is not "
+                                         r"UTF-8; rename it"):
+        ingest(tmp_path / "logs", n_params=1e8, tokens_per_step=TPS)
+    result = runner.invoke(app, ["ingest", str(tmp_path / "logs"), "--out", str(tmp_path / "r.csv"), "--params", "1e8",
+                                 "--tokens-per-step", "8"])
+    assert result.exit_code == 2 and "is not UTF-8; rename it" in result.stderr and "Traceback" not in result.output

@@ -323,6 +323,13 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         raise InputError(f"{source}: no runs found (no rows with both a step and a loss)")
     per_run, meta_rows, meta_source = _meta_table(meta)
     ids = [c.run_id for c in curves]
+    for curve in curves:  # a run named after a file or folder whose name is not UTF-8 cannot be written out
+        try:
+            curve.run_id.encode("utf-8")
+        except UnicodeEncodeError:
+            where = curve.source.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise InputError(f"{where}: run id {curve.run_id!r} (a file or folder name) is not UTF-8; rename it (or "
+                             f"name a one-run source with --run-id)") from None
     repeated = sorted({r for r in ids if ids.count(r) > 1})
     if repeated:
         where = [c.source for c in curves if c.run_id == repeated[0]]
