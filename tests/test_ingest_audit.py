@@ -65,6 +65,16 @@ def test_latin1_table_is_refused_not_merged(tmp_path):
     assert result.exit_code == 2 and "not UTF-8" in result.stderr and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_table_is_named_as_such(tmp_path, encoding):
+    """Excel's 'Unicode Text' and PowerShell write UTF-16: the message guessed "Latin-1 or Windows-1252?" and
+    suggested iconv -f cp1252, which turns the file into NUL-riddled text."""
+    path = tmp_path / "curves.csv"
+    path.write_bytes("\ufeffstep,loss\n100,3.0\n".encode(encoding))
+    with pytest.raises(InputError, match=r"curves\.csv: UTF-16 text .*iconv -f utf-16 -t utf-8"):
+        ingest(path, n_params=1e8, tokens_per_step=TPS)
+
+
 # ----------------------------------------------------------------------------------- 3. restarts in tables
 
 def test_restart_in_a_table_drops_the_abandoned_attempt(tmp_path):

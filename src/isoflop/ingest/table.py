@@ -180,6 +180,9 @@ def read_utf8(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte-order mark: not Latin-1, whatever byte 0 is
+        raise InputError(f"{path}: UTF-16 text (it starts with UTF-16's byte-order mark, as Excel's 'Unicode Text' "
+                         f"and Windows PowerShell write); save the file as UTF-8 (e.g. iconv -f utf-16 -t utf-8)")
     try:
         return data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is not part of the header
     except UnicodeDecodeError as exc:
