@@ -289,3 +289,17 @@ def test_a_log_in_reverse_order_is_refused_not_read_as_restarts(tmp_path):
     (tmp_path / "desc.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(InputError, match="out of order"):
         ingest(tmp_path / "desc.jsonl", n_params=1e8, tokens_per_step=1000)
+
+
+def test_a_column_of_timestamps_is_not_read_as_numbers(tmp_path):
+    """A Parquet 'step' column of timestamps (a log keyed by time) was read as microseconds since 1970: steps of
+    1.70e15, tokens 1.70e18 at 1,000 tokens a step, ingested without a word."""
+    import pandas as pd
+
+    path = tmp_path / "log.parquet"
+    pd.DataFrame({"step": pd.to_datetime(["2024-01-01", "2024-01-02"]), "loss": [3.0, 2.0]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"log\.parquet: key 'step' holds dates or durations \(2024-01-01"):
+        ingest(path, n_params=1e8, tokens_per_step=1000)
+    pd.DataFrame({"step": [1, 2], "loss": [3.0, 2.0], "tokens": pd.to_timedelta([1, 2], unit="s")}).to_parquet(path)
+    with pytest.raises(InputError, match=r"key 'tokens' holds dates or durations"):
+        ingest(path, n_params=1e8)

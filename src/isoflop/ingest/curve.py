@@ -213,6 +213,10 @@ def numeric(values, source: str, key: str, rows=None, row_word: str = "row") -> 
     series = pd.Series(values)
     series = series.reset_index(drop=True)
     rows = None if rows is None else np.asarray(rows)
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+        # pd.to_numeric reads them as counts of their unit: 2024-01-01 was step 1.7e15 (µs)
+        raise InputError(f"{source}: key {key!r} holds dates or durations ({series.iloc[0]}), not numbers; name the "
+                         f"right column (--step-key, --loss-key, --tokens-key)")
     booleans = series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
     if booleans.any():  # True is not a loss of 1.0
         i = int(np.flatnonzero(booleans)[0])
