@@ -690,3 +690,29 @@ def test_a_numbers_audits_small_findings_stay_fixed():
     assert kaplan in isoflop.predict_loss("kaplan2020", 1e8, 2e9).warning
     assert any(kaplan in w for w in isoflop.diagnose("kaplan2020", 1e8, 2e9).warnings)
     assert any(kaplan in w for w in isoflop.frontier("kaplan2020", [1e18]).warnings)
+
+
+def test_reprs_stay_short_with_many_warnings(tmp_path):
+    """Ingested logs carry a warning per damaged run: 400 runs with one NaN loss each gave a RunTable, its
+    Analysis and isoflop.fit's FitResult reprs of 30,000 characters each (229,000 for 3,000 runs), a notebook
+    cell of text. The reprs show three warnings and how many more; ``.warnings`` keeps every one."""
+    import pandas as pd
+
+    rows = []
+    for i, (n, steps) in enumerate((n, s) for n in np.logspace(7, 9, 20) for s in np.logspace(2.5, 4.5, 20)):
+        for step in (int(steps) // 4, int(steps) // 3, int(steps) // 2, int(steps)):
+            loss = 1.8 + 400 / n ** 0.34 + 410 / (step * 1000) ** 0.28
+            rows.append({"run_id": f"r{i}", "step": step, "n_params": round(n),
+                         "loss": np.nan if step == int(steps) // 3 else loss})
+    pd.DataFrame(rows).to_csv(tmp_path / "log.csv", index=False, na_rep="nan")  # a logged NaN, not an empty cell
+    table = isoflop.read_logs(tmp_path / "log.csv", tokens_per_step=1000)
+    analysis = isoflop.analyse(table, isoflop.FitOptions(n_bootstrap=0))
+    fit = isoflop.fit(table)
+    assert len(table.warnings) == 400 and len(fit.warnings) >= 400 and len(analysis.warnings) >= 400
+    for obj in (table, analysis, fit):
+        text = repr(obj)
+        assert len(text) < 3000 and f"… {len(obj.warnings) - 3} more warnings" in text, type(obj).__name__
+        assert repr(obj.warnings[0]) in text and repr(obj.warnings[3]) not in text
+    small = isoflop.read_logs(tmp_path / "log.csv", tokens_per_step=1000, run_id=None)  # few warnings: all shown
+    short = isoflop.RunTable(small.frame.head(), warnings=("a", "b"))
+    assert repr(short).endswith("warnings=('a', 'b'))")

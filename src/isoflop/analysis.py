@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import InputError
+from .io_utils import brief_repr
 from .fitting import fit as fit_law
 from .fitting.bootstrap import MAX_RESAMPLES
 from .fitting.envelope import check_smooth
@@ -123,6 +124,8 @@ class Analysis:
     refusal: str | None = None  # why no plan was made (an unidentified fit), when one was asked for
     saved: dict | None = field(default=None, repr=False)  # a saved fit's JSON when analysed from one
     n_rows: int = 0  # rows of the input (points of curves included)
+
+    __repr__ = brief_repr  # the runs' warnings (one per damaged log): three shown, and how many more
 
     def verdict(self) -> str:
         """One line that never says "converged" alone: the solver's status and whether the data pin the law down."""

@@ -157,6 +157,23 @@ def readable(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def brief_repr(self) -> str:
+    """A dataclass's repr with its ``warnings`` cut to the first three and a count: an ingest of many logs
+    carries a warning per damaged run, and 400 of them made a 30,000-character notebook cell."""
+    import dataclasses
+
+    parts = []
+    for f in dataclasses.fields(self):
+        if not f.repr:
+            continue
+        value = getattr(self, f.name)
+        text = repr(value)
+        if f.name == "warnings" and isinstance(value, tuple) and len(value) > 3:
+            text = "(" + ", ".join(map(repr, value[:3])) + f", … {len(value) - 3} more warnings)"
+        parts.append(f"{f.name}={text}")
+    return f"{type(self).__name__}({', '.join(parts)})"
+
+
 def strict_json(obj):
     """``obj`` with NumPy values made plain and every non-finite float (NaN, ±inf) replaced by None, so it
     serialises as strict JSON (RFC 8259 has no NaN or Infinity; Python's json module would write them and

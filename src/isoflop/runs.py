@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .io_utils import brief_repr
 from .laws import FLOPS_PER_PARAM_TOKEN
 
 NUMERIC = ("n_params", "n_tokens", "flops", "loss", "unique_tokens", "step")
@@ -210,6 +211,8 @@ class RunTable:
     frame: pd.DataFrame
     param_convention: str = "total"
     warnings: tuple[str, ...] = field(default=())
+
+    __repr__ = brief_repr  # a warning per damaged run of an ingest: three shown, and how many more
 
     def __post_init__(self):
         if not isinstance(self.frame, pd.DataFrame):

@@ -32,6 +32,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import ConvergenceWarning, InputError, warn_at_caller
+from ..io_utils import brief_repr
 from ..laws import (FLOPS_PER_PARAM_TOKEN, BrokenPowerLaw, ChinchillaLaw, KaplanIrreducibleLaw, KaplanLaw,
                     LossVsComputeLaw)
 from .optimize import BatchModel, LSEModel, huber, minimize_batch, residual_jacobian, side_weights
@@ -322,6 +323,8 @@ class FitResult:
     n_starts: int = 0  # grid points refined to convergence
     asymmetry: float = 0.5  # τ of the asymmetric (lower-envelope) Huber objective; 0.5 = symmetric
     data: FitData | None = field(default=None, repr=False, compare=False)  # the rows fitted
+
+    __repr__ = brief_repr  # isoflop.fit adds the runs' warnings (one per damaged log): three shown, and a count
 
     @property
     def success(self) -> bool:
