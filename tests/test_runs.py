@@ -236,3 +236,15 @@ def test_a_column_map_naming_no_field_says_so():
     with pytest.raises(InputError, match="unknown field 'params'"):
         RunTable.from_frame(frame, columns={"params": "Model Size"})
     assert RunTable.from_frame(frame, columns={"n_params": "Model Size"}).n_params.tolist() == [1e8, 2e8]
+
+
+@pytest.mark.parametrize("text, sep", [("n_params,n_tokens,loss,loss\n1e8,1e9,3.0,9.0\n2e8,2e9,2.8,9.0\n", ","),
+                                       ("n_params;n_tokens;loss;loss\n1e8;1e9;3.0;9.0\n2e8;2e9;2.8;9.0\n", ";"),
+                                       ("n_params\tn_tokens\tloss\tloss\n1e8\t1e9\t3.0\t9.0\n", "\t")])
+def test_a_column_named_twice_is_an_error(tmp_path, text, sep):
+    """pandas renames a repeated 'loss' to 'loss.1': read_runs fitted the first and dropped the other without a
+    word (losses 3.0 and 2.8; the 9.0 column ignored)."""
+    path = tmp_path / "runs.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"runs\.csv: two columns named 'loss' \(columns 3 and 4\)"):
+        RunTable.load(path)

@@ -133,6 +133,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        _unique_columns(path, ("\t",) if suffix == ".tsv" else (",", ";", "\t"))
     try:
         if suffix in (".csv", ".tsv", ".txt"):
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
@@ -158,6 +160,30 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     except (ValueError, OSError, ImportError) as exc:  # one line: pandas' parser messages end in a newline
         raise InputError(f"{path}: cannot read ({' '.join(str(exc).split())})") from None
     raise InputError(f"{path}: unknown file type {suffix!r}; use .csv, .jsonl, .json or .parquet")
+
+
+def _unique_columns(path: Path, separators) -> None:
+    """pandas renames a repeated column 'loss' to 'loss.1', so one of the two would be read and the other dropped
+    without a word: an InputError naming both. The header is split by the first of ``separators`` that splits it
+    (as the reader falls back from ',' to ';' or a tab)."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+            first = handle.readline()
+    except OSError:
+        return  # the reader says why
+    header = []
+    for sep in separators:
+        header = next(csv.reader([first], delimiter=sep), [])
+        if len(header) > 1:
+            break
+    seen = {}
+    for i, name in enumerate(header):
+        if name in seen:
+            raise InputError(f"{path}: two columns named {name!r} (columns {seen[name] + 1} and {i + 1}); which one "
+                             f"holds the data is unclear — rename one")
+        seen[name] = i
 
 
 _LAST_LINE_CUT = "its last line is cut"
