@@ -372,3 +372,14 @@ def test_a_run_folder_named_in_latin_1_is_named_in_the_error(tmp_path):
     result = runner.invoke(app, ["ingest", str(tmp_path / "logs"), "--out", str(tmp_path / "r.csv"), "--params", "1e8",
                                  "--tokens-per-step", "8"])
     assert result.exit_code == 2 and "is not UTF-8; rename it" in result.stderr and "Traceback" not in result.output
+
+
+def test_an_empty_run_id_option_is_named(tmp_path):
+    """`--run-id ''` was reported as "log.csv: row 1, column 'run_id' is empty", a column the file does not
+    have."""
+    path = tmp_path / "log.csv"
+    path.write_text("step,loss\n100,4.0\n")
+    for empty in ("", "  "):
+        with pytest.raises(InputError, match=r"^run_id \(--run-id\): empty; give the run a name"):
+            ingest(path, n_params=1e8, tokens_per_step=TPS, run_id=empty)
+    assert ingest(path, n_params=1e8, tokens_per_step=TPS, run_id="mine").frame["run_id"].tolist() == ["mine"]

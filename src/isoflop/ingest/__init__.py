@@ -475,6 +475,9 @@ def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = N
     curves = read_curves(source, format=format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
                          on_corrupt=on_corrupt)
     if run_id is not None:
+        if not str(run_id).strip():  # else blamed on a 'run_id' column the source may not have
+            raise InputError(f"run_id (--run-id): empty; give the run a name, or leave the option out to name it "
+                             f"after its file or folder")
         if len(curves) != 1:
             raise InputError(f"{source}: --run-id names one run, but the source has {len(curves)}: "
                              f"{', '.join(c.run_id for c in curves[:5])}")
