@@ -425,3 +425,23 @@ def test_multi_run_csv_damaged_last_line_truncates_the_last_run(tmp_path):
     cut = table.frame.groupby("run_id")["truncated"].all().to_dict()
     assert cut == {"a": False, "b": True}
     assert final_loss(table, "a") == 3.4
+
+
+def test_add_scalars_layout_names_the_folders_that_hold_the_curves(tb):
+    """torch's add_scalars('loss', {'train': …, 'val': …}) writes the run's own folder (here only 'lr') plus one
+    folder per curve inside it (loss_train, loss_val, each with the tag 'loss'). The error said the run has only
+    'lr' and to "name it with --loss-key", which cannot reach a sub-folder's tag."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tb / "run"))
+    for step in (100, 200, 300):
+        writer.add_scalars("loss", {"train": curve(step), "val": curve(step) + 0.1}, step)
+        writer.add_scalar("lr", 1e-3, step)
+    writer.close()
+    for source in (tb, tb / "run"):
+        with pytest.raises(InputError, match=r"run: no loss scalar tag \(it has 'lr'\); the folders inside it "
+                                             r"\(loss_train, loss_val\) hold curves of their own.*run/loss_val$"):
+            ingest(source, n_params=1e8, tokens_per_step=TPS)
+    table = ingest(tb / "run" / "loss_val", n_params=1e8, tokens_per_step=TPS)  # the fix the message gives
+    np.testing.assert_allclose(table.frame["loss"], curve([100, 200, 300]) + 0.1, rtol=1e-6)
+    assert table.frame["run_id"].unique().tolist() == ["loss_val"]

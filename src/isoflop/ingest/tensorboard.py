@@ -243,6 +243,13 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
             skipped.setdefault(nested_in, []).append((f"{where}: no {'loss ' if series else ''}scalars "
                                                       f"(hyperparameters only?); skipped", None))
             continue
+        inner = sorted(d.name for d in run_dirs if where in d.parents)
+        if inner and loss_key is None and choose_key(series, None, LOSS_KEYS, str(where), required=False) is None:
+            # torch's add_scalars('loss', {'train': …, 'val': …}) writes each curve to a folder of its own inside the
+            # run's: --loss-key cannot reach them from here, and read as runs they would be one model twice.
+            raise InputError(f"{where}: no loss scalar tag (it has {', '.join(map(repr, list(series)[:6]))}); the "
+                             f"folders inside it ({', '.join(inner[:4])}) hold curves of their own, as torch's "
+                             f"add_scalars writes them: read the one you mean, e.g. {where / inner[-1]}")
         key = choose_key(series, loss_key, LOSS_KEYS, f"{where}", what="loss scalar tag")
         steps, loss = series[key]
         tokens, tokens_error = None, None
