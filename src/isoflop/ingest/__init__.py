@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+from collections import Counter
 import os
 from pathlib import Path
 
@@ -330,7 +331,7 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
             where = curve.source.encode("utf-8", "backslashreplace").decode("utf-8")
             raise InputError(f"{where}: run id {curve.run_id!r} (a file or folder name) is not UTF-8; rename it (or "
                              f"name a one-run source with --run-id)") from None
-    repeated = sorted({r for r in ids if ids.count(r) > 1})
+    repeated = sorted(r for r, n in Counter(ids).items() if n > 1)  # not ids.count: quadratic in runs
     if repeated:
         where = [c.source for c in curves if c.run_id == repeated[0]]
         raise InputError(f"run id {repeated[0]!r} occurs twice ({' and '.join(where[:2])}); give each run its own "

@@ -240,20 +240,23 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
         cut_run = cut.get(run_col) if run_col is not None and cut.get(run_col) else str(runs[-1])
     curves = []
     losses = {}
+    # Each run's rows as positions (ascending), found once: a mask per run (runs == run) made a file of 10,000
+    # runs scan 10,000 × all its rows.
+    positions = pd.Series(np.arange(len(runs))).groupby(runs, sort=False).indices
     for run in dict.fromkeys(runs):
-        mine = runs == run
-        key = next((k for k in loss_keys if (mine & has_key[k]).any()), None)
+        mine = positions[run]
+        key = next((k for k in loss_keys if has_key[k][mine].any()), None)
         if key is None:
             raise InputError(f"{path}: run {str(run)!r} logs no {' or '.join(map(repr, loss_keys[:4]))}; name its "
                              f"loss with --loss-key")
-        has = mine & has_key[key]
+        has = mine[has_key[key][mine]]
         if key not in losses:
             losses[key] = numeric(frame[key], str(path), key, rows)
         loss = losses[key]
         run_tokens, tokens_error = None, None
         if tokens is not None:
-            ok = mine & ~np.isnan(tokens)
-            if ok.any():
+            ok = mine[~np.isnan(tokens[mine])]
+            if ok.size:
                 run_tokens, tokens_error = logged_tokens(steps[has], steps[ok], tokens[ok],
                                                          f"{path}: run {str(run)!r}", tkey)
         info = {c: _one_value(v, mine, rows, f"{path}: run {str(run)!r}", c) for c, v in meta.items()}
@@ -273,10 +276,10 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
 
 
 def _one_value(values, mine, rows, where: str, column: str) -> float | None:
-    """A run's value of a per-run column (n_params, planned_tokens, …): the one finite value its rows hold, None
-    when none does. Two different values for one run are an InputError: which one is right is the user's call,
-    and taking either silently gives wrong numbers."""
-    finite = mine & np.isfinite(values)
+    """A run's value of a per-run column (n_params, planned_tokens, …): the one finite value its rows (positions
+    ``mine``) hold, None when none does. Two different values for one run are an InputError: which one is right
+    is the user's call, and taking either silently gives wrong numbers."""
+    finite = mine[np.isfinite(values[mine])]
     distinct = dict.fromkeys(values[finite].tolist())
     if len(distinct) > 1:
         first, second = list(distinct)[:2]
@@ -284,4 +287,4 @@ def _one_value(values, mine, rows, where: str, column: str) -> float | None:
         row_b = rows[finite][values[finite] == second][0]
         raise InputError(f"{where} has two values of {column!r}: {first:g} (row {row_a}) and {second:g} (row "
                          f"{row_b}); a run has one — correct the column, or give each run its own run_id")
-    return float(values[finite][-1]) if finite.any() else None
+    return float(values[finite][-1]) if finite.size else None
