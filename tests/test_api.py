@@ -716,3 +716,15 @@ def test_reprs_stay_short_with_many_warnings(tmp_path):
     small = isoflop.read_logs(tmp_path / "log.csv", tokens_per_step=1000, run_id=None)  # few warnings: all shown
     short = isoflop.RunTable(small.frame.head(), warnings=("a", "b"))
     assert repr(short).endswith("warnings=('a', 'b'))")
+
+
+def test_sweep_reprs_are_short(tmp_path):
+    """A SweepDesign printed every run's whole spec (8,166 characters for examples/sweep.toml's 9 runs, ~900 a
+    run) and a SweepState every RunStatus (~180 a run): a notebook cell of text for a real grid."""
+    design = isoflop.design_sweep(isoflop.SweepConfig.from_toml(EXAMPLES / "sweep.toml"))
+    assert repr(design) == (f"SweepDesign(law='besiroglu2024', runs=9 (9 points over 3 budgets), "
+                            f"total_flops={design.total_flops:.3g}, warnings={design.warnings!r})")
+    isoflop.init_sweep(tmp_path / "sweep", design)
+    state = isoflop.sweep_status(tmp_path / "sweep")
+    assert len(state.runs) == 9 and len(repr(state)) < 300
+    assert "counts={'done': 0, " in repr(state) and "'pending': 9" in repr(state)

@@ -466,6 +466,10 @@ class SweepDesign:
     runs: tuple[RunSpec, ...]
     warnings: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:  # each run's whole spec (~900 characters) filled a notebook cell; .runs has them
+        return (f"SweepDesign(law={self.law!r}, runs={len(self.runs)} ({len(self.points)} points over "
+                f"{len(self.config.budgets)} budgets), total_flops={self.total_flops:.3g}, warnings={self.warnings!r})")
+
     @property
     def total_flops(self) -> float:
         """FLOPs the sweep trains: each WSD stable phase counted once (``RunSpec.train_flops``)."""

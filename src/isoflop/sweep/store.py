@@ -464,6 +464,9 @@ class SweepState:
     runs: tuple[RunStatus, ...]
     notes: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:  # a RunStatus per run (~180 characters each) filled a notebook cell; .runs has them
+        return f"SweepState(sweep_dir={self.sweep_dir!r}, counts={self.counts()!r}, notes={self.notes!r})"
+
     def counts(self) -> dict[str, int]:
         return {s: sum(r.state == s for r in self.runs) for s in STATES}
 
