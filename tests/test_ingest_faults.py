@@ -445,3 +445,23 @@ def test_add_scalars_layout_names_the_folders_that_hold_the_curves(tb):
     table = ingest(tb / "run" / "loss_val", n_params=1e8, tokens_per_step=TPS)  # the fix the message gives
     np.testing.assert_allclose(table.frame["loss"], curve([100, 200, 300]) + 0.1, rtol=1e-6)
     assert table.frame["run_id"].unique().tolist() == ["loss_val"]
+
+
+def test_an_empty_event_file_is_data_loss(tb):
+    """SummaryWriter flushes every 2 minutes: a job killed before its first flush leaves a 0-byte event file. Its
+    run was skipped as "no scalars (hyperparameters only?)", a note, even with on_corrupt='error'; after a
+    readable file (a resumed job that died) it left the run whole, its last loss taken as final."""
+    write_run(tb / "good")
+    (tb / "lost").mkdir()
+    (tb / "lost" / "events.out.tfevents.1700000000.host.1.0").write_bytes(b"")
+    with pytest.warns(CorruptLogWarning, match=r"1 run\(s\) skipped because nothing of their logs could be read "
+                                               r"\(lost\)"):
+        table = ingest(tb, n_params=1e8, tokens_per_step=TPS)
+    assert table.frame["run_id"].unique().tolist() == ["good"] and final_loss(table, "good") == pytest.approx(
+        curve(50), rel=1e-6)
+    with pytest.raises(InputError, match=r"events\.out\.tfevents\.1700000000\.host\.1\.0: empty \(0 bytes\)"):
+        ingest(tb, n_params=1e8, tokens_per_step=TPS, on_corrupt="error")
+    resumed = tb / "good" / "events.out.tfevents.9999999999.host.2.0"  # a restart that died before its flush
+    resumed.write_bytes(b"")
+    table = ingest(tb / "good", n_params=1e8, tokens_per_step=TPS)
+    assert table.frame["truncated"].all() and table.frame["step"].max() == 50

@@ -90,6 +90,9 @@ def read_records(path: Path) -> tuple[list[bytes], list[str], bool]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if not data:  # the writer's first record (file_version) is written at open: what it logged never reached disk
+        return [], [f"{path}: empty (0 bytes): nothing the writer logged reached the disk (a job killed before "
+                    f"its first flush, which comes up to 2 minutes after the first scalar, or a failed copy)"], True
     records, problems, tail_lost = [], [], False
     pos, size = 0, len(data)
     while pos < size:
