@@ -303,3 +303,21 @@ def test_a_column_of_timestamps_is_not_read_as_numbers(tmp_path):
     pd.DataFrame({"step": [1, 2], "loss": [3.0, 2.0], "tokens": pd.to_timedelta([1, 2], unit="s")}).to_parquet(path)
     with pytest.raises(InputError, match=r"key 'tokens' holds dates or durations"):
         ingest(path, n_params=1e8)
+
+
+@pytest.mark.parametrize("name, text, match", [
+    ("b.csv", "step,loss\n", r"b\.csv: no rows, only a header; nothing logged to read"),
+    ("b.csv", "step,loss\n100,3.", r"b\.csv: no rows, its only one cut \(.*ends without a newline"),
+    ("b.jsonl", "", r"b\.jsonl: empty file$"),
+    ("b.jsonl", "\n\n", r"b\.jsonl: empty file$"),
+])
+def test_a_log_with_no_rows_in_a_folder_is_named(tmp_path, name, text, match):
+    """A folder of curve files where one holds only its header (its job died before logging a row): that run
+    vanished without a word (the others ingested, exit 0). An empty JSON-lines file said "none of the usual step
+    columns … it has no keys at all"."""
+    (tmp_path / "a.csv").write_text("step,loss\n100,4.0\n200,3.0\n")
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=match):
+        ingest(tmp_path, n_params=1e8, tokens_per_step=TPS)
+    (tmp_path / name).unlink()
+    assert ingest(tmp_path, n_params=1e8, tokens_per_step=TPS).frame["loss"].tolist() == [4.0, 3.0]

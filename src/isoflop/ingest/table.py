@@ -77,6 +77,8 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
         cut = {"": last}
     bad_end = None  # the file's last line, where it was left out: the log lost its end, as when cut
     if suffix in (".jsonl", ".ndjson"):
+        if not lines:
+            raise InputError(f"{path}: empty file")
         rows, numbers = [], []
         for i, line in enumerate(lines):
             if not line.strip():
@@ -205,6 +207,10 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     if frame is None:
         frame, problems, cut = read_checked(path, on_corrupt)
         rows = np.asarray(frame.index)  # each row's place in the file (see read_checked)
+        if frame.empty:  # in a folder of logs its run vanished without a word
+            raise InputError(f"{path}: no rows" + (f", its only one cut ({problems[0]})" if cut is not None else
+                                                   ", only a header") + "; nothing logged to read (one of several "
+                             f"logs? move it aside to read the others)")
     else:
         rows = np.arange(1, len(frame) + 1)
     columns = [str(c) for c in frame.columns]
