@@ -728,3 +728,23 @@ def test_sweep_reprs_are_short(tmp_path):
     state = isoflop.sweep_status(tmp_path / "sweep")
     assert len(state.runs) == 9 and len(repr(state)) < 300
     assert "counts={'done': 0, " in repr(state) and "'pending': 9" in repr(state)
+
+
+def test_sweep_configs_take_numpy_values():
+    """A notebook writes budgets as np.logspace(...) and counts as NumPy integers: design_sweep refused both
+    ("budgets: expected a number, got ndarray …"; "seq_len: must be an integer from 1 to 1,048,576, got
+    np.int64(64)"), in a SweepConfig and in a dict of its fields, while isoflop.plan takes them."""
+    plain = isoflop.design_sweep({"budgets": [3e10, 6e10], "sizes_per_budget": 3, "seq_len": 64, "head_dim": 8})
+    for given in ({"budgets": np.array([3e10, 6e10]), "sizes_per_budget": np.int64(3), "seq_len": np.int64(64),
+                   "head_dim": 8},
+                  {"budgets": np.logspace(np.log10(3e10), np.log10(6e10), 2), "sizes_per_budget": np.int32(3),
+                   "seq_len": 64, "head_dim": np.int64(8)}):
+        for design in (isoflop.design_sweep(given), isoflop.design_sweep(isoflop.SweepConfig(**given))):
+            assert design.config.budgets == pytest.approx(plain.config.budgets, rel=1e-12)
+            assert type(design.config.seq_len) is int and type(design.config.sizes_per_budget) is int
+            assert [r.run_id for r in design.runs] == [r.run_id for r in plain.runs]
+            stored = json.loads(json.dumps(design.config.to_dict()))  # as sweep.json stores it
+            assert stored.pop("budgets") == pytest.approx(plain.config.budgets, rel=1e-12)
+            assert stored == {k: v for k, v in plain.config.to_dict().items() if k != "budgets"}
+    with pytest.raises(isoflop.InputError, match="seq_len"):
+        isoflop.design_sweep({"budgets": [3e10], "seq_len": np.float64(64.5)})

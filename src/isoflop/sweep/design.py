@@ -150,6 +150,8 @@ class SweepConfig:
     def __post_init__(self):
         self._check_wsd()
         budgets = self.budgets if isinstance(self.budgets, (list, tuple)) else [self.budgets]
+        if isinstance(self.budgets, np.ndarray):  # np.logspace(…): a list of budgets, as a notebook writes one
+            budgets = self.budgets.ravel().tolist()
         if not budgets:
             raise InputError("budgets: give at least one compute budget in FLOPs, e.g. budgets = [1e11, 3e11]")
         object.__setattr__(self, "budgets", tuple(sorted(parse_quantity(b, "budgets") for b in budgets)))
@@ -161,6 +163,9 @@ class SweepConfig:
                                 ("eval_sequences", 1, 1 << 20), ("seed", 0, 2**63 - 1),
                                 ("min_warmup_steps", 0, 1_000_000)):
             value = getattr(self, name)
+            if isinstance(value, np.integer):  # an integer all the same (np.arange, a pandas cell): stored as int
+                value = int(value)
+                object.__setattr__(self, name, value)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise InputError(f"{name}: must be an integer from {low} to {high:,}, got {value!r}")
         for name in ("spread", "center", "aspect_ratio", "snap_tolerance", "lr_multiplier"):
@@ -355,13 +360,14 @@ def _fits(value, hint) -> bool:
     if origin in (Union, UnionType):
         return (value is None and type(None) in args) or any(_fits(value, a) for a in args if a is not type(None))
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
+        return isinstance(value, (list, tuple, np.ndarray)) and all(_fits(v, args[0]) for v in value)
     if hint is bool:
         return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is int:  # NumPy's integers too: a notebook's np.arange or pandas value
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+                and math.isfinite(value))
     if hint is str:
         return isinstance(value, str)
     if hint is DataSpec:
@@ -371,9 +377,9 @@ def _fits(value, hint) -> bool:
 
 def _is_quantity(value) -> bool:
     """A number or text for parse_quantity; booleans are not numbers (true would read as 1 FLOP)."""
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, np.ndarray)):
         return len(value) > 0 and all(_is_quantity(v) for v in value)
-    return isinstance(value, (int, float, str)) and not isinstance(value, bool)
+    return isinstance(value, (int, float, str, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def check_types(cls, d: dict, source: str, prefix: str = "") -> None:
