@@ -52,7 +52,7 @@ def _booleans(series: pd.Series) -> np.ndarray:
     return np.zeros(len(series), bool)
 
 
-def _numbers(series: pd.Series) -> pd.Series:
+def to_numbers(series: pd.Series) -> pd.Series:
     """``pd.to_numeric(errors="coerce")``, but an integer past a float's range (a 1 and 400 zeros in a CSV or JSON
     cell, which pandas raised OverflowError on: a traceback) becomes ±inf, reported with the other bad values."""
     try:
@@ -163,9 +163,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
 
 
 def _unique_columns(path: Path, separators) -> None:
-    """pandas renames a repeated column 'loss' to 'loss.1', so one of the two would be read and the other dropped
-    without a word: an InputError naming both. The header is split by the first of ``separators`` that splits it
-    (as the reader falls back from ',' to ';' or a tab)."""
+    """``unique_header`` on the file's header, split by the first of ``separators`` that splits it (as the reader
+    falls back from ',' to ';' or a tab)."""
     import csv
 
     try:
@@ -178,12 +177,19 @@ def _unique_columns(path: Path, separators) -> None:
         header = next(csv.reader([first], delimiter=sep), [])
         if len(header) > 1:
             break
+    unique_header(header, path)
+
+
+def unique_header(header: list[str], path, hint: str = "") -> list[str]:
+    """``header``, or an InputError naming a column it holds twice: pandas renames a repeated 'loss' to 'loss.1',
+    so one of the two would be read and the other dropped without a word. ``hint``: how to rename, added."""
     seen = {}
     for i, name in enumerate(header):
         if name in seen:
             raise InputError(f"{path}: two columns named {name!r} (columns {seen[name] + 1} and {i + 1}); which one "
-                             f"holds the data is unclear — rename one")
+                             f"holds the data is unclear — rename one{hint}")
         seen[name] = i
+    return header
 
 
 _LAST_LINE_CUT = "its last line is cut"
@@ -284,7 +290,7 @@ class RunTable:
         for col in NUMERIC:
             if col not in df.columns:
                 continue
-            values = _numbers(df[col])
+            values = to_numbers(df[col])
             arr = values.to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):  # each kind of problem claims its rows before the next is asked
                 kinds = ((_booleans(df[col]), lambda r: f"{df[col].iloc[r]!r} is a boolean, not a number"),
@@ -308,7 +314,7 @@ class RunTable:
                     + ("; …" if n_problems > 4 else "") + ")") if n_problems > 1 else ""
             raise InputError(f"{source}: {problems[0][1]}{more}")
         if PLANNED in df.columns:
-            planned = _numbers(df[PLANNED]).to_numpy(dtype=float)
+            planned = to_numbers(df[PLANNED]).to_numpy(dtype=float)
             bad = (df[PLANNED].notna().to_numpy() & np.isnan(planned)) | (planned <= 0) | _booleans(df[PLANNED])
             bad |= np.isinf(planned)
             if bad.any():

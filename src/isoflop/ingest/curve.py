@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import InputError
+from ..runs import to_numbers
 
 # Order matters: the first key a run logged wins. Evaluation keys of HF, Lightning, nanoGPT-style and
 # Megatron logs, then their training keys ("train_loss" after "loss": HF's last log entry holds a
@@ -230,9 +231,7 @@ def numeric(values, source: str, key: str, rows=None, row_word: str = "row") -> 
             raise InputError(f"{source}: {row_word} {row}, key {key!r}: {series.iloc[i]!r} is not a number")
     if pd.api.types.is_string_dtype(series) and series.dtype != object:
         series = series.astype(object)  # pandas' str dtype: the same checks as text in an object column
-    from ..runs import _numbers  # an integer past a float's range → inf (pandas raised OverflowError)
-
-    out = _numbers(series)
+    out = to_numbers(series)  # an integer past a float's range → inf (pandas raised OverflowError)
     bad = out.isna() & series.notna()
     if bad.any():  # text that became NaN: fine if it says missing or NaN, else not a number
         bad[bad] = ~_text(series[bad]).isin(_MISSING_TEXT | {"nan", "-nan", "+nan"})

@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..runs import read_frame, text_values
+from ..runs import read_frame, text_values, unique_header
 from .curve import (LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric,
                     step_key_note)
 
+W_AND_B_NAMES = " (in W&B, two runs of one name: rename a run and export again)"
 RUN_KEYS = ("run_id", "run")
 TEXT_COLUMNS = RUN_KEYS + ("Name",)  # run names (W&B's runs table: 'Name'), read as written
 _PER_RUN = ("n_params", "planned_tokens", "planned_steps")  # one value per run
@@ -107,7 +108,7 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
         if not lines:
             raise InputError(f"{path}: empty file")
         if '"' not in text:  # no quoting: a row's fields are its separators + 1 (fast for large files)
-            header = _unique_header(lines[0].rstrip("\r\n").split(sep), path)
+            header = unique_header(lines[0].rstrip("\r\n").split(sep), path, W_AND_B_NAMES)
             keep, numbers = [lines[0]], []
             for i, line in enumerate(lines[1:]):
                 if not line.strip():
@@ -124,7 +125,8 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
             table_text = "".join(keep)
         else:
             records = list(csv.reader(io.StringIO("".join(lines)), delimiter=sep))
-            header, rows = _unique_header(records[0], path), [sep.join(_quote(h, sep) for h in records[0])]
+            header = unique_header(records[0], path, W_AND_B_NAMES)
+            rows = [sep.join(_quote(h, sep) for h in records[0])]
             numbers = []
             for i, fields in enumerate(records[1:]):
                 if not fields:
@@ -156,19 +158,6 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
     if problems and on_corrupt == "error":
         raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps the complete rows and flags the run)")
     return frame, problems, cut
-
-
-def _unique_header(header: list[str], path: Path) -> list[str]:
-    """A CSV header whose names are unique. pandas renames a repeated 'x' to 'x.1', so the second column's data
-    (in a W&B chart export, a second run of the same name) would be read as another key, or not at all."""
-    seen = {}
-    for i, name in enumerate(header):
-        if name in seen:
-            raise InputError(f"{path}: two columns named {name!r} (columns {seen[name] + 1} and {i + 1}); which one "
-                             f"holds the data is unclear — rename one (in W&B, two runs of one name: rename a run "
-                             f"and export again)")
-        seen[name] = i
-    return header
 
 
 def _constant(name: str):
