@@ -152,6 +152,19 @@ class SavedFit:
         return self.ensemble if self.members is not None else self.law
 
 
+def _range(path, data: dict, key: str) -> tuple[float, float] | None:
+    """An optional [lowest, highest] pair of positive numbers in order, or InputError naming the file and key."""
+    pair = data.get(key)
+    if pair is None:
+        return None
+    if not isinstance(pair, list) or len(pair) != 2:
+        raise InputError(f"{path}: {key} must be [lowest, highest], got {pair!r}")
+    pair = tuple(_number(path, key, x) for x in pair)
+    if not 0 < pair[0] <= pair[1]:
+        raise InputError(f"{path}: {key} must be positive and ordered, got {list(pair)}")
+    return pair
+
+
 def load_saved_fit(path: str | Path) -> SavedFit:
     """Read a saved fit, checking every key; see the module docstring for the layout."""
     if not isinstance(path, (str, Path)):
@@ -232,20 +245,7 @@ def load_saved_fit(path: str | Path) -> SavedFit:
                                   cv_mean_abs_rel_error=c.get("cv_mean_abs_rel_error"))
     max_flops, min_flops = data.get("max_flops"), data.get("min_flops")
     noise = data.get("noise_sigma")
-    dn_range = data.get("tokens_per_param_range")
-    if dn_range is not None:
-        if not isinstance(dn_range, list) or len(dn_range) != 2:
-            raise InputError(f"{path}: tokens_per_param_range must be [lowest, highest], got {dn_range!r}")
-        dn_range = tuple(_number(path, "tokens_per_param_range", x) for x in dn_range)
-        if not 0 < dn_range[0] <= dn_range[1]:
-            raise InputError(f"{path}: tokens_per_param_range must be positive and ordered, got {list(dn_range)}")
-    epochs = data.get("epochs_range")
-    if epochs is not None:
-        if not isinstance(epochs, list) or len(epochs) != 2:
-            raise InputError(f"{path}: epochs_range must be [lowest, highest], got {epochs!r}")
-        epochs = tuple(_number(path, "epochs_range", x) for x in epochs)
-        if not 0 < epochs[0] <= epochs[1]:
-            raise InputError(f"{path}: epochs_range must be positive and ordered, got {list(epochs)}")
+    dn_range, epochs = _range(path, data, "tokens_per_param_range"), _range(path, data, "epochs_range")
     if max_flops is not None and min_flops is not None and _number(path, "min_flops", min_flops) > _number(
             path, "max_flops", max_flops):
         raise InputError(f"{path}: min_flops {min_flops!r} exceeds max_flops {max_flops!r}; save the fit again with "
