@@ -248,3 +248,20 @@ def test_a_column_named_twice_is_an_error(tmp_path, text, sep):
     path.write_text(text)
     with pytest.raises(InputError, match=r"runs\.csv: two columns named 'loss' \(columns 3 and 4\)"):
         RunTable.load(path)
+
+
+def test_a_table_of_dates_or_suffixed_numbers_is_refused_with_the_fix(tmp_path):
+    """A Parquet column of dates was read as nanoseconds since 1970 (n_params 1.7e18, no word); a cell written as
+    on the command line ('70B') was only "not a number"."""
+    frame = pd.DataFrame({"n_params": pd.to_datetime(["2024-01-01", "2024-01-02"]), "n_tokens": [1e9, 2e9],
+                          "loss": [3.0, 2.9]})
+    frame.to_parquet(tmp_path / "dates.parquet")
+    with pytest.raises(InputError, match=r"column 'n_params' holds dates or durations"):
+        RunTable.load(tmp_path / "dates.parquet")
+    (tmp_path / "suffixed.csv").write_text("n_params,n_tokens,loss\n70B,1.4T,2.0\n1e9,2e10,3\n")
+    with pytest.raises(InputError, match=r"'70B' is not a number \(write it as 7e\+10") as caught:
+        RunTable.load(tmp_path / "suffixed.csv")
+    assert "'1.4T' is not a number (write it as 1.4e+12" in str(caught.value)
+    (tmp_path / "words.csv").write_text("n_params,n_tokens,loss\nbig,1e9,2.0\n")
+    with pytest.raises(InputError, match=r"'big' is not a number$"):
+        RunTable.load(tmp_path / "words.csv")

@@ -68,6 +68,17 @@ def to_numbers(series: pd.Series) -> pd.Series:
         return pd.to_numeric(series.map(one), errors="coerce")
 
 
+def _suffixed(value) -> str:
+    """A hint for a cell written as on the command line ('70B', '1.4T'): a table holds plain numbers."""
+    from .units import parse_quantity
+
+    try:
+        number = parse_quantity(value, "cell") if isinstance(value, str) else None
+    except InputError:
+        number = None
+    return "" if number is None else f" (write it as {number:.4g}: tables hold plain numbers, not 70B or 1.4T)"
+
+
 def text_values(series: pd.Series) -> np.ndarray:
     """A column as stripped text, "" where a cell is empty. (pandas 3 keeps NaN through ``astype(str)``, so an
     empty run_id was NaN, and grouping by run dropped its rows without a word.)"""
@@ -290,12 +301,16 @@ class RunTable:
         for col in NUMERIC:
             if col not in df.columns:
                 continue
+            if pd.api.types.is_datetime64_any_dtype(df[col]) or pd.api.types.is_timedelta64_dtype(df[col]):
+                # to_numeric reads them as counts of their unit: 2024-01-01 was 1.7e18 parameters (ns)
+                raise InputError(f"{source}: column {col!r} holds dates or durations ({df[col].iloc[0]}), not "
+                                 f"numbers; map the right column with --columns")
             values = to_numbers(df[col])
             arr = values.to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):  # each kind of problem claims its rows before the next is asked
                 kinds = ((_booleans(df[col]), lambda r: f"{df[col].iloc[r]!r} is a boolean, not a number"),
                          ((values.isna() & df[col].notna()).to_numpy(),
-                          lambda r: f"{df[col].iloc[r]!r} is not a number"),
+                          lambda r: f"{df[col].iloc[r]!r} is not a number" + _suffixed(df[col].iloc[r])),
                          (~np.isfinite(arr), lambda r: f"{arr[r]} is missing or not finite"),
                          ((arr < 0) if col == "step" else (arr <= 0), lambda r: f"{arr[r]:g} must be positive"),
                          ((arr < 1) if col in COUNTS else np.zeros(len(arr), bool),
