@@ -90,6 +90,15 @@ def test_more_inference_never_means_a_larger_model(law, log10_flops, log10_token
     assert np.all(plan.total_flops <= plan.compute_optimal_total_flops * (1 + 1e-12))
 
 
+def test_negligible_inference_never_costs_more_than_the_compute_optimal_run():
+    """Hypothesis found it: with 1e9 inference tokens against a 1e25-FLOP model the optimum is the compute-optimal
+    run itself, and the bisection's point, its D from inverting the loss, cost 7.2e-12 more."""
+    law = ChinchillaLaw(E=1.0, A=50.0, B=56.0, alpha=0.6875, beta=0.5)
+    plan = inference_optimal(law, np.array([1e9, 1e9]), match_flops=1e25)
+    assert np.all(plan.total_flops <= plan.compute_optimal_total_flops)
+    np.testing.assert_allclose(plan.n_params, plan.compute_optimal.n_params, rtol=1e-9)
+
+
 def test_target_loss_mode_and_report():
     plan = inference_optimal(BESIROGLU, 2e13, target_loss=2.0)
     ref = min_flops_for_loss(BESIROGLU, 2.0)

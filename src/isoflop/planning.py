@@ -615,7 +615,16 @@ def _inference_optimal(law, inference_tokens, match_flops, target_loss, n_params
             lo, hi = np.where(grow, mid, lo), np.where(grow, hi, mid)
     n = np.exp(0.5 * (lo + hi))
     d = law.n_tokens_for_loss(n, target)
-    return InferencePlan(inference_tokens=inference_tokens, flops=FLOPS_PER_PARAM_TOKEN * n * d, n_params=n,
+    # Where inference is negligible the optimum is the reference itself, and inverting the loss for D there
+    # amplifies rounding: the bisection's point cost up to 7e-12 more than the reference. Keep the cheaper one.
+    def cost(n_params, n_tokens):
+        return FLOPS_PER_PARAM_TOKEN * n_params * n_tokens + 2.0 * effective_tokens * n_params
+
+    with np.errstate(invalid="ignore"):
+        keep = ~(cost(n, d) <= cost(reference.n_params, reference.n_tokens))
+    flops = np.where(keep, reference.flops, FLOPS_PER_PARAM_TOKEN * n * d)
+    n, d = np.where(keep, reference.n_params, n), np.where(keep, reference.n_tokens, d)
+    return InferencePlan(inference_tokens=inference_tokens, flops=flops, n_params=n,
                          n_tokens=d, loss=law.loss(n, d), inference_flops=2.0 * n * inference_tokens,
                          compute_optimal=reference, law=law.name, usd_per_training_flop=usd_per_training_flop,
                          usd_per_inference_flop=usd_per_inference_flop, warnings=_tokens_per_param_warnings(d / n))
