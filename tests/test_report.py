@@ -395,3 +395,18 @@ def test_fitted_constants_show_four_figures_not_count_suffixes(page, report):
         shown = f"{name} {format_number(value)} [{format_number(lo)}, {format_number(hi)}]"
         assert re.sub(r"\s+", " ", shown) in re.sub(r"\s+", " ", text), shown
     assert not re.search(r"\b(A|B) \d+(\.\d+)?K\b", text)
+
+
+def test_numbers_keep_four_figures_where_they_were_rounded():
+    """examples/runs.csv's highest loss, 3.6999, read "final loss 2.726 … 3.7" (two figures) and an exponent
+    interval "0.615 [0.5331, 0.77]": '.4g' dropped the zeros that rounding produced. Oracle: 4 significant
+    figures, zeros kept unless the number is exact at 4 figures (isoflop.units.format_number's rule)."""
+    from isoflop.reporting.html import _fmt
+    from isoflop.runs import RunTable
+
+    assert (_fmt(3.6999), _fmt(0.76996), _fmt(2.1300004), _fmt(20), _fmt(0.5), _fmt(24.634)) == (
+        "3.700", "0.7700", "2.130", "20", "0.5", "24.63")
+    runs = RunTable.load(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")
+    page = render_report(analyse(runs, FitOptions(n_bootstrap=0)), figures=False).html()
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    assert "final loss (nats/token) 2.726 … 3.700" in text

@@ -158,7 +158,8 @@ def _fmt(value) -> str:
         return str(value)
     if abs(value) >= 1e3:  # one style on both ends of a range ("4320 … 32.6K" mixed two)
         return format_quantity(value)
-    return f"{value:.4g}"
+    # 4 figures, zeros kept where they were rounded to (a loss of 3.6999 is '3.700', not '3.7'; 20 stays '20')
+    return format_number(value, 4)
 
 
 def _flops(value) -> str:
