@@ -88,7 +88,7 @@ def test_the_verdict_comes_first(report, page):
     assert f"mean |error| {b['mean_abs_rel_error']:.2%}" in banner
     row = s["plans"][0]
     spread = row["n_params_interval"][1] / row["n_params_interval"][0]
-    assert "Plan</b> at 1e21 FLOPs" in banner and f"(a factor {spread:#.3g})" in banner
+    assert "Plan</b> at 1e21 FLOPs" in banner and f"(a factor {spread:#.3g})".replace(".)", ")") in banner
 
 
 def test_an_unidentified_fit_says_so_at_the_top_and_plans_nothing():
@@ -410,3 +410,15 @@ def test_numbers_keep_four_figures_where_they_were_rounded():
     page = render_report(analyse(runs, FitOptions(n_bootstrap=0)), figures=False).html()
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
     assert "final loss (nats/token) 2.726 … 3.700" in text
+
+
+def test_interval_factor_has_no_bare_decimal_point():
+    """The demo's banner read "N* = 14.0B [2.70B, 285B] (a factor 106.)": '#.3g' keeps the point of a
+    3-digit number, and a factor of 1,000 or more would read '1.23e+03'. Oracle: 285/2.70 = 105.6 → '106'."""
+    from isoflop.reporting import html as report_html
+
+    plan = {"flops": 1e21, "n_params": 14.0e9, "n_tokens": 11.9e9, "loss": 0.9262}
+    for (low, high), factor in (((2.70e9, 285e9), "106"), ((1e9, 1e9), "1.00"), ((1e9, 1.0936e9), "1.09"),
+                                ((1e9, 1234e9), "1.23e3")):
+        banner = report_html._verdict_banner({"plans": [dict(plan, n_params_interval=[low, high])]})
+        assert f"(a factor {factor})" in banner, banner

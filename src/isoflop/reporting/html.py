@@ -162,6 +162,16 @@ def _fmt(value) -> str:
     return format_number(value, 4)
 
 
+def _factor(ratio) -> str:
+    """A ratio to 3 figures, zeros kept ('1.00', not '1'), no bare point ('106', not '106.') and no 'e+'
+    ('1.23e3')."""
+    text = f"{float(ratio):#.3g}"
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        text = f"{mantissa.rstrip('.')}e{int(exp)}"
+    return text.rstrip(".")
+
+
 def _flops(value) -> str:
     """FLOP counts in one style, scientific at every size (5.76e23; '2.99B' beside '1e+18' read as two units)."""
     return "—" if value is None else html.escape(format_scientific(value))
@@ -228,7 +238,7 @@ def _verdict_banner(s: dict) -> str:
             pair = r.get(f"{key}_interval")
             return f" {_interval(pair)}" if pair else ""
         spread = r.get("n_params_interval")
-        factor = f" (a factor {spread[1] / spread[0]:#.3g})" if spread and spread[0] > 0 else ""  # 1.00, not 1
+        factor = f" (a factor {_factor(spread[1] / spread[0])})" if spread and spread[0] > 0 else ""
         more = f"; {len(plans) - 1} more budget(s) under Plans" if len(plans) > 1 else ""
         out.append(f"<p><b>Plan</b> at {_flops(r['flops'])} FLOPs: N* = {_fmt(r['n_params'])}{interval('n_params')}"
                    f"{factor}, D* = {_fmt(r['n_tokens'])}{interval('n_tokens')}, loss {_fmt(r['loss'])}"
