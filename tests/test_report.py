@@ -422,3 +422,18 @@ def test_interval_factor_has_no_bare_decimal_point():
                                 ((1e9, 1234e9), "1.23e3")):
         banner = report_html._verdict_banner({"plans": [dict(plan, n_params_interval=[low, high])]})
         assert f"(a factor {factor})" in banner, banner
+
+
+def test_rms_log_residual_keeps_three_figures():
+    """isoflop report examples/runs.csv read "RMS log residual 0.0006" (one figure, '.4f'); a tighter fit would
+    read '0.0000'. Oracle: the fit's own residuals, RMS computed here, to 3 significant figures."""
+    from isoflop.runs import RunTable
+    from isoflop.units import format_number
+
+    runs = RunTable.load(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")
+    analysis = analyse(runs, FitOptions(n_bootstrap=0))
+    rms = float(np.sqrt(np.mean(np.square(analysis.fit.residuals))))
+    assert 1e-4 < rms < 1e-3
+    page = render_report(analysis, figures=False).html()
+    shown = re.search(r"RMS log residual ([^;<]*)", page).group(1)
+    assert shown == format_number(rms, 3) and float(shown) == pytest.approx(rms, rel=1e-2), shown

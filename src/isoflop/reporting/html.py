@@ -267,7 +267,7 @@ def _fit_section(fit) -> str:
     if "objective" in fit:
         facts.append(f"Huber objective {fit['objective']:.6g} (δ = {fit.get('delta')})")
     if "residual_rms" in fit:
-        facts.append(f"RMS log residual {fit['residual_rms']:.4f}")
+        facts.append(f"RMS log residual {format_number(fit['residual_rms'], 3)}")  # 0.000612, not '0.0006'
     if "bootstrap" in fit:
         b = fit["bootstrap"]
         facts.append(f"{b['n_converged']} of {b['n_resamples']} bootstrap resamples converged (seed {b['seed']})")
