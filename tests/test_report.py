@@ -437,3 +437,13 @@ def test_rms_log_residual_keeps_three_figures():
     page = render_report(analysis, figures=False).html()
     shown = re.search(r"RMS log residual ([^;<]*)", page).group(1)
     assert shown == format_number(rms, 3) and float(shown) == pytest.approx(rms, rel=1e-2), shown
+
+
+def test_percentages_keep_three_figures_where_they_were_rounded():
+    """isoflop report examples/runs.csv --config 7e9x140e9 read "compute wasted 0.35% [0.0448%, 0.751%]" for a
+    wasted fraction of 0.0035000054: '.3g' dropped the rounded zero (two figures beside three). Oracle: 3
+    significant figures, zeros dropped only where the share is exact (format_percent's rule)."""
+    from isoflop.reporting.html import _percent
+
+    assert (_percent(0.0035000054), _percent(0.07), _percent(0.0011), _percent(0.5)) == (
+        "0.350%", "7%", "0.11%", "50%")

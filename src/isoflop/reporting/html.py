@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fitting.identify import unpinned_keys
-from ..units import format_number, format_quantity, format_scientific
+from ..units import format_number, format_percent, format_quantity, format_scientific
 
 
 # ------------------------------------------------------------------------------------------- compute
@@ -144,8 +144,9 @@ code { background: #f5f5f5; padding: 0 .2em; }
 
 
 def _percent(fraction) -> str:
-    """3 significant figures, so a small share is not shown as 0.00 %."""
-    return f"{100 * float(fraction):.3g}%"
+    """3 significant figures, so a small share is not shown as 0.00 %; zeros kept where they were rounded to
+    (0.0035000054 is '0.350%', not '0.35%')."""
+    return format_percent(fraction, 3)
 
 
 def _fmt(value) -> str:
