@@ -76,3 +76,26 @@ def test_diagnose_a_named_model():
     assert model.law_warnings() == () and len(get_model("mixtral-8x7b").law_warnings()) == 1
     with pytest.raises(InputError, match="cannot count"):
         model.n_params_for("unknown")
+
+
+# Training-token counts typed in from the sources: Brown et al. 2020 Table 2.1 caption (300B); Hoffmann et al.
+# 2022 Table 1 (Gopher 300B, Chinchilla 1.4T); Touvron et al. 2023 (Llama 2) Table 1 (2.0T); Meta's Llama 3
+# model card (over 15T); Llama Team 2024 §1 (405B: 15.6T). None where the source gives no count.
+PUBLISHED_TOKENS = {
+    "gpt-3-175b": (300e9, "300B training tokens"), "gopher-280b": (300e9, "300B training tokens"),
+    "chinchilla-70b": (1.4e12, "1.4T training tokens"), "llama-2-7b": (2e12, "2.0T training tokens"),
+    "llama-2-13b": (2e12, "2.0T training tokens"), "llama-2-70b": (2e12, "2.0T training tokens"),
+    "llama-3-8b": (15e12, "15T training tokens"), "llama-3-70b": (15e12, "15T training tokens"),
+    "llama-3-405b": (15.6e12, "15.6T training tokens"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_training_tokens_are_published_and_cited(name):
+    """`diagnose --model` uses trained_tokens when --tokens is left out, but no source string said where a
+    token count came from (only the parameter counts were cited). Each count is the source's, and cited."""
+    model = get_model(name)
+    tokens, cited = PUBLISHED_TOKENS.get(name, (None, None))
+    assert model.trained_tokens == tokens
+    if tokens is not None:
+        assert cited in model.source, model.source

@@ -94,6 +94,10 @@ def _deepmind(n_layer, d_model, n_head):
 
 
 _HF = "Hugging Face Hub safetensors metadata of {} (exact parameter count of the released weights)"
+# Training-token counts, where the source gives them (NamedModel.trained_tokens).
+_LLAMA2_TOKENS = "; 2.0T training tokens: Touvron et al. 2023, 'Llama 2', Table 1 (Tokens 2.0T, every size)"
+_LLAMA3_TOKENS = ("; 15T training tokens: Meta's Llama 3 model card (meta-llama/llama3 MODEL_CARD.md: 'pretrained "
+                  "on over 15 trillion tokens'; the paper, §1: 'about 15T multilingual tokens')")
 
 MODELS: dict[str, NamedModel] = {
     m.name: m
@@ -116,37 +120,42 @@ MODELS: dict[str, NamedModel] = {
                    175.0e9,
                    "Brown et al. 2020, 'Language Models are Few-Shot Learners', Table 2.1 (n_layers 96, d_model "
                    "12288, n_heads 96, d_head 128, n_ctx 2048; 175.0B parameters; GPT-2 vocabulary and block, "
-                   "d_ff = 4·d_model)", trained_tokens=300e9),
+                   "d_ff = 4·d_model); 300B training tokens: Table 2.1's caption ('All models were trained for a "
+                   "total of 300 billion tokens')", trained_tokens=300e9),
         NamedModel("gopher-280b", _deepmind(80, 16384, 128), 280e9,
                    "Rae et al. 2021, 'Scaling Language Models: Methods, Analysis & Insights from Training "
-                   "Gopher', Table 1 (80 layers, 128 heads, key/value size 128, d_model 16,384; 280B)",
+                   "Gopher', Table 1 (80 layers, 128 heads, key/value size 128, d_model 16,384; 280B); 300B training "
+                   "tokens: Hoffmann et al. 2022, Table 1 (Gopher 280B, 300 billion tokens)",
                    trained_tokens=300e9),
         NamedModel("chinchilla-70b", _deepmind(80, 8192, 64), 70e9,
                    "Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Models', Table 4 (80 layers, "
-                   "64 heads, key/value size 128, d_model 8,192, feed-forward 4·d_model; 70B)",
+                   "64 heads, key/value size 128, d_model 8,192, feed-forward 4·d_model; 70B); 1.4T training tokens: "
+                   "Table 1 (Chinchilla 70B, 1.4 trillion tokens)",
                    trained_tokens=1.4e12),
         NamedModel("llama-2-7b", _llama(32, 4096, 32, 32, 11008, 32000, 4096), 6_738_415_616,
                    "Touvron et al. 2023, 'Llama 2'; shape from meta-llama/Llama-2-7b-hf config.json; "
-                   + _HF.format("meta-llama/Llama-2-7b-hf"), exact=True, trained_tokens=2e12),
+                   + _HF.format("meta-llama/Llama-2-7b-hf") + _LLAMA2_TOKENS, exact=True, trained_tokens=2e12),
         NamedModel("llama-2-13b", _llama(40, 5120, 40, 40, 13824, 32000, 4096), 13_015_864_320,
                    "Touvron et al. 2023, 'Llama 2'; shape from meta-llama/Llama-2-13b-hf config.json; "
-                   + _HF.format("meta-llama/Llama-2-13b-hf"), exact=True, trained_tokens=2e12),
+                   + _HF.format("meta-llama/Llama-2-13b-hf") + _LLAMA2_TOKENS, exact=True, trained_tokens=2e12),
         NamedModel("llama-2-70b", _llama(80, 8192, 64, 8, 28672, 32000, 4096), 68_976_648_192,
                    "Touvron et al. 2023, 'Llama 2' (GQA with 8 key/value heads); shape from "
-                   "meta-llama/Llama-2-70b-hf config.json; " + _HF.format("meta-llama/Llama-2-70b-hf"),
-                   exact=True, trained_tokens=2e12),
+                   "meta-llama/Llama-2-70b-hf config.json; " + _HF.format("meta-llama/Llama-2-70b-hf")
+                   + _LLAMA2_TOKENS, exact=True, trained_tokens=2e12),
         NamedModel("llama-3-8b", _llama(32, 4096, 32, 8, 14336, 128256, 8192), 8_030_261_248,
                    "Llama Team 2024, 'The Llama 3 Herd of Models', Table 3; shape from meta-llama/Meta-Llama-3-8B "
                    "config.json; " + _HF.format("meta-llama/Meta-Llama-3-8B") + " (total_size 16,060,522,496 "
-                   "bytes in bf16)", exact=True, trained_tokens=15e12),
+                   "bytes in bf16)" + _LLAMA3_TOKENS, exact=True, trained_tokens=15e12),
         NamedModel("llama-3-70b", _llama(80, 8192, 64, 8, 28672, 128256, 8192), 70_553_706_496,
                    "Llama Team 2024, 'The Llama 3 Herd of Models', Table 3; shape from "
-                   "meta-llama/Meta-Llama-3-70B config.json; " + _HF.format("meta-llama/Meta-Llama-3-70B"),
-                   exact=True, trained_tokens=15e12),
+                   "meta-llama/Meta-Llama-3-70B config.json; " + _HF.format("meta-llama/Meta-Llama-3-70B")
+                   + _LLAMA3_TOKENS, exact=True, trained_tokens=15e12),
         NamedModel("llama-3-405b", _llama(126, 16384, 128, 8, 53248, 128256, 8192), 405_853_388_800,
                    "Llama Team 2024, 'The Llama 3 Herd of Models', Table 3 (126 layers, d_model 16,384, FFN "
                    "53,248, 128 heads, 8 key/value heads, vocab 128,000+256); "
-                   + _HF.format("meta-llama/Llama-3.1-405B"), exact=True, trained_tokens=15.6e12),
+                   + _HF.format("meta-llama/Llama-3.1-405B") + "; 15.6T training tokens: the same paper, §1 (the "
+                   "flagship 405B model, pre-trained on 15.6T text tokens with 3.8e25 FLOPs)", exact=True,
+                   trained_tokens=15.6e12),
         NamedModel("mistral-7b", _llama(32, 4096, 32, 8, 14336, 32000, 8192), 7_241_732_096,
                    "Jiang et al. 2023, 'Mistral 7B', Table 1 (context_len 8,192, window_size 4,096); shape from "
                    "mistralai/Mistral-7B-v0.1 config.json; " + _HF.format("mistralai/Mistral-7B-v0.1"), exact=True,
