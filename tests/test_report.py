@@ -447,3 +447,17 @@ def test_percentages_keep_three_figures_where_they_were_rounded():
 
     assert (_percent(0.0035000054), _percent(0.07), _percent(0.0011), _percent(0.5)) == (
         "0.350%", "7%", "0.11%", "50%")
+
+
+def test_every_loss_says_its_unit():
+    """The data table said "final loss (nats/token)", but the banner ("loss 2.298 [2.278, 2.319]"), the plans
+    table (header "loss") and the diagnosis ("predicted loss 2.163") gave the same quantity as a bare number.
+    Oracle: each names nats per token, as the CLI's '1.958 nats' does."""
+    from isoflop.runs import RunTable
+
+    runs = RunTable.load(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")
+    analysis = analyse(runs, FitOptions(n_bootstrap=20), budgets=(1e21,), config=(7e9, 140e9))
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", render_report(analysis, figures=False).html())))
+    assert re.search(r"Plan at 1e21 FLOPs: .*, loss \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] nats/token", text), text
+    assert "tokens/param loss (nats/token) loss interval" in text
+    assert re.search(r"predicted loss \(nats/token\) \d\.\d{3} \[", text)

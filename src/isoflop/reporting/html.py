@@ -243,7 +243,7 @@ def _verdict_banner(s: dict) -> str:
         more = f"; {len(plans) - 1} more budget(s) under Plans" if len(plans) > 1 else ""
         out.append(f"<p><b>Plan</b> at {_flops(r['flops'])} FLOPs: N* = {_fmt(r['n_params'])}{interval('n_params')}"
                    f"{factor}, D* = {_fmt(r['n_tokens'])}{interval('n_tokens')}, loss {_fmt(r['loss'])}"
-                   f"{interval('loss')}{more}.</p>")
+                   f"{interval('loss')} nats/token{more}.</p>")
     if s.get("refusal"):
         out.append(f'<p class="note"><b>No plans:</b> {html.escape(s["refusal"])}</p>')
     return f'<div class="verdict {css}">{"".join(out)}</div>'
@@ -311,8 +311,8 @@ def _plan_section(plans, law_name) -> str:
     return (f"<p>Compute-optimal allocation (C = 6·N·D) under the fitted {html.escape(law_name)} law; intervals "
             f"over the bootstrap ensemble (the loss's, where backtests calibrated the fit, for the loss a run "
             f"would measure: noise, parameters and the form's extrapolation error).</p>"
-            + _table(("budget FLOPs", "N*", "N* interval", "D*", "D* interval", "tokens/param", "loss",
-                      "loss interval"), rows))
+            + _table(("budget FLOPs", "N*", "N* interval", "D*", "D* interval", "tokens/param",
+                      "loss (nats/token)", "loss interval"), rows))
 
 
 def _diagnosis_section(d) -> str:
@@ -322,7 +322,7 @@ def _diagnosis_section(d) -> str:
             ("tokens per parameter", _fmt(d["tokens_per_param"])),
             ("… relative to compute-optimal", f"{_fmt(d['tokens_per_param_ratio'])} "
                                               f"{_interval(intervals.get('tokens_per_param_ratio'))}"),
-            ("predicted loss", f"{_fmt(d['loss'])} {_interval(intervals.get('loss'))}"),
+            ("predicted loss (nats/token)", f"{_fmt(d['loss'])} {_interval(intervals.get('loss'))}"),
             ("compute-optimal N, D at this compute", f"{_fmt(d['optimal']['n_params'])}, "
                                                       f"{_fmt(d['optimal']['n_tokens'])}"),
             ("compute a compute-optimal run needs for this loss",
