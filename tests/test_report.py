@@ -461,3 +461,25 @@ def test_every_loss_says_its_unit():
     assert re.search(r"Plan at 1e21 FLOPs: .*, loss \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] nats/token", text), text
     assert "tokens/param loss (nats/token) loss interval" in text
     assert re.search(r"predicted loss \(nats/token\) \d\.\d{3} \[", text)
+
+
+def test_least_squares_fit_is_not_shown_as_delta_inf(tmp_path):
+    """isoflop report runs.csv --delta inf (least squares, as the README offers) read "Huber objective
+    3.54723e-06 (δ = inf)": 'inf' shown to the reader, and the objective named for a loss it was not. Oracle:
+    δ = ∞ is Huber's least-squares limit; a finite δ keeps its line ("Huber objective … (δ = 0.001)")."""
+    import isoflop
+    from isoflop.fitting.io import load_saved_fit
+    from isoflop.runs import RunTable
+
+    runs = RunTable.load(Path(__file__).resolve().parents[1] / "examples" / "runs.csv")
+    for delta, said in ((np.inf, "least-squares objective"), (1e-3, "Huber objective")):
+        page = render_report(analyse(runs, FitOptions(n_bootstrap=0, delta=delta)), figures=False).html()
+        text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+        assert said in text and not re.search(r"\b(inf|nan|None)\b", text), re.findall(r"[^;]*objective[^;]*", text)
+    assert "(δ = 0.001)" in text
+    # a saved fit writes δ = ∞ as null (strict JSON): read back, it is least squares still, not 'δ = None'
+    least_squares = analyse(runs, FitOptions(n_bootstrap=0, delta=np.inf))
+    saved = tmp_path / "fit.json"
+    isoflop.save_fit(least_squares, saved)
+    page = render_report(analyse(saved_fit=load_saved_fit(saved), options=FitOptions()), figures=False).html()
+    assert "least-squares objective" in page and "None" not in html.unescape(re.sub(r"<[^>]+>", " ", page))

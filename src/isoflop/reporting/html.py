@@ -266,7 +266,11 @@ def _fit_section(fit) -> str:
     if "n_points" in fit:
         facts.append(f"{fit['n_points']} runs")
     if "objective" in fit:
-        facts.append(f"Huber objective {fit['objective']:.6g} (δ = {fit.get('delta')})")
+        delta = fit.get("delta", "")
+        if delta is None or (delta != "" and not np.isfinite(float(delta))):  # --delta inf (a saved fit: null)
+            facts.append(f"least-squares objective {fit['objective']:.6g} (δ = ∞)")  # Huber's limit
+        else:
+            facts.append(f"Huber objective {fit['objective']:.6g}" + (f" (δ = {delta:g})" if delta != "" else ""))
     if "residual_rms" in fit:
         facts.append(f"RMS log residual {format_number(fit['residual_rms'], 3)}")  # 0.000612, not '0.0006'
     if "bootstrap" in fit:
