@@ -83,6 +83,33 @@ def test_a_bad_result_is_not_done_and_is_reported_by_path(sweep, case):
     assert sorted(table.loss) == pytest.approx(expected, abs=0)
 
 
+@pytest.mark.parametrize("how", ["copied", "n_params", "n_tokens", "flops"])
+def test_a_result_copied_from_another_run_or_edited_is_not_done(sweep, how):
+    """A result.json copied from run 0 into run 1's folder counted run 1 as done, and the table reported run 0's
+    size and tokens under run 1's id; so did a result whose sizes were edited away from the spec."""
+    sweep_dir, design = sweep
+    source, target = design.runs[0], design.runs[1]
+    folder = store.run_dir(sweep_dir, target.run_id)
+    doc = json.loads((store.run_dir(sweep_dir, source.run_id) / "result.json").read_text())
+    if how != "copied":
+        doc = json.loads((folder / "result.json").read_text())
+        doc[how] = doc[how] * 2
+    (folder / "result.json").write_text(json.dumps(doc))
+    result, problem = store.check_result(folder)
+    assert result is None and str(folder / "result.json") in problem
+    assert (source.run_id if how == "copied" else how) in problem
+    state = {s.run_id: s for s in store.sweep_status(sweep_dir)}
+    assert state[target.run_id].state == "pending"
+    table = store.read_runs(sweep_dir)
+    assert target.run_id not in set(table.run_ids) and len(table) == 5
+    # every row left has its own run's numbers: n_tokens = steps × batch × seq_len, flops = 6·N·D
+    specs = {s.run_id: s for s in design.runs}
+    for run_id, n_params, n_tokens in zip(table.run_ids, table.n_params, table.n_tokens):
+        spec = specs[run_id]
+        assert n_params == spec.n_params
+        assert n_tokens == spec.train.n_steps * spec.train.batch_size * spec.train.arch.seq_len
+
+
 def test_one_bad_metrics_row_is_skipped_with_a_note_and_blocks_nothing(sweep):
     sweep_dir, design = sweep
     target = design.runs[1]

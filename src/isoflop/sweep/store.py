@@ -238,8 +238,9 @@ def _positive(value) -> bool:
 
 def check_result(folder: str | Path) -> tuple[dict | None, str | None]:
     """(the run's result, None) when result.json is complete and plausible; (None, None) when there is none
-    yet; (None, why) when it exists but cannot count: unreadable, not an object, or a loss, n_params,
-    n_tokens or flops that is not a positive finite number (a loss ≤ 0 nats/token is impossible)."""
+    yet; (None, why) when it exists but cannot count: unreadable, not an object, a loss, n_params,
+    n_tokens or flops that is not a positive finite number (a loss ≤ 0 nats/token is impossible), another
+    run's run_id, or n_params, n_tokens or flops that differ from the folder's spec.json."""
     path = Path(folder) / rundir.RESULT
     result, problem = read_doc(path)
     if result is None:
@@ -250,6 +251,18 @@ def check_result(folder: str | Path) -> tuple[dict | None, str | None]:
         if not _positive(result.get(key)):
             return None, (f"{path}: {key} {result.get(key)!r} is not a positive finite number; the run is not "
                           f"counted as done")
+    # a result.json copied from another run (or hand-edited) would report that run's numbers under this one's id
+    name = Path(folder).name
+    if result.get("run_id") is not None and result.get("run_id") != name:
+        return None, (f"{path}: is the result of run {result.get('run_id')!r}, not of {name!r} (copied from "
+                      f"another run?); the run is not counted as done")
+    spec = read_doc(Path(folder) / rundir.SPEC)[0]
+    if isinstance(spec, dict) and spec.get("run_id") in (None, name):
+        for key in ("n_params", "n_tokens", "flops"):
+            planned = spec.get(key)
+            if _positive(planned) and not np.isclose(float(result[key]), float(planned), rtol=1e-9, atol=0):
+                return None, (f"{path}: {key} {result[key]!r} differs from {planned!r} in {rundir.SPEC}; the run "
+                              f"is not counted as done")
     return result, None
 
 
