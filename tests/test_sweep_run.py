@@ -201,6 +201,40 @@ def test_cli_bad_config_is_one_red_line_and_exit_2(tmp_path, text, field):
         assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("change", ["same-size-edit", "appended", "deleted"])
+def test_data_changed_between_design_and_run_is_refused(tmp_path, change):
+    """A text file edited after `sweep design --out` (or after some runs finished) was trained on silently: the
+    sweep's runs would mix data. sweep.json now keeps each file's size and SHA-256, and `sweep run` refuses."""
+    import hashlib
+
+    data = tmp_path / "corpus.txt"
+    original = bytes(range(97, 123)) * 2000
+    data.write_bytes(original)
+    config = tmp_path / "text.toml"
+    config.write_text(TOML.replace('source = "markov"\nn_states = 16\nconcentration = 0.3',
+                                   f'source = "text"\npaths = ["{data}"]').replace("[2e9, 6e9]", "[1e10]"))
+    sweep_dir = tmp_path / "sweep"
+    assert runner.invoke(app, ["sweep", "design", str(config), "--out", str(sweep_dir)]).exit_code == 0
+    recorded = json.loads((sweep_dir / "sweep.json").read_text())["data_fingerprint"]
+    assert recorded == [{"path": str(data), "size": 52000, "sha256": hashlib.sha256(original).hexdigest()}]
+    if change == "same-size-edit":
+        data.write_bytes(original[:-1] + b"!")
+    elif change == "appended":
+        data.write_bytes(original + b"more")
+    else:
+        data.unlink()
+    for command in (["sweep", "run", str(sweep_dir)], ["sweep", "run", str(config), "--out", str(sweep_dir)]):
+        result = runner.invoke(app, command + ["--device", "cpu", "--no-progress", "--json"])
+        assert result.exit_code == 2, result.output
+        words = "changed since it was designed" if change != "deleted" or command[2] == str(sweep_dir) else "does not exist"
+        assert str(data) in result.output and words in result.output
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+        assert result.stdout == ""
+    assert not list(sweep_dir.glob("runs/*/result.json")) and not list(sweep_dir.glob("runs/*/metrics.jsonl"))
+    data.write_bytes(original)  # restored: the sweep may run
+    store.check_data(sweep_dir, store.load_design(sweep_dir))
+
+
 def test_cli_status_and_failed_runs_do_not_stop_the_sweep(tmp_path):
     data = tmp_path / "corpus.txt"
     data.write_bytes(b"abc" * 1000)
@@ -209,6 +243,9 @@ def test_cli_status_and_failed_runs_do_not_stop_the_sweep(tmp_path):
                                    f'source = "text"\npaths = ["{data}"]').replace("[2e9, 6e9]", "[1e10]"))
     assert runner.invoke(app, ["sweep", "design", str(config), "--out", str(tmp_path / "fail")]).exit_code == 0
     data.write_bytes(b"abc")  # cut after design: too short for even one window, every run fails, the sweep goes on
+    design_doc = json.loads((tmp_path / "fail" / "sweep.json").read_text())
+    del design_doc["data_fingerprint"]  # as a sweep designed before data changes were detected (see below)
+    (tmp_path / "fail" / "sweep.json").write_text(json.dumps(design_doc))
     result = runner.invoke(app, ["sweep", "run", str(tmp_path / "fail"), "--device", "cpu", "--no-progress", "--json"])
     assert result.exit_code == 1
     report = json.loads(result.stdout)

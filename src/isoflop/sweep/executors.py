@@ -239,6 +239,7 @@ def run_sweep(sweep_dir: str | Path, *, executor: str = "local", device: str = "
                       threads_per_worker=threads_per_worker)
     sweep_dir = Path(sweep_dir)
     design = store.load_design(sweep_dir)
+    store.check_data(sweep_dir, design)
     t0 = time.perf_counter()
     settled, todo = _triage(sweep_dir, design, retry_failed)
     if executor == "ray":

@@ -50,6 +50,7 @@ from ..errors import CorruptFileWarning, InputError
 from ..io_utils import pid_alive
 from ..runs import PLANNED, RunTable
 from ..train import rundir
+from ..train.data import data_change, data_fingerprint
 from .design import RunSpec, SweepConfig, SweepDesign
 
 DESIGN = "sweep.json"
@@ -174,6 +175,8 @@ def _init_locked(sweep_dir: Path, design: SweepDesign) -> Path:
         raise InputError(f"{sweep_dir}: cannot create the sweep folder ({exc.strerror or exc}: "
                          f"{exc.filename}); choose another output folder") from None
     if existing is None:
+        if design.runs:  # what the runs are to train on; check_data compares it before every sweep run
+            doc["data_fingerprint"] = data_fingerprint(design.runs[0].train.data)
         rundir.write_json_atomic(sweep_dir / DESIGN, doc)
     for spec in design.runs:
         path = run_dir(sweep_dir, spec.run_id) / rundir.SPEC
@@ -219,6 +222,22 @@ def _read_design(sweep_dir: Path) -> tuple[SweepDesign, list[str]]:
                          f"does not name ({', '.join(unlisted[:3])}{'…' if len(unlisted) > 3 else ''}); restore "
                          f"it, or delete it to rebuild the design from the runs")
     return design, []
+
+
+def check_data(sweep_dir: str | Path, design: SweepDesign) -> None:
+    """InputError when the data files the sweep reads are not those it was designed on (sweep.json's
+    ``data_fingerprint``: size and SHA-256 of each file): runs trained on other data than the rest would give
+    silently wrong numbers. Sweeps without a fingerprint (older, or rebuilt from spec.json files) pass."""
+    path = Path(sweep_dir) / DESIGN
+    doc = read_doc(path)[0]
+    before = doc.get("data_fingerprint") if isinstance(doc, dict) else None
+    if not isinstance(before, list) or not design.runs:
+        return
+    why = data_change(before, data_fingerprint(design.runs[0].train.data))
+    if why is not None:
+        raise InputError(f"{path}: the sweep's data changed since it was designed ({why}); runs trained on other "
+                         f"data than the rest would give wrong numbers: restore the data, or design a new sweep into "
+                         f"another folder")
 
 
 def load_design(sweep_dir: str | Path) -> SweepDesign:

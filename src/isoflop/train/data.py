@@ -9,6 +9,7 @@ run of a sweep is scored on the same held-out tokens.
 
 from __future__ import annotations
 
+import hashlib
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +164,60 @@ def _split_tail(tokens: np.ndarray, val_fraction: float):
 def _token_file(path: Path, dtype: str) -> np.ndarray:
     check_token_file(path, dtype)
     return np.memmap(path, dtype=np.dtype(dtype), mode="r")  # memory-mapped: only the sampled windows are read
+
+
+_SAMPLED = 64 << 20  # files larger than this are hashed from 64 evenly spaced blocks of 64 KiB, not read whole
+_BLOCK = 64 << 10
+
+
+def _file_digest(path: Path, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        if size <= _SAMPLED:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        else:
+            for i in range(64):
+                fh.seek((size - _BLOCK) * i // 63)
+                digest.update(fh.read(_BLOCK))
+    return digest.hexdigest()
+
+
+def data_fingerprint(spec: DataSpec) -> list[dict]:
+    """What identifies the data a ``DataSpec`` reads, so a sweep notices data changed between its design and
+    a later run (runs trained on other data than the rest): for each text or token file its path, size and
+    SHA-256 (over 64 evenly spaced 64 KiB blocks when it is over 64 MiB); for ``stdlib`` one entry for all its
+    files together; nothing for ``markov`` (generated from its seed). A missing file has size None."""
+    if spec.source == "markov":
+        return []
+    if spec.source == "stdlib":
+        digest, total, files = hashlib.sha256(), 0, stdlib_files()
+        for f in files:
+            data = f.read_bytes()
+            digest.update(f"{len(data)}:".encode() + data)
+            total += len(data)
+        return [{"path": "the Python standard library", "files": len(files), "size": total,
+                 "sha256": digest.hexdigest()}]
+    out = []
+    for path in (spec.token_files() if spec.source == "tokens" else [Path(p) for p in spec.paths]):
+        try:
+            size = path.stat().st_size
+            out.append({"path": str(path), "size": size, "sha256": _file_digest(path, size)})
+        except OSError:
+            out.append({"path": str(path), "size": None, "sha256": None})
+    return out
+
+
+def data_change(before: list[dict], now: list[dict]) -> str | None:
+    """Why the data fingerprinted as ``now`` is not the data fingerprinted as ``before``, or None."""
+    if before == now:
+        return None
+    for old, new in zip(before, now):
+        if old != new:
+            was = f"{old['size']:,} bytes, sha256 {old['sha256'][:12]}…" if old.get("size") is not None else "missing"
+            is_ = f"{new['size']:,} bytes, sha256 {new['sha256'][:12]}…" if new.get("size") is not None else "missing"
+            return f"{new['path']} was {was}, is now {is_}"
+    return f"its files were {', '.join(d['path'] for d in before)}, are now {', '.join(d['path'] for d in now)}"
 
 
 def load_source(spec: DataSpec):
