@@ -147,6 +147,21 @@ def test_a_live_owner_on_another_host_keeps_the_run(tmp_path):
     os.close(fd)
 
 
+@pytest.mark.parametrize("ahead", [store.STALE_SECONDS + 60, 365 * 86400.0, time.time() * 999])
+def test_a_heartbeat_from_the_future_is_stale(tmp_path, ahead):
+    """lock.json of another host with a heartbeat a year ahead (or in milliseconds: ~1000× now) kept its run
+    "running" for that long: `sweep status` said running, every `sweep run` skipped it as busy."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    now = time.time()
+    doc = {"pid": 4242, "host": "elsewhere", "heartbeat": now + ahead}
+    rundir.write_json_atomic(folder / rundir.LOCK, doc)
+    assert not store.lock_is_live(doc, now=now)
+    assert store.lock_is_live(dict(doc, heartbeat=now + 5), now=now)  # a clock a few seconds ahead: still live
+    with store.RunLock(folder):  # taken over
+        assert json.loads((folder / rundir.LOCK).read_text())["host"] == socket.gethostname()
+
+
 def _initialiser(root, budgets, barrier, queue):
     from isoflop.errors import InputError
     from isoflop.sweep.design import SweepConfig, design_sweep

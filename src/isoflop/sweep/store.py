@@ -12,7 +12,7 @@ Layout::
                           error.txt      traceback of a failed attempt
 
 Status of a run: ``done`` (a complete result.json with a positive finite loss, see ``check_result``), ``running`` (a lock held by a live process: same host and
-its pid alive with the same start time, or another host and a heartbeat younger than ``STALE_SECONDS``),
+its pid alive with the same start time, or another host and a heartbeat within ``STALE_SECONDS`` of now),
 ``failed`` (error.txt), ``pending`` otherwise (``step``: its last logged evaluation). A lock left by a
 killed process is stale and taken over (see ``RunLock``: atomic, even when two processes race for it).
 
@@ -333,7 +333,8 @@ def lock_is_live(lock: dict | None, now: float | None = None) -> bool:
     heartbeat = lock.get("heartbeat")
     if not isinstance(heartbeat, (int, float)) or isinstance(heartbeat, bool) or not np.isfinite(heartbeat):
         return False  # garbled: no evidence that anyone is alive
-    return now - heartbeat < STALE_SECONDS
+    # a heartbeat far in the future (a skewed clock, milliseconds, a hand edit) held the run "running" for ever
+    return abs(now - heartbeat) < STALE_SECONDS
 
 
 class RunLocked(Exception):
