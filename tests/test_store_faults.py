@@ -176,6 +176,27 @@ def test_curves_tolerate_a_lost_spec_and_rows_without_tokens(sweep):
     assert f"{b / 'metrics.jsonl'}: the row of step 5 has no n_tokens or flops; row skipped" in curves.warnings
 
 
+def test_curves_refuse_the_sizes_of_a_swapped_spec(sweep):
+    """spec.json of runs 0 and 1 swapped: the curves gave run 0's evaluations run 1's n_params and planned
+    tokens (and the reverse), silently. Now n_params come from each run's own result.json and the planned
+    tokens are unknown, with a note naming the file."""
+    sweep_dir, design = sweep
+    a, b = (store.run_dir(sweep_dir, s.run_id) for s in design.runs[:2])
+    text_a, text_b = (a / "spec.json").read_text(), (b / "spec.json").read_text()
+    (a / "spec.json").write_text(text_b)
+    (b / "spec.json").write_text(text_a)
+    curves = store.read_runs(sweep_dir, curves=True)
+    frame = curves.frame.set_index("run_id")
+    for folder, spec, other in ((a, design.runs[0], design.runs[1]), (b, design.runs[1], design.runs[0])):
+        assert spec.n_params != other.n_params
+        assert (frame.loc[spec.run_id, "n_params"] == spec.n_params).all()
+        assert np.isnan(frame.loc[spec.run_id, "planned_tokens"]).all()
+        assert any(f"{folder / 'spec.json'}: is the spec of run {other.run_id!r}" in w for w in curves.warnings)
+    for spec in design.runs[2:]:  # the others untouched: n_tokens = steps × batch × seq_len
+        assert (frame.loc[spec.run_id, "planned_tokens"]
+                == spec.train.n_steps * spec.train.batch_size * spec.train.arch.seq_len).all()
+
+
 def test_a_minimal_layout_from_another_tool_reads(tmp_path):
     """Only runs/ID/spec.json (run_id, n_params, n_tokens), metrics.jsonl and result.json: no design."""
     root = tmp_path / "other"

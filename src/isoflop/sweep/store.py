@@ -573,9 +573,12 @@ def export_table(sweep_dir: str | Path) -> pd.DataFrame:
 
 def _run_size(folder: Path) -> tuple[float | None, float, str | None]:
     """(n_params, planned n_tokens or NaN, a note when spec.json cannot give them) of one run: from its
-    spec.json, n_params falling back to a plausible result.json."""
+    spec.json (unless it names another run), n_params falling back to a plausible result.json."""
     spec, problem = read_doc(folder / rundir.SPEC)
     spec = spec if isinstance(spec, dict) else {}
+    if spec.get("run_id", folder.name) != folder.name:  # copied or swapped: another run's size and tokens
+        problem = f"{folder / rundir.SPEC}: is the spec of run {spec.get('run_id')!r}, not of {folder.name!r}"
+        spec = {}
     n_params, planned = spec.get("n_params"), spec.get("n_tokens")
     planned = float(planned) if _positive(planned) else float("nan")
     if not _positive(n_params):
