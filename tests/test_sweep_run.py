@@ -235,6 +235,25 @@ def test_data_changed_between_design_and_run_is_refused(tmp_path, change):
     store.check_data(sweep_dir, store.load_design(sweep_dir))
 
 
+def test_out_beside_a_sweep_folder_is_refused_not_ignored(tmp_path):
+    """`sweep run SWEEP_DIR --out OTHER` ran (and trained) the runs in SWEEP_DIR and never wrote OTHER, exit 0."""
+    config = tmp_path / "s.toml"
+    config.write_text(TOML)
+    sweep_dir = tmp_path / "s"
+    assert runner.invoke(app, ["sweep", "design", str(config), "--out", str(sweep_dir)]).exit_code == 0
+    for spec in store.load_design(sweep_dir).runs:  # all done, so nothing would train either way
+        store.write_result(store.run_dir(sweep_dir, spec.run_id),
+                           {"run_id": spec.run_id, "n_params": spec.n_params, "n_tokens": spec.n_tokens,
+                            "flops": spec.flops, "loss": 2.0})
+    result = runner.invoke(app, ["sweep", "run", str(sweep_dir), "--out", str(tmp_path / "other"), "--device", "cpu",
+                                 "--no-progress", "--json"])
+    assert result.exit_code == 2 and "--out" in result.output and str(tmp_path / "other") in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "other").exists()
+    same = runner.invoke(app, ["sweep", "run", str(sweep_dir), "--out", str(sweep_dir), "--device", "cpu",
+                               "--no-progress", "--json"])
+    assert same.exit_code == 0 and json.loads(same.stdout)["counts"]["skipped"] == 6
+
+
 def test_cli_status_and_failed_runs_do_not_stop_the_sweep(tmp_path):
     data = tmp_path / "corpus.txt"
     data.write_bytes(b"abc" * 1000)

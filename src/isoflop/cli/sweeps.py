@@ -187,6 +187,9 @@ def _sweep_dir_for(target: Path, out_dir: Optional[Path]) -> Path:
     if target.is_dir():
         target = store.find_sweep(target) or target  # a demo's output folder holds its sweep in sweep/
         store.load_design(target)  # InputError when it is not a sweep folder
+        if out_dir is not None and out_dir.resolve() != target.resolve():  # it was ignored: the runs went to target
+            raise InputError(f"--out {out_dir}: {target} is a sweep folder, which runs in place; --out names the "
+                             f"folder for a config file (`isoflop sweep run CONFIG.toml --out {out_dir}`)")
         return target
     if not target.exists():
         raise InputError(f"{target}: no such sweep folder or config file")
