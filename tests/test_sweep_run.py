@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 torch = pytest.importorskip("torch")
 
 from isoflop.cli import app  # noqa: E402
+from isoflop.errors import InputError  # noqa: E402
 from isoflop.flops import Architecture  # noqa: E402
 from isoflop.sweep import store  # noqa: E402
 from isoflop.sweep.design import RunSpec, SweepConfig, SweepDesign, design_sweep  # noqa: E402
@@ -233,6 +234,13 @@ def test_data_changed_between_design_and_run_is_refused(tmp_path, change):
     assert not list(sweep_dir.glob("runs/*/result.json")) and not list(sweep_dir.glob("runs/*/metrics.jsonl"))
     data.write_bytes(original)  # restored: the sweep may run
     store.check_data(sweep_dir, store.load_design(sweep_dir))
+    if change == "deleted":  # a hand-edited fingerprint is a mismatch in one line too, not a KeyError
+        doc = json.loads((sweep_dir / "sweep.json").read_text())
+        doc["data_fingerprint"] = [{"path": str(data)}]
+        (sweep_dir / "sweep.json").write_text(json.dumps(doc))
+        with pytest.raises(InputError, match=r"changed since it was designed .*corpus.txt was missing, is now "
+                                             r"52,000 bytes"):
+            store.check_data(sweep_dir, store.load_design(sweep_dir))
 
 
 def test_out_beside_a_sweep_folder_is_refused_not_ignored(tmp_path):

@@ -212,12 +212,17 @@ def data_change(before: list[dict], now: list[dict]) -> str | None:
     """Why the data fingerprinted as ``now`` is not the data fingerprinted as ``before``, or None."""
     if before == now:
         return None
+
+    def described(entry) -> str:  # ``before`` is read from sweep.json, which a person may have edited
+        if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
+            return "missing" if isinstance(entry, dict) and entry.get("size") is None else f"{entry!r:.60}"
+        return f"{entry['size']:,} bytes, sha256 {str(entry.get('sha256'))[:12]}…"
+
     for old, new in zip(before, now):
         if old != new:
-            was = f"{old['size']:,} bytes, sha256 {old['sha256'][:12]}…" if old.get("size") is not None else "missing"
-            is_ = f"{new['size']:,} bytes, sha256 {new['sha256'][:12]}…" if new.get("size") is not None else "missing"
-            return f"{new['path']} was {was}, is now {is_}"
-    return f"its files were {', '.join(d['path'] for d in before)}, are now {', '.join(d['path'] for d in now)}"
+            return f"{new['path']} was {described(old)}, is now {described(new)}"
+    paths = (", ".join(str(d.get("path") if isinstance(d, dict) else d) for d in files) for files in (before, now))
+    return "its files were {}, are now {}".format(*paths)
 
 
 def load_source(spec: DataSpec):
