@@ -429,9 +429,9 @@ def to_run_table(curves: list[Curve], *, n_params=None, tokens_per_step=None, ba
         frame = frame[started & finite]
         if frame.empty:
             raise InputError(f"{curve.source}: run {curve.run_id!r} has no point with tokens seen and a finite "
-                             f"{curve.loss_key!r}" + (f": every point is at step 0 (logged without a step: pass the "
-                                                      f"optimizer step to the logger, e.g. add_scalar(tag, loss, "
-                                                      f"step), or name the step column with --step-key)"
+                             f"{curve.loss_key!r}" + (": every point is at step 0 (logged without a step: pass the "
+                                                      "optimizer step to the logger, e.g. add_scalar(tag, loss, "
+                                                      "step), or name the step column with --step-key)"
                                                       if only_zero else ""))
         # Checked here, not left to RunTable.from_frame: its message would name a row of the combined table
         # and the column 'loss', not the file's own row and column.
@@ -477,8 +477,8 @@ def ingest(source: str | Path, *, format: str = "auto", loss_key: str | None = N
                          on_corrupt=on_corrupt)
     if run_id is not None:
         if not str(run_id).strip():  # else blamed on a 'run_id' column the source may not have
-            raise InputError(f"run_id (--run-id): empty; give the run a name, or leave the option out to name it "
-                             f"after its file or folder")
+            raise InputError("run_id (--run-id): empty; give the run a name, or leave the option out to name it "
+                             "after its file or folder")
         if len(curves) != 1:
             raise InputError(f"{source}: --run-id names one run, but the source has {len(curves)}: "
                              f"{', '.join(c.run_id for c in curves[:5])}")

@@ -199,7 +199,7 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
         if frame.empty:  # in a folder of logs its run vanished without a word
             raise InputError(f"{path}: no rows" + (f", its only one cut ({problems[0]})" if cut is not None else
                                                    ", only a header") + "; nothing logged to read (one of several "
-                             f"logs? move it aside to read the others)")
+                             "logs? move it aside to read the others)")
     else:
         rows = np.arange(1, len(frame) + 1)
     columns = [str(c) for c in frame.columns]
