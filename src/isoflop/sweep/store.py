@@ -2,10 +2,11 @@
 
 Layout::
 
-    SWEEP_DIR/sweep.json                 the design (config + every run spec)
+    SWEEP_DIR/sweep.json                 the design (config + every run spec + the data's sizes and SHA-256)
     SWEEP_DIR/runs/RUN_ID/spec.json      the run's spec
                           metrics.jsonl  loss curve, one row per evaluation (a truncated last line is skipped)
                           checkpoint.pt  model + optimiser + RNG + step, replaced atomically
+                          checkpoint.json  {step, file}: the step of the latest saved state (for status)
                           run.lock       empty; flock'ed by the process training this run (never deleted)
                           lock.json      {pid, host, heartbeat}: who holds run.lock (removed on release)
                           result.json    final numbers; written atomically, its presence means "done"
@@ -13,7 +14,7 @@ Layout::
 
 Status of a run: ``done`` (a complete result.json with a positive finite loss, see ``check_result``), ``running`` (a lock held by a live process: same host and
 its pid alive with the same start time, or another host and a heartbeat within ``STALE_SECONDS`` of now),
-``failed`` (error.txt), ``pending`` otherwise (``step``: its last logged evaluation). A lock left by a
+``failed`` (error.txt), ``pending`` otherwise (``step``: where it resumes, see ``RunStatus``). A lock left by a
 killed process is stale and taken over (see ``RunLock``: atomic, even when two processes race for it).
 
 A file that cannot be used is reported by its path, never skipped silently, and never blocks the other
