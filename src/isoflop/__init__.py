@@ -26,7 +26,6 @@ there are bootstrap members, so plans carry intervals). A fit the data cannot pi
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +45,7 @@ from .fitting.parametric import FitResult
 from .fitting.predict import Prediction
 from .flops import Architecture
 from .hardware import Cluster, get_accelerator
+from .io_utils import path_argument
 from .laws import (BrokenPowerLaw, ChinchillaLaw, DataConstrainedLaw, KaplanIrreducibleLaw, KaplanLaw, LawEnsemble,
                    LossVsComputeLaw, NDLaw, require_nd_law)
 from .models import MODELS, NamedModel, get_model
@@ -335,20 +335,12 @@ def report(analysis: Analysis, path=None, *, title: str | None = None, unique_to
     return built
 
 
-def _folder(path, what: str):
-    """A folder argument: a str or os.PathLike (a number or None gave a TypeError from inside pathlib)."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise InputError(f"{what}: give a folder's path (a str or pathlib.Path), got {type(path).__name__} "
-                         f"{path!r:.60}")
-    return path
-
-
 def run_sweep(sweep_dir, **options):
     """Train every unfinished run of a sweep folder (needs the ``train`` extra); see
     ``isoflop.sweep.executors.run_sweep``."""
     from .sweep.executors import run_sweep as _run
 
-    return _run(_folder(sweep_dir, "run_sweep"), **options)
+    return _run(path_argument(sweep_dir, "run_sweep"), **options)
 
 
 def sweep_status(sweep_dir):
@@ -357,7 +349,7 @@ def sweep_status(sweep_dir):
     command's --json)."""
     from .sweep.store import sweep_state
 
-    return sweep_state(_folder(sweep_dir, "sweep_status"))
+    return sweep_state(path_argument(sweep_dir, "sweep_status"))
 
 
 def init_sweep(sweep_dir, design: SweepDesign):

@@ -10,7 +10,6 @@ store), ``fit.json`` (usable with ``isoflop plan --fit``), ``report.html`` and `
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -27,19 +26,14 @@ def run_demo(out_dir: str | Path = "isoflop-demo", *, device: str = "auto", prog
     points below the top half-decade of compute and predicts the top, approaches 2 and 1, and the
     compute-optimal plan 100× beyond the largest budget with its interval."""
     from .fitting.io import save_fit_result
-    from .io_utils import atomic_write_json
+    from .io_utils import atomic_write_json, path_argument
     from .provenance import provenance
     from .reporting.html import build_report
     from .sweep import store
     from .sweep.demo import run_demo_sweep
 
-    if not isinstance(out_dir, (str, os.PathLike)):  # a TypeError from pathlib otherwise, after the imports
-        from .errors import InputError
-
-        raise InputError(f"run_demo: give the output folder's path (a str or pathlib.Path), got "
-                         f"{type(out_dir).__name__} {out_dir!r:.60}")
     t0 = time.perf_counter()
-    out_dir = Path(out_dir)
+    out_dir = Path(path_argument(out_dir, "run_demo"))
     sweep_dir, outcome = run_demo_sweep(out_dir, device=device, progress=progress, console=console)
     analysis = analyse_demo(store.read_runs(sweep_dir), store.read_runs(sweep_dir, curves=True))
     origin = provenance([sweep_dir])

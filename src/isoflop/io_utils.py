@@ -96,6 +96,15 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def path_argument(path, what: str):
+    """``path`` when it is a str or os.PathLike, else InputError naming ``what`` (a number or None gave a
+    TypeError from inside pathlib)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"{what}: give a folder's path (a str or pathlib.Path), got {type(path).__name__} "
+                         f"{path!r:.60}")
+    return path
+
+
 def check_writable(path: str | Path, option: str) -> None:
     """Refuse an output path before the work, not after it (a fit of 100,000 runs failed at --save after 22 s):
     its folder must exist and be writable, and the path must not be a folder."""
