@@ -35,6 +35,8 @@ WARN_DECADES = 1.0  # extrapolating further than this beyond the largest run is 
 # calibrate the interval extrapolate in compute along the runs' own D/N, so they say nothing about a shape of
 # the law (e.g. 0.01 or 10,000 tokens per parameter) that no run probed.
 WARN_TOKENS_PER_PARAM_FACTOR = 2.0
+# A data-constrained fit's R_D*, R_N* carried past this factor × the most epochs any fitted run repeated
+WARN_EPOCHS_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -196,11 +198,11 @@ def predict_loss(source, n_params, n_tokens, unique_tokens=None, *, bootstrap=No
                          f"tested the law's shape there, and the interval does not account for it")
     if epochs_range is not None and unique_tokens is not None and law.kind == "data-constrained":
         epochs = np.ravel(d / unique_tokens)
-        beyond = epochs > epochs_range[1] * WARN_TOKENS_PER_PARAM_FACTOR
+        beyond = epochs > epochs_range[1] * WARN_EPOCHS_FACTOR
         if np.any(beyond):
             notes.append(f"{format_number(np.max(epochs[beyond]), 3)} epochs lie beyond the fitted runs' most, "
                          f"{format_number(epochs_range[1], 3)} (by more than a factor "
-                         f"{WARN_TOKENS_PER_PARAM_FACTOR:g}): R_D* and R_N* were fitted on no run repeated that "
+                         f"{WARN_EPOCHS_FACTOR:g}): R_D* and R_N* were fitted on no run repeated that "
                          f"often, and the interval does not account for it")
     if interval is not None and _base_held_fixed(source, law, members):
         notes.append("the base law was held fixed, not fitted to these runs: the interval leaves out its "
