@@ -188,8 +188,11 @@ def test_python_planners_refuse_an_unidentified_fit_as_the_cli_does():
     assert record[0].filename == __file__  # the warning points at the caller's line, not inside isoflop
     assert "allow_unidentified=True" in plan.warnings[0] and plan.to_dict()["warnings"][0] == plan.warnings[0]
     assert plan.n_params == pytest.approx(isoflop.plan(result.law, flops=1e50).n_params)  # the same numbers, marked
+    # Diagnosed near this degenerate law's own frontier: its optimum lies in a flat valley, so where the solver
+    # stops depends on rounding, and with A on its bound (1e-10) 1e8 params on 2e9 tokens has a loss above the
+    # frontier's at 1 FLOP, which diagnose rightly refuses (seen on a fresh install: NumPy 2.4.6, SciPy 1.17.1).
     with pytest.warns(isoflop.UnidentifiedWarning) as record:
-        isoflop.diagnose(result, 1e8, 2e9, allow_unidentified=True)
+        isoflop.diagnose(result, plan.n_params, 2 * plan.n_tokens, allow_unidentified=True)
     assert record[0].filename == __file__
     # A predicted loss from it is refused too, as `isoflop loss --fit` refuses it.
     with pytest.raises(isoflop.InputError, match="allow_unidentified=True"):

@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from isoflop.errors import ConvergenceWarning, InputError
@@ -72,6 +73,33 @@ def test_kaplan_on_a_single_model_size_says_why():
     assert result.identifiability.level == "unidentified"
     assert any("one model size" in r for r in result.identifiability.reasons)
     assert require_identified(result, allow_unidentified=True).level == "unidentified"
+
+
+@pytest.mark.parametrize("form", ["loss-vs-compute", "broken-power-law"])
+def test_compute_law_on_a_single_model_size_is_unidentified(form):
+    """L(C) describes the compute-optimal frontier. Runs of one size trace that model's curve in D instead:
+    fitted on 12 noise-free runs of a 100M model, loss-vs-compute's E came out as the model's own floor
+    E + A/N^α (closed form, 2.56 here) rather than the law's E = 1.82, and the fit was called identified."""
+    from isoflop.fitting.select import FitChoice
+
+    n, d = np.full(12, 1e8), np.geomspace(1e8, 1e11, 12)
+    table = RunTable.from_frame(pd.DataFrame({"n_params": n, "n_tokens": d, "loss": TRUTH.loss(n, d)}))
+    result = FitChoice(form).fit(table)
+    if form == "loss-vs-compute":
+        assert result.law.E == pytest.approx(TRUTH.E + TRUTH.A / 1e8**TRUTH.alpha, rel=0.01)
+    verdict = result.identifiability
+    assert verdict.level == "unidentified"
+    assert "one model size (100M params)" in verdict.reasons[0] and "frontier" in verdict.reasons[0]
+    assert min(verdict.suggested_n_params) < 1e8 < max(verdict.suggested_n_params)
+
+
+def test_compute_law_on_the_frontier_is_identified():
+    """The same form on compute-optimal runs (N = √(C/120), one per budget over 3 decades) is identified."""
+    c = np.geomspace(1e18, 1e21, 12)
+    n = rule_of_thumb_n_params(c)
+    d = c / (6 * n)
+    table = RunTable.from_frame(pd.DataFrame({"n_params": n, "n_tokens": d, "loss": TRUTH.loss(n, d)}))
+    assert fit(table, "loss-vs-compute").identifiability.level == "identified"
 
 
 def test_iteration_limit_warns_and_is_flagged(epoch):

@@ -39,6 +39,7 @@ import numpy as np
 from ..errors import InputError
 from ..laws import FLOPS_PER_PARAM_TOKEN
 from ..units import format_quantity, format_scientific
+from .calibrate import COMPUTE_ONLY_KINDS
 from .optimize import residual_jacobian
 from .parametric import FitResult
 
@@ -239,6 +240,12 @@ def identify(fit, bootstrap=None) -> Identifiability:
         if len(np.unique(data.n_tokens)) == 1:
             bad.append(f"all runs share one training length ({format_quantity(data.n_tokens[0], 2)} tokens): the "
                        f"exponent of D cannot be estimated")
+    if fit.form in COMPUTE_ONLY_KINDS and n_sizes == 1:
+        # L(C) describes the compute-optimal frontier, which moves to larger models as C grows; one size's
+        # runs trace that model's own curve in D, which flattens at its capacity (E becomes its floor).
+        bad.append(f"all {fit.n_points} runs share one model size ({format_quantity(data.n_params[0], 2)} "
+                   f"params): their losses trace that model's curve, not the compute-optimal frontier L(C) "
+                   f"that {fit.form} describes")
     if uses_nd and data is not None and data.n_params is not None:
         n_base = n_free - 2 if fit.form == "data-constrained" else n_free  # R_D*, R_N* vary with U, not (N, D)
         pairs = len({(a, b) for a, b in zip(data.n_params.tolist(), data.n_tokens.tolist())})
@@ -329,7 +336,7 @@ def identify(fit, bootstrap=None) -> Identifiability:
     level = "unidentified" if bad else "weakly identified" if weak else "identified"
     budgets, sizes, words = (), (), ()
     if level != "identified" and flops is not None:
-        needs_sizes = uses_nd and (n_sizes < 3 or spans["n_params"] < MIN_N_PARAMS_DECADES
+        needs_sizes = (uses_nd or fit.form in COMPUTE_ONLY_KINDS) and (n_sizes < 3 or spans["n_params"] < MIN_N_PARAMS_DECADES
                                    or fit.n_points < POINTS_PER_PARAMETER * n_free)
         budgets, sizes, words = _suggest(flops, data.n_params if data is not None else None, spans["flops"],
                                          needs_sizes)
