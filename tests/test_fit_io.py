@@ -119,3 +119,24 @@ def test_saved_verdict_enforced(tmp_path):
     with pytest.raises(InputError, match="one model size.*train several model sizes"):
         require_identified(loaded)
     assert require_identified(loaded, allow_unidentified=True).level == "unidentified"
+
+
+def test_a_fit_is_saved_only_under_a_json_name(saved, tmp_path):
+    """`isoflop fit --save fit.txt` wrote the fit, and `isoflop report fit.txt` then read it as a table of runs
+    (a saved fit is told from a table by its .json name). Now the name is refused before the fit, by the CLI
+    and by the library, and names the file to give instead."""
+    from typer.testing import CliRunner
+
+    from isoflop.cli import app
+
+    _, result, boot, cal = saved
+    with pytest.raises(InputError, match=r"fit\.txt: a fit is saved as JSON.*e\.g\. fit\.json"):
+        save_fit_result(tmp_path / "fit.txt", result, boot, cal)
+    runs = tmp_path / "runs.csv"
+    runs.write_text("n_params,n_tokens,loss\n" + "".join(
+        f"{n:.17g},{d:.17g},{loss:.17g}\n" for n, d, loss in zip(result.data.n_params, result.data.n_tokens, result.data.loss)))
+    out = CliRunner().invoke(app, ["fit", str(runs), "--save", str(tmp_path / "fit.txt")])
+    assert out.exit_code == 2 and "--save" in out.output and "ending in .json" in out.output
+    assert not (tmp_path / "fit.txt").exists() and list(tmp_path.iterdir()) == [runs]
+    out = CliRunner().invoke(app, ["fit", str(runs), "--save", str(tmp_path / "FIT.JSON")])
+    assert out.exit_code == 0, out.output

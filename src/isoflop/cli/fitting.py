@@ -97,7 +97,9 @@ def fit_cmd(
         budgets = parse.numbers(plan, "--plan") if plan is not None else ()
         threshold = parse.number(backtest_above, "--backtest-above")
         if save is not None:
-            check_writable(save, "--save")
+            from ..fitting.io import check_fit_path
+
+            check_writable(check_fit_path(save, "--save"), "--save")
         table = read_source(runs, columns, param_convention)
         bar, advance, advance_fit = fit_progress(not as_json, form, len(table), options.n_bootstrap)
         with bar:

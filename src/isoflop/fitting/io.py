@@ -44,11 +44,21 @@ _POSITIVE = {"A", "B", "alpha", "beta", "n_c", "alpha_n", "d_c", "alpha_d", "C0"
 _SIGNED = {"c1"}
 
 
+def check_fit_path(path: str | Path, option: str = "path") -> Path:
+    """A saved fit's file name must end in .json: `isoflop report` and `is_saved_fit` tell a saved fit from a
+    runs table by it (a fit saved as f.txt was written, then read back as a table of runs)."""
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        raise InputError(f"{option} {path}: a fit is saved as JSON; give a name ending in .json, e.g. "
+                         f"{path.with_suffix('.json').name}")
+    return path
+
+
 def save_fit(path: str | Path, report: dict, law=None) -> Path:
     """Write a fit report (``FitResult.to_dict()`` plus extras) and, when ``law`` is a LawEnsemble, its members,
     atomically (``isoflop.io_utils.atomic_write_json``: a reader never sees half a file; non-finite floats are
     written as null; an unwritable path is an InputError naming it)."""
-    path = Path(path)
+    path = check_fit_path(path)
     saved = dict(report, name=path.stem)
     if isinstance(law, LawEnsemble):
         members = {k: np.ravel(v) for k, v in law_params(law.members).items()}
