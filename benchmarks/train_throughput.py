@@ -64,14 +64,18 @@ def device_peak_flops(device: str) -> tuple[str, float | None]:
     if not device.startswith("cuda"):
         return "cpu", None
     name = torch.cuda.get_device_name()
-    keys = [("H200", "h200"), ("H100 PCIe", "h100-pcie"), ("H100", "h100-sxm"), ("A100", "a100"),
-            ("B200", "b200"), ("MI300X", "mi300x")]
+    # First match wins. The H100 NVL (94 GB, its own clocks) is not in the catalog: no peak rather than the SXM
+    # one, so its MFU needs --peak-flops from its datasheet.
+    keys = [("H200", "h200"), ("H100 PCIe", "h100-pcie"), ("H100 NVL", None), ("H100", "h100-sxm"),
+            ("A100", "a100"), ("B200", "b200"), ("MI300X", "mi300x")]
     try:
         from isoflop.hardware import get_accelerator
     except ImportError:
         return name, None
     for marker, key in keys:
         if marker in name:
+            if key is None:
+                return name, None
             try:
                 return name, get_accelerator(key).peak_flops_per_second("bf16")
             except Exception:
@@ -140,7 +144,8 @@ def main():
         print(json.dumps({"device": name, "peak_flops_per_second": peak, "torch": torch.__version__,
                           "threads": torch.get_num_threads(), "sizes": rows}))
     else:
-        print(f"device: {name}" + (f", dense bf16 peak {peak / 1e12:.0f} TFLOP/s" if peak else "")
+        print(f"device: {name}" + (f", dense bf16 peak {peak / 1e12:.0f} TFLOP/s" if peak else
+                                   ", peak not in isoflop's catalog: pass --peak-flops for MFU" if kind == "cuda" else "")
               + f", torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
 
 

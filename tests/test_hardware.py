@@ -116,3 +116,24 @@ def test_b200_and_tpu_v5p_against_their_vendor_data_sheets():
     v5p = get_accelerator("tpu-v5p")
     assert v5p.bf16_flops_per_second == pytest.approx(459e12) and v5p.memory_bytes == 95e9
     assert v5p.fp8_flops_per_second is None and "docs.cloud.google.com/tpu/docs/v5p" in v5p.source
+
+
+@pytest.mark.parametrize("device_name, key", [
+    ("NVIDIA H100 80GB HBM3", "h100-sxm"), ("NVIDIA H100 PCIe", "h100-pcie"), ("NVIDIA H200", "h200"),
+    ("NVIDIA A100-SXM4-80GB", "a100"), ("NVIDIA H100 NVL", None), ("Tesla T4", None)])
+def test_throughput_benchmark_takes_each_gpu_peak_from_the_catalog(device_name, key, monkeypatch):
+    """benchmarks/train_throughput.py divides by the peak of the GPU it runs on. An H100 NVL (94 GB, its own
+    clocks and peak) matched "H100" and was given the SXM's 989 TFLOP/s; a GPU not in the catalog has no peak
+    (its MFU needs --peak-flops), never another card's."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("torch")
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
+    spec = importlib.util.spec_from_file_location("train_throughput", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module.torch.cuda, "get_device_name", lambda *a: device_name)
+    expected = None if key is None else get_accelerator(key).peak_flops_per_second("bf16")
+    assert module.device_peak_flops("cuda") == (device_name, expected)
+    assert module.device_peak_flops("cpu") == ("cpu", None)
