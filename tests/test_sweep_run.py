@@ -2,6 +2,8 @@
 
 import json
 import os
+import platform
+import re
 import signal
 import subprocess
 import sys
@@ -344,3 +346,30 @@ def test_a_placing_key_beside_sizes_is_refused_even_at_its_default(tmp_path):
     assert len(SweepDesign.from_dict(stored).runs) == 4  # ... and read back
     status = runner.invoke(app, ["sweep", "status", str(tmp_path / "s")])
     assert status.exit_code == 0, status.output
+
+
+def test_a_stdlib_sweep_resumed_under_another_python_says_so(tmp_path, monkeypatch):
+    """The built-in corpus is this Python's standard library, so another Python version trains on other text.
+    `sweep run` refused such a sweep with 'the Python standard library was 12,100,000 bytes, sha256 …, is now …'
+    and 'restore the data', which a user cannot act on; the fingerprint now records the Python version, the
+    message names both versions and says to run with the designing one. Sweeps designed before the version
+    was recorded still pass on the same library."""
+    from isoflop.train import data as train_data
+
+    config = tmp_path / "s.toml"
+    config.write_text(TOML.replace('source = "markov"\nn_states = 16\nconcentration = 0.3', 'source = "stdlib"')
+                      .replace("[2e9, 6e9]", "[1e11]"))
+    sweep_dir = tmp_path / "s"
+    assert runner.invoke(app, ["sweep", "design", str(config), "--out", str(sweep_dir)]).exit_code == 0
+    doc = json.loads((sweep_dir / "sweep.json").read_text())
+    (entry,) = doc["data_fingerprint"]
+    assert entry["python"] == platform.python_version() and entry["files"] == len(train_data.stdlib_files())
+    store.check_data(sweep_dir, store.load_design(sweep_dir))
+    del doc["data_fingerprint"][0]["python"]  # as designed before the version was recorded: same library passes
+    (sweep_dir / "sweep.json").write_text(json.dumps(doc))
+    store.check_data(sweep_dir, store.load_design(sweep_dir))
+    doc["data_fingerprint"][0].update(python="3.9.0", sha256="0" * 64, size=entry["size"] - 1)
+    (sweep_dir / "sweep.json").write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=rf"Python 3\.9\.0\), is now .*\(Python {re.escape(platform.python_version())}\); "
+                                         r"run it with the Python it was designed with"):
+        store.check_data(sweep_dir, store.load_design(sweep_dir))

@@ -10,6 +10,7 @@ run of a sweep is scored on the same held-out tokens.
 from __future__ import annotations
 
 import hashlib
+import platform
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,7 +188,8 @@ def data_fingerprint(spec: DataSpec) -> list[dict]:
     """What identifies the data a ``DataSpec`` reads, so a sweep notices data changed between its design and
     a later run (runs trained on other data than the rest): for each text or token file its path, size and
     SHA-256 (over 64 evenly spaced 64 KiB blocks when it is over 64 MiB); for ``stdlib`` one entry for all its
-    files together; nothing for ``markov`` (generated from its seed). A missing file has size None."""
+    files together, with the Python version they came with (another Python has another library); nothing for
+    ``markov`` (generated from its seed). A missing file has size None."""
     if spec.source == "markov":
         return []
     if spec.source == "stdlib":
@@ -197,7 +199,7 @@ def data_fingerprint(spec: DataSpec) -> list[dict]:
             digest.update(f"{len(data)}:".encode() + data)
             total += len(data)
         return [{"path": "the Python standard library", "files": len(files), "size": total,
-                 "sha256": digest.hexdigest()}]
+                 "sha256": digest.hexdigest(), "python": platform.python_version()}]
     out = []
     for path in (spec.token_files() if spec.source == "tokens" else [Path(p) for p in spec.paths]):
         try:
@@ -209,18 +211,27 @@ def data_fingerprint(spec: DataSpec) -> list[dict]:
 
 
 def data_change(before: list[dict], now: list[dict]) -> str | None:
-    """Why the data fingerprinted as ``now`` is not the data fingerprinted as ``before``, or None."""
-    if before == now:
+    """Why the data fingerprinted as ``now`` is not the data fingerprinted as ``before``, or None. Entries are
+    compared on their path, size and digest (the Python version of a ``stdlib`` entry only explains a change,
+    and sweeps designed before it was recorded lack it)."""
+    def key(entry):
+        return tuple(entry.get(k) for k in ("path", "size", "sha256")) if isinstance(entry, dict) else entry
+
+    if len(before) == len(now) and all(key(a) == key(b) for a, b in zip(before, now)):
         return None
 
     def described(entry) -> str:  # ``before`` is read from sweep.json, which a person may have edited
         if not isinstance(entry, dict) or not isinstance(entry.get("size"), int):
             return "missing" if isinstance(entry, dict) and entry.get("size") is None else f"{entry!r:.60}"
-        return f"{entry['size']:,} bytes, sha256 {str(entry.get('sha256'))[:12]}…"
+        python = f" (Python {entry['python']})" if isinstance(entry.get("python"), str) else ""
+        return f"{entry['size']:,} bytes, sha256 {str(entry.get('sha256'))[:12]}…{python}"
 
     for old, new in zip(before, now):
-        if old != new:
-            return f"{new['path']} was {described(old)}, is now {described(new)}"
+        if key(old) != key(new):
+            why = f"{new['path']} was {described(old)}, is now {described(new)}"
+            if "python" in new:
+                why += "; run it with the Python it was designed with"
+            return why
     paths = (", ".join(str(d.get("path") if isinstance(d, dict) else d) for d in files) for files in (before, now))
     return "its files were {}, are now {}".format(*paths)
 
