@@ -422,3 +422,39 @@ def test_flops_errors_name_the_flags_typed(args, message):
     """`flops --layers 0` said "architecture: n_layer must be …": a field the user never typed."""
     result = runner.invoke(app, ["flops", *args, "--vocab", "50257", "--seq-len", "1024"])
     assert result.exit_code == 2 and message in result.output and "n_layer" not in result.output, result.output
+
+
+def _run_with_stderr_on_a_terminal(args):
+    """Run `python -m isoflop ARGS` with stdout a pipe and stderr a pseudo-terminal: (exit code, stdout, stderr)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "isoflop", *args], stdout=subprocess.PIPE, stderr=slave,
+                            env=dict(os.environ, COLUMNS="100"))
+    os.close(slave)
+    out, err = proc.stdout.read(), b""
+    proc.wait(timeout=120)
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal's other end closed: all read
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    return proc.returncode, out.decode(), err.decode(errors="replace")
+
+
+def test_json_shows_progress_to_a_person_and_keeps_stdout_json():
+    """`fit --bootstrap 1000 --json` on 1e5 runs took 11 minutes with nothing on the screen: --json turned the
+    progress off. A terminal on stderr now gets the bar (stdout still holds the JSON alone); a pipe gets none."""
+    args = ["fit", RUNS, "--bootstrap", "300", "--json"]
+    code, out, err = _run_with_stderr_on_a_terminal(args)
+    assert code == 0 and json.loads(out)["n_points"] > 0
+    assert "bootstrap (resamples converged)" in err
+    piped = runner.invoke(app, args)  # stderr is not a terminal here
+    assert piped.exit_code == 0 and "resamples converged" not in piped.stderr and json.loads(piped.stdout)

@@ -21,8 +21,8 @@ from ..io_utils import check_writable
 from ..provenance import provenance
 from ..runs import CONVENTIONS, parse_column_map
 from . import parse
-from .output import (JSON_HELP, emit, interval, print_json, print_warnings, sig, stderr, stdout, typed, user_errors,
-                     value)
+from .output import (JSON_HELP, emit, interval, print_json, print_warnings, show_progress, sig, stderr, stdout, typed,
+                     user_errors, value)
 
 FORM_HELP = (f"Law form to fit: {', '.join(ANALYSIS_FORMS)} (auto: chosen by compute-ordered cross-validation; "
              f"data-constrained: Muennighoff's R_D*, R_N* from runs with unique_tokens).")
@@ -101,7 +101,7 @@ def fit_cmd(
 
             check_writable(check_fit_path(save, "--save"), "--save")
         table = read_source(runs, columns, param_convention)
-        bar, advance, advance_fit = fit_progress(not as_json, form, len(table), options.n_bootstrap)
+        bar, advance, advance_fit = fit_progress(show_progress(as_json), form, len(table), options.n_bootstrap)
         with bar:
             result = analyse(table, options, budgets=budgets, backtest_above=threshold, isoflop=isoflop_profiles,
                              progress=advance, fit_progress=advance_fit)
@@ -240,7 +240,8 @@ def ingest_cmd(
         check_writable(out_path, "--out")
         _refuse_overwriting_inputs(out_path, source, meta)
         # Millions of logged points take seconds: a transient spinner on stderr (shown on a terminal only).
-        busy = stderr.status(f"reading {escape(str(source))} …") if not as_json else contextlib.nullcontext()
+        busy = (stderr.status(f"reading {escape(str(source))} …") if show_progress(as_json)
+                else contextlib.nullcontext())
         with busy, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CorruptLogWarning)
             table = ingest(source, format=log_format, loss_key=loss_key, tokens_key=tokens_key, step_key=step_key,
@@ -348,7 +349,7 @@ def report_cmd(
         else:
             table = read_source(source, columns, param_convention)
             curves = read_source(source, None, param_convention, curves=True) if source.is_dir() else None
-            bar, advance, advance_fit = fit_progress(not as_json, form, len(table), options.n_bootstrap)
+            bar, advance, advance_fit = fit_progress(show_progress(as_json), form, len(table), options.n_bootstrap)
             with bar:
                 analysis = analyse(table, options, curves=curves, backtest_above=threshold, auto_backtest=True,
                                    isoflop=True, smooth=smooth, progress=advance, fit_progress=advance_fit, **question)

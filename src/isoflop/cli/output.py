@@ -162,6 +162,13 @@ def _has_intervals(obj) -> bool:
     return isinstance(obj, dict) and (bool(obj.get("intervals")) or any(_has_intervals(v) for v in obj.values()))
 
 
+def show_progress(as_json: bool) -> bool:
+    """Whether to draw progress on stderr: always for a table; under --json only when stderr is a terminal,
+    where a person is waiting (a 1,000-resample bootstrap of 1e5 runs took 11 minutes in silence), and never
+    into a pipe or log that a program reads. stdout holds the JSON alone either way."""
+    return not as_json or stderr.is_terminal
+
+
 def print_warnings(warnings, label: str = "warning") -> None:
     """One yellow line on stderr each."""
     for w in warnings:

@@ -18,8 +18,8 @@ from ..errors import InputError
 from ..sweep.design import (COMPILE_SECONDS, DEVICE_FLOPS, PLACING, STEP_SECONDS, SweepConfig, SweepDesign,
                             check_placing, design_sweep)
 from . import parse
-from .output import (JSON_HELP, Command, interval, naming_flags, print_json, print_warnings, sig, stdout, user_errors,
-                     value)
+from .output import (JSON_HELP, Command, interval, naming_flags, print_json, print_warnings, show_progress, sig, stdout,
+                     user_errors, value)
 
 sweep_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                         context_settings={"help_option_names": ["-h", "--help"]},
@@ -233,7 +233,7 @@ def run_cmd(
                           threads_per_worker=threads_per_worker)  # before a config's folder is made
         sweep_dir = _sweep_dir_for(target, out_dir)
         report = run_sweep(sweep_dir, executor=executor, device=device, compile=compile,
-                           retry_failed=retry_failed, progress=progress and not as_json, cpus_per_run=cpus_per_run,
+                           retry_failed=retry_failed, progress=progress and show_progress(as_json), cpus_per_run=cpus_per_run,
                            workers=workers, threads_per_worker=threads_per_worker)
         frame = store.export_table(sweep_dir)
     if as_json:
@@ -297,7 +297,7 @@ def demo_cmd(
             stdout.print(design_table(design, "isoflop demo: a warmup-stable-decay sweep on the Python standard "
                                               "library"))
             stdout.print(f"{len(design.runs)} runs, {value('flops', design.total_flops)} in total")
-        summary = run_demo(out_dir, device=device, progress=progress and not as_json)  # writes summary.json
+        summary = run_demo(out_dir, device=device, progress=progress and show_progress(as_json))  # writes summary.json
     if as_json:
         print_json(summary)
         return
