@@ -247,3 +247,17 @@ def test_a_plans_hardware_figures_say_what_they_assume():
     kaplan = isoflop.plan("kaplan2020", flops=1e18)
     assert any("kaplan2020 counts n_params without embeddings" in w for w in kaplan.warnings)
     assert not any("counts n_params" in w for w in isoflop.plan("besiroglu2024", flops=1e21).warnings)
+
+
+def test_plan_given_both_sizes_points_to_diagnose():
+    """`isoflop plan --params 70B --tokens 1.4T` asks about a run already chosen; the refusal named only the
+    one-of rule. It now says that diagnose judges such a run, and diagnose answers it (Chinchilla: 20 tokens
+    per parameter, compute-optimal under Epoch's law within the default tolerance; ORACLES.md)."""
+    law = get_law("besiroglu2024")
+    with pytest.raises(InputError, match=r"got n_params \(--params\), n_tokens \(--tokens\)\); to judge a run .*"
+                                         r"isoflop diagnose --params"):
+        isoflop_plan(law, n_params=70e9, n_tokens=1.4e12)
+    with pytest.raises(InputError) as single:
+        isoflop_plan(law, flops=1e21, n_params=70e9)
+    assert "diagnose" not in str(single.value)
+    assert diagnose(law, 70e9, 1.4e12).regime == "compute-optimal"

@@ -1014,7 +1014,10 @@ def plan(law, *, flops=None, n_params=None, n_tokens=None, target_loss=None, uni
         raise InputError("give exactly one of --flops, --params, --tokens, --target-loss (or --gpu, --gpus and "
                          "--days for a budget; --params with --target-loss; --unique-tokens alone); in Python "
                          "flops=, n_params=, n_tokens=, target_loss= (cluster= and days=)"
-                         + (f" (got {', '.join(given)})" if given else ""))
+                         + (f" (got {', '.join(given)})" if given else "")
+                         # both sizes given: the user has a run in mind, which diagnose judges
+                         + ("; to judge a run of given params and tokens, use `isoflop diagnose --params … --tokens "
+                            "…` (isoflop.diagnose)" if n_params is not None and n_tokens is not None else ""))
     elif unique_tokens is not None:
         if flops is None:
             raise InputError("unique_tokens (--unique-tokens) plans a budget (flops=, --flops or --days), or alone the "
