@@ -36,7 +36,8 @@ def closed_form_interval(analysis, n_params, n_tokens):
     lo, hi = np.percentile(np.log(analysis.bootstrap.ensemble.members.loss(n_params, n_tokens)), [2.5, 97.5], axis=0)
     distance = max(np.log10(6 * n_params * n_tokens / cal.max_flops), 0.0)
     half = np.sqrt((z * cal.noise_sigma) ** 2 + ((hi - lo) / 2) ** 2 + (cal.error_per_decade() * distance) ** 2)
-    return point * np.exp(-half), point * np.exp(half)
+    # floats: the members' losses come shaped (1,), and pytest 9's approx does not compare a tuple of arrays
+    return float(np.squeeze(point * np.exp(-half))), float(np.squeeze(point * np.exp(half)))
 
 
 def test_plan_diagnose_frontier_give_the_calibrated_interval(analysis, saved):
