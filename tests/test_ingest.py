@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from isoflop.cli import app
 from isoflop.errors import InputError
 from isoflop.fitting.envelope import schedule_flags
-from isoflop.ingest import detect_format, ingest, parse_per_run, write_runs
+from isoflop.ingest import detect_format, ingest, parse_per_run, summarize_runs, write_runs
 from isoflop.runs import RunTable
 
 runner = CliRunner()
@@ -402,3 +402,69 @@ def test_a_table_of_many_runs_is_read_in_time_linear_in_its_rows(tmp_path):
     run = curves[12_345]
     assert run.run_id == "r12345" and run.step.tolist() == [100, 200] and run.rows.tolist() == [24_691, 24_692]
     np.testing.assert_allclose(run.loss, [3.12345 + 1 / 100, 3.12345 + 1 / 200])
+
+
+def many_small_runs(n=300):
+    """Run id → its logged (step, loss) points: 1 to 7 points each, every 50th with a step-0 point first, and
+    r123 diverged (NaN to its end)."""
+    runs = {}
+    for i in range(n):
+        points = [(s, 3 + i / 1000 + 1 / s) for s in range(1, 2 + i % 7)]
+        if i % 50 == 7:
+            points = [(0, 9.0)] + points  # dropped: no tokens seen at step 0
+        if i == 123:
+            points += [(100, float("nan")), (101, float("nan"))]
+        runs[f"r{i:03d}"] = points
+    return runs
+
+
+def check_many_small_runs(table, runs):
+    """Every run has its own points, size and final loss, and only the diverged one is left out of finals."""
+    frame = table.frame
+    for run, points in runs.items():
+        kept = [(s, loss) for s, loss in points if s > 0 and np.isfinite(loss)]
+        rows = frame[frame["run_id"] == run]
+        assert rows["step"].tolist() == [s for s, _ in kept], run
+        np.testing.assert_allclose(rows["loss"], [loss for _, loss in kept], rtol=1e-6)
+        assert (rows["n_params"] == 1e6 * (int(run[1:]) + 1)).all() and (rows["truncated"] == (run == "r123")).all()
+    finals = table.finals().frame.set_index("run_id")
+    assert len(finals) == len(runs) - 1 and "r123" not in finals.index
+    expected = {run: points[-1][1] for run, points in runs.items() if run != "r123"}
+    np.testing.assert_allclose(finals.loss[list(expected)], list(expected.values()), rtol=1e-6)
+    summary = {r["run_id"]: r for r in summarize_runs(table)}
+    assert list(summary) == sorted(runs) and summary["r123"]["truncated"] and not summary["r122"]["truncated"]
+    assert [summary[run]["points"] for run in runs] == [sum(s > 0 and np.isfinite(v) for s, v in p)
+                                                        for p in runs.values()]
+    assert summary["r006"]["last_loss"] == frame.loc[frame["run_id"] == "r006", "loss"].iloc[-1]
+
+
+def test_a_folder_of_many_small_csv_runs_keeps_each_runs_points(tmp_path):
+    """A folder of 300 one-run CSV logs of different lengths (the table is built from all runs at once, not a
+    DataFrame per run): each run keeps its own points, parameter count and final loss."""
+    runs = many_small_runs()
+    for run, points in runs.items():
+        (tmp_path / f"{run}.csv").write_text("step,loss\n" + "".join(f"{s},{loss!r}\n" for s, loss in points))
+    sizes = {run: 1e6 * (int(run[1:]) + 1) for run in runs}
+    table = ingest(tmp_path, n_params=sizes, tokens_per_step=TPS)
+    check_many_small_runs(table, runs)
+    assert sum("at step 0 (no tokens seen)" in w for w in table.warnings) == 6  # r007, r057, …, r257
+
+
+def test_a_folder_of_many_small_tensorboard_runs_keeps_each_runs_points(tb):
+    """300 TensorBoard run folders (the runs nested in each were looked for among all runs, per run: 10,000 runs
+    took minutes), written record by record as SummaryWriter writes them."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    runs = many_small_runs()
+    for run, points in runs.items():
+        (tb / run).mkdir()
+        with open(tb / run / "events.out.tfevents.1700000000.host.1.0", "wb") as f:
+            writer = RecordWriter(f)
+            writer.write(event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString())
+            for step, loss in points:
+                value = summary_pb2.Summary.Value(tag="train/loss", simple_value=loss)
+                writer.write(event_pb2.Event(wall_time=1.7e9, step=step,
+                                             summary=summary_pb2.Summary(value=[value])).SerializeToString())
+    sizes = {run: 1e6 * (int(run[1:]) + 1) for run in runs}
+    check_many_small_runs(ingest(tb, n_params=sizes, tokens_per_step=TPS), runs)

@@ -187,6 +187,8 @@ def logged(values) -> np.ndarray:
     import pandas as pd
 
     series = pd.Series(values)
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiub":  # numbers: only NaN is missing
+        return ~np.isnan(series.to_numpy(dtype=float))  # (fast: called per column of every small log)
     if series.dtype != object and not pd.api.types.is_string_dtype(series):
         return series.notna().to_numpy(dtype=bool)
     text = _text(series)
@@ -212,6 +214,8 @@ def numeric(values, source: str, key: str, rows=None, row_word: str = "row") -> 
     import pandas as pd
 
     series = pd.Series(values)
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu":  # numbers already (the usual case):
+        return series.to_numpy(dtype=float)  # no text, booleans or dates to check, per column of every small log
     series = series.reset_index(drop=True)
     rows = None if rows is None else np.asarray(rows)
     if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):

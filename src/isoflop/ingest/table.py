@@ -237,7 +237,10 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     losses = {}
     # Each run's rows as positions (ascending), found once: a mask per run (runs == run) made a file of 10,000
     # runs scan 10,000 × all its rows.
-    positions = pd.Series(np.arange(len(runs))).groupby(runs, sort=False).indices
+    if run_col is None:  # one run: its rows are all the rows (a groupby costs more than a small log's reading)
+        positions = {path.stem: np.arange(len(runs))}
+    else:
+        positions = pd.Series(np.arange(len(runs))).groupby(runs, sort=False).indices
     for run in dict.fromkeys(runs):
         mine = positions[run]
         key = next((k for k in loss_keys if has_key[k][mine].any()), None)

@@ -188,14 +188,15 @@ def _is_trainer_output(folder: Path) -> bool:
         p.is_dir() and p.name.startswith("checkpoint-") for p in folder.iterdir())
 
 
-def _runs(path: Path) -> list[tuple[list[Path], str]]:
+def _runs(path: Path, dirs: list[Path]) -> list[tuple[list[Path], str]]:
     """(folders, run id) of each run under a log directory: a folder of event files is a run — except that the
     Hugging Face Trainer opens a new ``runs/<date>_<host>/`` folder in its output dir on every launch, so a
     resumed run's sibling folders there are one run, read in launch order (the restart rule drops what the
     abandoned attempt logged past the checkpoint) and named after the first. torch's SummaryWriter uses the same
-    ``runs/`` layout for separate experiments, so folders are joined only beside the Trainer's own files."""
+    ``runs/`` layout for separate experiments, so folders are joined only beside the Trainer's own files.
+    ``dirs``: `event_dirs` of ``path``."""
     groups: dict[Path, list[Path]] = {}
-    for folder in event_dirs(path):
+    for folder in dirs:
         parent = folder.resolve().parent  # resolved: the source may be "." or "runs"
         joined = folder != path and parent.name == "runs" and _is_trainer_output(parent.parent)
         groups.setdefault(parent if joined else folder, []).append(folder)
@@ -225,10 +226,19 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
                              f"--format")
         runs = [([path], path.resolve().parent.name, [path])]
     else:
-        if not event_dirs(path):
+        dirs = event_dirs(path)
+        if not dirs:
             raise InputError(f"{path}: no TensorBoard event files (events.out.tfevents.*) in it or below it")
-        runs = [(folders, run_id, [p for d in folders for p in _event_files(d)]) for folders, run_id in _runs(path)]
+        runs = [(folders, run_id, [p for d in folders for p in _event_files(d)])
+                for folders, run_id in _runs(path, dirs)]
     run_dirs = {d for folders, _, _ in runs for d in folders}
+    # The run folders nested in each run folder, found once: asking every run which of the others lie inside it
+    # made 10,000 runs take 10,000² path comparisons (minutes).
+    inside: dict[Path, list[str]] = {}
+    for d in run_dirs:
+        for parent in d.parents:
+            if parent in run_dirs:
+                inside.setdefault(parent, []).append(d.name)
     curves, owner, skipped = [], {}, {}
     for folders, run_id, files in runs:
         where = folders[0]
@@ -246,7 +256,7 @@ def read_tensorboard(path: str | Path, loss_key: str | None = None, tokens_key: 
             skipped.setdefault(nested_in, []).append((f"{where}: no {'loss ' if series else ''}scalars "
                                                       f"(hyperparameters only?); skipped", None))
             continue
-        inner = sorted(d.name for d in run_dirs if where in d.parents)
+        inner = sorted(inside.get(where, []))
         if inner and loss_key is None and choose_key(series, None, LOSS_KEYS, str(where), required=False) is None:
             # torch's add_scalars('loss', {'train': …, 'val': …}) writes each curve to a folder of its own inside the
             # run's: --loss-key cannot reach them from here, and read as runs they would be one model twice.
