@@ -12,6 +12,7 @@ import pytest
 from isoflop.errors import CorruptLogWarning, InputError
 from isoflop.ingest import detect_format, ingest
 from isoflop.ingest.tensorboard import read_records
+from isoflop.runs import RunTable
 
 TPS = 1000
 pytestmark = pytest.mark.filterwarnings("ignore::isoflop.errors.CorruptLogWarning")  # asserted where it matters
@@ -320,6 +321,37 @@ def test_truncated_flag_survives_the_written_table(tb, suffix):
     table = ingest(tb, n_params=1e8, tokens_per_step=TPS)
     back = RunTable.load(write_runs(table, tb / f"runs.{suffix}"))
     assert list(back.finals().run_ids) == ["whole"]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
+def test_truncated_flag_survives_ingesting_the_written_table_again(tmp_path, suffix):
+    """`isoflop ingest runs.csv --out runs2.csv` read the runs table's 'truncated' column as nothing: run b, whose
+    log was cut, came out whole, and its last logged loss (3.6) was taken as its final loss."""
+    from isoflop.ingest import write_runs
+
+    if suffix == "parquet":
+        pytest.importorskip("pyarrow")
+    log = tmp_path / "log.csv"
+    log.write_text("run_id,step,loss\na,1,4.0\na,2,3.5\nb,1,4.1\nb,2,3.6\nb,3,3.")  # b's last row cut
+    first = write_runs(ingest(log, n_params=1e8, tokens_per_step=TPS), tmp_path / f"runs.{suffix}")
+    again = ingest(first)  # n_params and n_tokens from the table's own columns
+    assert again.frame.groupby("run_id")["truncated"].all().to_dict() == {"a": False, "b": True}
+    assert list(again.finals().run_ids) == ["a"]
+    assert any("1 run(s) marked truncated in its 'truncated' column (b)" in w for w in again.warnings)
+    assert not any("cut row" in w for w in again.warnings)  # the table itself is whole
+    back = RunTable.load(write_runs(again, tmp_path / f"runs2.{suffix}"))  # and read_runs agrees
+    assert list(back.finals().run_ids) == ["a"]
+
+
+def test_a_truncated_column_that_is_not_true_or_false_is_named(tmp_path):
+    """As read_runs: True/False (any case) or empty; anything else names its row and column."""
+    path = tmp_path / "runs.csv"
+    path.write_text("run_id,step,loss,n_params,n_tokens,truncated\na,1,4.0,1e8,1e6,false\na,2,3.5,1e8,2e6,\n"
+                    "b,1,4.1,1e8,1e6,FALSE\nb,2,3.6,1e8,2e6,TRUE\n")
+    assert ingest(path).frame.groupby("run_id")["truncated"].all().to_dict() == {"a": False, "b": True}
+    path.write_text("run_id,step,loss,n_params,n_tokens,truncated\na,1,4.0,1e8,1e6,False\na,2,3.5,1e8,2e6,3\n")
+    with pytest.raises(InputError, match=r"runs.csv: row 2, column 'truncated': '3' is not True or False"):
+        ingest(path)
 
 
 def test_quoted_csv_with_a_short_row(tmp_path):

@@ -85,15 +85,17 @@ def text_values(series: pd.Series) -> np.ndarray:
     return series.astype(object).where(series.notna(), "").astype(str).str.strip().to_numpy(dtype=object)
 
 
-def _flags(series: pd.Series, source: str) -> np.ndarray:
-    """A boolean column (True/False, or their text as CSV round-trips may leave it)."""
+def flags(series: pd.Series, source: str, rows=None) -> np.ndarray:
+    """The ``truncated`` column: True/False, or their text as CSV round-trips may leave it (any case); anything else
+    is an InputError naming the row (``rows``: each value's row in the file; default its position + 1)."""
     if pd.api.types.is_bool_dtype(series):
         return series.to_numpy(dtype=bool)
     text = series.astype(str).str.strip().str.lower()
     bad = ~text.isin(["true", "false"])
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{source}: row {row + 1}, column {TRUNCATED!r}: {series.iloc[row]!r} is not True or False")
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        row = i + 1 if rows is None else rows[i]
+        raise InputError(f"{source}: row {row}, column {TRUNCATED!r}: {series.iloc[i]!r} is not True or False")
     return (text == "true").to_numpy()
 
 
@@ -341,7 +343,7 @@ class RunTable:
             if col in df.columns:
                 out[col] = text_values(df[col])
         if TRUNCATED in df.columns:
-            out[TRUNCATED] = _flags(df[TRUNCATED], source)
+            out[TRUNCATED] = flags(df[TRUNCATED], source)
         warnings = []
         with np.errstate(all="ignore"):
             six_nd = FLOPS_PER_PARAM_TOKEN * out["n_params"].to_numpy() * out["n_tokens"].to_numpy() \

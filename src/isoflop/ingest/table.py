@@ -6,7 +6,10 @@ count of log calls, with a warning); runs are told apart by a ``run_id`` (or ``r
 text written, and without one the file is one run named after the file. Each run's loss is the first of
 ``LOSS_KEYS`` it logged. Text files must be UTF-8.
 Optional columns used when present: a tokens-seen column (``TOKEN_KEYS``), ``n_params``,
-``planned_tokens``, ``planned_steps``. Rows without a step or without the loss are skipped (sparse logs).
+``planned_tokens``, ``planned_steps``, and ``truncated`` (True/False, as `isoflop ingest` writes it: a run with
+a True in any row lost its end, so that a runs table ingested again keeps its cut runs out of final-loss fits,
+as `isoflop.read_runs` does; an empty cell states nothing). Rows without a step or without the loss are skipped
+(sparse logs).
 
 Cut files (`read_checked`): CSV and JSON-lines writers (pandas, W&B, the csv module) end every row with a
 newline, so a file whose last line has none was cut, possibly mid-number ('4.0' of '4.0268'): that line is
@@ -28,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..runs import read_frame, text_values, unique_header
+from ..runs import TRUNCATED, flags, read_frame, text_values, unique_header
 from .curve import (LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric,
                     step_key_note)
 
@@ -36,7 +39,7 @@ W_AND_B_NAMES = " (in W&B, two runs of one name: rename a run and export again)"
 RUN_KEYS = ("run_id", "run")
 TEXT_COLUMNS = RUN_KEYS + ("Name",)  # run names (W&B's runs table: 'Name'), read as written
 _PER_RUN = ("n_params", "planned_tokens", "planned_steps")  # one value per run
-_META = _PER_RUN + ("flops",)  # not losses; a logged flops is a running total, like tokens seen
+_META = _PER_RUN + ("flops", TRUNCATED)  # not losses; a logged flops is a running total, like tokens seen
 
 
 def _preview(line: str, limit: int = 60) -> str:
@@ -224,6 +227,10 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     meta = {c: numeric(frame[c], str(path), c, rows) for c in _PER_RUN if c in columns}
     row_word = "line" if path.suffix.lower() in (".jsonl", ".ndjson") else "row"
     runs = text_values(frame[run_col]) if run_col is not None else np.full(len(frame), path.stem, object)
+    marked = np.zeros(len(frame), bool)  # rows flagged truncated: a runs table written by `isoflop ingest`
+    if TRUNCATED in columns:
+        stated = logged(frame[TRUNCATED])
+        marked[stated] = flags(frame[TRUNCATED][stated], str(path), rows[stated])
     unnamed = np.flatnonzero((runs == "") & has_loss)
     if unnamed.size:  # a loss of no run: it would join a run called '' (or, as NaN, vanish from the groups)
         key = next(k for k in loss_keys if has_key[k][unnamed[0]])
@@ -233,7 +240,7 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
     cut_run = None
     if cut is not None and len(runs):
         cut_run = cut.get(run_col) if run_col is not None and cut.get(run_col) else str(runs[-1])
-    curves = []
+    curves, flagged_runs = [], []
     losses = {}
     # Each run's rows as positions (ascending), found once: a mask per run (runs == run) made a file of 10,000
     # runs scan 10,000 × all its rows.
@@ -258,18 +265,25 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
                 run_tokens, tokens_error = logged_tokens(steps[has], steps[ok], tokens[ok],
                                                          f"{path}: run {str(run)!r}", tkey)
         info = {c: _one_value(v, mine, rows, f"{path}: run {str(run)!r}", c) for c, v in meta.items()}
-        truncated = str(run) == cut_run
+        cut_here, flagged = str(run) == cut_run, bool(marked[mine].any())
+        if flagged:
+            flagged_runs.append(str(run))
         damage = tuple(problems) if not curves else ()  # a file's problems, reported once
         notes = () if curves else step_key_note(step, step_key, str(path))
         logged_steps = steps[has][np.isfinite(steps[has])]
-        if truncated and logged_steps.size:
+        if cut_here and logged_steps.size:
             notes += (f"{path}: run {str(run)!r} ends in the cut row, so its last logged {key!r} (step "
                       f"{logged_steps.max():g}) is not its final loss; final-loss fits leave it out",)
         curves.append(Curve(str(run), steps[has], loss[has], key, str(path), n_tokens=run_tokens,
                             n_params=info.get("n_params"), planned_steps=info.get("planned_steps"),
-                            planned_tokens=info.get("planned_tokens"), truncated=truncated, notes=notes,
+                            planned_tokens=info.get("planned_tokens"), truncated=cut_here or flagged, notes=notes,
                             damage=damage, rows=rows[has], column=key, row_word=row_word,
                             tokens_error=tokens_error))
+    if flagged_runs:
+        names = ", ".join(flagged_runs[:5]) + (", …" if len(flagged_runs) > 5 else "")
+        curves[0] = curves[0].with_notes([f"{path}: {len(flagged_runs)} run(s) marked truncated in its {TRUNCATED!r} "
+                                          f"column ({names}): their logs lost their end, so their last logged "
+                                          f"losses are not final losses; final-loss fits leave them out"])
     return curves
 
 
