@@ -107,9 +107,9 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
             cut = {"": bad_end}
         frame = pd.DataFrame(rows, index=numbers)
     else:
-        sep = "\t" if suffix == ".tsv" else ","
         if not lines:
             raise InputError(f"{path}: empty file")
+        sep = "\t" if suffix == ".tsv" else separator(lines[0])
         if '"' not in text:  # no quoting: a row's fields are its separators + 1 (fast for large files)
             header = unique_header(lines[0].rstrip("\r\n").split(sep), path, W_AND_B_NAMES)
             keep, numbers = [lines[0]], []
@@ -150,8 +150,10 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
             cut = dict(zip(header, partial[:-1]))  # the last field may be cut; the ones before it are whole
         try:
             # Run names as text: read as numbers, '01' and '1' would be one run, and '007' would become 7.
+            # Where ';' separates the columns, ',' is the decimal point (a European spreadsheet's export); numbers
+            # written with '.' there stay text, which curve.numeric reads as numbers too.
             frame = pd.read_csv(io.StringIO(table_text), sep=sep, keep_default_na=False, na_values=[""],
-                                dtype=dict.fromkeys(TEXT_COLUMNS, str))
+                                dtype=dict.fromkeys(TEXT_COLUMNS, str), decimal="," if sep == ";" else ".")
         except (ValueError, pd.errors.ParserError) as exc:
             raise InputError(f"{path}: cannot read ({exc})") from None
         if len(frame) == len(numbers):  # always, unless pandas skipped a row this loop kept
@@ -161,6 +163,18 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
     if problems and on_corrupt == "error":
         raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps the complete rows and flags the run)")
     return frame, problems, cut
+
+
+def separator(header: str) -> str:
+    """The column separator of a CSV, from its header line: ',' — or ';' or a tab where the header holds no comma
+    but one of them (Excel in a European locale saves 'CSV' with ';', and tab-separated files get named .csv), as
+    `isoflop.runs.read_frame` falls back to them. Read with ',', such a file was one column named 'step;loss'.
+    (pandas' sep=None sniffing is not used: it needs the slow Python parser, and guesses from a few lines.)"""
+    if "," not in header:
+        for sep in (";", "\t"):
+            if sep in header:
+                return sep
+    return ","
 
 
 def _constant(name: str):

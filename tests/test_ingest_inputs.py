@@ -1,0 +1,49 @@
+"""Common wrong inputs given to `isoflop ingest`, each written as users write it: a spreadsheet's ';'-separated
+CSV. Each is read, or refused in one line that names the file and the fix (the messages before named a step
+column the file did not need)."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from isoflop.cli import app
+from isoflop.errors import CorruptLogWarning
+from isoflop.ingest import ingest
+
+runner = CliRunner()
+TPS = 1000
+
+
+def cli_ingest(source, out):
+    return runner.invoke(app, ["ingest", str(source), "--out", str(out), "--params", "1e8", "--tokens-per-step",
+                               str(TPS)])
+
+
+# ------------------------------------------------------------------------------------- ';'-separated CSV
+
+def test_a_semicolon_separated_csv_is_read_with_its_decimal_commas(tmp_path):
+    """Excel in a European locale saves 'CSV' with ';' between columns and ',' in numbers. It was read as one
+    column 'step;loss', and refused as having no step column ('name it with --step-key'); the decimal-comma
+    file was even called cut. Read as `isoflop.read_runs` reads ';' files, decimal commas as decimal points."""
+    euro = tmp_path / "euro.csv"
+    euro.write_text("step;loss\n1;4,0\n2;3,5\n3;3,25\n")
+    table = ingest(euro, n_params=1e8, tokens_per_step=TPS)
+    np.testing.assert_array_equal(table.frame["loss"], [4.0, 3.5, 3.25])
+    np.testing.assert_array_equal(table.frame["step"], [1, 2, 3])
+    dots = tmp_path / "dots.csv"  # ';' between columns, '.' in numbers (pandas' to_csv(sep=';'))
+    dots.write_text("run_id;step;loss\na;1;4.0\na;2;3.5\nb;1;4.5\nb;2;3.75\n")
+    table = ingest(dots, n_params=1e8, tokens_per_step=TPS)
+    assert table.finals().frame.set_index("run_id")["loss"].to_dict() == {"a": 3.5, "b": 3.75}
+    tabs = tmp_path / "tabs.csv"  # tab-separated, named .csv
+    tabs.write_text("step\tloss\n1\t4.0\n2\t3.5\n")
+    np.testing.assert_array_equal(ingest(tabs, n_params=1e8, tokens_per_step=TPS).frame["loss"], [4.0, 3.5])
+    assert cli_ingest(euro, tmp_path / "runs.csv").exit_code == 0
+
+
+def test_a_cut_semicolon_separated_csv_marks_its_run(tmp_path):
+    """Cut and short rows are found with the file's own separator."""
+    path = tmp_path / "runs.csv"
+    path.write_text("run_id;step;loss\na;1;4,0\na;2;3,5\nb;1;4,5\nb;2;3,75\nb;3;3,")
+    with pytest.warns(CorruptLogWarning, match=r"line 6: 'b;3;3,'"):
+        table = ingest(path, n_params=1e8, tokens_per_step=TPS)
+    assert table.frame.groupby("run_id")["truncated"].all().to_dict() == {"a": False, "b": True}
