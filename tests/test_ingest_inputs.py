@@ -1,13 +1,16 @@
 """Common wrong inputs given to `isoflop ingest`, each written as users write it: a spreadsheet's ';'-separated
-CSV. Each is read, or refused in one line that names the file and the fix (the messages before named a step
-column the file did not need)."""
+CSV, a history saved with pandas' orient="index". Each is read, or refused in one line that names the file and
+the fix (the messages before named a step column the file did not need)."""
+
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from isoflop.cli import app
-from isoflop.errors import CorruptLogWarning
+from isoflop.errors import CorruptLogWarning, InputError
 from isoflop.ingest import ingest
 
 runner = CliRunner()
@@ -47,3 +50,29 @@ def test_a_cut_semicolon_separated_csv_marks_its_run(tmp_path):
     with pytest.warns(CorruptLogWarning, match=r"line 6: 'b;3;3,'"):
         table = ingest(path, n_params=1e8, tokens_per_step=TPS)
     assert table.frame.groupby("run_id")["truncated"].all().to_dict() == {"a": False, "b": True}
+
+
+# ---------------------------------------------------------------------------- JSON saved with another orient
+
+def test_a_json_history_saved_with_another_orient_names_orient_records(tmp_path):
+    """A W&B history (run.history()) saved with to_json(orient='index') was read with its row labels as columns:
+    'none of the usual step columns … it has '0', '1', '2' — name it with --step-key'."""
+    history = pd.DataFrame({"_step": [1, 2, 3], "loss": [4.0, 3.5, 3.25], "train/global_step": [10, 20, 30]})
+    for orient, said in (("index", r"an object of row label → \{column: value\}, as to_json\(orient='index'\) "
+                                   r"writes \('0': \{…\}\)"),
+                         ("split", r"an object of 'columns' and 'data', as to_json\(orient='split'\) writes"),
+                         ("values", r"rows without column names, as to_json\(orient='values'\) writes")):
+        path = tmp_path / f"{orient}.json"
+        history.to_json(path, orient=orient)
+        with pytest.raises(InputError, match=rf"{orient}.json: {said}; save it with to_json\(path, "
+                                             r"orient='records'\)"):
+            ingest(path, n_params=1e8, tokens_per_step=TPS)
+    for orient in ("records", "columns"):  # read as before
+        path = tmp_path / f"{orient}.json"
+        history.to_json(path, orient=orient)
+        table = ingest(path, n_params=1e8, tokens_per_step=TPS)
+        np.testing.assert_array_equal(table.frame["step"], [10, 20, 30])
+        np.testing.assert_array_equal(table.frame["loss"], [4.0, 3.5, 3.25])
+    path = tmp_path / "one.json"  # a dict of dicts keyed by column names is orient='columns': not refused
+    path.write_text(json.dumps({"step": {"a": 1, "b": 2}, "loss": {"a": 4.0, "b": 3.5}}))
+    np.testing.assert_array_equal(ingest(path, n_params=1e8, tokens_per_step=TPS).frame["loss"], [4.0, 3.5])

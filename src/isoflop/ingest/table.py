@@ -64,9 +64,14 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
     text = read_utf8(path)
     if suffix == ".json":  # a list of records (a W&B history); numbers as written, as in JSON lines below
         try:
-            frame = pd.DataFrame(json.loads(text, parse_int=str, parse_float=str, parse_constant=_constant))
+            data = json.loads(text, parse_int=str, parse_float=str, parse_constant=_constant)
+            wrong = _other_orient(data)
+            frame = pd.DataFrame(data) if wrong is None else None
         except (ValueError, TypeError) as exc:
             raise InputError(f"{path}: cannot read ({' '.join(str(exc).split())})") from None
+        if wrong is not None:
+            raise InputError(f"{path}: {wrong}; save it with to_json(path, orient='records') (a list of rows), or as "
+                             f"JSON lines (lines=True)")
         frame.index = np.arange(1, len(frame) + 1)
         return frame, [], None
     problems, cut = [], None
@@ -175,6 +180,24 @@ def separator(header: str) -> str:
             if sep in header:
                 return sep
     return ","
+
+
+def _other_orient(data) -> str | None:
+    """What JSON that pandas' to_json wrote with an orient other than 'records' or 'columns' (which read as tables)
+    holds, else None: 'index' (row label → {column: value}; read as a table, its row labels became its columns and
+    the message asked for a step column), 'split' and 'values'. The fix is one line: save with orient='records'."""
+    if isinstance(data, dict) and {"columns", "data"} <= set(data):
+        return "an object of 'columns' and 'data', as to_json(orient='split') writes"
+    if isinstance(data, list) and data and all(isinstance(row, list) for row in data):
+        return "rows without column names, as to_json(orient='values') writes"
+    if isinstance(data, dict) and data and all(isinstance(row, dict) for row in data.values()):
+        # orient='columns' ({column: {row label: value}}) reads as a table: it is 'index' where the usual step or
+        # loss keys are inside the rows and none is outside
+        inner, known = {key for row in data.values() for key in row}, STEP_KEYS + LOSS_KEYS
+        if any(k in inner for k in known) and not any(k in data for k in known):
+            first = next(iter(data))
+            return f"an object of row label → {{column: value}}, as to_json(orient='index') writes ({first!r}: {{…}})"
+    return None
 
 
 def _constant(name: str):
