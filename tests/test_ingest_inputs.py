@@ -1,6 +1,6 @@
 """Common wrong inputs given to `isoflop ingest`, each written as users write it: a spreadsheet's ';'-separated
-CSV, a history saved with pandas' orient="index". Each is read, or refused in one line that names the file and
-the fix (the messages before named a step column the file did not need)."""
+CSV, a printed (stdout) training log, a history saved with pandas' orient="index". Each is read, or refused in
+one line that names the file and the fix (the messages before named a step column the file did not need)."""
 
 import json
 
@@ -50,6 +50,32 @@ def test_a_cut_semicolon_separated_csv_marks_its_run(tmp_path):
     with pytest.warns(CorruptLogWarning, match=r"line 6: 'b;3;3,'"):
         table = ingest(path, n_params=1e8, tokens_per_step=TPS)
     assert table.frame.groupby("run_id")["truncated"].all().to_dict() == {"a": False, "b": True}
+
+
+# -------------------------------------------------------------------------------- a printed training log
+
+def test_a_printed_training_log_says_what_is_read_and_how_to_convert(tmp_path):
+    """A stdout log saved as .txt was read as a CSV and refused for want of a step column ('it has 'step 100 |
+    loss 4.01 | lr 1e-3' — name it with --step-key'); as .log it was an 'unknown file type'."""
+    printed = "step 100 | loss 4.01 | lr 1e-3\nstep 200 | loss 3.80 | lr 1e-3\n"
+    for name in ("train.txt", "train.log"):
+        path = tmp_path / name
+        path.write_text(printed)
+        with pytest.raises(InputError, match=rf"{name}: a text log, not a table .*'step 100 \| loss 4.01 \| lr 1e-3'.*"
+                                             r"TensorBoard event files.*write each logged step and loss to a CSV "
+                                             r"with the header step,loss"):
+            ingest(path, n_params=1e8, tokens_per_step=TPS)
+        result = cli_ingest(path, tmp_path / "runs.csv")
+        assert result.exit_code == 2 and f"{name}: a text log" in result.output
+    table = tmp_path / "table.txt"  # a CSV saved as .txt, with a step column: read, as before
+    table.write_text("step,loss\n1,4.0\n2,3.5\n")
+    np.testing.assert_array_equal(ingest(table, n_params=1e8, tokens_per_step=TPS).frame["loss"], [4.0, 3.5])
+    folder = tmp_path / "logs"  # a folder of printed logs only: named, with the same fix
+    folder.mkdir()
+    (folder / "train.txt").write_text(printed)
+    with pytest.raises(InputError, match=r"logs: no event files, trainer_state.json or tables .*text logs \(train.txt\) "
+                                         r"are not read.*header step,loss"):
+        ingest(folder, n_params=1e8, tokens_per_step=TPS)
 
 
 # ---------------------------------------------------------------------------- JSON saved with another orient

@@ -56,14 +56,16 @@ import pandas as pd
 from ..errors import CorruptLogWarning, InputError, warn_at_caller
 from ..runs import CONVENTIONS, RunTable, text_values
 from ..units import is_number, parse_quantity
-from .curve import LOSS_KEYS, Curve, restarts
+from .curve import LOSS_KEYS, STEP_KEYS, Curve, restarts
 from .huggingface import STATE, is_trainer_state, output_dir, read_trainer_state, read_trainer_states
-from .table import read_checked, read_table
+from .table import _preview, read_checked, read_table, separator
 from .tensorboard import ON_CORRUPT, event_dirs, read_tensorboard
 from .wandb import is_chart_export, is_runs_table, read_chart_csv, read_runs_table
 
 FORMATS = ("auto", "tensorboard", "huggingface", "wandb", "table")
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
+TEXT_LOGS = (".txt", ".log", ".out")  # printed training logs (a job's stdout): not read
+_TEXT_LOG_FIX = "write each logged step and loss to a CSV with the header step,loss (one row per logged point)"
 META_FIELDS = ("n_params", "tokens_per_step", "batch_size", "seq_len", "planned_steps", "planned_tokens")
 MAX_RESTARTS = 3  # steps going back more often than this (and than once per 10 points) are rows out of order
 _NO_VALUE = ("", "na", "n/a", "nan", "null", "none")  # a meta cell left without a value (R writes NA, pandas nan)
@@ -154,6 +156,26 @@ def _refuse_sweep(path: Path) -> None:
                          f"curves=True))")
 
 
+def _refuse_text_log(path: Path, step_key) -> None:
+    """A printed training log (a job's stdout saved as .txt or .log) is no table: read as a CSV it was refused for
+    want of a step column ('name it with --step-key'), which does not help. A .txt that is a table (a CSV saved as
+    .txt, with a step column, or --step-key) is read as before."""
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_LOGS:
+        return
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            first = next((line.strip() for line in handle if line.strip()), "")
+    except OSError:
+        return  # the reader says why
+    header = next(csv.reader([first], delimiter=separator(first)), [])
+    if suffix == ".txt" and (step_key is not None or any(k in header for k in STEP_KEYS)):
+        return
+    raise InputError(f"{path}: a text log, not a table (its first line: {_preview(first)}); ingest reads TensorBoard "
+                     f"event files, W&B exports, trainer_state.json and tables (CSV, JSON lines, JSON, Parquet): "
+                     f"{_TEXT_LOG_FIX}" + ("" if suffix == ".txt" else ", or name a table .csv"))
+
+
 def _is_wandb(header) -> bool:
     return is_chart_export(header) or is_runs_table(header)
 
@@ -208,8 +230,12 @@ def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | Non
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
         if not files:
-            raise InputError(f"{path}: no event files, trainer_state.json or tables ({', '.join(TABLE_SUFFIXES)})")
+            texts = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in TEXT_LOGS)
+            raise InputError(f"{path}: no event files, trainer_state.json or tables ({', '.join(TABLE_SUFFIXES)})"
+                             + (f"; its text logs ({', '.join(texts[:3])}{', …' if len(texts) > 3 else ''}) are not "
+                                f"read: {_TEXT_LOG_FIX}" if texts else ""))
         return [c for p in files for c in _read_file_table(p, loss_key, tokens_key, step_key, on_corrupt)]
+    _refuse_text_log(path, step_key)
     return _read_file_table(path, loss_key, tokens_key, step_key, on_corrupt)
 
 
