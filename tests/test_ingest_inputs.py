@@ -102,3 +102,79 @@ def test_a_json_history_saved_with_another_orient_names_orient_records(tmp_path)
     path = tmp_path / "one.json"  # a dict of dicts keyed by column names is orient='columns': not refused
     path.write_text(json.dumps({"step": {"a": 1, "b": 2}, "loss": {"a": 4.0, "b": 3.5}}))
     np.testing.assert_array_equal(ingest(path, n_params=1e8, tokens_per_step=TPS).frame["loss"], [4.0, 3.5])
+
+
+# ------------------------------------------------------------------------------------------ dangling symlinks
+
+def link(path, target):
+    """``path`` made a symbolic link to ``target`` (which need not exist); skips where links cannot be made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.symlink_to(target)
+    except (OSError, NotImplementedError):
+        pytest.skip("symbolic links cannot be made here")
+    return path
+
+
+def test_a_broken_link_in_a_folder_of_tables_is_data_loss(tmp_path):
+    """c.csv -> missing.csv (a log moved away, a mount gone) was skipped without a word: two runs came back
+    where the folder listed three."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.csv").write_text("step,loss\n1,4.0\n2,3.5\n")
+    (logs / "b.csv").write_text("step,loss\n1,4.2\n2,3.7\n")
+    link(logs / "c.csv", "missing.csv")
+    with pytest.warns(CorruptLogWarning, match=r"1 damaged part\(s\) of the logs \(.*c.csv: a broken link \(to "
+                                               r"missing.csv\): nothing of it could be read"):
+        table = ingest(logs, n_params=1e8, tokens_per_step=TPS)
+    assert sorted(table.frame["run_id"].unique()) == ["a", "b"]
+    with pytest.raises(InputError, match=r"c.csv: a broken link \(to missing.csv\).*on_corrupt='error'"):
+        ingest(logs, n_params=1e8, tokens_per_step=TPS, on_corrupt="error")
+    result = cli_ingest(logs, tmp_path / "runs.csv")
+    assert result.exit_code == 0 and "data loss:" in result.output and "c.csv: a broken link" in result.output
+    only = tmp_path / "only"
+    link(only / "c.csv", "missing.csv")
+    with pytest.raises(InputError, match=r"only: no event files, trainer_state.json or tables .*broken links: "
+                                         r".*c.csv \(to missing.csv\)"):
+        ingest(only, n_params=1e8, tokens_per_step=TPS)
+
+
+def test_a_broken_event_file_link_is_data_loss(tb):
+    """run3/events.out.tfevents.x -> /nonexistent: run3 vanished without a word; and a run's later event file
+    linked to nothing left the run looking whole, its last readable loss taken as final."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    for run in ("run1", "run2"):
+        writer = SummaryWriter(str(tb / run))
+        for step in range(1, 4):
+            writer.add_scalar("train/loss", 4 - step / 10, step)
+        writer.close()
+    link(tb / "run3" / "events.out.tfevents.1700000000.host", "/nonexistent/events")
+    with pytest.warns(CorruptLogWarning, match=r"run3/events.out.tfevents.1700000000.host: a broken link \(to "
+                                               r"/nonexistent/events\).*1 run\(s\) skipped .*\(run3\)"):
+        table = ingest(tb, n_params=1e8, tokens_per_step=TPS)
+    assert sorted(table.frame["run_id"].unique()) == ["run1", "run2"] and not table.frame["truncated"].any()
+    with pytest.raises(InputError, match=r"run3/events.out.tfevents.1700000000.host: a broken link"):
+        ingest(tb, n_params=1e8, tokens_per_step=TPS, on_corrupt="error")
+    # run1's later file (by name: write order) is a broken link: its end may be lost
+    link(tb / "run1" / "events.out.tfevents.9999999999.host", "/nonexistent/later")
+    with pytest.warns(CorruptLogWarning, match=r"run\(s\) that lost their end are left out of final-loss fits "
+                                               r"\(run1\)"):
+        table = ingest(tb, n_params=1e8, tokens_per_step=TPS)
+    assert table.frame.groupby("run_id")["truncated"].all().to_dict() == {"run1": True, "run2": False}
+
+
+def test_a_broken_trainer_state_link_is_data_loss(tmp_path):
+    """hf/r2/trainer_state.json -> /nonexistent: run r2 vanished without a word."""
+    from pathlib import Path
+
+    state = Path(__file__).resolve().parents[1] / "examples" / "gpt-small" / "trainer_state.json"
+    (tmp_path / "hf" / "r1").mkdir(parents=True)
+    (tmp_path / "hf" / "r1" / "trainer_state.json").write_text(state.read_text())
+    link(tmp_path / "hf" / "r2" / "trainer_state.json", "/nonexistent/state")
+    with pytest.warns(CorruptLogWarning, match=r"r2/trainer_state.json: a broken link \(to /nonexistent/state\).*"
+                                               r"1 run\(s\) skipped .*\(r2\)"):
+        table = ingest(tmp_path / "hf", n_params=3.5e8, batch_size=256, seq_len=2048)
+    assert list(table.frame["run_id"].unique()) == ["r1"]
+    with pytest.raises(InputError, match=r"r2/trainer_state.json: a broken link"):
+        ingest(tmp_path / "hf", n_params=3.5e8, batch_size=256, seq_len=2048, on_corrupt="error")

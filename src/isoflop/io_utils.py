@@ -105,6 +105,16 @@ def path_argument(path, what: str):
     return path
 
 
+def broken_link(path: str | Path) -> str | None:
+    """Where ``path`` points when it is a symbolic link to nothing (a log moved or deleted, a mount gone), else None.
+    ``is_file()`` and ``exists()`` are False for such a link, so listings that test them skip it without a word."""
+    path = Path(path)
+    try:
+        return os.readlink(path) if path.is_symlink() and not path.exists() else None
+    except OSError:
+        return None
+
+
 def check_writable(path: str | Path, option: str) -> None:
     """Refuse an output path before the work, not after it (a fit of 100,000 runs failed at --save after 22 s):
     its folder must exist and be writable, and the path must not be a folder."""

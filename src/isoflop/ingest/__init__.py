@@ -9,8 +9,9 @@ read file by file; a folder holding more than one of these formats is an InputEr
 picks one), except a Trainer output dir's own TensorBoard ``runs/`` beside its trainer_state.json (one run,
 read from the event files).
 
-Damaged logs (``on_corrupt``): corrupt or cut TensorBoard records, and cut or malformed CSV / JSON-lines
-rows, are reported in the table's warnings with how much was read and where it stopped. With "warn" (the
+Damaged logs (``on_corrupt``): corrupt or cut TensorBoard records, cut or malformed CSV / JSON-lines rows, and
+logs in a folder that are symbolic links to nothing (an event file, a trainer_state.json, a table), are reported
+in the table's warnings with how much was read and where it stopped. With "warn" (the
 default) everything whole is kept, a `isoflop.errors.CorruptLogWarning` says so through Python's warnings,
 and a run whose log lost its end is marked in the ``truncated`` column so that `RunTable.finals`
 (final-loss fits) leaves it out instead of taking its last logged loss as final; with "error" the first
@@ -54,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CorruptLogWarning, InputError, warn_at_caller
+from ..io_utils import broken_link
 from ..runs import CONVENTIONS, RunTable, text_values
 from ..units import is_number, parse_quantity
 from .curve import LOSS_KEYS, STEP_KEYS, Curve, restarts
@@ -229,12 +231,24 @@ def read_curves(source: str | Path, *, format: str = "auto", loss_key: str | Non
                          f"runs table a 'Name' column; use --format table for other CSVs")
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+        # Links to tables that are gone (a log moved away, a mount gone): is_file() is False for them, so they
+        # were skipped without a word, and their runs with them. Damage, as a corrupt file is.
+        broken = {p: target for p in sorted(path.iterdir())
+                  if p.suffix.lower() in TABLE_SUFFIXES and (target := broken_link(p)) is not None}
         if not files:
             texts = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in TEXT_LOGS)
             raise InputError(f"{path}: no event files, trainer_state.json or tables ({', '.join(TABLE_SUFFIXES)})"
                              + (f"; its text logs ({', '.join(texts[:3])}{', …' if len(texts) > 3 else ''}) are not "
-                                f"read: {_TEXT_LOG_FIX}" if texts else ""))
-        return [c for p in files for c in _read_file_table(p, loss_key, tokens_key, step_key, on_corrupt)]
+                                f"read: {_TEXT_LOG_FIX}" if texts else "")
+                             + ("; broken links: " + ", ".join(f"{p.name} (to {t})" for p, t in broken.items())
+                                if broken else ""))
+        damage = [f"{p}: a broken link (to {target}): nothing of it could be read" for p, target in broken.items()]
+        if damage and on_corrupt == "error":
+            raise InputError(f"{damage[0]} (on_corrupt='error'; 'warn' reads the other logs and reports it)")
+        curves = [c for p in files for c in _read_file_table(p, loss_key, tokens_key, step_key, on_corrupt)]
+        if damage:
+            curves[0] = curves[0].with_notes(damage=damage)
+        return curves
     _refuse_text_log(path, step_key)
     return _read_file_table(path, loss_key, tokens_key, step_key, on_corrupt)
 

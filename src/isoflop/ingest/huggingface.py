@@ -6,8 +6,8 @@ the last ``logging_steps``), evaluation entries ``step`` and ``eval_loss``, and 
 ``include_num_input_tokens_seen`` also ``num_input_tokens_seen``. ``max_steps`` is the length the
 learning-rate schedule was built for, taken as the run's planned length. The run id is the output
 directory's name; of several checkpoints of one run the one with the largest ``global_step`` is read
-(its history contains the earlier ones'). A state that cannot be read (cut mid-write) is damage: skipped,
-with a warning, for the newest readable one (``on_corrupt="warn"``), or an InputError.
+(its history contains the earlier ones'). A state that cannot be read (cut mid-write, or a link to nothing) is
+damage: skipped, with a warning, for the newest readable one (``on_corrupt="warn"``), or an InputError.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io_utils import broken_link
 from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, logged_tokens, numeric
 
 STATE = "trainer_state.json"
@@ -41,7 +42,8 @@ def is_trainer_state(path: Path) -> bool:
 
 def output_dir(path: Path) -> Path:
     """The Trainer's output dir of a trainer_state.json: its folder, or the folder above a checkpoint-<step>/."""
-    folder = path.resolve().parent  # resolved: a state given as ./trainer_state.json is named after its folder
+    # resolved: a state given as ./trainer_state.json is named after its folder (a link to nothing, after its own)
+    folder = path.resolve().parent if path.exists() else path.parent.resolve()
     return folder.parent if _CHECKPOINT.match(folder.name) and folder.parent.name else folder
 
 
@@ -50,6 +52,9 @@ def _run_id(path: Path) -> str:
 
 
 def _load(path: Path) -> dict:
+    target = broken_link(path)
+    if target is not None:
+        raise InputError(f"{path}: a broken link (to {target}): nothing of it could be read")
     try:
         state = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as exc:
@@ -79,7 +84,9 @@ def read_trainer_states(path: Path, loss_key: str | None = None, tokens_key: str
     (its checkpoint's step is past the one read, or it is the output dir's own final state)."""
     best: dict[Path, tuple[float, Path]] = {}
     unreadable: dict[Path, list[tuple[float, Path, str]]] = {}
-    for p in sorted(path.rglob(STATE)):
+    # Matched by a wildcard, not the name: pathlib skips a name that does not exist, so a trainer_state.json
+    # that is a link to nothing (its run lost) was skipped without a word.
+    for p in sorted(p for p in path.rglob("*" + STATE) if p.name == STATE):
         run = output_dir(p)
         try:
             step = _count(_load(p), "global_step", p) or 0.0

@@ -10,7 +10,9 @@ stops at the first bad record without a word):
 - corrupt bytes inside a file are skipped to the next record whose length and data checksums both hold
   (a false match needs two 32-bit CRCs to agree by chance), and how many bytes were skipped is reported;
   corruption running to the end of the run's last file truncates the run as above; a run of which nothing
-  could be read is skipped, and said so as damage.
+  could be read is skipped, and said so as damage;
+- an event file that is a symbolic link to nothing (moved, deleted, a mount gone) is damage too: nothing of it
+  is read, and when it is the run's last file the run is marked ``truncated``.
 ``on_corrupt="error"`` turns any of these into an InputError instead.
 
 A run is a directory holding ``events.out.tfevents.*`` files (all of them, in name order, which is write
@@ -36,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io_utils import broken_link
 from .curve import LOSS_KEYS, TOKEN_KEYS, Curve, choose_key, logged_tokens, restarts
 
 ON_CORRUPT = ("warn", "error")
@@ -43,8 +46,9 @@ _MAX_RECORD = 1 << 28  # a plausible record length (bytes) when searching past c
 
 
 def event_dirs(path: Path) -> list[Path]:
-    """Directories under ``path`` (itself included) that hold event files."""
-    return sorted({p.parent for p in path.rglob("*tfevents*") if p.is_file()})
+    """Directories under ``path`` (itself included) that hold event files (or links to event files that are gone:
+    read as damage, see `read_records`)."""
+    return sorted({p.parent for p in path.rglob("*tfevents*") if p.is_file() or broken_link(p) is not None})
 
 
 def _masked_crc(data: bytes) -> int:
@@ -86,6 +90,9 @@ def _resync(data: bytes, start: int) -> int | None:
 
 def read_records(path: Path) -> tuple[list[bytes], list[str], bool]:
     """The verified records of one event file, the problems found, and whether the file's end was lost."""
+    target = broken_link(path)
+    if target is not None:  # a part of the run's log, gone: damage, as an unreadable file is
+        return [], [f"{path}: a broken link (to {target}): nothing of it could be read"], True
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -170,8 +177,9 @@ def _scalars(files: list[Path]) -> tuple[dict, list[str], list[str], bool]:
 
 
 def _event_files(folder: Path) -> list[Path]:
-    """A folder's own event files in name order, which is write order (a restarted job adds a later one)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and "tfevents" in p.name)
+    """A folder's own event files in name order, which is write order (a restarted job adds a later one); links to
+    event files that are gone included (`read_records` reports them)."""
+    return sorted(p for p in folder.iterdir() if "tfevents" in p.name and (p.is_file() or broken_link(p) is not None))
 
 
 def _launched(folder: Path) -> tuple[float, str]:
