@@ -265,3 +265,24 @@ def test_a_table_of_dates_or_suffixed_numbers_is_refused_with_the_fix(tmp_path):
     (tmp_path / "words.csv").write_text("n_params,n_tokens,loss\nbig,1e9,2.0\n")
     with pytest.raises(InputError, match=r"'big' is not a number$"):
         RunTable.load(tmp_path / "words.csv")
+
+
+def test_read_runs_reads_what_ingest_reads_european_csv_and_refuses_index_json(tmp_path):
+    """`isoflop ingest` reads a ';'-separated CSV with decimal commas (a European spreadsheet's export) and names
+    orient='records' for JSON saved with orient='index'; `read_runs` (what `isoflop fit` reads) refused the first
+    ("'3,1' is not a number") and read the second as a table whose columns were the row labels."""
+    import isoflop
+
+    truth = pd.DataFrame({"n_params": [1e8, 2e8, 4e8], "n_tokens": [2e9, 4e9, 8e9], "loss": [3.125, 3.0, 2.875]})
+    (tmp_path / "eu.csv").write_text(truth.to_csv(sep=";", decimal=",", index=False))
+    (tmp_path / "eu_dots.csv").write_text(truth.to_csv(sep=";", index=False))
+    for name in ("eu.csv", "eu_dots.csv"):
+        table = isoflop.read_runs(tmp_path / name)
+        assert table.frame[["n_params", "n_tokens", "loss"]].to_numpy().tolist() == truth.to_numpy().tolist()
+    truth.to_json(tmp_path / "records.json", orient="records")
+    truth.to_json(tmp_path / "columns.json")  # pandas' default orient: a table too
+    for name in ("records.json", "columns.json"):
+        assert isoflop.read_runs(tmp_path / name).frame["loss"].tolist() == truth["loss"].tolist()
+    truth.rename(columns={"n_params": "Model Size"}).to_json(tmp_path / "index.json", orient="index")
+    with pytest.raises(InputError, match=r"index\.json: .*orient='index'.*orient='records'"):
+        isoflop.read_runs(tmp_path / "index.json", columns={"n_params": "Model Size"})

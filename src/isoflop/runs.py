@@ -19,6 +19,7 @@ and IsoFLOP binning (approach 2) use the flops column. A 10% band admits the usu
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from dataclasses import dataclass, field
@@ -147,15 +148,14 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
-        _unique_columns(path, ("\t",) if suffix == ".tsv" else (",", ";", "\t"))
+        first = _first_line(path)
+        sep = "\t" if suffix == ".tsv" else separator(first)
+        unique_header(next(csv.reader([first], delimiter=sep), []), path)
     try:
         if suffix in (".csv", ".tsv", ".txt"):
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-            if len(frame.columns) == 1 and ";" in str(frame.columns[0]):  # a European spreadsheet's export
-                frame = pd.read_csv(path, sep=";")
-            elif len(frame.columns) == 1 and "\t" in str(frame.columns[0]):  # tab-separated, named .csv: was
-                frame = pd.read_csv(path, sep="\t")  # "missing column(s) n_params, …; map … with --columns"
-            return frame
+            # A European spreadsheet's export (';') writes decimal commas; a tab-separated file named .csv was
+            # "missing column(s) n_params, …; map … with --columns"
+            return pd.read_csv(path, sep=sep, decimal="," if sep == ";" else ".")
         if suffix in (".jsonl", ".ndjson"):
             try:
                 return pd.read_json(path, lines=True)
@@ -165,7 +165,11 @@ def read_frame(path: str | Path) -> pd.DataFrame:
                     return _read_jsonl_without_last_line(path)
                 raise InputError(f"{path}: {problem}") from None
         if suffix == ".json":
-            return pd.DataFrame(json.loads(path.read_text(encoding="utf-8-sig")))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+            wrong = other_orient(data, MAPPABLE)
+            if wrong is not None:
+                raise InputError(f"{path}: {wrong}; save it with to_json(path, orient='records') (a list of rows)")
+            return pd.DataFrame(data)
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
     except InputError:
@@ -175,22 +179,44 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     raise InputError(f"{path}: unknown file type {suffix!r}; use .csv, .jsonl, .json or .parquet")
 
 
-def _unique_columns(path: Path, separators) -> None:
-    """``unique_header`` on the file's header, split by the first of ``separators`` that splits it (as the reader
-    falls back from ',' to ';' or a tab)."""
-    import csv
+def separator(header: str) -> str:
+    """The column separator of a CSV, from its header line: ',' — or ';' or a tab where the header holds no comma
+    but one of them (Excel in a European locale saves 'CSV' with ';', and tab-separated files get named .csv).
+    Read with ',', such a file was one column named 'step;loss'. (pandas' sep=None sniffing is not used: it needs
+    the slow Python parser, and guesses from a few lines.) Where ';' separates, ',' is the decimal point."""
+    if "," not in header:
+        for sep in (";", "\t"):
+            if sep in header:
+                return sep
+    return ","
 
+
+def other_orient(data, known=()) -> str | None:
+    """What JSON that pandas' to_json wrote with an orient other than 'records' or 'columns' (which read as tables)
+    holds, else None: 'index' (row label → {column: value}; read as a table, its row labels became its columns),
+    'split' and 'values'. The fix is one line: save with orient='records'. 'index' is told from 'columns'
+    ({column: {row label: value}}) by its outer keys being row numbers and its inner ones not, or by ``known``
+    column names inside the rows and none outside."""
+    if isinstance(data, dict) and {"columns", "data"} <= set(data):
+        return "an object of 'columns' and 'data', as to_json(orient='split') writes"
+    if isinstance(data, list) and data and all(isinstance(row, list) for row in data):
+        return "rows without column names, as to_json(orient='values') writes"
+    if isinstance(data, dict) and data and all(isinstance(row, dict) for row in data.values()):
+        inner = {key for row in data.values() for key in row}
+        numbered = all(str(k).isdigit() for k in data) and not all(str(k).isdigit() for k in inner)
+        if numbered or (any(k in inner for k in known) and not any(k in data for k in known)):
+            first = next(iter(data))
+            return f"an object of row label → {{column: value}}, as to_json(orient='index') writes ({first!r}: {{…}})"
+    return None
+
+
+def _first_line(path: Path) -> str:
+    """A text file's first line ('' where it cannot be read: the reader then says why)."""
     try:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-            first = handle.readline()
+            return handle.readline()
     except OSError:
-        return  # the reader says why
-    header = []
-    for sep in separators:
-        header = next(csv.reader([first], delimiter=sep), [])
-        if len(header) > 1:
-            break
-    unique_header(header, path)
+        return ""
 
 
 def unique_header(header: list[str], path, hint: str = "") -> list[str]:

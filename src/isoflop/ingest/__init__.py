@@ -56,11 +56,11 @@ import pandas as pd
 
 from ..errors import CorruptLogWarning, InputError, warn_at_caller
 from ..io_utils import broken_link
-from ..runs import CONVENTIONS, RunTable, text_values
+from ..runs import CONVENTIONS, RunTable, separator, text_values
 from ..units import is_number, parse_quantity
 from .curve import LOSS_KEYS, STEP_KEYS, Curve, restarts
 from .huggingface import STATE, is_trainer_state, output_dir, read_trainer_state, read_trainer_states
-from .table import _preview, read_checked, read_table, separator
+from .table import _preview, read_checked, read_table
 from .tensorboard import ON_CORRUPT, event_dirs, read_tensorboard
 from .wandb import is_chart_export, is_runs_table, read_chart_csv, read_runs_table
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..runs import TRUNCATED, flags, read_frame, text_values, unique_header
+from ..runs import TRUNCATED, flags, other_orient, read_frame, separator, text_values, unique_header
 from .curve import (LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric,
                     step_key_note)
 
@@ -65,7 +65,7 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
     if suffix == ".json":  # a list of records (a W&B history); numbers as written, as in JSON lines below
         try:
             data = json.loads(text, parse_int=str, parse_float=str, parse_constant=_constant)
-            wrong = _other_orient(data)
+            wrong = other_orient(data, STEP_KEYS + LOSS_KEYS)
             frame = pd.DataFrame(data) if wrong is None else None
         except (ValueError, TypeError) as exc:
             raise InputError(f"{path}: cannot read ({' '.join(str(exc).split())})") from None
@@ -168,36 +168,6 @@ def read_checked(path: str | Path, on_corrupt: str = "warn") -> tuple[pd.DataFra
     if problems and on_corrupt == "error":
         raise InputError(f"{problems[0]} (on_corrupt='error'; 'warn' keeps the complete rows and flags the run)")
     return frame, problems, cut
-
-
-def separator(header: str) -> str:
-    """The column separator of a CSV, from its header line: ',' — or ';' or a tab where the header holds no comma
-    but one of them (Excel in a European locale saves 'CSV' with ';', and tab-separated files get named .csv), as
-    `isoflop.runs.read_frame` falls back to them. Read with ',', such a file was one column named 'step;loss'.
-    (pandas' sep=None sniffing is not used: it needs the slow Python parser, and guesses from a few lines.)"""
-    if "," not in header:
-        for sep in (";", "\t"):
-            if sep in header:
-                return sep
-    return ","
-
-
-def _other_orient(data) -> str | None:
-    """What JSON that pandas' to_json wrote with an orient other than 'records' or 'columns' (which read as tables)
-    holds, else None: 'index' (row label → {column: value}; read as a table, its row labels became its columns and
-    the message asked for a step column), 'split' and 'values'. The fix is one line: save with orient='records'."""
-    if isinstance(data, dict) and {"columns", "data"} <= set(data):
-        return "an object of 'columns' and 'data', as to_json(orient='split') writes"
-    if isinstance(data, list) and data and all(isinstance(row, list) for row in data):
-        return "rows without column names, as to_json(orient='values') writes"
-    if isinstance(data, dict) and data and all(isinstance(row, dict) for row in data.values()):
-        # orient='columns' ({column: {row label: value}}) reads as a table: it is 'index' where the usual step or
-        # loss keys are inside the rows and none is outside
-        inner, known = {key for row in data.values() for key in row}, STEP_KEYS + LOSS_KEYS
-        if any(k in inner for k in known) and not any(k in data for k in known):
-            first = next(iter(data))
-            return f"an object of row label → {{column: value}}, as to_json(orient='index') writes ({first!r}: {{…}})"
-    return None
 
 
 def _constant(name: str):
