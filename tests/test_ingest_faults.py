@@ -343,6 +343,22 @@ def test_truncated_flag_survives_ingesting_the_written_table_again(tmp_path, suf
     assert list(back.finals().run_ids) == ["a"]
 
 
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_loss_key_survives_ingesting_the_written_table_again(tmp_path, suffix):
+    """A runs table ingested again named every run's loss key 'loss' (the table's column), losing the
+    'eval/loss' and 'train/loss' the runs had logged; the 'loss_key' column it wrote is read back."""
+    from isoflop.ingest import write_runs
+
+    log = tmp_path / "log.csv"
+    log.write_text("run_id,step,eval/loss,train/loss\na,1,4.0,\na,2,3.5,\nb,1,,4.1\nb,2,,3.6\n")
+    first = ingest(log, n_params=1e8, tokens_per_step=TPS)
+    keys = first.frame.groupby("run_id")["loss_key"].first().to_dict()
+    assert keys == {"a": "eval/loss", "b": "train/loss"}
+    again = ingest(write_runs(first, tmp_path / f"runs.{suffix}"))
+    assert again.frame.groupby("run_id")["loss_key"].first().to_dict() == keys
+    assert again.frame["loss"].tolist() == first.frame["loss"].tolist()
+
 def test_a_truncated_column_that_is_not_true_or_false_is_named(tmp_path):
     """As read_runs: True/False (any case) or empty; anything else names its row and column."""
     path = tmp_path / "runs.csv"

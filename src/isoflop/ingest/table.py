@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..runs import TRUNCATED, flags, other_orient, read_frame, separator, text_values, unique_header
+from ..runs import LABELS, TRUNCATED, flags, other_orient, read_frame, separator, text_values, unique_header
 from .curve import (LOSS_KEYS, STEP_KEYS, TOKEN_KEYS, Curve, choose_key, logged, logged_tokens, numeric,
                     step_key_note)
 
@@ -39,6 +39,7 @@ W_AND_B_NAMES = " (in W&B, two runs of one name: rename a run and export again)"
 RUN_KEYS = ("run_id", "run")
 TEXT_COLUMNS = RUN_KEYS + ("Name",)  # run names (W&B's runs table: 'Name'), read as written
 _PER_RUN = ("n_params", "planned_tokens", "planned_steps")  # one value per run
+LOSS_LABEL = LABELS[0]  # the column where `isoflop ingest` writes each run's loss key
 _META = _PER_RUN + ("flops", TRUNCATED)  # not losses; a logged flops is a running total, like tokens seen
 
 
@@ -249,6 +250,9 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
         cut_run = cut.get(run_col) if run_col is not None and cut.get(run_col) else str(runs[-1])
     curves, flagged_runs = [], []
     losses = {}
+    # A runs table written by `isoflop ingest` names each run's original loss key ('eval/loss') beside its 'loss'
+    # column: read again, the run keeps that name rather than becoming 'loss'.
+    labels = text_values(frame[LOSS_LABEL]) if LOSS_LABEL in columns else None
     # Each run's rows as positions (ascending), found once: a mask per run (runs == run) made a file of 10,000
     # runs scan 10,000 × all its rows.
     if run_col is None:  # one run: its rows are all the rows (a groupby costs more than a small log's reading)
@@ -281,7 +285,9 @@ def read_table(path: str | Path, loss_key: str | None = None, tokens_key: str | 
         if cut_here and logged_steps.size:
             notes += (f"{path}: run {str(run)!r} ends in the cut row, so its last logged {key!r} (step "
                       f"{logged_steps.max():g}) is not its final loss; final-loss fits leave it out",)
-        curves.append(Curve(str(run), steps[has], loss[has], key, str(path), n_tokens=run_tokens,
+        named = [v for v in dict.fromkeys(labels[mine]) if v] if labels is not None and key == "loss" else []
+        curves.append(Curve(str(run), steps[has], loss[has], named[0] if len(named) == 1 else key, str(path),
+                            n_tokens=run_tokens,
                             n_params=info.get("n_params"), planned_steps=info.get("planned_steps"),
                             planned_tokens=info.get("planned_tokens"), truncated=cut_here or flagged, notes=notes,
                             damage=damage, rows=rows[has], column=key, row_word=row_word,
