@@ -286,3 +286,19 @@ def test_read_runs_reads_what_ingest_reads_european_csv_and_refuses_index_json(t
     truth.rename(columns={"n_params": "Model Size"}).to_json(tmp_path / "index.json", orient="index")
     with pytest.raises(InputError, match=r"index\.json: .*orient='index'.*orient='records'"):
         isoflop.read_runs(tmp_path / "index.json", columns={"n_params": "Model Size"})
+
+
+def test_missing_columns_guess_the_map_from_usual_names():
+    """A table with other names for the fields got Epoch's example map whatever its columns: Porian et al.'s
+    points (n, t, flops) were told to map n_params="Model Size". The map is now guessed from the names other
+    tools use, and the guess, which is said to be one, reads the table; without a guess the example stays."""
+    points = pd.DataFrame({"param_count": ["standard"] * 3, "n": [1e8, 2e8, 4e8], "t": [2e9, 4e9, 8e9],
+                           "loss": [3.1, 3.0, 2.9]})
+    with pytest.raises(InputError, match=r"--columns n_params=n,n_tokens=t \(a guess from the names: check it\)"):
+        RunTable.from_frame(points)
+    assert RunTable.from_frame(points, {"n_params": "n", "n_tokens": "t"}).n_params.tolist() == [1e8, 2e8, 4e8]
+    epoch = pd.DataFrame({"Model Size": [1e8], "Training FLOP": [1e18], "final_loss": [3.0]})
+    with pytest.raises(InputError, match=r'n_params="Model Size",loss=final_loss,flops="Training FLOP" \(a guess'):
+        RunTable.from_frame(epoch)
+    with pytest.raises(InputError, match=r'--columns n_params="Model Size",flops="Training FLOP"$'):
+        RunTable.from_frame(pd.DataFrame({"width": [1.0], "steps": [1.0], "score": [1.0]}))

@@ -210,6 +210,30 @@ def other_orient(data, known=()) -> str | None:
     return None
 
 
+# Names other tools and papers give the fields (compared lower-case, without spaces, '_' or '-'): Chinchilla's
+# N, D, C; Epoch's "Model Size", "Training FLOP"; Porian et al.'s n, t.
+_ALIASES = {"n_params": ("n", "params", "parameters", "numparams", "nparams", "modelsize", "size", "nparameters"),
+            "n_tokens": ("d", "t", "tokens", "numtokens", "ntokens", "traintokens", "trainingtokens", "data",
+                         "datasetsize"),
+            "flops": ("c", "compute", "flop", "trainingflop", "trainingflops", "trainflops"),
+            "loss": ("l", "finalloss", "valloss", "evalloss", "validationloss", "trainloss", "testloss")}
+
+
+def _guess_columns(columns, missing) -> dict[str, str]:
+    """{field: column} for the missing fields whose usual other names (``_ALIASES``) name one column of the file."""
+    squashed = {"".join(ch for ch in str(c).lower() if ch not in " _-"): str(c) for c in columns}
+    guess = {}
+    for name in [m.split(" ")[0] for m in missing] + (["flops"] if "n_tokens (or flops)" in missing else []):
+        found = [squashed[a] for a in _ALIASES[name] if a in squashed]
+        if found and (name != "flops" or "n_tokens" not in guess):
+            guess[name] = found[0]
+    return guess
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"' if not name.replace("_", "").isalnum() else name
+
+
 def _first_line(path: Path) -> str:
     """A text file's first line ('' where it cannot be read: the reader then says why)."""
     try:
@@ -320,8 +344,12 @@ class RunTable:
         if "n_tokens" not in df.columns and "flops" not in df.columns:
             missing.append("n_tokens (or flops)")
         if missing:
+            guess = _guess_columns(df.columns, missing)
+            example = (",".join(f"{key}={_quoted(col)}" for key, col in guess.items()) if guess
+                       else 'n_params="Model Size",flops="Training FLOP"')
             raise InputError(f"{source}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}"
-                             f" — map foreign names with --columns n_params=\"Model Size\",flops=\"Training FLOP\"")
+                             f" — map foreign names with --columns {example}"
+                             + (" (a guess from the names: check it)" if guess else ""))
         out = pd.DataFrame(index=df.index)
         # Every bad value is counted; the first four by row are named. Only a column's first four of each kind
         # are worded (they contain the first four overall), so a million bad rows cost no million messages.
