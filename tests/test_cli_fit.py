@@ -80,3 +80,20 @@ def test_a_warning_of_the_fit_is_not_repeated_under_its_plan():
                                  "--bootstrap", "20", "--plan", "1e22"])
     assert result.exit_code == 0, result.output
     assert result.output.count("too few for 95% percentile ends") == 1
+
+
+def test_fit_table_shows_the_allocation_exponent_a():
+    """The table printed a's interval beside an empty value. a = β/(α + β) (Hoffmann et al. 2022, eq. 4); on
+    Epoch's points Besiroglu et al. 2024 give N* ∝ C^0.513 (ORACLES.md)."""
+    import re
+
+    args = ["fit", str(shared_file("chinchilla_epoch.csv")), *EPOCH, "--bootstrap", "100"]
+    out = invoke_json(*args)
+    alpha, beta = out["params"]["alpha"], out["params"]["beta"]
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0
+    row = re.search(r"│\s+a\s+│\s+([0-9.]+)\s+│\s+\[([0-9.]+), ([0-9.]+)\]", table.stdout)
+    assert row is not None, table.stdout
+    a, lo, hi = map(float, row.groups())
+    assert a == pytest.approx(beta / (alpha + beta), abs=5e-5) and a == pytest.approx(0.513, abs=0.002)
+    assert lo < a < hi

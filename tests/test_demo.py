@@ -74,6 +74,12 @@ def test_demo_law_is_pinned_down_backtested_and_planned(demo):
     # the terminal tells the story: the law, its verdict, the backtest, the plan
     for said in ("Fitted law", "identified", "self-backtest", "plan at"):
         assert said in stdout, said
+    # a = β/(α + β) has its value beside its interval (it was blank), and the plan's loss its unit
+    import re
+
+    a = re.search(r"\n\s+a\s+([0-9.]+)\s+\[", stdout)
+    assert a is not None and float(a.group(1)) == pytest.approx(p["beta"] / (p["alpha"] + p["beta"]), abs=5e-4)
+    assert re.search(r"loss [0-9.]+ nats \[", stdout)
 
 
 def test_demo_report_opens_in_a_browser(demo, tmp_path):

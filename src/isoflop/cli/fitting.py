@@ -21,8 +21,8 @@ from ..io_utils import check_writable
 from ..provenance import provenance
 from ..runs import CONVENTIONS, parse_column_map
 from . import parse
-from .output import (JSON_HELP, emit, interval, print_json, print_warnings, show_progress, sig, stderr, stdout, typed,
-                     user_errors, value)
+from .output import (JSON_HELP, emit, fitted_constants, interval, print_json, print_warnings, show_progress, sig,
+                     stderr, stdout, typed, user_errors, value)
 
 FORM_HELP = (f"Law form to fit: {', '.join(ANALYSIS_FORMS)} (auto: chosen by compute-ordered cross-validation; "
              f"data-constrained: Muennighoff's R_D*, R_N* from runs with unique_tokens).")
@@ -139,7 +139,7 @@ def _print_fit(report: dict) -> None:
         table.add_column(col, justify="right")
     intervals = report.get("intervals", {})
     unpinned = unpinned_keys(report)
-    for key, val in list(report["params"].items()) + ([("a", None)] if "a" in intervals else []):
+    for key, val in fitted_constants(report):
         table.add_row(key, "" if val is None else sig(val),
                       "not identified" if key in unpinned else interval(key, intervals.get(key)))
     stdout.print(table)

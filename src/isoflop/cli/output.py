@@ -162,6 +162,16 @@ def _has_intervals(obj) -> bool:
     return isinstance(obj, dict) and (bool(obj.get("intervals")) or any(_has_intervals(v) for v in obj.values()))
 
 
+def fitted_constants(report: dict) -> list[tuple[str, float | None]]:
+    """A fit report's constants to show, (name, value), with a = β/(α + β), the exponent of N* ∝ C^a (Hoffmann
+    et al. 2022, eq. 4), after them when the bootstrap gave it an interval (it was shown with an empty value)."""
+    params = report["params"]
+    rows = list(params.items())
+    if "a" in report.get("intervals", {}):
+        alpha, beta = params.get("alpha"), params.get("beta", params.get("alpha"))  # chinchilla-tied: β = α
+        rows.append(("a", beta / (alpha + beta) if alpha is not None and alpha + beta > 0 else None))
+    return rows
+
 def show_progress(as_json: bool) -> bool:
     """Whether to draw progress on stderr: always for a table; under --json only when stderr is a terminal,
     where a person is waiting (a 1,000-resample bootstrap of 1e5 runs took 11 minutes in silence), and never

@@ -18,8 +18,8 @@ from ..errors import InputError
 from ..sweep.design import (COMPILE_SECONDS, DEVICE_FLOPS, PLACING, STEP_SECONDS, SweepConfig, SweepDesign,
                             check_placing, design_sweep)
 from . import parse
-from .output import (JSON_HELP, Command, interval, naming_flags, print_json, print_warnings, show_progress, sig, stdout,
-                     user_errors, value)
+from .output import (JSON_HELP, Command, fitted_constants, interval, naming_flags, print_json, print_warnings,
+                     show_progress, sig, stdout, user_errors, value)
 
 sweep_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                         context_settings={"help_option_names": ["-h", "--help"]},
@@ -317,7 +317,7 @@ def _render_demo(summary: dict) -> None:
                 box=box.SIMPLE)
     for col in ("parameter", "value", "95% interval"):
         law.add_column(col, justify="right")
-    for key, val in list(fit["params"].items()) + ([("a", None)] if "a" in intervals else []):
+    for key, val in fitted_constants(fit):
         law.add_row(key, "" if val is None else sig(val), interval(key, intervals.get(key)))
     stdout.print(law)
     if "bootstrap" in fit:
@@ -339,6 +339,6 @@ def _render_demo(summary: dict) -> None:
         stdout.print(f"plan at {value('flops', plan['flops'])} (100× the largest budget): "
                      f"N* = {value('n_params', plan['n_params'])} {interval('n_params', bounds.get('n_params'))}"
                      f"{spread}, D* = {value('n_tokens', plan['n_tokens'])} "
-                     f"{interval('n_tokens', bounds.get('n_tokens'))}, loss {sig(plan['loss'])} "
+                     f"{interval('n_tokens', bounds.get('n_tokens'))}, loss {value('loss', plan['loss'])} "
                      f"{interval('loss', bounds.get('loss'))}")
     print_warnings(fit.get("warnings", []))
