@@ -144,8 +144,8 @@ def main():
         print(json.dumps({"device": name, "peak_flops_per_second": peak, "torch": torch.__version__,
                           "threads": torch.get_num_threads(), "sizes": rows}))
     else:
-        print(f"device: {name}" + (f", dense bf16 peak {peak / 1e12:.0f} TFLOP/s" if peak else
-                                   ", peak not in isoflop's catalog: pass --peak-flops for MFU" if kind == "cuda" else "")
+        unknown = ", peak not in isoflop's catalog: pass --peak-flops for MFU" if kind == "cuda" else ""
+        print(f"device: {name}" + (f", dense bf16 peak {peak / 1e12:.0f} TFLOP/s" if peak else unknown)
               + f", torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
 
 

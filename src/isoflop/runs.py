@@ -206,7 +206,8 @@ def other_orient(data, known=()) -> str | None:
         numbered = all(str(k).isdigit() for k in data) and not all(str(k).isdigit() for k in inner)
         if numbered or (any(k in inner for k in known) and not any(k in data for k in known)):
             first = next(iter(data))
-            return f"an object of row label → {{column: value}}, as to_json(orient='index') writes ({first!r}: {{…}})"
+            return (f"an object of row label → {{column: value}}, as to_json(orient='index') writes "
+                    f"({first!r}: {{…}})")
     return None
 
 

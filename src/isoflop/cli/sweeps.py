@@ -233,8 +233,8 @@ def run_cmd(
                           threads_per_worker=threads_per_worker)  # before a config's folder is made
         sweep_dir = _sweep_dir_for(target, out_dir)
         report = run_sweep(sweep_dir, executor=executor, device=device, compile=compile,
-                           retry_failed=retry_failed, progress=progress and show_progress(as_json), cpus_per_run=cpus_per_run,
-                           workers=workers, threads_per_worker=threads_per_worker)
+                           retry_failed=retry_failed, progress=progress and show_progress(as_json),
+                           cpus_per_run=cpus_per_run, workers=workers, threads_per_worker=threads_per_worker)
         frame = store.export_table(sweep_dir)
     if as_json:
         print_json({"sweep_dir": str(sweep_dir), **report.to_dict(), "table": frame.to_dict("records")})
@@ -297,7 +297,7 @@ def demo_cmd(
             stdout.print(design_table(design, "isoflop demo: a warmup-stable-decay sweep on the Python standard "
                                               "library"))
             stdout.print(f"{len(design.runs)} runs, {value('flops', design.total_flops)} in total")
-        summary = run_demo(out_dir, device=device, progress=progress and show_progress(as_json))  # writes summary.json
+        summary = run_demo(out_dir, device=device, progress=progress and show_progress(as_json))  # summary.json
     if as_json:
         print_json(summary)
         return

@@ -336,8 +336,8 @@ def identify(fit, bootstrap=None) -> Identifiability:
     level = "unidentified" if bad else "weakly identified" if weak else "identified"
     budgets, sizes, words = (), (), ()
     if level != "identified" and flops is not None:
-        needs_sizes = (uses_nd or fit.form in COMPUTE_ONLY_KINDS) and (n_sizes < 3 or spans["n_params"] < MIN_N_PARAMS_DECADES
-                                   or fit.n_points < POINTS_PER_PARAMETER * n_free)
+        needs_sizes = (uses_nd or fit.form in COMPUTE_ONLY_KINDS) and (
+            n_sizes < 3 or spans["n_params"] < MIN_N_PARAMS_DECADES or fit.n_points < POINTS_PER_PARAMETER * n_free)
         budgets, sizes, words = _suggest(flops, data.n_params if data is not None else None, spans["flops"],
                                          needs_sizes)
         if fit.status == "iteration limit":
