@@ -440,22 +440,31 @@ def _run_with_stderr_on_a_terminal(args):
     import subprocess
     import sys
 
+    import threading
+
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "isoflop", *args], stdout=subprocess.PIPE, stderr=slave,
                             env=dict(os.environ, COLUMNS="100"))
     os.close(slave)
-    out, err = proc.stdout.read(), b""
+    chunks = []
+
+    def drain():  # read the terminal while the command runs: a full pty buffer would block its writes
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal's other end closed: all read
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    out = proc.stdout.read()
     proc.wait(timeout=120)
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the terminal's other end closed: all read
-            break
-        if not chunk:
-            break
-        err += chunk
+    reader.join(timeout=10)
     os.close(master)
-    return proc.returncode, out.decode(), err.decode(errors="replace")
+    return proc.returncode, out.decode(), b"".join(chunks).decode(errors="replace")
 
 
 def test_json_shows_progress_to_a_person_and_keeps_stdout_json():
