@@ -104,3 +104,23 @@ def test_check_types_follows_the_annotations(key, value, expected):
     with pytest.raises(InputError, match="^" + re.escape(f"src.toml: {key} must be {expected}, got {value!r}")):
         check_types(Future, {key: value}, "src.toml")
     check_types(Future, {"decay_fraction": 1, "cooldown_steps": None, "milestones": [1, 2.5], "other": "x"}, "s")
+
+
+def test_design_refusals_say_where_the_value_came_from(tmp_path):
+    """A design check names only the field: 'error: budgets: 2e+09 is given twice', whether the budgets came from
+    the config file or from --budgets. The file's name now comes first, or the field becomes the flag typed."""
+    from typer.testing import CliRunner
+
+    from isoflop.cli import app
+
+    config = tmp_path / "sweep.toml"
+    config.write_text('budgets = [2e9, 2e9]\nhead_dim = 8\nseq_len = 32\n[data]\nsource = "markov"\nn_states = 16\n')
+    runner = CliRunner()
+    for args in (["sweep", "design", str(config)], ["sweep", "run", str(config), "--device", "cpu"]):
+        out = runner.invoke(app, args)
+        assert out.exit_code == 2 and out.stderr.strip() == (f"error: {config}: budgets: 2e+09 is given twice; give "
+                                                             f"each budget once, differing in its first 3 "
+                                                             f"significant digits"), out.output
+    out = runner.invoke(app, ["sweep", "design", "--budgets", "2e9,2e9", "--head-dim", "8", "--seq-len", "32"])
+    assert out.exit_code == 2 and out.stderr.startswith("error: --budgets: 2e+09 is given twice"), out.output
+    assert not (tmp_path / "sweep").exists()  # sweep run refused before making its folder

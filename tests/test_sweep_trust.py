@@ -120,7 +120,8 @@ def test_a_budget_implying_an_absurd_model_is_an_input_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "isoflop", "sweep", "design", "--budgets", "1e30"],
                           capture_output=True, text=True, timeout=120, preexec_fn=cap)
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert proc.stderr.startswith("error: budgets: 1e+30 FLOPs") and len(proc.stderr.strip().splitlines()) == 1
+    # named as the flag typed
+    assert proc.stderr.startswith("error: --budgets: 1e+30 FLOPs") and len(proc.stderr.strip().splitlines()) == 1
     with pytest.raises(InputError, match="budgets: 1e\\+30 FLOPs .* beyond the 1e\\+13"):
         design_sweep(SweepConfig.from_dict({"budgets": [1e30]}))
     with pytest.raises(InputError, match="sizes: 1e\\+14 parameters"):

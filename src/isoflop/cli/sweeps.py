@@ -60,6 +60,20 @@ def _config(path: Optional[Path], overrides: dict) -> SweepConfig:
         raise naming_flags(exc, typed, "flags: ") from None
 
 
+def _design(config: SweepConfig, path: Optional[Path], overrides: dict) -> SweepDesign:
+    """``design_sweep``, its refusals saying where the refused value came from: a design check names only the
+    field ('budgets: 2e+09 is given twice'), so a file's name is put first, or the field becomes the flag typed."""
+    try:
+        return design_sweep(config)
+    except InputError as exc:
+        typed = {key: flag for key, flag in FLAGS.items() if overrides.get(key.split(".")[-1]) is not None}
+        if typed:
+            raise naming_flags(exc, typed) from None
+        if path is not None and not str(exc).startswith(str(path)):
+            raise InputError(f"{path}: {exc}") from None
+        raise
+
+
 # the config keys the design flags set, as errors name them
 FLAGS = {"data.source": "--data", "data.paths": "--data-path", "sizes_per_budget": "--sizes-per-budget",
          "spread": "--spread", "center": "--center", "law": "--law", "seq_len": "--seq-len",
@@ -138,11 +152,10 @@ def design_cmd(
         else:
             flops_per_second = DEVICE_FLOPS[device]
         step_seconds = STEP_SECONDS[device]
-        cfg = _config(config, dict(budgets=None if budgets is None else list(parse.numbers(budgets, "--budgets")),
-                                   sizes_per_budget=sizes_per_budget, spread=spread, center=center, law=law,
-                                   seq_len=seq_len, head_dim=head_dim, source=data,
-                                   paths=list(data_path) if data_path else None, seed=seed))
-        design = design_sweep(cfg)
+        overrides = dict(budgets=None if budgets is None else list(parse.numbers(budgets, "--budgets")),
+                         sizes_per_budget=sizes_per_budget, spread=spread, center=center, law=law, seq_len=seq_len,
+                         head_dim=head_dim, source=data, paths=list(data_path) if data_path else None, seed=seed)
+        design = _design(_config(config, overrides), config, overrides)
         compiled = len(design.compiled_runs) if device == "cuda" else 0
         seconds = design.estimate_seconds(flops_per_second, step_seconds, COMPILE_SECONDS[device])
         if out_dir is not None:
@@ -196,7 +209,7 @@ def _sweep_dir_for(target: Path, out_dir: Optional[Path]) -> Path:
     if out_dir is None and target.with_suffix("") == target:  # its default folder would be the file itself
         raise InputError(f"{target}: a config named without a suffix has no sweep folder beside it by default; "
                          f"give --out FOLDER, or name it {target.name}.toml")
-    design = design_sweep(SweepConfig.from_toml(target))
+    design = _design(SweepConfig.from_toml(target), target, {})
     sweep_dir = _out_folder("--out", out_dir) or target.with_suffix("")
     store.init_sweep(sweep_dir, design)
     return sweep_dir
