@@ -33,15 +33,22 @@ from .identify import identify
 from .parametric import DEFAULT_DELTA, FitData, FitResult
 
 _LOG_R_BOUNDS = (np.log(0.05), np.log(1e4))
+# Bounds of θ fitted jointly, (log A, log B, log E, α, β, log R_D*, log R_N*); with a fixed base θ is the last two.
+_LOWER = np.r_[-50.0, -50.0, -50.0, 0.0, 0.0, np.full(2, _LOG_R_BOUNDS[0])]
+_UPPER = np.r_[80.0, 80.0, 10.0, 5.0, 5.0, np.full(2, _LOG_R_BOUNDS[1])]
 _R_STARTS = [(rd, rn) for rd in (3.0, 15.0, 60.0) for rn in (1.0, 5.0, 25.0)]
+
+
+def _bounds(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) of a θ of ``size`` constants: 7 fitted jointly, 2 (R_D*, R_N*) on a fixed base."""
+    return _LOWER[-size:].copy(), _UPPER[-size:].copy()
 
 
 def names_on_bounds(theta) -> tuple[str, ...]:
     """The constants of a repetition fit's θ — (log R_D*, log R_N*) with a fixed base, or (log A, log B, log E,
     α, β, log R_D*, log R_N*) fitted jointly — that sit on the bounds `fit_repetition` gives them."""
     theta = np.asarray(theta, float)
-    lower = np.r_[-50.0, -50.0, -50.0, 0.0, 0.0, np.full(2, _LOG_R_BOUNDS[0])][-theta.size:]
-    upper = np.r_[80.0, 80.0, 10.0, 5.0, 5.0, np.full(2, _LOG_R_BOUNDS[1])][-theta.size:]
+    lower, upper = _bounds(theta.size)
     span = upper - lower
     on = (theta - lower <= 1e-6 * span) | (upper - theta <= 1e-6 * span)
     return tuple(name for name, hit in zip(("A", "B", "E", "α", "β", "R_D*", "R_N*")[-theta.size:], on) if hit)
@@ -137,15 +144,14 @@ def fit_repetition(table: RunTable, base=DEFAULT_BASE, *, delta: float = DEFAULT
                          "n_tokens) for every (n_params, n_tokens) among the runs")
     if fixed_base is not None:
         starts = [np.log(s) for s in _R_STARTS]
-        lower, upper = np.full(2, _LOG_R_BOUNDS[0]), np.full(2, _LOG_R_BOUNDS[1])
+        lower, upper = _bounds(2)
     else:
         from .parametric import fit_arrays
 
         seed = fit_arrays(loss, n, np.minimum(d, u), delta=delta).law  # base from the runs' unique tokens
         head = [np.log(seed.A), np.log(seed.B), np.log(seed.E), seed.alpha, seed.beta]
         starts = [np.r_[head, np.log(s)] for s in _R_STARTS]
-        lower = np.r_[-50.0, -50.0, -50.0, 0.0, 0.0, np.full(2, _LOG_R_BOUNDS[0])]
-        upper = np.r_[80.0, 80.0, 10.0, 5.0, 5.0, np.full(2, _LOG_R_BOUNDS[1])]
+        lower, upper = _bounds(7)
 
     def residual(theta):
         return _residuals(theta, fixed_base, n, d, u, log_loss, reference if anchored else None)
@@ -205,12 +211,7 @@ def bootstrap_repetition(result: FitResult, n_resamples: int = 200, *, seed: int
         is_reference[reference] = True
         sigma = robust_sigma(result.residuals[~is_reference]) / np.sqrt(2) if (~is_reference).any() else 0.0
         shifts[:, is_reference] = rng.normal(0.0, sigma, (n_resamples, int(is_reference.sum())))
-    lower = np.full(result.theta_.size, -np.inf)
-    lower[-2:] = _LOG_R_BOUNDS[0]
-    upper = np.full(result.theta_.size, np.inf)
-    upper[-2:] = _LOG_R_BOUNDS[1]
-    if fixed_base is None:
-        lower[:5], upper[:5] = [-50.0, -50.0, -50.0, 0.0, 0.0], [80.0, 80.0, 10.0, 5.0, 5.0]
+    lower, upper = _bounds(result.theta_.size)  # the fit's own: 2 constants on a fixed base, else 7
     thetas, converged = [], 0
     for w, shift in zip(weights, shifts):
         rows = np.repeat(np.arange(w.size), w.astype(int))  # each run as many times as it was drawn
