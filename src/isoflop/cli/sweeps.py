@@ -56,8 +56,7 @@ def _config(path: Optional[Path], overrides: dict) -> SweepConfig:
     except InputError as exc:  # a flag's value: name the flag typed ("flags: sizes_per_budget" named a key)
         if source != "flags":
             raise
-        typed = {key: flag for key, flag in FLAGS.items() if overrides.get(key.split(".")[-1]) is not None}
-        raise naming_flags(exc, typed, "flags: ") from None
+        raise naming_flags(exc, _typed_flags(overrides), "flags: ") from None
 
 
 def _design(config: SweepConfig, path: Optional[Path], overrides: dict) -> SweepDesign:
@@ -66,7 +65,7 @@ def _design(config: SweepConfig, path: Optional[Path], overrides: dict) -> Sweep
     try:
         return design_sweep(config)
     except InputError as exc:
-        typed = {key: flag for key, flag in FLAGS.items() if overrides.get(key.split(".")[-1]) is not None}
+        typed = _typed_flags(overrides)
         if typed:
             raise naming_flags(exc, typed) from None
         if path is not None and not str(exc).startswith(str(path)):
@@ -78,6 +77,11 @@ def _design(config: SweepConfig, path: Optional[Path], overrides: dict) -> Sweep
 FLAGS = {"data.source": "--data", "data.paths": "--data-path", "sizes_per_budget": "--sizes-per-budget",
          "spread": "--spread", "center": "--center", "law": "--law", "seq_len": "--seq-len",
          "head_dim": "--head-dim", "seed": "--seed", "budgets": "--budgets"}
+
+
+def _typed_flags(overrides: dict) -> dict[str, str]:
+    """{config key: flag} of the design flags the user gave (``overrides``: each flag's value or None)."""
+    return {key: flag for key, flag in FLAGS.items() if overrides.get(key.split(".")[-1]) is not None}
 
 
 def _duration(seconds: float) -> str:

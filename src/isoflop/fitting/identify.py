@@ -283,8 +283,9 @@ def identify(fit, bootstrap=None) -> Identifiability:
     elif fit.form == "data-constrained" and fit.theta_ is not None:  # scipy's solver: no _Problem, same rule
         from .repetition import names_on_bounds
 
-        bad += [f"{name} sits on its bound: the data do not pin it down" for name in names_on_bounds(fit.theta_)]
-        unpinned += names_on_bounds(fit.theta_)
+        on_bounds = names_on_bounds(fit.theta_)
+        bad += [f"{name} sits on its bound: the data do not pin it down" for name in on_bounds]
+        unpinned += on_bounds
     if jacobian is not None:
         with np.errstate(all="ignore"):
             condition = float(np.linalg.cond(jacobian.T @ jacobian))
